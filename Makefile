@@ -1,0 +1,42 @@
+# The two commands a user needs: `make demo` and `make test`.
+# Both install missing Debian packages first (scripts/install-deps.sh).
+
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build build-asan build-fuzz test test-asan fuzz demo bench clean format
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build:
+	@cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build -j $(JOBS)
+
+build-asan:
+	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSTEEP_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+
+build-fuzz:
+	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTEEP_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+
+# All tests: the release build, then the unit and integration tests again
+# under ASan+UBSan, then each fuzz target for a short, bounded time.
+test: deps build build-asan build-fuzz
+	@cd build && ctest --output-on-failure -j $(JOBS) --timeout 600
+	@cd build-asan && ctest --output-on-failure -j $(JOBS) --timeout 900 -L sanitize
+	@bash scripts/run-fuzzers.sh build-fuzz
+
+demo: deps build
+	@bash scripts/demo.sh
+
+bench: deps build
+	@bash scripts/bench.sh
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	@rm -rf build build-asan build-fuzz

@@ -1,0 +1,169 @@
+/*
+ * gRPC over HTTP/2 over TLS: the contract every Steep service uses.
+ *
+ * Unary calls only. The server runs the TLS/HTTP/2 I/O on its own event
+ * threads and calls handlers on a pool of worker threads, so a handler may
+ * block (call other services, wait on a long poll) without stalling other
+ * streams or connections. A handler answers exactly once, with
+ * steep_rpc_reply() or steep_rpc_fail(); one that returns without answering
+ * is answered INTERNAL.
+ *
+ * The client keeps one HTTP/2 connection per peer, multiplexes calls from
+ * many threads on it, reconnects after failure and applies per-call
+ * deadlines (sent as grpc-timeout).
+ *
+ * TLS is always on: TLS 1.3 or 1.2 (ECDHE with AES-GCM or CHACHA20 only),
+ * ALPN "h2" required. Certificates come from a credentials callback so they
+ * can be renewed without a restart (new handshakes use the new ones); peer
+ * certificates go through a verification hook (attestation plugs in here).
+ */
+#ifndef STEEP_RPC_RPC_H
+#define STEEP_RPC_RPC_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+/* gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
+enum steep_grpc_code {
+    STEEP_GRPC_OK = 0,
+    STEEP_GRPC_CANCELLED = 1,
+    STEEP_GRPC_UNKNOWN = 2,
+    STEEP_GRPC_INVALID_ARGUMENT = 3,
+    STEEP_GRPC_DEADLINE_EXCEEDED = 4,
+    STEEP_GRPC_NOT_FOUND = 5,
+    STEEP_GRPC_ALREADY_EXISTS = 6,
+    STEEP_GRPC_PERMISSION_DENIED = 7,
+    STEEP_GRPC_RESOURCE_EXHAUSTED = 8,
+    STEEP_GRPC_FAILED_PRECONDITION = 9,
+    STEEP_GRPC_ABORTED = 10,
+    STEEP_GRPC_OUT_OF_RANGE = 11,
+    STEEP_GRPC_UNIMPLEMENTED = 12,
+    STEEP_GRPC_INTERNAL = 13,
+    STEEP_GRPC_UNAVAILABLE = 14,
+    STEEP_GRPC_DATA_LOSS = 15,
+    STEEP_GRPC_UNAUTHENTICATED = 16,
+};
+
+const char *steep_grpc_code_name(int code);
+
+#define STEEP_RPC_DEFAULT_MAX_MESSAGE (4u * 1024 * 1024)
+
+/* ---- TLS ---------------------------------------------------------------- */
+
+/*
+ * Returns this side's current certificate and key, each with a reference the
+ * caller owns (X509_up_ref / EVP_PKEY_up_ref). Called for every handshake,
+ * so renewed credentials take effect without a restart. Returns 0 or -1.
+ */
+typedef int (*steep_tls_credentials_fn)(void *arg, X509 **cert, EVP_PKEY **key);
+
+/*
+ * Decides whether to accept the peer's certificate chain (leaf first).
+ * On acceptance returns 0 and may write the peer's identity (e.g.
+ * "teaclave_frontend_service") into peer_name; on refusal returns -1 with a
+ * reason in `reason`. The reason is logged and the handshake fails.
+ */
+typedef int (*steep_tls_verify_fn)(void *arg, X509 *leaf, STACK_OF(X509) *chain,
+                                   char *peer_name, size_t peer_name_len, char *reason,
+                                   size_t reason_len);
+
+struct steep_tls_config {
+    steep_tls_credentials_fn credentials; /* required on servers; optional on clients */
+    void *credentials_arg;
+    steep_tls_verify_fn verify_peer; /* NULL: see ca_file */
+    void *verify_arg;
+    /* Server: request a client certificate and refuse the handshake without one. */
+    bool require_peer_cert;
+    /* Used only when verify_peer is NULL: standard X.509 verification against
+     * this CA file. A client with neither verifies nothing (tests only). */
+    const char *ca_file;
+};
+
+/* ---- Server ------------------------------------------------------------- */
+
+struct steep_rpc_server;
+struct steep_rpc_call;
+
+typedef void (*steep_rpc_handler_fn)(struct steep_rpc_call *call, const ProtobufCMessage *request,
+                                     void *arg);
+
+struct steep_rpc_server_config {
+    const char *listen;   /* "host:port"; port 0 picks a free one */
+    struct steep_tls_config tls;
+    size_t max_message;   /* 0: STEEP_RPC_DEFAULT_MAX_MESSAGE */
+    int workers;          /* handler threads; 0: a sensible default */
+    const char *name;     /* for logs, e.g. "storage" */
+};
+
+struct steep_rpc_server *steep_rpc_server_new(const struct steep_rpc_server_config *config);
+/* Registers a unary method. path is the full ":path", e.g.
+ * "/teaclave_storage_service_proto.TeaclaveStorage/Get". */
+int steep_rpc_server_add(struct steep_rpc_server *server, const char *path,
+                         const ProtobufCMessageDescriptor *request_type,
+                         steep_rpc_handler_fn handler, void *arg);
+/* Binds and starts serving in background threads. */
+int steep_rpc_server_start(struct steep_rpc_server *server);
+int steep_rpc_server_port(const struct steep_rpc_server *server);
+/* Stops accepting, lets in-flight calls finish (up to grace_ms), closes. */
+void steep_rpc_server_stop(struct steep_rpc_server *server, int grace_ms);
+void steep_rpc_server_free(struct steep_rpc_server *server);
+
+/* Inside a handler. */
+const char *steep_rpc_call_metadata(const struct steep_rpc_call *call, const char *key);
+void steep_rpc_call_add_metadata(struct steep_rpc_call *call, const char *key, const char *value);
+/* The identity the verify hook gave the peer ("" when none). */
+const char *steep_rpc_call_peer_name(const struct steep_rpc_call *call);
+/* The peer's socket address. */
+void steep_rpc_call_peer_addr(const struct steep_rpc_call *call, struct sockaddr_storage *addr,
+                              socklen_t *len);
+/* Milliseconds left before the client's grpc-timeout; -1 when none. */
+int64_t steep_rpc_call_remaining_ms(const struct steep_rpc_call *call);
+/* True once the client reset the stream, the deadline passed or the server stops. */
+bool steep_rpc_call_cancelled(const struct steep_rpc_call *call);
+void steep_rpc_reply(struct steep_rpc_call *call, const ProtobufCMessage *response);
+void steep_rpc_fail(struct steep_rpc_call *call, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- Client ------------------------------------------------------------- */
+
+struct steep_rpc_client;
+
+struct steep_rpc_client_config {
+    const char *address;     /* "host:port" */
+    const char *server_name; /* SNI; NULL: the host of address */
+    struct steep_tls_config tls;
+    size_t max_message;      /* 0: STEEP_RPC_DEFAULT_MAX_MESSAGE */
+    int connect_timeout_ms;  /* 0: 5000 */
+};
+
+struct steep_rpc_metadata {
+    const char *key;
+    const char *value;
+};
+
+struct steep_rpc_status {
+    int code;          /* enum steep_grpc_code */
+    char message[512]; /* percent-decoded grpc-message, or a transport error */
+};
+
+struct steep_rpc_client *steep_rpc_client_new(const struct steep_rpc_client_config *config);
+/*
+ * One unary call. On OK returns 0 and sets *response (free it with
+ * protobuf_c_message_free_unpacked(*response, NULL)). Otherwise returns -1
+ * with status filled: the server's status, or UNAVAILABLE / DEADLINE_EXCEEDED
+ * for transport failures. timeout_ms <= 0 means no deadline. Thread-safe.
+ */
+int steep_rpc_call(struct steep_rpc_client *client, const char *path,
+                   const ProtobufCMessage *request,
+                   const ProtobufCMessageDescriptor *response_type, ProtobufCMessage **response,
+                   const struct steep_rpc_metadata *metadata, size_t n_metadata, int timeout_ms,
+                   struct steep_rpc_status *status);
+void steep_rpc_client_free(struct steep_rpc_client *client);
+
+#endif

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Steep needs, by name, only when missing.
+# Idempotent: a second run installs nothing and prints nothing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  libssl-dev openssl libnghttp2-dev nghttp2-client
+  libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev protobuf-compiler
+  libleveldb-dev libjansson-dev libjwt-dev libargon2-dev
+  libcurl4-openssl-dev libseccomp-dev libcmocka-dev
+  python3 python3-grpcio python3-protobuf python3-cryptography python3-openssl
+  libgrpc++-dev protobuf-compiler-grpc
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
