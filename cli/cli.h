@@ -1,0 +1,41 @@
+/*
+ * The `steep` command: one file per command group, dispatched by main.c.
+ *
+ * Every command returns an exit status: 0 success, 1 the operation failed
+ * (the server said no, a file was bad), 2 usage error, 3 the platform could
+ * not be reached. Messages go to stderr; results to stdout (JSON with --json).
+ */
+#ifndef STEEP_CLI_H
+#define STEEP_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+enum {
+    CLI_OK = 0,
+    CLI_FAILED = 1,
+    CLI_USAGE = 2,
+    CLI_UNREACHABLE = 3,
+};
+
+struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+};
+
+/* Command groups (each in its own file). */
+int cli_up(int argc, char **argv);
+int cli_down(int argc, char **argv);
+int cli_status(int argc, char **argv);
+int cli_serve_files(int argc, char **argv);
+
+/* Shared helpers (cli_util.c). */
+/* Directory holding this executable and the service executables. */
+const char *cli_bin_dir(void);
+/* True when argv contains --help or -h. */
+bool cli_wants_help(int argc, char **argv);
+/* Prints "steep: <message>" to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * `steep`: the command line of the platform. Each command group lives in
+ * its own file; this file only dispatches.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct cli_command commands[] = {
+    {"up", "start a complete local platform (sim TEE back-end)", cli_up},
+    {"down", "stop a local platform", cli_down},
+    {"status", "show the processes of a local platform", cli_status},
+    {"serve-files", "serve a directory over HTTP with GET and PUT", cli_serve_files},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: steep COMMAND [ARGS...]   (steep COMMAND --help for details)\n\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    cli_error("unknown command '%s'", argv[1]);
+    usage(stderr);
+    return CLI_USAGE;
+}
