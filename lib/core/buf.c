@@ -33,7 +33,7 @@ int steep_cursor_read_span(struct steep_cursor *c, const uint8_t **out, size_t n
 
 int steep_cursor_read_bytes(struct steep_cursor *c, void *out, size_t n)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     GUARD(steep_cursor_read_span(c, &p, n));
     if (n)
         memcpy(out, p, n);
@@ -42,7 +42,7 @@ int steep_cursor_read_bytes(struct steep_cursor *c, void *out, size_t n)
 
 int steep_cursor_read_sub(struct steep_cursor *c, struct steep_cursor *out, size_t n)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     GUARD(steep_cursor_read_span(c, &p, n));
     *out = steep_cursor_make(p, n);
     return 0;
@@ -55,7 +55,7 @@ int steep_cursor_read_u8(struct steep_cursor *c, uint8_t *out)
 
 int steep_cursor_read_u16le(struct steep_cursor *c, uint16_t *out)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     GUARD(steep_cursor_read_span(c, &p, 2));
     *out = (uint16_t)(p[0] | (p[1] << 8));
     return 0;
@@ -63,7 +63,7 @@ int steep_cursor_read_u16le(struct steep_cursor *c, uint16_t *out)
 
 int steep_cursor_read_u32le(struct steep_cursor *c, uint32_t *out)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     GUARD(steep_cursor_read_span(c, &p, 4));
     *out = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
     return 0;
@@ -71,7 +71,7 @@ int steep_cursor_read_u32le(struct steep_cursor *c, uint32_t *out)
 
 int steep_cursor_read_u32be(struct steep_cursor *c, uint32_t *out)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     GUARD(steep_cursor_read_span(c, &p, 4));
     *out = (uint32_t)p[3] | (uint32_t)p[2] << 8 | (uint32_t)p[1] << 16 | (uint32_t)p[0] << 24;
     return 0;
