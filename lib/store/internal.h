@@ -1,0 +1,107 @@
+/*
+ * Private to the storage engine: the store object, the internal key space,
+ * record sealing, and the group committer that every write goes through.
+ *
+ * Internal key space (keys stay plaintext so LevelDB can order them; every
+ * value is sealed):
+ *   "m"                                   marker record, checked at open
+ *   "u" + key                             user records (get/put/scan)
+ *   "q" + u32be(len) + name + "h"         queue head counter (u64be)
+ *   "q" + u32be(len) + name + "t"         queue tail counter (u64be)
+ *   "q" + u32be(len) + name + "e" + u64be element at that index
+ * The length prefix keeps one queue's records from ever matching another's.
+ */
+#ifndef STEEP_STORE_INTERNAL_H
+#define STEEP_STORE_INTERNAL_H
+
+#include <leveldb/c.h>
+#include <pthread.h>
+
+#include "core/error.h"
+#include "store/store.h"
+
+#define STEEP_STORE_NS_MARKER 'm'
+#define STEEP_STORE_NS_USER   'u'
+#define STEEP_STORE_NS_QUEUE  'q'
+
+enum steep_store_request_kind {
+    STEEP_STORE_REQUEST_BATCH,
+    STEEP_STORE_REQUEST_CAS,
+    STEEP_STORE_REQUEST_ENQUEUE,
+    STEEP_STORE_REQUEST_DEQUEUE,
+};
+
+/* One caller's pending write, waiting in the committer's queue. */
+struct steep_store_request {
+    enum steep_store_request_kind kind;
+    const struct steep_store_op *ops; /* batch */
+    size_t n_ops;
+    struct steep_store_cas *cas;
+    const void *queue; /* enqueue / dequeue */
+    size_t queue_len;
+    const void *value; /* enqueue */
+    size_t value_len;
+    struct steep_buf *out; /* dequeue */
+    /* set by the leader */
+    int result;
+    char error[STEEP_ERROR_MAX];
+    bool done;
+    pthread_cond_t wake;
+    struct steep_store_request *next;
+};
+
+struct steep_store {
+    leveldb_t *db;
+    leveldb_options_t *options;
+    leveldb_cache_t *cache;
+    leveldb_filterpolicy_t *filter;
+    leveldb_readoptions_t *read_options;
+    leveldb_writeoptions_t *write_options;
+    uint8_t key[STEEP_STORE_KEY_BYTES];
+    char *path;
+    pthread_mutex_t commit_mutex;
+    struct steep_store_request *pending_head, *pending_tail;
+};
+
+/* ---- internal keys (keyspace.c) ---- */
+int steep_store_user_key(struct steep_buf *out, const void *key, size_t key_len);
+int steep_store_queue_key(struct steep_buf *out, const void *queue, size_t queue_len, char part,
+                          uint64_t index);
+/* A printable, bounded rendering of a key for log lines. */
+void steep_store_describe_key(const uint8_t *key, size_t key_len, char *out, size_t out_len);
+
+/* ---- sealing (seal.c) ---- */
+int steep_store_seal(const uint8_t key[STEEP_STORE_KEY_BYTES], const uint8_t *record_key,
+                     size_t record_key_len, const void *plain, size_t plain_len,
+                     struct steep_buf *sealed);
+/* Fails (without logging) when the record does not authenticate. */
+int steep_store_unseal(const uint8_t key[STEEP_STORE_KEY_BYTES], const uint8_t *record_key,
+                       size_t record_key_len, const uint8_t *sealed, size_t sealed_len,
+                       struct steep_buf *plain);
+
+/* ---- reads (read.c) ---- */
+/* Reads and unseals one internal record: OK, NOT_FOUND or ERROR (logged). */
+int steep_store_read_record(struct steep_store *store, const uint8_t *ikey, size_t ikey_len,
+                            struct steep_buf *plain);
+
+/* ---- writes (commit.c, apply.c) ---- */
+/* Queues the request, group-commits it, returns its result. */
+int steep_store_submit(struct steep_store *store, struct steep_store_request *request);
+
+struct steep_store_group;
+/* Inside the leader: the group's view (pending writes over LevelDB). */
+int steep_store_group_read(struct steep_store_group *group, const struct steep_buf *ikey,
+                           struct steep_buf *plain);
+int steep_store_group_put(struct steep_store_group *group, const struct steep_buf *ikey,
+                          const void *plain, size_t plain_len);
+int steep_store_group_delete(struct steep_store_group *group, const struct steep_buf *ikey);
+/* Apply one request to the group (write.c, queue.c). Every read happens
+ * before any write, so a request that fails has written nothing. */
+int steep_store_apply_batch(struct steep_store_group *group, struct steep_store_request *request);
+int steep_store_apply_cas(struct steep_store_group *group, struct steep_store_request *request);
+int steep_store_apply_enqueue(struct steep_store_group *group, struct steep_store_request *request);
+int steep_store_apply_dequeue(struct steep_store_group *group, struct steep_store_request *request);
+/* Rejects an empty key (INVALID_ARGUMENT at the service). */
+int steep_store_check_key(const void *key, size_t key_len);
+
+#endif

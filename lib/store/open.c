@@ -1,0 +1,217 @@
+/*
+ * Opening and closing a store.
+ *
+ * A fresh store is created only in an absent or empty directory, and only
+ * when the caller asks (STEEP_STORE_CREATE); it starts with a sealed marker
+ * record. Opening anything else must prove it is this store: LevelDB opens
+ * it with paranoid checks (corruption is an error, never a silent repair),
+ * and the marker must be present and authenticate under the caller's key.
+ * A directory that fails either check is refused with a message; it is
+ * never reset or reused empty.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/log.h"
+#include "store/internal.h"
+
+#define MARKER_KEY   "m"
+#define MARKER_VALUE "steep-store v1"
+
+enum directory_state { DIRECTORY_ABSENT_OR_EMPTY, DIRECTORY_HAS_FILES };
+
+static int inspect_directory(const char *path, enum directory_state *state)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        ENSURE(errno == ENOENT, "cannot access store directory %s: %s", path, strerror(errno));
+        *state = DIRECTORY_ABSENT_OR_EMPTY;
+        return 0;
+    }
+    ENSURE(S_ISDIR(st.st_mode), "store path %s is not a directory", path);
+    DIR *dir = opendir(path);
+    ENSURE(dir, "cannot read store directory %s: %s", path, strerror(errno));
+    *state = DIRECTORY_ABSENT_OR_EMPTY;
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) {
+            *state = DIRECTORY_HAS_FILES;
+            break;
+        }
+    }
+    closedir(dir);
+    return 0;
+}
+
+static int make_directories(const char *path)
+{
+    char *copy = strdup(path);
+    ENSURE(copy, "out of memory");
+    for (char *p = copy + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
+            int saved = errno;
+            free(copy);
+            return steep_error_set("cannot create directory for the store: %s", strerror(saved));
+        }
+        *p = '/';
+    }
+    free(copy);
+    ENSURE(mkdir(path, 0700) == 0 || errno == EEXIST, "cannot create store directory %s: %s", path,
+           strerror(errno));
+    return 0;
+}
+
+static int open_leveldb(struct steep_store *store, bool create)
+{
+    char *error = NULL;
+    leveldb_options_set_create_if_missing(store->options, create);
+    leveldb_options_set_error_if_exists(store->options, create);
+    store->db = leveldb_open(store->options, store->path, &error);
+    if (error) {
+        steep_error_set("cannot open store %s: %s%s", store->path, error,
+                        create ? "" : " (corrupt, or not a Steep store)");
+        leveldb_free(error);
+        return -1;
+    }
+    return 0;
+}
+
+static int write_marker(struct steep_store *store)
+{
+    struct steep_buf sealed = STEEP_BUF_INIT;
+    char *error = NULL;
+    if (steep_store_seal(store->key, (const uint8_t *)MARKER_KEY, strlen(MARKER_KEY), MARKER_VALUE,
+                         strlen(MARKER_VALUE), &sealed) < 0) {
+        steep_buf_free(&sealed);
+        return -1;
+    }
+    leveldb_put(store->db, store->write_options, MARKER_KEY, strlen(MARKER_KEY),
+                (const char *)sealed.data, sealed.len, &error);
+    steep_buf_free(&sealed);
+    if (error) {
+        steep_error_set("cannot write the store marker in %s: %s", store->path, error);
+        leveldb_free(error);
+        return -1;
+    }
+    return 0;
+}
+
+static bool leveldb_is_empty(struct steep_store *store)
+{
+    leveldb_iterator_t *it = leveldb_create_iterator(store->db, store->read_options);
+    leveldb_iter_seek_to_first(it);
+    bool empty = !leveldb_iter_valid(it);
+    leveldb_iter_destroy(it);
+    return empty;
+}
+
+static int check_marker(struct steep_store *store, int flags)
+{
+    struct steep_buf plain = STEEP_BUF_INIT;
+    char *error = NULL;
+    size_t sealed_len = 0;
+    char *sealed = leveldb_get(store->db, store->read_options, MARKER_KEY, strlen(MARKER_KEY),
+                               &sealed_len, &error);
+    if (error) {
+        steep_error_set("store %s is corrupt: %s", store->path, error);
+        leveldb_free(error);
+        return -1;
+    }
+    if (!sealed) {
+        /* A crash between creating LevelDB and writing the marker leaves an
+         * empty LevelDB: that one alone may be completed. */
+        if ((flags & STEEP_STORE_CREATE) && leveldb_is_empty(store))
+            return write_marker(store);
+        return steep_error_set("%s is not a Steep store (no marker record)", store->path);
+    }
+    int rc = steep_store_unseal(store->key, (const uint8_t *)MARKER_KEY, strlen(MARKER_KEY),
+                                (const uint8_t *)sealed, sealed_len, &plain);
+    leveldb_free(sealed);
+    bool same = rc == 0 && plain.len == strlen(MARKER_VALUE) &&
+                memcmp(plain.data, MARKER_VALUE, plain.len) == 0;
+    steep_buf_free(&plain);
+    ENSURE(same, "store %s was sealed under a different key (or its marker was tampered with)",
+           store->path);
+    return 0;
+}
+
+static int set_up(struct steep_store *store, const char *path, const uint8_t *key)
+{
+    memcpy(store->key, key, STEEP_STORE_KEY_BYTES);
+    store->path = strdup(path);
+    ENSURE(store->path, "out of memory");
+    store->options = leveldb_options_create();
+    store->cache = leveldb_cache_create_lru(32u << 20);
+    store->filter = leveldb_filterpolicy_create_bloom(10);
+    store->read_options = leveldb_readoptions_create();
+    store->write_options = leveldb_writeoptions_create();
+    leveldb_options_set_paranoid_checks(store->options, 1);
+    leveldb_options_set_cache(store->options, store->cache);
+    leveldb_options_set_filter_policy(store->options, store->filter);
+    leveldb_options_set_compression(store->options, leveldb_no_compression);
+    leveldb_readoptions_set_verify_checksums(store->read_options, 1);
+    leveldb_writeoptions_set_sync(store->write_options, 1);
+    ENSURE(pthread_mutex_init(&store->commit_mutex, NULL) == 0, "mutex init failed");
+    return 0;
+}
+
+static int open_store(struct steep_store *store, const char *path, int flags)
+{
+    enum directory_state state = DIRECTORY_HAS_FILES;
+    GUARD(inspect_directory(path, &state));
+    if (state == DIRECTORY_ABSENT_OR_EMPTY) {
+        ENSURE(flags & STEEP_STORE_CREATE, "no store at %s (absent or empty directory)", path);
+        GUARD(make_directories(path));
+        GUARD(open_leveldb(store, true));
+        GUARD(write_marker(store));
+        log_info("store: created a new store in %s", path);
+        return 0;
+    }
+    GUARD(open_leveldb(store, false));
+    return check_marker(store, flags);
+}
+
+int steep_store_open(const char *path, const uint8_t key[STEEP_STORE_KEY_BYTES], int flags,
+                     struct steep_store **out)
+{
+    *out = NULL;
+    ENSURE(path && *path, "empty store path");
+    struct steep_store *store = calloc(1, sizeof *store);
+    ENSURE(store, "out of memory");
+    if (set_up(store, path, key) < 0 || open_store(store, path, flags) < 0) {
+        steep_store_close(store);
+        return -1;
+    }
+    *out = store;
+    return 0;
+}
+
+void steep_store_close(struct steep_store *store)
+{
+    if (!store)
+        return;
+    if (store->db)
+        leveldb_close(store->db);
+    if (store->options)
+        leveldb_options_destroy(store->options);
+    if (store->cache)
+        leveldb_cache_destroy(store->cache);
+    if (store->filter)
+        leveldb_filterpolicy_destroy(store->filter);
+    if (store->read_options)
+        leveldb_readoptions_destroy(store->read_options);
+    if (store->write_options)
+        leveldb_writeoptions_destroy(store->write_options);
+    if (store->path)
+        pthread_mutex_destroy(&store->commit_mutex);
+    OPENSSL_cleanse(store->key, sizeof store->key);
+    free(store->path);
+    free(store);
+}
