@@ -1,0 +1,460 @@
+/*
+ * File agent; see file_agent.h. One thread per file of a batch (at most
+ * MAX_PARALLEL at once), each streaming through a 64 KiB buffer or libcurl
+ * callbacks into an O_EXCL destination that is removed again on failure.
+ */
+#include "file_agent.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "core/error.h"
+
+#define MAX_PARALLEL  16
+#define COPY_CHUNK    65536
+#define FUSION_PREFIX "fusion:///TEACLAVE_FUSION_BASE/"
+#define DATA_PREFIX   "data:text/plain;base64,"
+
+int steep_file_agent_global_init(void)
+{
+    ENSURE(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK, "cannot initialise libcurl");
+    return 0;
+}
+
+void steep_url_redact(const char *url, char *out, size_t size)
+{
+    if (strncmp(url, "data:", 5) == 0) {
+        snprintf(out, size, "%.24s...", url);
+        return;
+    }
+    const char *scheme_end = strstr(url, "://");
+    const char *host = scheme_end ? scheme_end + 3 : url;
+    size_t end = strcspn(host, "?#");
+    const char *at = memchr(host, '@', strcspn(host, "/?#"));
+    size_t scheme_len = (size_t)(host - url);
+    if (at) {
+        end -= (size_t)(at + 1 - host);
+        host = at + 1;
+    }
+    snprintf(out, size, "%.*s%.*s", (int)scheme_len, url, (int)end, host);
+}
+
+/* ---- local files -------------------------------------------------------- */
+
+static int create_exclusive(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    ENSURE(fd >= 0, "cannot create %s: %s", path, strerror(errno));
+    return fd;
+}
+
+static int copy_fd(int from, int to)
+{
+    uint8_t *buf = malloc(COPY_CHUNK);
+    ENSURE(buf, "out of memory");
+    int rc = 0;
+    for (;;) {
+        ssize_t n = read(from, buf, COPY_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = steep_error_set("read failed: %s", strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        for (ssize_t done = 0; done < n;) {
+            ssize_t w = write(to, buf + done, (size_t)(n - done));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                rc = steep_error_set("write failed: %s", strerror(errno));
+                break;
+            }
+            done += w;
+        }
+        if (rc < 0)
+            break;
+    }
+    free(buf);
+    return rc;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    ENSURE(in >= 0, "cannot open %s: %s", from, strerror(errno));
+    struct stat st;
+    if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(in);
+        return steep_error_set("%s is not a regular file", from);
+    }
+    int out = create_exclusive(to);
+    if (out < 0) {
+        close(in);
+        return -1;
+    }
+    int rc = copy_fd(in, out);
+    if (rc == 0 && fsync(out) < 0)
+        rc = steep_error_set("fsync failed: %s", strerror(errno));
+    close(in);
+    if (close(out) < 0 && rc == 0)
+        rc = steep_error_set("close failed: %s", strerror(errno));
+    if (rc < 0)
+        unlink(to);
+    return rc;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* file:///abs/path or file://localhost/abs/path, percent-decoded. */
+static int file_url_path(const char *url, char *path, size_t size)
+{
+    const char *p = url + strlen("file://");
+    if (strncmp(p, "localhost/", 10) == 0)
+        p += 9;
+    ENSURE(*p == '/', "not a local file URL");
+    size_t n = 0;
+    for (; *p && *p != '?' && *p != '#'; p++) {
+        char c = *p;
+        if (c == '%') {
+            int hi = hex_value(p[1]), lo = hi < 0 ? -1 : hex_value(p[2]);
+            ENSURE(hi >= 0 && lo >= 0, "bad percent escape");
+            c = (char)(hi * 16 + lo);
+            ENSURE(c != 0, "bad percent escape");
+            p += 2;
+        }
+        ENSURE(n + 1 < size, "path too long");
+        path[n++] = c;
+    }
+    path[n] = 0;
+    return 0;
+}
+
+/* <fusion_base>/<rel>, refusing absolute and ".." components. */
+static int fusion_path(const char *url, const char *fusion_base, char *path, size_t size)
+{
+    ENSURE(strncmp(url, FUSION_PREFIX, strlen(FUSION_PREFIX)) == 0,
+           "fusion URL must start with " FUSION_PREFIX);
+    const char *rel = url + strlen(FUSION_PREFIX);
+    ENSURE(*rel && *rel != '/', "fusion URL has no relative path");
+    ENSURE(fusion_base && *fusion_base, "no fusion_base_dir configured");
+    for (const char *p = rel; *p;) {
+        size_t len = strcspn(p, "/");
+        ENSURE(!(len == 2 && p[0] == '.' && p[1] == '.'), "fusion path escapes its base");
+        ENSURE(len > 0 && !(len == 1 && p[0] == '.'), "fusion path is not normalised");
+        p += len;
+        if (*p == '/')
+            p++;
+    }
+    ENSURE(strcspn(rel, "?#%") == strlen(rel), "fusion path has unsupported characters");
+    ENSURE((size_t)snprintf(path, size, "%s/%s", fusion_base, rel) < size, "path too long");
+    return 0;
+}
+
+static int decode_data_url(const char *url, const char *local)
+{
+    ENSURE(strncmp(url, DATA_PREFIX, strlen(DATA_PREFIX)) == 0,
+           "only data:text/plain;base64 URLs are supported");
+    const char *text = url + strlen(DATA_PREFIX);
+    int fd = create_exclusive(local);
+    GUARD(fd);
+    EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
+    unsigned char out[COPY_CHUNK / 4 * 3 + 64];
+    int rc = ctx ? 0 : steep_error_set("out of memory");
+    if (ctx)
+        EVP_DecodeInit(ctx);
+    size_t len = strlen(text);
+    for (size_t off = 0; rc == 0 && off < len; off += COPY_CHUNK / 2) {
+        int chunk = (int)(len - off < COPY_CHUNK / 2 ? len - off : COPY_CHUNK / 2);
+        int n = 0;
+        if (EVP_DecodeUpdate(ctx, out, &n, (const unsigned char *)text + off, chunk) < 0)
+            rc = steep_error_set("invalid base64");
+        else if (n > 0 && write(fd, out, (size_t)n) != n)
+            rc = steep_error_set("write failed: %s", strerror(errno));
+    }
+    int n = 0;
+    if (rc == 0 && EVP_DecodeFinal(ctx, out, &n) < 0)
+        rc = steep_error_set("invalid base64");
+    else if (rc == 0 && n > 0 && write(fd, out, (size_t)n) != n)
+        rc = steep_error_set("write failed: %s", strerror(errno));
+    EVP_ENCODE_CTX_free(ctx);
+    close(fd);
+    if (rc < 0)
+        unlink(local);
+    return rc;
+}
+
+/* ---- http(s) ------------------------------------------------------------ */
+
+struct http_body {
+    int fd;
+    bool failed;
+    int saved_errno;
+};
+
+static size_t on_receive(char *data, size_t size, size_t count, void *arg)
+{
+    struct http_body *body = arg;
+    size_t total = size * count;
+    for (size_t done = 0; done < total;) {
+        ssize_t n = write(body->fd, data + done, total - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            body->failed = true;
+            body->saved_errno = errno;
+            return 0;
+        }
+        done += (size_t)n;
+    }
+    return total;
+}
+
+static size_t on_send(char *data, size_t size, size_t count, void *arg)
+{
+    struct http_body *body = arg;
+    for (;;) {
+        ssize_t n = read(body->fd, data, size * count);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            body->failed = true;
+            body->saved_errno = errno;
+            return CURL_READFUNC_ABORT;
+        }
+        return (size_t)n;
+    }
+}
+
+static CURL *http_handle(const char *url, char *error_text)
+{
+    CURL *curl = curl_easy_init();
+    if (!curl)
+        return NULL;
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
+    /* Give up on a transfer that stalls below 1 byte/s for a minute. */
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_text);
+    error_text[0] = 0;
+    return curl;
+}
+
+static int curl_failure(CURLcode code, const char *error_text, const struct http_body *body)
+{
+    if (body->failed)
+        return steep_error_set("local file: %s", strerror(body->saved_errno));
+    /* libcurl's text may repeat the URL; the code's description does not. */
+    (void)error_text;
+    return steep_error_set("%s", curl_easy_strerror(code));
+}
+
+static int http_get(const char *url, const char *local)
+{
+    char error_text[CURL_ERROR_SIZE];
+    struct http_body body = {.fd = create_exclusive(local)};
+    GUARD(body.fd);
+    CURL *curl = http_handle(url, error_text);
+    int rc = curl ? 0 : steep_error_set("cannot create an HTTP request");
+    if (curl) {
+        curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_receive);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+        CURLcode code = curl_easy_perform(curl);
+        long status = 0;
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        if (code != CURLE_OK)
+            rc = curl_failure(code, error_text, &body);
+        else if (status >= 400)
+            rc = steep_error_set("HTTP status %ld", status);
+        curl_easy_cleanup(curl);
+    }
+    if (rc == 0 && fsync(body.fd) < 0)
+        rc = steep_error_set("fsync failed: %s", strerror(errno));
+    close(body.fd);
+    if (rc < 0)
+        unlink(local);
+    return rc;
+}
+
+static int http_put(const char *url, const char *local)
+{
+    char error_text[CURL_ERROR_SIZE];
+    struct http_body body = {.fd = open(local, O_RDONLY | O_CLOEXEC)};
+    struct stat st;
+    ENSURE(body.fd >= 0, "cannot open %s: %s", local, strerror(errno));
+    if (fstat(body.fd, &st) < 0) {
+        close(body.fd);
+        return steep_error_set("cannot stat %s: %s", local, strerror(errno));
+    }
+    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/x-binary");
+    headers = headers ? curl_slist_append(headers, "Expect:") : NULL;
+    CURL *curl = headers ? http_handle(url, error_text) : NULL;
+    int rc = curl ? 0 : steep_error_set("cannot create an HTTP request");
+    if (curl) {
+        curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_send);
+        curl_easy_setopt(curl, CURLOPT_READDATA, &body);
+        CURLcode code = curl_easy_perform(curl);
+        long status = 0;
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        if (code != CURLE_OK)
+            rc = curl_failure(code, error_text, &body);
+        else if (status != 200)
+            rc = steep_error_set("HTTP status %ld (only 200 counts as success)", status);
+        curl_easy_cleanup(curl);
+    }
+    curl_slist_free_all(headers);
+    close(body.fd);
+    return rc;
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+static bool has_scheme(const char *url, const char *scheme)
+{
+    size_t n = strlen(scheme);
+    return strncasecmp(url, scheme, n) == 0 && url[n] == ':';
+}
+
+static int download_one(const struct steep_file_transfer *file, const char *fusion_base)
+{
+    char path[4096];
+    if (has_scheme(file->url, "http") || has_scheme(file->url, "https"))
+        return http_get(file->url, file->local);
+    if (has_scheme(file->url, "file")) {
+        GUARD(file_url_path(file->url, path, sizeof path));
+        return copy_file(path, file->local);
+    }
+    if (has_scheme(file->url, "fusion")) {
+        GUARD(fusion_path(file->url, fusion_base, path, sizeof path));
+        return copy_file(path, file->local);
+    }
+    if (has_scheme(file->url, "data"))
+        return decode_data_url(file->url, file->local);
+    return steep_error_set("Scheme not supported");
+}
+
+static int make_parent_dirs(const char *path)
+{
+    char dir[4096];
+    ENSURE(strlen(path) < sizeof dir, "path too long");
+    strcpy(dir, path);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        ENSURE(mkdir(dir, 0700) == 0 || errno == EEXIST, "cannot create %s: %s", dir,
+               strerror(errno));
+        *p = '/';
+    }
+    return 0;
+}
+
+static int upload_one(const struct steep_file_transfer *file, const char *fusion_base)
+{
+    char path[4096];
+    if (has_scheme(file->url, "http") || has_scheme(file->url, "https"))
+        return http_put(file->url, file->local);
+    if (has_scheme(file->url, "file")) {
+        GUARD(file_url_path(file->url, path, sizeof path));
+        return copy_file(file->local, path);
+    }
+    if (has_scheme(file->url, "fusion")) {
+        GUARD(fusion_path(file->url, fusion_base, path, sizeof path));
+        GUARD(make_parent_dirs(path));
+        return copy_file(file->local, path);
+    }
+    return steep_error_set("Scheme not supported");
+}
+
+struct job {
+    const struct steep_file_transfer *file;
+    const char *fusion_base;
+    bool upload;
+    int rc;
+    char error[STEEP_ERROR_MAX];
+    pthread_t thread;
+    bool started;
+};
+
+static void *run_job(void *arg)
+{
+    struct job *job = arg;
+    char redacted[512];
+    job->rc = job->upload ? upload_one(job->file, job->fusion_base)
+                          : download_one(job->file, job->fusion_base);
+    if (job->rc < 0) {
+        steep_url_redact(job->file->url, redacted, sizeof redacted);
+        steep_error_wrap("failed to %s %s", job->upload ? "upload" : "download", redacted);
+        size_t len = strnlen(steep_error_get(), sizeof job->error - 1);
+        memcpy(job->error, steep_error_get(), len);
+        job->error[len] = 0;
+    }
+    return NULL;
+}
+
+static int run_batch(const struct steep_file_transfer *files, size_t n, const char *fusion_base,
+                     bool upload)
+{
+    struct job *jobs = calloc(n ? n : 1, sizeof *jobs);
+    ENSURE(jobs, "out of memory");
+    for (size_t start = 0; start < n; start += MAX_PARALLEL) {
+        size_t end = start + MAX_PARALLEL < n ? start + MAX_PARALLEL : n;
+        for (size_t i = start; i < end; i++) {
+            jobs[i] = (struct job){.file = &files[i], .fusion_base = fusion_base, .upload = upload};
+            jobs[i].started =
+                end - start > 1 && pthread_create(&jobs[i].thread, NULL, run_job, &jobs[i]) == 0;
+            if (!jobs[i].started)
+                run_job(&jobs[i]);
+        }
+        for (size_t i = start; i < end; i++)
+            if (jobs[i].started)
+                pthread_join(jobs[i].thread, NULL);
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (jobs[i].rc < 0)
+            rc = steep_error_set("%s", jobs[i].error);
+    free(jobs);
+    return rc;
+}
+
+int steep_file_agent_download(const struct steep_file_transfer *files, size_t n,
+                              const char *fusion_base)
+{
+    return run_batch(files, n, fusion_base, false);
+}
+
+int steep_file_agent_upload(const struct steep_file_transfer *files, size_t n,
+                            const char *fusion_base)
+{
+    return run_batch(files, n, fusion_base, true);
+}

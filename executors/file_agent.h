@@ -1,0 +1,38 @@
+/*
+ * The file agent: moves a task's files between their URLs and the node's
+ * work directory (Teaclave's file_agent).
+ *
+ * Schemes: http/https (libcurl; GET fails on 4xx/5xx and follows
+ * redirects; PUT sends Content-Type: application/x-binary with a
+ * Content-Length and succeeds only on HTTP 200), file:// (download: the
+ * source must exist; upload: the destination must not), fusion:///
+ * TEACLAVE_FUSION_BASE/<relative path> under the fusion base directory (no
+ * ".." escapes), data:text/plain;base64,... (download only). Anything else
+ * fails with "Scheme not supported". Every download refuses an existing
+ * local file. Files are streamed, never held in memory; a batch runs in
+ * parallel and fails as a whole when any file fails, with a message naming
+ * the URL without its query string or user info (presigned URLs carry keys).
+ */
+#ifndef STEEP_EXECUTORS_FILE_AGENT_H
+#define STEEP_EXECUTORS_FILE_AGENT_H
+
+#include <stddef.h>
+
+struct steep_file_transfer {
+    const char *url;
+    const char *local; /* path in the work directory */
+};
+
+int steep_file_agent_download(const struct steep_file_transfer *files, size_t n,
+                              const char *fusion_base);
+int steep_file_agent_upload(const struct steep_file_transfer *files, size_t n,
+                            const char *fusion_base);
+
+/* The URL as it may appear in messages: no query, fragment or user info,
+ * and at most the first bytes of a data: URL. */
+void steep_url_redact(const char *url, char *out, size_t size);
+
+/* Once per process, before any thread starts (curl_global_init). */
+int steep_file_agent_global_init(void);
+
+#endif

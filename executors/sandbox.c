@@ -1,0 +1,455 @@
+/*
+ * Node side of the sandbox: start the runner, feed it the request, collect
+ * its frames under a wall-clock deadline, reap it and explain its end.
+ *
+ * The process is forked from a multi-threaded node, so the child does only
+ * async-signal-safe work (dup2, close_range, prctl, execve) before exec;
+ * everything else (namespaces, chroot, rlimits, seccomp) happens in the
+ * single-threaded runner (task_runner.c). All descriptors the node opens
+ * are close-on-exec, so a task never inherits another slot's files.
+ */
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+#define CHANNEL_FD    3
+#define FIRST_FILE_FD 4
+#define MAX_LOG_LINES 10000
+#define MAX_LOG_BYTES (4u << 20)
+#define MAX_FILES     512
+
+void steep_sandbox_limits_default(struct steep_sandbox_limits *limits)
+{
+    limits->cpu_seconds = 300;
+    limits->wall_seconds = 300;
+    limits->open_files = 64;
+    limits->memory_bytes = 1ull << 30;
+    limits->file_size_bytes = 4ull << 30;
+}
+
+void steep_sandbox_control_init(struct steep_sandbox_control *control)
+{
+    pthread_mutex_init(&control->lock, NULL);
+    control->pid = 0;
+    control->cancel = false;
+}
+
+void steep_sandbox_control_destroy(struct steep_sandbox_control *control)
+{
+    pthread_mutex_destroy(&control->lock);
+}
+
+void steep_sandbox_cancel(struct steep_sandbox_control *control)
+{
+    pthread_mutex_lock(&control->lock);
+    control->cancel = true;
+    if (control->pid > 0)
+        kill(control->pid, SIGKILL);
+    pthread_mutex_unlock(&control->lock);
+}
+
+int steep_sandbox_default_runner(char *path, size_t size)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    ENSURE(n > 0, "cannot find the running executable: %s", strerror(errno));
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    ENSURE(slash, "cannot find the running executable's directory");
+    *slash = 0;
+    ENSURE((size_t)snprintf(path, size, "%s/steep-task-runner", self) < size,
+           "runner path too long");
+    return 0;
+}
+
+void steep_sandbox_result_free(struct steep_sandbox_result *result)
+{
+    steep_buf_free(&result->summary);
+    free(result->outputs);
+    for (size_t i = 0; i < result->n_log; i++)
+        free(result->log[i]);
+    free(result->log);
+    memset(result, 0, sizeof *result);
+}
+
+/* ---- starting the runner ------------------------------------------------ */
+
+struct spawn {
+    int sources[MAX_FILES + 1]; /* node descriptors; [0] is the channel */
+    size_t n;
+    char *argv[2];
+    char *envp[4];
+    pid_t parent;
+};
+
+/* Runs in the forked child: async-signal-safe calls only. */
+static void __attribute__((noreturn)) exec_runner(const char *path, struct spawn *spawn)
+{
+    int low = (int)(CHANNEL_FD + spawn->n);
+    int moved[MAX_FILES + 1];
+    sigset_t all;
+
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != spawn->parent)
+        _exit(126);
+    /* First move every source above the target range, then into place. */
+    for (size_t i = 0; i < spawn->n; i++) {
+        moved[i] = fcntl(spawn->sources[i], F_DUPFD_CLOEXEC, low);
+        if (moved[i] < 0)
+            _exit(126);
+    }
+    for (size_t i = 0; i < spawn->n; i++)
+        if (dup2(moved[i], CHANNEL_FD + (int)i) < 0)
+            _exit(126);
+    close_range((unsigned)low, ~0u, 0);
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    execve(path, spawn->argv, spawn->envp);
+    _exit(127);
+}
+
+static void prepare_env(struct spawn *spawn)
+{
+    static char asan[] = "ASAN_OPTIONS=detect_leaks=0:handle_segv=0:handle_sigbus=0:"
+                         "handle_abort=0:handle_sigill=0:handle_sigfpe=0:"
+                         "allow_user_segv_handler=1:allocator_may_return_null=1";
+    static char ubsan[] = "UBSAN_OPTIONS=print_stacktrace=0:halt_on_error=1";
+    static char log_env[64];
+    size_t n = 0;
+    spawn->envp[n++] = asan;
+    spawn->envp[n++] = ubsan;
+    const char *level = getenv("STEEP_LOG");
+    if (level && strlen(level) < 32) {
+        snprintf(log_env, sizeof log_env, "STEEP_LOG=%s", level);
+        spawn->envp[n++] = log_env;
+    }
+    spawn->envp[n] = NULL;
+}
+
+/* Encodes the request with the runner's descriptor numbers. */
+static int encode_request(const struct steep_sandbox_task *task, struct spawn *spawn,
+                          struct steep_buf *encoded)
+{
+    struct steep_runner_request *request = task->request;
+    size_t total = request->n_inputs + request->n_outputs;
+    ENSURE(total <= MAX_FILES, "task has too many files");
+    int saved[MAX_FILES];
+    struct steep_runner_file *files[MAX_FILES];
+    size_t k = 0;
+    for (size_t i = 0; i < request->n_inputs; i++)
+        files[k++] = &request->inputs[i];
+    for (size_t i = 0; i < request->n_outputs; i++)
+        files[k++] = &request->outputs[i];
+    for (size_t i = 0; i < total; i++) {
+        saved[i] = files[i]->fd;
+        spawn->sources[1 + i] = files[i]->fd;
+        files[i]->fd = FIRST_FILE_FD + (int)i;
+    }
+    spawn->n = 1 + total;
+    int rc = steep_runner_request_encode(request, encoded);
+    for (size_t i = 0; i < total; i++)
+        files[i]->fd = saved[i];
+    return rc;
+}
+
+static int start(const struct steep_sandbox_task *task, int *channel, pid_t *pid)
+{
+    struct spawn spawn = {.argv = {"steep-task-runner", NULL}, .parent = getpid()};
+    struct steep_buf encoded = STEEP_BUF_INIT;
+    int pair[2];
+
+    prepare_env(&spawn);
+    if (encode_request(task, &spawn, &encoded) < 0) {
+        steep_buf_free(&encoded);
+        return -1;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
+        steep_buf_free(&encoded);
+        return steep_error_set("cannot create the task channel: %s", strerror(errno));
+    }
+    spawn.sources[0] = pair[1];
+    *pid = fork();
+    if (*pid == 0)
+        exec_runner(task->runner_path, &spawn);
+    int fork_errno = errno;
+    close(pair[1]);
+    if (*pid < 0) {
+        close(pair[0]);
+        steep_buf_free(&encoded);
+        return steep_error_set("cannot start the task process: %s", strerror(fork_errno));
+    }
+    if (task->control) {
+        pthread_mutex_lock(&task->control->lock);
+        task->control->pid = *pid;
+        if (task->control->cancel)
+            kill(*pid, SIGKILL);
+        pthread_mutex_unlock(&task->control->lock);
+    }
+    /* A runner that died before reading shows up when it is reaped. */
+    steep_runner_frame_write(pair[0], STEEP_RUNNER_REQUEST, encoded.data, encoded.len);
+    steep_buf_free(&encoded);
+    fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK);
+    *channel = pair[0];
+    return 0;
+}
+
+/* ---- collecting frames -------------------------------------------------- */
+
+struct collected {
+    bool got_ok, got_error, memory, timed_out;
+    long violation; /* syscall number, -1 when none */
+    char error[STEEP_ERROR_MAX];
+    size_t log_bytes;
+    bool log_truncated;
+};
+
+static int add_log(struct steep_sandbox_result *result, struct collected *seen, const uint8_t *line,
+                   size_t len)
+{
+    if (result->n_log >= MAX_LOG_LINES || seen->log_bytes + len > MAX_LOG_BYTES) {
+        seen->log_truncated = true;
+        return 0;
+    }
+    char **grown = realloc(result->log, (result->n_log + 1) * sizeof *grown);
+    ENSURE(grown, "out of memory");
+    result->log = grown;
+    char *copy = strndup((const char *)line, len);
+    ENSURE(copy, "out of memory");
+    result->log[result->n_log++] = copy;
+    seen->log_bytes += len;
+    return 0;
+}
+
+static int add_output(struct steep_sandbox_result *result, const uint8_t *data, size_t len)
+{
+    struct steep_sandbox_output output;
+    GUARD(steep_runner_output_decode(data, len, output.name, sizeof output.name, output.cmac));
+    ENSURE(result->n_outputs < MAX_FILES, "runner reported too many outputs");
+    struct steep_sandbox_output *grown =
+        realloc(result->outputs, (result->n_outputs + 1) * sizeof *grown);
+    ENSURE(grown, "out of memory");
+    result->outputs = grown;
+    result->outputs[result->n_outputs++] = output;
+    return 0;
+}
+
+static void copy_text(char *dst, size_t size, const uint8_t *src, size_t len)
+{
+    if (len >= size)
+        len = size - 1;
+    memcpy(dst, src, len);
+    dst[len] = 0;
+    for (size_t i = 0; i < len; i++)
+        if (dst[i] == 0)
+            dst[i] = '?';
+}
+
+static int handle_frame(struct steep_sandbox_result *result, struct collected *seen, uint8_t type,
+                        const uint8_t *data, size_t len)
+{
+    struct steep_cursor c = steep_cursor_make(data, len);
+    uint32_t number;
+    switch (type) {
+    case STEEP_RUNNER_LOG:
+        return add_log(result, seen, data, len);
+    case STEEP_RUNNER_OUTPUT:
+        return add_output(result, data, len);
+    case STEEP_RUNNER_OK:
+        seen->got_ok = true;
+        steep_buf_reset(&result->summary);
+        return steep_buf_append(&result->summary, data, len);
+    case STEEP_RUNNER_ERROR:
+        seen->got_error = true;
+        copy_text(seen->error, sizeof seen->error, data, len);
+        return 0;
+    case STEEP_RUNNER_VIOLATION:
+        GUARD(steep_cursor_read_u32le(&c, &number));
+        seen->violation = number;
+        return 0;
+    case STEEP_RUNNER_MEMORY:
+        seen->memory = true;
+        return 0;
+    default:
+        return steep_error_set("runner sent an unknown frame type %u", type);
+    }
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads frames until the runner closes the channel or the deadline passes. */
+static void collect(int channel, pid_t pid, int64_t deadline, struct steep_sandbox_result *result,
+                    struct collected *seen)
+{
+    struct steep_buf acc = STEEP_BUF_INIT;
+    bool broken = false;
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0) {
+            seen->timed_out = true;
+            kill(pid, SIGKILL);
+            break;
+        }
+        struct pollfd pfd = {channel, POLLIN, 0};
+        int ready = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready <= 0)
+            continue;
+        if (steep_buf_reserve(&acc, 65536) < 0)
+            break;
+        ssize_t n = read(channel, acc.data + acc.len, 65536);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            break;
+        acc.len += (size_t)n;
+        uint8_t type;
+        const uint8_t *payload;
+        size_t payload_len, consumed;
+        int r;
+        while (!broken && (r = steep_runner_frame_parse(&acc, &type, &payload, &payload_len,
+                                                        &consumed)) != 0) {
+            if (r < 0 || handle_frame(result, seen, type, payload, payload_len) < 0) {
+                /* A runner that breaks the protocol is stopped. */
+                log_warn("task runner %d broke the protocol: %s", (int)pid, steep_error_get());
+                broken = true;
+                kill(pid, SIGKILL);
+                break;
+            }
+            memmove(acc.data, acc.data + consumed, acc.len - consumed);
+            acc.len -= consumed;
+        }
+        if (broken)
+            break;
+    }
+    steep_buf_free(&acc);
+    if (broken && !seen->got_error) {
+        seen->got_error = true;
+        snprintf(seen->error, sizeof seen->error, "function runner broke the protocol");
+    }
+}
+
+/* ---- explaining the end ------------------------------------------------- */
+
+static const char *signal_name(int sig, char *buf, size_t size)
+{
+    const char *abbrev = sigabbrev_np(sig);
+    snprintf(buf, size, "SIG%s", abbrev ? abbrev : "?");
+    return buf;
+}
+
+static void describe_violation(long number, char *reason, size_t size)
+{
+    char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, (int)number);
+    if (name)
+        snprintf(reason, size, "function violated the sandbox policy (syscall %s)", name);
+    else
+        snprintf(reason, size, "function violated the sandbox policy (syscall %ld)", number);
+    free(name);
+}
+
+static void explain(const struct steep_sandbox_task *task, const struct collected *seen, int status,
+                    const struct rusage *usage, struct steep_sandbox_result *result)
+{
+    char *reason = result->reason;
+    size_t size = sizeof result->reason;
+    char sigbuf[32];
+    double cpu = (double)usage->ru_utime.tv_sec + (double)usage->ru_stime.tv_sec +
+                 (usage->ru_utime.tv_usec + usage->ru_stime.tv_usec) / 1e6;
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+
+    result->ok = false;
+    if (result->canceled)
+        snprintf(reason, size, "task canceled");
+    else if (seen->timed_out)
+        snprintf(reason, size, "function timed out after %u s", task->limits.wall_seconds);
+    else if (seen->violation >= 0)
+        describe_violation(seen->violation, reason, size);
+    else if (seen->memory)
+        snprintf(reason, size, "function exceeded its memory limit");
+    else if (sig == SIGXCPU || (sig == SIGKILL && cpu >= task->limits.cpu_seconds))
+        snprintf(reason, size, "function exceeded its CPU time limit");
+    else if (sig == SIGXFSZ)
+        snprintf(reason, size, "function exceeded its file size limit");
+    else if (sig == SIGSYS)
+        snprintf(reason, size, "function violated the sandbox policy");
+    else if (sig != 0)
+        snprintf(reason, size, "function crashed: signal %d (%s)", sig,
+                 signal_name(sig, sigbuf, sizeof sigbuf));
+    else if (seen->got_error)
+        snprintf(reason, size, "%s", seen->error);
+    else if (WEXITSTATUS(status) == 127 || WEXITSTATUS(status) == 126)
+        snprintf(reason, size, "cannot start the task runner %s", task->runner_path);
+    else if (seen->got_ok && WEXITSTATUS(status) == 0)
+        result->ok = true;
+    else
+        snprintf(reason, size, "function runner exited with status %d", WEXITSTATUS(status));
+}
+
+/* The runner normally closes the channel by exiting; one that closed it
+ * early is still killed at the deadline. */
+static void reap(pid_t pid, int64_t deadline, struct collected *seen, int *status,
+                 struct rusage *usage)
+{
+    memset(usage, 0, sizeof *usage);
+    for (;;) {
+        pid_t r = wait4(pid, status, WNOHANG, usage);
+        if (r == pid || (r < 0 && errno != EINTR))
+            return;
+        if (r == 0 && now_ms() >= deadline && !seen->timed_out) {
+            seen->timed_out = true;
+            kill(pid, SIGKILL);
+        }
+        if (r == 0)
+            usleep(2000);
+    }
+}
+
+int steep_sandbox_run(const struct steep_sandbox_task *task, struct steep_sandbox_result *result)
+{
+    struct collected seen = {.violation = -1};
+    int channel, status = 0;
+    pid_t pid;
+    struct rusage usage;
+
+    memset(result, 0, sizeof *result);
+    GUARD(start(task, &channel, &pid));
+    int64_t deadline = now_ms() + (int64_t)task->limits.wall_seconds * 1000;
+    collect(channel, pid, deadline, result, &seen);
+    close(channel);
+    reap(pid, deadline, &seen, &status, &usage);
+    if (task->control) {
+        pthread_mutex_lock(&task->control->lock);
+        task->control->pid = 0;
+        result->canceled = task->control->cancel;
+        pthread_mutex_unlock(&task->control->lock);
+    }
+    explain(task, &seen, status, &usage, result);
+    if (seen.log_truncated)
+        add_log(result, &seen, (const uint8_t *)"[log truncated]", 15);
+    return 0;
+}

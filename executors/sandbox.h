@@ -1,0 +1,87 @@
+/*
+ * One sandboxed process per task.
+ *
+ * steep_sandbox_run() forks and execs the task runner (steep-task-runner)
+ * with the task's files as inherited descriptors and one socket to talk
+ * over (runner_protocol.h). The runner confines itself before it touches
+ * the function: new network and mount namespaces and a chroot into an
+ * empty directory (when permitted), rlimits on address space, CPU time,
+ * file size and open files, PR_SET_NO_NEW_PRIVS and a seccomp allow-list
+ * that refuses socket, open, fork/clone and everything else the function
+ * does not need. The node adds a wall-clock timeout and cancellation, and
+ * turns the way the process ended into a reason a user can act on:
+ * "function crashed: signal 11 (SIGSEGV)", "function exceeded its CPU time
+ * limit", "function violated the sandbox policy (syscall socket)", ...
+ */
+#ifndef STEEP_EXECUTORS_SANDBOX_H
+#define STEEP_EXECUTORS_SANDBOX_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "runner_protocol.h"
+
+struct steep_sandbox_limits {
+    uint32_t cpu_seconds;     /* RLIMIT_CPU */
+    uint32_t wall_seconds;    /* killed after this long */
+    uint32_t open_files;      /* RLIMIT_NOFILE */
+    uint64_t memory_bytes;    /* address space on top of the runner's own */
+    uint64_t file_size_bytes; /* RLIMIT_FSIZE */
+};
+
+/* Defaults: 300 s CPU and wall clock, 1 GiB memory, 4 GiB per file, 64 files. */
+void steep_sandbox_limits_default(struct steep_sandbox_limits *limits);
+
+/* Lets another thread cancel the task running in a slot. */
+struct steep_sandbox_control {
+    pthread_mutex_t lock;
+    pid_t pid; /* 0 when no process runs */
+    bool cancel;
+};
+
+void steep_sandbox_control_init(struct steep_sandbox_control *control);
+void steep_sandbox_control_destroy(struct steep_sandbox_control *control);
+/* Kills the running process (if any) and marks the task canceled. */
+void steep_sandbox_cancel(struct steep_sandbox_control *control);
+
+struct steep_sandbox_output {
+    char name[256];
+    uint8_t cmac[16];
+};
+
+struct steep_sandbox_result {
+    bool ok;
+    bool canceled;
+    struct steep_buf summary;             /* on success */
+    char reason[STEEP_ERROR_MAX];         /* on failure */
+    struct steep_sandbox_output *outputs; /* cmacs of the staged outputs written */
+    size_t n_outputs;
+    char **log; /* log lines (only when the request asked for them) */
+    size_t n_log;
+};
+
+/* The file to be opened by the runner is file->fd in the node; run() places
+ * it at the descriptor number the runner sees. */
+struct steep_sandbox_task {
+    const char *runner_path;
+    struct steep_runner_request *request; /* fd fields: the node's descriptors */
+    struct steep_sandbox_limits limits;
+    struct steep_sandbox_control *control; /* may be NULL */
+};
+
+/*
+ * Runs the task to its end. Returns 0 when the sandbox ran (result->ok tells
+ * whether the function succeeded, result->reason why not) and -1 when the
+ * process could not be started.
+ */
+int steep_sandbox_run(const struct steep_sandbox_task *task, struct steep_sandbox_result *result);
+void steep_sandbox_result_free(struct steep_sandbox_result *result);
+
+/* "steep-task-runner" next to the running executable. */
+int steep_sandbox_default_runner(char *path, size_t size);
+
+#endif

@@ -1,0 +1,87 @@
+/*
+ * steep-task-runner: the process one task's function runs in.
+ *
+ * Started by the execution node (sandbox.c) with the task channel on
+ * descriptor 3 and the task's files on the descriptors after it. It reads
+ * its request, confines itself (runner_confine.c), runs the function and
+ * reports the outcome as frames (runner_protocol.h). It never opens a path
+ * after confinement and holds only the staged keys of its own task.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "functions/function.h"
+#include "runner_confine.h"
+#include "runner_io.h"
+#include "runner_protocol.h"
+
+#define CHANNEL_FD 3
+
+static int highest_fd(const struct steep_runner_request *request)
+{
+    int highest = CHANNEL_FD;
+    for (size_t i = 0; i < request->n_inputs; i++)
+        highest = request->inputs[i].fd > highest ? request->inputs[i].fd : highest;
+    for (size_t i = 0; i < request->n_outputs; i++)
+        highest = request->outputs[i].fd > highest ? request->outputs[i].fd : highest;
+    return highest;
+}
+
+static int fail(const char *reason)
+{
+    steep_runner_frame_write(CHANNEL_FD, STEEP_RUNNER_ERROR, reason, strlen(reason));
+    return 0;
+}
+
+static int run(const struct steep_runner_request *request)
+{
+    if (strcmp(request->executor, "builtin") != 0)
+        return fail("function not available: unknown executor");
+    const struct steep_builtin *function = steep_builtin_find(request->function_name);
+    if (!function)
+        return fail(steep_error_get());
+    struct steep_runner_io runner_io;
+    struct steep_buf summary = STEEP_BUF_INIT;
+    steep_runner_io_init(&runner_io, request, CHANNEL_FD);
+    if (steep_builtin_run(function, request->arguments, &runner_io.io, &summary) < 0) {
+        char reason[STEEP_ERROR_MAX];
+        snprintf(reason, sizeof reason, "%s", steep_error_get());
+        steep_buf_free(&summary);
+        steep_runner_report_memory();
+        return fail(reason);
+    }
+    int rc = steep_runner_frame_write(CHANNEL_FD, STEEP_RUNNER_OK, summary.data, summary.len);
+    steep_buf_free(&summary);
+    return rc;
+}
+
+int main(void)
+{
+    struct steep_buf frame = STEEP_BUF_INIT;
+    struct steep_runner_request request;
+    uint8_t type;
+
+    steep_log_init("task-runner");
+    steep_buf_wipe(&frame);
+    if (steep_runner_frame_read(CHANNEL_FD, &type, &frame) != 1 || type != STEEP_RUNNER_REQUEST) {
+        log_error("task runner: no request from the node");
+        return 2;
+    }
+    if (steep_runner_request_decode(frame.data, frame.len, &request) < 0) {
+        log_error("task runner: %s", steep_error_get());
+        return 2;
+    }
+    steep_buf_free(&frame);
+    if (steep_runner_prime() < 0 ||
+        steep_runner_confine(&request, CHANNEL_FD, highest_fd(&request)) < 0) {
+        fail(steep_error_get());
+        _exit(2);
+    }
+    int rc = run(&request);
+    steep_runner_request_free(&request);
+    /* _exit: no atexit work that could need a refused syscall. */
+    _exit(rc < 0 ? 2 : 0);
+}
