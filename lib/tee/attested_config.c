@@ -1,0 +1,70 @@
+/*
+ * steep_attested_open_from_config(): maps the platform config's keys
+ * (documented in attested.h) onto struct steep_attested_options. enclave_info
+ * and its signatures were already read by steep_config_load().
+ */
+#include "tee/attested.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct steep_attested *steep_attested_open_from_config(const struct steep_config *config,
+                                                       const char *service_name)
+{
+    if (strcmp(config->attestation_algorithm, "sim") != 0) {
+        steep_error_set("attestation algorithm '%s' needs a hardware TEE back-end, which this "
+                        "build does not have (use \"sim\")",
+                        config->attestation_algorithm);
+        return NULL;
+    }
+    size_t n_signatures = config->auditor_signature_count;
+    struct steep_enclave_info_signature *signatures = calloc(n_signatures + 1, sizeof(*signatures));
+    if (!signatures) {
+        steep_error_set("out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n_signatures; i++)
+        signatures[i] = (struct steep_enclave_info_signature){config->auditor_signatures[i].data,
+                                                              config->auditor_signatures[i].len,
+                                                              config->auditor_signatures[i].path};
+
+    struct steep_attested_options options = {
+        .service_name = service_name,
+        .authority_key = steep_config_get_path(config, "attestation.authority_key", NULL),
+        .authority_cert = steep_config_get_path(config, "attestation.authority_cert", NULL),
+        .platform_public_key =
+            steep_config_get_path(config, "attestation.platform_public_key", NULL),
+        .master_key = steep_config_get_path(config, "attestation.master_key", NULL),
+        .root_ca = steep_config_get_path(config, "attestation.root_ca", NULL),
+        .enclave_info_path = config->enclave_info.path,
+        .enclave_info_data = config->enclave_info.data,
+        .enclave_info_len = config->enclave_info.len,
+        .signatures = signatures,
+        .n_signatures = n_signatures,
+        .insecure_allow_simulation =
+            steep_config_get_bool(config, "attestation.insecure_allow_simulation", false),
+        .evidence_validity = (int)steep_config_get_int(config, "attestation.evidence_validity",
+                                                       STEEP_ATTESTED_DEFAULT_VALIDITY),
+        .max_report_age = steep_config_get_int(config, "attestation.max_report_age", 0),
+    };
+    const char *const *keys = NULL;
+    options.n_auditor_public_keys =
+        steep_config_get_string_array(config, "attestation.auditor_public_keys", &keys);
+    char **resolved = calloc(options.n_auditor_public_keys + 1, sizeof(char *));
+    for (size_t i = 0; resolved && i < options.n_auditor_public_keys; i++)
+        resolved[i] = steep_config_resolve(config, keys[i]);
+    options.auditor_public_keys = (const char *const *)resolved;
+    options.n_accepted_statuses = steep_config_get_string_array(
+        config, "attestation.accepted_statuses", &options.accepted_statuses);
+
+    struct steep_attested *attested = NULL;
+    if (!resolved)
+        steep_error_set("out of memory");
+    else if (steep_config_check(config) == 0)
+        attested = steep_attested_open(&options);
+    for (size_t i = 0; resolved && i < options.n_auditor_public_keys; i++)
+        free(resolved[i]);
+    free(resolved);
+    free(signatures);
+    return attested;
+}

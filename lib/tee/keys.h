@@ -1,0 +1,34 @@
+/*
+ * Key and certificate files used by the attestation code: PEM in and out,
+ * private keys written 0600 and never overwritten, SubjectPublicKeyInfo
+ * hashes, and the uncompressed P-256 point of a key.
+ */
+#ifndef STEEP_TEE_KEYS_H
+#define STEEP_TEE_KEYS_H
+
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+EVP_PKEY *steep_tee_key_generate_rsa(int bits);
+EVP_PKEY *steep_tee_key_generate_p256(void);
+/* Writes the private key as PKCS#8 PEM, mode 0600; fails if the file exists. */
+int steep_tee_key_write_private(const char *path, EVP_PKEY *key);
+/* Writes the public key as SubjectPublicKeyInfo PEM; fails if the file exists. */
+int steep_tee_key_write_public(const char *path, EVP_PKEY *key);
+int steep_tee_cert_write(const char *path, X509 *cert);
+EVP_PKEY *steep_tee_key_read_private(const char *path);
+/* Reads a public key (SPKI PEM), or the public key of a PEM certificate. */
+EVP_PKEY *steep_tee_key_read_public(const char *path);
+X509 *steep_tee_cert_read(const char *path);
+/* SHA-256 of the DER SubjectPublicKeyInfo. */
+int steep_tee_key_spki_sha256(EVP_PKEY *key, uint8_t out[32]);
+/* The 64-byte X||Y of an uncompressed P-256 public key (fails for others). */
+int steep_tee_key_p256_xy(EVP_PKEY *key, uint8_t out[64]);
+/* SHA-256 of a whole file (an executable's measurement in the sim back-end). */
+int steep_tee_file_sha256(const char *path, uint8_t out[32]);
+/* Fails when path exists (so keys are created once). */
+int steep_tee_path_must_not_exist(const char *path);
+
+#endif
