@@ -266,14 +266,18 @@ static int config_directory(struct steep_config *cfg)
     return 0;
 }
 
-static int config_load(struct steep_config *cfg, const char *path)
+static int config_init(struct steep_config *cfg, const char *path)
 {
     GUARD(copy_string(&cfg->path, path));
     GUARD(config_directory(cfg));
     cfg->state = calloc(1, sizeof *cfg->state);
     ENSURE(cfg->state, "out of memory");
     pthread_mutex_init(&cfg->state->lock, NULL);
-    GUARD(steep_toml_parse_file(path, &cfg->root));
+    return 0;
+}
+
+static int config_validate(struct steep_config *cfg)
+{
     GUARD(load_endpoints(cfg));
     GUARD(load_audit(cfg));
     GUARD(load_attestation(cfg));
@@ -281,16 +285,39 @@ static int config_load(struct steep_config *cfg, const char *path)
     return 0;
 }
 
-int steep_config_load(const char *path, struct steep_config **out)
+static int config_finish(struct steep_config *cfg, int rc, struct steep_config **out)
 {
-    struct steep_config *cfg = calloc(1, sizeof *cfg);
-    ENSURE(cfg, "out of memory");
-    if (config_load(cfg, path) < 0) {
+    if (rc < 0) {
         steep_config_free(cfg);
         return -1;
     }
     *out = cfg;
     return 0;
+}
+
+int steep_config_load(const char *path, struct steep_config **out)
+{
+    struct steep_config *cfg = calloc(1, sizeof *cfg);
+    ENSURE(cfg, "out of memory");
+    int rc = config_init(cfg, path);
+    if (rc == 0)
+        rc = steep_toml_parse_file(path, &cfg->root);
+    if (rc == 0)
+        rc = config_validate(cfg);
+    return config_finish(cfg, rc, out);
+}
+
+int steep_config_load_buffer(const char *path, const void *data, size_t len,
+                             struct steep_config **out)
+{
+    struct steep_config *cfg = calloc(1, sizeof *cfg);
+    ENSURE(cfg, "out of memory");
+    int rc = config_init(cfg, path);
+    if (rc == 0)
+        rc = steep_toml_parse(path, data, len, &cfg->root);
+    if (rc == 0)
+        rc = config_validate(cfg);
+    return config_finish(cfg, rc, out);
 }
 
 static void file_free(struct steep_config_file *file)

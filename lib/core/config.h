@@ -95,6 +95,10 @@ struct steep_config {
 /* Loads and validates; on failure returns -1 with "file:line:column: message"
  * (or "file: message" for a missing key). */
 int steep_config_load(const char *path, struct steep_config **out);
+/* The same from bytes already in memory; path names the document in errors
+ * and gives the directory for relative paths (tests, fuzzing). */
+int steep_config_load_buffer(const char *path, const void *data, size_t len,
+                             struct steep_config **out);
 void steep_config_free(struct steep_config *cfg);
 
 /* "access_control", "authentication", "management", "storage", "execution",
