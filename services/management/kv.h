@@ -1,0 +1,30 @@
+/*
+ * The storage seam of the management service: the five storage operations
+ * it needs, as function pointers, so the same code runs over the storage
+ * service (kv_client.c, production) and over the in-process storage engine
+ * or a map in tests. Return values are enum steep_store_result
+ * (store/result.h): OK, NOT_FOUND, or ERROR with steep_error_get() set.
+ */
+#ifndef STEEP_MANAGEMENT_KV_H
+#define STEEP_MANAGEMENT_KV_H
+
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "store/result.h"
+
+struct steep_kv {
+    void *ctx;
+    int (*get)(void *ctx, const char *key, struct steep_buf *value);
+    int (*put)(void *ctx, const char *key, const void *value, size_t len);
+    int (*remove)(void *ctx, const char *key);
+    int (*compare_and_swap)(void *ctx, struct steep_store_cas *cas);
+    /* Every key starting with prefix + "-", ascending (Teaclave's GetKeysByPrefix). */
+    int (*keys)(void *ctx, const char *prefix, steep_store_scan_fn fn, void *arg);
+};
+
+struct steep_store_client;
+/* A kv over the storage service; the client stays owned by the caller. */
+struct steep_kv steep_kv_over_client(struct steep_store_client *client);
+
+#endif

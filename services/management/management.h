@@ -1,0 +1,129 @@
+/*
+ * The management service's core: one function per TeaclaveManagement RPC,
+ * independent of the transport so tests can call them directly.
+ *
+ * Every handler gets the caller (metadata `id` and `role`, set by the
+ * frontend), the decoded request, and returns 0 with *response set (a
+ * message built with malloc'd fields, freed with
+ * protobuf_c_message_free_unpacked(response, NULL)) or a gRPC status code
+ * with the message in steep_error_get() (Teaclave's texts, §1.12). Storage
+ * failures are logged and answered INTERNAL "service internal error".
+ *
+ * Structural checks (IDs parse, names declared, the task's state allows the
+ * step) are made here; every "may this person or task touch that data or
+ * task" question goes to the access-control policy (policies/tasks.policy)
+ * through `authorize`, with the facts read from storage.
+ */
+#ifndef STEEP_MANAGEMENT_MANAGEMENT_H
+#define STEEP_MANAGEMENT_MANAGEMENT_H
+
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+
+#include "kv.h"
+#include "policy/acs_client.h"
+#include "teaclave_frontend_service.pb-c.h"
+#include "teaclave_management_service.pb-c.h"
+
+/* Same meaning as steep_acs_authorize without the client: 0 with *accept, or
+ * -1 (treated as a denial). */
+typedef int (*steep_management_authorize_fn)(void *arg, const char *request,
+                                             const struct steep_acs_field *fields, size_t nfields,
+                                             const struct steep_acs_fact *facts, size_t nfacts,
+                                             bool *accept, char *reason, size_t reason_len);
+
+enum steep_management_event { STEEP_MANAGEMENT_TASK_STAGED, STEEP_MANAGEMENT_TASK_CANCELED };
+/* Wake-up for the scheduler after the record was written; best effort. */
+typedef void (*steep_management_notify_fn)(void *arg, enum steep_management_event event,
+                                           const char *task_id);
+
+struct steep_management {
+    struct steep_kv kv;
+    steep_management_authorize_fn authorize;
+    void *authorize_arg;
+    steep_management_notify_fn notify; /* may be NULL */
+    void *notify_arg;
+};
+
+struct steep_management_caller {
+    const char *id;   /* metadata "id" */
+    const char *role; /* metadata "role", e.g. "DataOwner-org1", "PlatformAdmin" */
+};
+
+typedef int (*steep_management_handler_fn)(struct steep_management *m,
+                                           const struct steep_management_caller *caller,
+                                           const ProtobufCMessage *request,
+                                           ProtobufCMessage **response);
+
+struct steep_management_method {
+    const char *name; /* e.g. "RegisterInputFile" */
+    const ProtobufCMessageDescriptor *request_type;
+    steep_management_handler_fn handler;
+};
+
+/* Every method of TeaclaveManagement except SaveLogs and QueryAuditLogs
+ * (audit, service.c), NULL-terminated. */
+extern const struct steep_management_method steep_management_methods[];
+
+/* ---- shared by the handler files ---- */
+
+/* Returns from the enclosing handler when x yields a non-zero status code. */
+#define GUARD_CODE(x)                                                                              \
+    do {                                                                                           \
+        int guard_code_ = (x);                                                                     \
+        if (guard_code_ != 0)                                                                      \
+            return guard_code_;                                                                    \
+    } while (0)
+
+/* Records the message and returns code. */
+int steep_management_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Logs steep_error_get() with context and returns INTERNAL "service internal error". */
+int steep_management_internal(const char *what);
+bool steep_management_is_admin(const struct steep_management_caller *caller);
+char *steep_management_strdup(const char *s);
+
+/* A dynamic fact list for one policy question; strings are copied. */
+struct steep_management_facts {
+    struct steep_acs_fact *facts;
+    size_t n, cap;
+};
+int steep_management_fact(struct steep_management_facts *facts, const char *term, size_t nvalues,
+                          ...);
+/* One fact term(prefix..., uid) per uid of the set. */
+int steep_management_fact_set(struct steep_management_facts *facts, const char *term,
+                              const char *first, const char *second, const json_t *set);
+void steep_management_facts_free(struct steep_management_facts *facts);
+/* Asks the policy; returns 0 when accepted, else PERMISSION_DENIED
+ * "permission denied" (the reason is logged). Fields: name/value pairs,
+ * NULL-terminated. */
+int steep_management_check(struct steep_management *m, const char *request,
+                           const struct steep_management_facts *facts, ...);
+
+/* The handlers (files.c, functions.c, tasks.c). */
+#define STEEP_MANAGEMENT_HANDLER(name)                                                             \
+    int name(struct steep_management *m, const struct steep_management_caller *caller,             \
+             const ProtobufCMessage *request, ProtobufCMessage **response)
+STEEP_MANAGEMENT_HANDLER(steep_management_register_input_file);
+STEEP_MANAGEMENT_HANDLER(steep_management_register_output_file);
+STEEP_MANAGEMENT_HANDLER(steep_management_update_input_file);
+STEEP_MANAGEMENT_HANDLER(steep_management_update_output_file);
+STEEP_MANAGEMENT_HANDLER(steep_management_register_fusion_output);
+STEEP_MANAGEMENT_HANDLER(steep_management_register_input_from_output);
+STEEP_MANAGEMENT_HANDLER(steep_management_get_output_file);
+STEEP_MANAGEMENT_HANDLER(steep_management_get_input_file);
+STEEP_MANAGEMENT_HANDLER(steep_management_register_function);
+STEEP_MANAGEMENT_HANDLER(steep_management_update_function);
+STEEP_MANAGEMENT_HANDLER(steep_management_get_function);
+STEEP_MANAGEMENT_HANDLER(steep_management_get_function_usage_stats);
+STEEP_MANAGEMENT_HANDLER(steep_management_delete_function);
+STEEP_MANAGEMENT_HANDLER(steep_management_disable_function);
+STEEP_MANAGEMENT_HANDLER(steep_management_list_functions);
+STEEP_MANAGEMENT_HANDLER(steep_management_create_task);
+STEEP_MANAGEMENT_HANDLER(steep_management_get_task);
+STEEP_MANAGEMENT_HANDLER(steep_management_assign_data);
+STEEP_MANAGEMENT_HANDLER(steep_management_approve_task);
+STEEP_MANAGEMENT_HANDLER(steep_management_invoke_task);
+STEEP_MANAGEMENT_HANDLER(steep_management_cancel_task);
+
+#endif

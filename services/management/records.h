@@ -1,0 +1,88 @@
+/*
+ * Records of the management service, in Teaclave's JSON layout
+ * (teaclave-api.md §5.7), as jansson values, and their storage.
+ *
+ * Files ("input-"/"output-"), functions ("function-"), usage counters
+ * ("usage-"), user function lists ("user-"), task states ("task-") and
+ * staged tasks (Steep's durable queue index "staged-<task uuid>", read by
+ * the scheduler). Byte strings are JSON arrays of integers, sets are
+ * {"uids":[...]} kept sorted and unique, maps are {"inner":{...}}.
+ * Steep adds to the task record only "executor_id" (the execution slot the
+ * scheduler handed the task to); Teaclave's readers ignore it.
+ */
+#ifndef STEEP_MANAGEMENT_RECORDS_H
+#define STEEP_MANAGEMENT_RECORDS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "kv.h"
+#include "teaclave_common.pb-c.h"
+
+/* ---- values ---- */
+
+json_t *steep_record_bytes(const uint8_t *data, size_t len);
+/* Reads a JSON array of 0..255 integers; fails on anything else. */
+int steep_record_bytes_get(const json_t *array, struct steep_buf *out);
+/* {"uids":[...]} from strings, sorted and de-duplicated. */
+json_t *steep_record_set(const char *const *uids, size_t n);
+json_t *steep_record_set_uids(const json_t *set); /* borrowed array, never NULL */
+bool steep_record_set_contains(const json_t *set, const char *uid);
+int steep_record_set_add(json_t *set, const char *uid);
+bool steep_record_set_equal(const json_t *a, const json_t *b);
+const char *steep_record_string(const json_t *object, const char *key); /* "" when absent */
+/* The object map of a {"inner":{...}} field (borrowed; NULL when absent). */
+json_t *steep_record_inner(const json_t *object, const char *key);
+
+/* ---- files ---- */
+
+/* Validates FileCryptoInfo (schema and key/iv sizes, §5.4) into FileCrypto
+ * JSON. Fails with a message on an unknown schema or wrong sizes. */
+json_t *steep_record_crypto(const TeaclaveCommonProto__FileCryptoInfo *info);
+/* A random teaclave-file-128 key, for fusion outputs. */
+json_t *steep_record_crypto_random_tf128(void);
+/* cmac: 16 bytes or NULL (JSON null). */
+json_t *steep_record_file(const char *url, const uint8_t *cmac, json_t *crypto, json_t *owner,
+                          const char *uuid);
+/* true when the file record has a 16-byte cmac (then copied to cmac if non-NULL). */
+bool steep_record_file_cmac(const json_t *file, uint8_t cmac[16]);
+
+/* ---- task status ---- */
+
+const char *steep_record_status_name(TeaclaveCommonProto__TaskStatus status);
+/* -1 for an unknown name. */
+int steep_record_status_parse(const char *name);
+int steep_record_task_status(const json_t *task); /* -1 when missing */
+void steep_record_task_set_status(json_t *task, TeaclaveCommonProto__TaskStatus status);
+void steep_record_task_set_error(json_t *task, const char *reason);
+
+/* ---- storage ---- */
+
+/* OK with *out (a new reference), NOT_FOUND, or ERROR (storage failure or a
+ * record that is not JSON). raw (may be NULL) receives the stored bytes. */
+int steep_record_load(const struct steep_kv *kv, const char *key, json_t **out,
+                      struct steep_buf *raw);
+int steep_record_save(const struct steep_kv *kv, const char *key, const json_t *record);
+
+/*
+ * Read-modify-write with compare-and-swap: loads key, calls update(record,
+ * arg), writes the result only if the stored bytes did not change in
+ * between, else reloads and calls update again (so update must depend only
+ * on the record and arg). update returns 0 to write, 1 to finish without
+ * writing, or a code >= 2 (e.g. a gRPC status) to stop: that code is
+ * returned. A missing record is created from a copy of initial, or, when
+ * initial is NULL, STEEP_RECORD_MISSING is returned. Returns 0 after a write
+ * or a 1 from update, -1 on storage failure.
+ */
+#define STEEP_RECORD_MISSING (-2)
+typedef int (*steep_record_update_fn)(json_t *record, void *arg);
+int steep_record_update(const struct steep_kv *kv, const char *key, const json_t *initial,
+                        steep_record_update_fn update, void *arg);
+
+/* Serialises with sorted keys, compact (the stored form). Caller frees. */
+char *steep_record_dump(const json_t *record);
+
+#endif
