@@ -1,0 +1,258 @@
+/*
+ * The storage client (store_client.h): each helper builds one request,
+ * makes one call on the shared steep_rpc_client, and maps the status to
+ * enum steep_store_result: NOT_FOUND -> STEEP_STORE_NOT_FOUND (Get),
+ * FAILED_PRECONDITION -> STEEP_STORE_EMPTY (Dequeue), anything else an
+ * error carrying the method name, the code and the server's message.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "steep_storage.pb-c.h"
+#include "store/store_client.h"
+#include "teaclave_storage_service.pb-c.h"
+
+#define TEACLAVE_PATH      "/teaclave_storage_service_proto.TeaclaveStorage/"
+#define STEEP_PATH         "/steep_storage_proto.SteepStorage/"
+#define DEFAULT_TIMEOUT_MS 5000
+
+struct steep_store_client {
+    struct steep_rpc_client *rpc;
+    int timeout_ms;
+};
+
+static _Thread_local int last_code;
+
+int steep_store_client_last_code(void)
+{
+    return last_code;
+}
+
+struct steep_store_client *steep_store_client_new(const struct steep_store_client_config *config)
+{
+    struct steep_store_client *client = calloc(1, sizeof *client);
+    if (!client) {
+        steep_error_set("out of memory");
+        return NULL;
+    }
+    struct steep_rpc_client_config rpc_config = {
+        .address = config->address,
+        .tls = config->tls,
+        .connect_timeout_ms = config->connect_timeout_ms,
+    };
+    client->timeout_ms = config->timeout_ms > 0 ? config->timeout_ms : DEFAULT_TIMEOUT_MS;
+    client->rpc = steep_rpc_client_new(&rpc_config);
+    if (!client->rpc) {
+        free(client);
+        return NULL;
+    }
+    return client;
+}
+
+void steep_store_client_free(struct steep_store_client *client)
+{
+    if (!client)
+        return;
+    steep_rpc_client_free(client->rpc);
+    free(client);
+}
+
+/* One call. Returns OK, or the result that `absent_code` maps to, or ERROR. */
+static int call(struct steep_store_client *client, const char *path, const char *method,
+                const ProtobufCMessage *request, const ProtobufCMessageDescriptor *response_type,
+                ProtobufCMessage **response, int timeout_ms, int absent_code, int absent_result)
+{
+    struct steep_rpc_status status = {0};
+    ProtobufCMessage *unused = NULL;
+    int rc =
+        steep_rpc_call(client->rpc, path, request, response_type, response ? response : &unused,
+                       NULL, 0, timeout_ms > 0 ? timeout_ms : client->timeout_ms, &status);
+    if (unused)
+        protobuf_c_message_free_unpacked(unused, NULL);
+    if (rc == 0) {
+        last_code = STEEP_GRPC_OK;
+        return STEEP_STORE_OK;
+    }
+    last_code = status.code;
+    if (absent_code != STEEP_GRPC_OK && status.code == absent_code)
+        return absent_result;
+    return steep_error_set("storage %s: %s: %s", method, steep_grpc_code_name(status.code),
+                           status.message);
+}
+
+static ProtobufCBinaryData bytes(const void *data, size_t len)
+{
+    return (ProtobufCBinaryData){len, (uint8_t *)data};
+}
+
+static int copy_out(struct steep_buf *out, ProtobufCBinaryData value)
+{
+    steep_buf_reset(out);
+    return steep_buf_append(out, value.data, value.len);
+}
+
+int steep_store_client_get(struct steep_store_client *client, const void *key, size_t key_len,
+                           struct steep_buf *value, int timeout_ms)
+{
+    TeaclaveStorageServiceProto__GetRequest request =
+        TEACLAVE_STORAGE_SERVICE_PROTO__GET_REQUEST__INIT;
+    ProtobufCMessage *response = NULL;
+    request.key = bytes(key, key_len);
+    int rc = call(client, TEACLAVE_PATH "Get", "Get", &request.base,
+                  &teaclave_storage_service_proto__get_response__descriptor, &response, timeout_ms,
+                  STEEP_GRPC_NOT_FOUND, STEEP_STORE_NOT_FOUND);
+    if (rc == STEEP_STORE_OK &&
+        copy_out(value, ((TeaclaveStorageServiceProto__GetResponse *)response)->value) < 0)
+        rc = STEEP_STORE_ERROR;
+    if (response)
+        protobuf_c_message_free_unpacked(response, NULL);
+    return rc;
+}
+
+int steep_store_client_put(struct steep_store_client *client, const void *key, size_t key_len,
+                           const void *value, size_t value_len, int timeout_ms)
+{
+    TeaclaveStorageServiceProto__PutRequest request =
+        TEACLAVE_STORAGE_SERVICE_PROTO__PUT_REQUEST__INIT;
+    request.key = bytes(key, key_len);
+    request.value = bytes(value, value_len);
+    return call(client, TEACLAVE_PATH "Put", "Put", &request.base,
+                &google__protobuf__empty__descriptor, NULL, timeout_ms, STEEP_GRPC_OK, 0);
+}
+
+int steep_store_client_delete(struct steep_store_client *client, const void *key, size_t key_len,
+                              int timeout_ms)
+{
+    TeaclaveStorageServiceProto__DeleteRequest request =
+        TEACLAVE_STORAGE_SERVICE_PROTO__DELETE_REQUEST__INIT;
+    request.key = bytes(key, key_len);
+    return call(client, TEACLAVE_PATH "Delete", "Delete", &request.base,
+                &google__protobuf__empty__descriptor, NULL, timeout_ms, STEEP_GRPC_OK, 0);
+}
+
+int steep_store_client_enqueue(struct steep_store_client *client, const void *queue,
+                               size_t queue_len, const void *value, size_t value_len,
+                               int timeout_ms)
+{
+    TeaclaveStorageServiceProto__EnqueueRequest request =
+        TEACLAVE_STORAGE_SERVICE_PROTO__ENQUEUE_REQUEST__INIT;
+    request.key = bytes(queue, queue_len);
+    request.value = bytes(value, value_len);
+    return call(client, TEACLAVE_PATH "Enqueue", "Enqueue", &request.base,
+                &google__protobuf__empty__descriptor, NULL, timeout_ms, STEEP_GRPC_OK, 0);
+}
+
+int steep_store_client_dequeue(struct steep_store_client *client, const void *queue,
+                               size_t queue_len, struct steep_buf *value, int timeout_ms)
+{
+    TeaclaveStorageServiceProto__DequeueRequest request =
+        TEACLAVE_STORAGE_SERVICE_PROTO__DEQUEUE_REQUEST__INIT;
+    ProtobufCMessage *response = NULL;
+    request.key = bytes(queue, queue_len);
+    int rc = call(client, TEACLAVE_PATH "Dequeue", "Dequeue", &request.base,
+                  &teaclave_storage_service_proto__dequeue_response__descriptor, &response,
+                  timeout_ms, STEEP_GRPC_FAILED_PRECONDITION, STEEP_STORE_EMPTY);
+    if (rc == STEEP_STORE_OK &&
+        copy_out(value, ((TeaclaveStorageServiceProto__DequeueResponse *)response)->value) < 0)
+        rc = STEEP_STORE_ERROR;
+    if (response)
+        protobuf_c_message_free_unpacked(response, NULL);
+    return rc;
+}
+
+int steep_store_client_keys_by_prefix(struct steep_store_client *client, const void *prefix,
+                                      size_t prefix_len, steep_store_scan_fn fn, void *arg,
+                                      int timeout_ms)
+{
+    TeaclaveStorageServiceProto__GetKeysByPrefixRequest request =
+        TEACLAVE_STORAGE_SERVICE_PROTO__GET_KEYS_BY_PREFIX_REQUEST__INIT;
+    ProtobufCMessage *response = NULL;
+    request.prefix = bytes(prefix, prefix_len);
+    int rc = call(client, TEACLAVE_PATH "GetKeysByPrefix", "GetKeysByPrefix", &request.base,
+                  &teaclave_storage_service_proto__get_keys_by_prefix_response__descriptor,
+                  &response, timeout_ms, STEEP_GRPC_OK, 0);
+    if (rc != STEEP_STORE_OK)
+        return rc;
+    const TeaclaveStorageServiceProto__GetKeysByPrefixResponse *keys = (const void *)response;
+    for (size_t i = 0; i < keys->n_keys; i++) {
+        steep_error_clear();
+        int step = fn(arg, keys->keys[i].data, keys->keys[i].len, NULL, 0);
+        if (step < 0 && steep_error_get()[0] == '\0')
+            steep_error_set("keys_by_prefix callback failed");
+        if (step != 0) {
+            rc = step < 0 ? STEEP_STORE_ERROR : STEEP_STORE_OK;
+            break;
+        }
+    }
+    protobuf_c_message_free_unpacked(response, NULL);
+    return rc;
+}
+
+int steep_store_client_compare_and_swap(struct steep_store_client *client,
+                                        struct steep_store_cas *cas, int timeout_ms)
+{
+    SteepStorageProto__CompareAndSwapRequest request =
+        STEEP_STORAGE_PROTO__COMPARE_AND_SWAP_REQUEST__INIT;
+    ProtobufCMessage *response = NULL;
+    request.key = bytes(cas->key, cas->key_len);
+    request.expect_absent = cas->expect_absent;
+    request.expected = bytes(cas->expected, cas->expected_len);
+    request.value = bytes(cas->value, cas->value_len);
+    cas->swapped = false;
+    cas->current_absent = false;
+    int rc = call(client, STEEP_PATH "CompareAndSwap", "CompareAndSwap", &request.base,
+                  &steep_storage_proto__compare_and_swap_response__descriptor, &response,
+                  timeout_ms, STEEP_GRPC_OK, 0);
+    if (rc != STEEP_STORE_OK)
+        return rc;
+    const SteepStorageProto__CompareAndSwapResponse *result = (const void *)response;
+    cas->swapped = result->swapped;
+    cas->current_absent = result->current_absent;
+    if (cas->current && copy_out(cas->current, result->current) < 0)
+        rc = STEEP_STORE_ERROR;
+    protobuf_c_message_free_unpacked(response, NULL);
+    return rc;
+}
+
+int steep_store_client_batch(struct steep_store_client *client, const struct steep_store_op *ops,
+                             size_t n, int timeout_ms)
+{
+    SteepStorageProto__BatchRequest request = STEEP_STORAGE_PROTO__BATCH_REQUEST__INIT;
+    SteepStorageProto__Op *op_storage = calloc(n ? n : 1, sizeof *op_storage);
+    SteepStorageProto__Op **op_pointers = calloc(n ? n : 1, sizeof *op_pointers);
+    SteepStorageProto__PutOp *puts = calloc(n ? n : 1, sizeof *puts);
+    SteepStorageProto__DeleteOp *deletes = calloc(n ? n : 1, sizeof *deletes);
+    int rc = STEEP_STORE_ERROR;
+    if (!op_storage || !op_pointers || !puts || !deletes) {
+        steep_error_set("out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        steep_storage_proto__op__init(&op_storage[i]);
+        if (ops[i].is_delete) {
+            steep_storage_proto__delete_op__init(&deletes[i]);
+            deletes[i].key = bytes(ops[i].key, ops[i].key_len);
+            op_storage[i].op_case = STEEP_STORAGE_PROTO__OP__OP_DELETE;
+            op_storage[i].delete_ = &deletes[i];
+        } else {
+            steep_storage_proto__put_op__init(&puts[i]);
+            puts[i].key = bytes(ops[i].key, ops[i].key_len);
+            puts[i].value = bytes(ops[i].value, ops[i].value_len);
+            op_storage[i].op_case = STEEP_STORAGE_PROTO__OP__OP_PUT;
+            op_storage[i].put = &puts[i];
+        }
+        op_pointers[i] = &op_storage[i];
+    }
+    request.ops = op_pointers;
+    request.n_ops = n;
+    rc = call(client, STEEP_PATH "Batch", "Batch", &request.base,
+              &steep_storage_proto__batch_response__descriptor, NULL, timeout_ms, STEEP_GRPC_OK, 0);
+done:
+    free(op_storage);
+    free(op_pointers);
+    free(puts);
+    free(deletes);
+    return rc;
+}

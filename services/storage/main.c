@@ -1,0 +1,139 @@
+/*
+ * steep-storage: the durable, sealed key-value store of the platform.
+ *
+ * Opens the engine in <[steep] data_dir>/storage (or [storage] data_dir)
+ * under a key derived from this service's TEE sealing key (label
+ * "storage-db"), refusing to start on a corrupt, foreign or wrongly-keyed
+ * store, and serves TeaclaveStorage + SteepStorage on
+ * [internal_endpoints] storage.listen_address to the attested management
+ * and scheduler services only. SIGTERM/SIGINT: stop accepting, let calls
+ * in flight finish, close the store.
+ *
+ * Keys: [storage] max_key_bytes (4096), max_value_bytes (4 MiB minus
+ * framing), workers (RPC handler threads; 0 = the RPC default), data_dir.
+ */
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "services/storage/service.h"
+#include "tee/attested.h"
+
+static const char *const inbound[] = {"teaclave_management_service", "teaclave_scheduler_service"};
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: steep-storage --config FILE\n");
+    return 2;
+}
+
+static void block_stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+static int read_limits(const struct steep_config *config, struct steep_storage_service *service)
+{
+    int64_t max_key =
+        steep_config_get_int(config, "storage.max_key_bytes", STEEP_STORE_DEFAULT_MAX_KEY);
+    int64_t max_value =
+        steep_config_get_int(config, "storage.max_value_bytes", STEEP_STORE_DEFAULT_MAX_VALUE);
+    ENSURE(max_key > 0 && max_key <= (1 << 20), "[storage] max_key_bytes must be in 1..1048576");
+    ENSURE(max_value > 0 && max_value < (int64_t)STEEP_RPC_DEFAULT_MAX_MESSAGE - 1024,
+           "[storage] max_value_bytes must be in 1..%u (the RPC message limit minus framing)",
+           STEEP_RPC_DEFAULT_MAX_MESSAGE - 1024);
+    service->max_key_bytes = (size_t)max_key;
+    service->max_value_bytes = (size_t)max_value;
+    return 0;
+}
+
+static char *data_directory(const struct steep_config *config)
+{
+    const char *configured = steep_config_get_path(config, "storage.data_dir", NULL);
+    return configured ? strdup(configured) : steep_config_service_dir(config, "storage");
+}
+
+static int open_store(const struct steep_config *config, struct steep_attested *attested,
+                      struct steep_store **store)
+{
+    uint8_t key[STEEP_TEE_SEAL_KEY_LEN];
+    char *dir = data_directory(config);
+    ENSURE(dir, "no storage data directory: %s", steep_error_get());
+    int rc = steep_attested_seal_key(attested, "storage-db", key);
+    if (rc == 0)
+        rc = steep_store_open(dir, key, STEEP_STORE_CREATE, store);
+    OPENSSL_cleanse(key, sizeof key);
+    if (rc == 0)
+        log_info("store open in %s", dir);
+    free(dir);
+    return rc;
+}
+
+static int serve(struct steep_config *config, struct steep_attested *attested,
+                 struct steep_storage_service *service, const sigset_t *stop)
+{
+    struct steep_rpc_server_config server_config = {
+        .listen = config->internal[STEEP_ENDPOINT_STORAGE].listen_address,
+        .workers = (int)steep_config_get_int(config, "storage.workers", 0),
+        .name = "storage",
+    };
+    GUARD(steep_attested_server_tls(attested, inbound, 2, &server_config.tls));
+    GUARD(steep_config_check(config));
+    struct steep_rpc_server *server = steep_rpc_server_new(&server_config);
+    ENSURE(server != NULL, "%s", steep_error_get());
+    if (steep_storage_service_register(server, service) < 0 || steep_rpc_server_start(server) < 0) {
+        steep_rpc_server_free(server);
+        return -1;
+    }
+    log_info("serving on %s (port %d)", server_config.listen, steep_rpc_server_port(server));
+    int signal_number = 0;
+    sigwait(stop, &signal_number);
+    log_info("stopping on signal %d", signal_number);
+    steep_rpc_server_stop(server, 5000);
+    steep_rpc_server_free(server);
+    return 0;
+}
+
+static int run(struct steep_config *config, const sigset_t *stop)
+{
+    struct steep_storage_service service = {0};
+    GUARD(read_limits(config, &service));
+    struct steep_attested *attested =
+        steep_attested_open_from_config(config, "teaclave_storage_service");
+    if (!attested)
+        return steep_error_wrap("attestation");
+    int rc = open_store(config, attested, &service.store);
+    if (rc == 0)
+        rc = serve(config, attested, &service, stop);
+    steep_store_close(service.store);
+    steep_attested_free(attested);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3 || strcmp(argv[1], "--config") != 0)
+        return usage();
+    steep_log_init("storage");
+    sigset_t stop;
+    block_stop_signals(&stop);
+    struct steep_config *config = NULL;
+    if (steep_config_load(argv[2], &config) < 0) {
+        log_error("%s", steep_error_get());
+        return 1;
+    }
+    int rc = run(config, &stop);
+    if (rc < 0)
+        log_error("%s", steep_error_get());
+    steep_config_free(config);
+    return rc < 0 ? 1 : 0;
+}
