@@ -1,0 +1,373 @@
+/* One task on the node; see task.h. */
+#include "task.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "core/log.h"
+#include "file_agent.h"
+
+#define MAX_NAME 200
+
+struct task_file {
+    char basename[MAX_NAME + 1];
+    char fetched[4096]; /* input as downloaded / output to upload */
+    char staged[4096];  /* what the function reads or writes */
+    struct steep_file_crypto staged_crypto;
+    uint8_t staged_cmac[16];
+    int fd;
+};
+
+struct workspace {
+    char dir[3072];
+    struct task_file *inputs, *outputs;
+    size_t n_inputs, n_outputs;
+};
+
+/* basename(url.path()), or the file's name when the URL has none usable. */
+static void url_basename(const char *url, const char *fallback, char *out)
+{
+    const char *path = strchr(url, ':');
+    path = path ? path + 1 : url;
+    if (strncmp(path, "//", 2) == 0) {
+        path += 2;
+        path += strcspn(path, "/?#");
+    }
+    size_t len = strcspn(path, "?#");
+    const char *base = path;
+    for (size_t i = 0; i < len; i++)
+        if (path[i] == '/')
+            base = path + i + 1;
+    len -= (size_t)(base - path);
+    bool usable = len > 0 && len <= MAX_NAME && !(len == 1 && base[0] == '.') &&
+                  !(len == 2 && base[0] == '.' && base[1] == '.');
+    if (!usable) {
+        base = fallback;
+        len = strnlen(fallback, MAX_NAME);
+    }
+    memcpy(out, base, len);
+    out[len] = 0;
+    for (size_t i = 0; i < len; i++)
+        if (out[i] == '/')
+            out[i] = '_';
+}
+
+static int make_dir(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int make_dir(const char *fmt, ...)
+{
+    char path[4096];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(path, sizeof path, fmt, args);
+    va_end(args);
+    ENSURE(mkdir(path, 0700) == 0, "cannot create %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    if (remove(path) < 0)
+        log_warn("cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static void remove_tree(const char *dir)
+{
+    if (dir[0] && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+        log_warn("cannot remove work directory %s: %s", dir, strerror(errno));
+}
+
+static int create_workspace(const struct steep_task_environment *environment,
+                            const struct steep_staged_task *task, struct workspace *space)
+{
+    uint8_t nonce[8];
+    char hex[17];
+    ENSURE(RAND_bytes(nonce, sizeof nonce) == 1, "no randomness for the work directory");
+    steep_hex_encode(nonce, sizeof nonce, hex);
+    ENSURE(strspn(task->task_id, "0123456789abcdefABCDEF-") == strlen(task->task_id) &&
+               strlen(task->task_id) <= 64,
+           "task id is not a UUID");
+    if (mkdir(environment->work_dir, 0700) < 0 && errno != EEXIST)
+        return steep_error_set("cannot create %s: %s", environment->work_dir, strerror(errno));
+    ENSURE((size_t)snprintf(space->dir, sizeof space->dir, "%s/%s-%s", environment->work_dir,
+                            task->task_id, hex) < sizeof space->dir - 64,
+           "work directory path too long");
+    ENSURE(mkdir(space->dir, 0700) == 0, "cannot create %s: %s", space->dir, strerror(errno));
+    GUARD(make_dir("%s/inputs", space->dir));
+    GUARD(make_dir("%s/outputs", space->dir));
+    /* The runner's chroot: empty and not writable. */
+    GUARD(make_dir("%s/jail", space->dir));
+    char jail[4200];
+    snprintf(jail, sizeof jail, "%s/jail", space->dir);
+    chmod(jail, 0500);
+    return 0;
+}
+
+static int prepare_files(struct workspace *space, const struct steep_staged_task *task)
+{
+    space->inputs = calloc(task->n_inputs + 1, sizeof *space->inputs);
+    space->outputs = calloc(task->n_outputs + 1, sizeof *space->outputs);
+    ENSURE(space->inputs && space->outputs, "out of memory");
+    space->n_inputs = task->n_inputs;
+    space->n_outputs = task->n_outputs;
+    for (size_t i = 0; i < task->n_inputs; i++) {
+        struct task_file *file = &space->inputs[i];
+        file->fd = -1;
+        url_basename(task->inputs[i].url, task->inputs[i].name, file->basename);
+        GUARD(make_dir("%s/inputs/%zu", space->dir, i));
+        GUARD(make_dir("%s/inputs/%zu-staged", space->dir, i));
+        snprintf(file->fetched, sizeof file->fetched, "%s/inputs/%zu/%s", space->dir, i,
+                 file->basename);
+        snprintf(file->staged, sizeof file->staged, "%s/inputs/%zu-staged/%s", space->dir, i,
+                 file->basename);
+    }
+    for (size_t i = 0; i < task->n_outputs; i++) {
+        struct task_file *file = &space->outputs[i];
+        file->fd = -1;
+        url_basename(task->outputs[i].url, task->outputs[i].name, file->basename);
+        GUARD(make_dir("%s/outputs/%zu", space->dir, i));
+        GUARD(make_dir("%s/outputs/%zu-staged", space->dir, i));
+        snprintf(file->fetched, sizeof file->fetched, "%s/outputs/%zu/%s", space->dir, i,
+                 file->basename);
+        snprintf(file->staged, sizeof file->staged, "%s/outputs/%zu-staged/%s", space->dir, i,
+                 file->basename);
+    }
+    return 0;
+}
+
+static int download_inputs(const struct steep_task_environment *environment,
+                           const struct steep_staged_task *task, struct workspace *space)
+{
+    struct steep_file_transfer *transfers = calloc(task->n_inputs + 1, sizeof *transfers);
+    ENSURE(transfers, "out of memory");
+    for (size_t i = 0; i < task->n_inputs; i++)
+        transfers[i] = (struct steep_file_transfer){task->inputs[i].url, space->inputs[i].fetched};
+    int rc = steep_file_agent_download(transfers, task->n_inputs, environment->fusion_base);
+    free(transfers);
+    return rc;
+}
+
+/* Staging of one input (§3.5) and its descriptor for the runner. */
+static int stage_input(const struct steep_staged_file *input, struct task_file *file,
+                       struct steep_runner_file *runner)
+{
+    const char *path = file->fetched;
+    runner->scheme = STEEP_RUNNER_SCHEME_TF128;
+    switch (input->crypto.scheme) {
+    case STEEP_SCHEME_RAW:
+        runner->scheme = STEEP_RUNNER_SCHEME_RAW;
+        break;
+    case STEEP_SCHEME_TEACLAVE_FILE_128:
+        ENSURE(input->has_cmac, "input file %s has no cmac", input->name);
+        memcpy(runner->key, input->crypto.key, 16);
+        memcpy(runner->cmac, input->cmac, 16);
+        break;
+    case STEEP_SCHEME_AES_GCM_128:
+    case STEEP_SCHEME_AES_GCM_256:
+        ENSURE(input->has_cmac, "input file %s has no cmac", input->name);
+        GUARD(steep_file_crypto_random_tf128(&file->staged_crypto));
+        if (steep_file_convert(file->fetched, &input->crypto, input->cmac, file->staged,
+                               &file->staged_crypto, file->staged_cmac) < 0)
+            return steep_error_wrap("input file %s", input->name);
+        memcpy(runner->key, file->staged_crypto.key, 16);
+        memcpy(runner->cmac, file->staged_cmac, 16);
+        path = file->staged;
+        break;
+    }
+    file->fd = open(path, O_RDONLY | O_CLOEXEC);
+    ENSURE(file->fd >= 0, "cannot open staged input %s: %s", input->name, strerror(errno));
+    runner->fd = file->fd;
+    runner->name = input->name;
+    runner->file_name = file->basename;
+    return 0;
+}
+
+static int stage_output(const struct steep_staged_file *output, struct task_file *file,
+                        struct steep_runner_file *runner)
+{
+    GUARD(steep_file_crypto_random_tf128(&file->staged_crypto));
+    file->fd = open(file->staged, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    ENSURE(file->fd >= 0, "cannot create staged output %s: %s", output->name, strerror(errno));
+    runner->scheme = STEEP_RUNNER_SCHEME_TF128;
+    memcpy(runner->key, file->staged_crypto.key, 16);
+    runner->fd = file->fd;
+    runner->name = output->name;
+    runner->file_name = file->basename;
+    return 0;
+}
+
+static int build_request(const struct steep_staged_task *task, struct workspace *space,
+                         struct steep_runner_request *request, char *jail, size_t jail_size)
+{
+    GUARD(steep_staged_task_executor(task, (const char **)&request->executor));
+    request->function_name = task->function_name;
+    request->arguments = task->arguments;
+    request->payload = task->payload;
+    request->payload_len = task->payload_len;
+    request->save_log = task->save_log;
+    snprintf(jail, jail_size, "%s/jail", space->dir);
+    request->jail_dir = jail;
+    request->inputs = calloc(task->n_inputs + 1, sizeof *request->inputs);
+    request->outputs = calloc(task->n_outputs + 1, sizeof *request->outputs);
+    ENSURE(request->inputs && request->outputs, "out of memory");
+    for (size_t i = 0; i < task->n_inputs; i++) {
+        GUARD(stage_input(&task->inputs[i], &space->inputs[i], &request->inputs[i]));
+        request->n_inputs++;
+    }
+    for (size_t i = 0; i < task->n_outputs; i++) {
+        GUARD(stage_output(&task->outputs[i], &space->outputs[i], &request->outputs[i]));
+        request->n_outputs++;
+    }
+    return 0;
+}
+
+static const struct steep_sandbox_output *find_output(const struct steep_sandbox_result *result,
+                                                      const char *name)
+{
+    for (size_t i = 0; i < result->n_outputs; i++)
+        if (strcmp(result->outputs[i].name, name) == 0)
+            return &result->outputs[i];
+    return NULL;
+}
+
+/* Re-encrypts the staged outputs for their owners, uploads them, records tags. */
+static int deliver_outputs(const struct steep_task_environment *environment,
+                           const struct steep_staged_task *task, struct workspace *space,
+                           const struct steep_sandbox_result *result,
+                           struct steep_task_outcome *outcome)
+{
+    outcome->tags = calloc(task->n_outputs + 1, sizeof *outcome->tags);
+    struct steep_file_transfer *transfers = calloc(task->n_outputs + 1, sizeof *transfers);
+    int rc = outcome->tags && transfers ? 0 : steep_error_set("out of memory");
+    for (size_t i = 0; rc == 0 && i < task->n_outputs; i++) {
+        const struct steep_staged_file *output = &task->outputs[i];
+        struct task_file *file = &space->outputs[i];
+        const struct steep_sandbox_output *written = find_output(result, output->name);
+        struct steep_task_tag *tag = &outcome->tags[i];
+        if (!written) {
+            rc = steep_error_set("output file %s was not written by the function", output->name);
+            break;
+        }
+        rc = steep_file_convert(file->staged, &file->staged_crypto, written->cmac, file->fetched,
+                                &output->crypto, tag->cmac);
+        if (rc < 0) {
+            steep_error_wrap("output file %s", output->name);
+            break;
+        }
+        snprintf(tag->name, sizeof tag->name, "%s", output->name);
+        outcome->n_tags++;
+        transfers[i] = (struct steep_file_transfer){output->url, file->fetched};
+    }
+    if (rc == 0)
+        rc = steep_file_agent_upload(transfers, task->n_outputs, environment->fusion_base);
+    free(transfers);
+    return rc;
+}
+
+static void close_files(struct workspace *space)
+{
+    for (size_t i = 0; space->inputs && i < space->n_inputs; i++) {
+        if (space->inputs[i].fd >= 0)
+            close(space->inputs[i].fd);
+        steep_file_crypto_wipe(&space->inputs[i].staged_crypto);
+    }
+    for (size_t i = 0; space->outputs && i < space->n_outputs; i++) {
+        if (space->outputs[i].fd >= 0)
+            close(space->outputs[i].fd);
+        steep_file_crypto_wipe(&space->outputs[i].staged_crypto);
+    }
+    free(space->inputs);
+    free(space->outputs);
+    space->inputs = space->outputs = NULL;
+}
+
+static void take_log(struct steep_sandbox_result *result, struct steep_task_outcome *outcome)
+{
+    outcome->log = result->log;
+    outcome->n_log = result->n_log;
+    result->log = NULL;
+    result->n_log = 0;
+}
+
+static int execute(const struct steep_task_environment *environment,
+                   const struct steep_staged_task *task, struct steep_sandbox_control *control,
+                   struct workspace *space, struct steep_task_outcome *outcome)
+{
+    struct steep_runner_request request;
+    struct steep_sandbox_result result;
+    char jail[4200];
+    memset(&request, 0, sizeof request);
+    memset(&result, 0, sizeof result);
+
+    int rc = build_request(task, space, &request, jail, sizeof jail);
+    struct steep_sandbox_task sandbox = {environment->runner_path, &request, environment->limits,
+                                         control};
+    if (rc == 0)
+        rc = steep_sandbox_run(&sandbox, &result);
+    for (size_t i = 0; i < request.n_inputs; i++)
+        OPENSSL_cleanse(request.inputs[i].key, 16);
+    for (size_t i = 0; i < request.n_outputs; i++)
+        OPENSSL_cleanse(request.outputs[i].key, 16);
+    free(request.inputs);
+    free(request.outputs);
+    if (rc == 0) {
+        take_log(&result, outcome);
+        outcome->canceled = result.canceled;
+        if (!result.ok)
+            rc = steep_error_set("%s", result.reason);
+        else
+            rc = deliver_outputs(environment, task, space, &result, outcome);
+        if (rc == 0) {
+            outcome->summary = result.summary;
+            result.summary = (struct steep_buf)STEEP_BUF_INIT;
+        }
+    }
+    steep_sandbox_result_free(&result);
+    return rc;
+}
+
+void steep_task_run(const struct steep_task_environment *environment,
+                    const struct steep_staged_task *task, struct steep_sandbox_control *control,
+                    struct steep_task_outcome *outcome)
+{
+    struct workspace space;
+    memset(&space, 0, sizeof space);
+    memset(outcome, 0, sizeof *outcome);
+    int rc = create_workspace(environment, task, &space);
+    if (rc == 0)
+        rc = prepare_files(&space, task);
+    if (rc == 0)
+        rc = download_inputs(environment, task, &space);
+    if (rc == 0)
+        rc = execute(environment, task, control, &space, outcome);
+    close_files(&space);
+    remove_tree(space.dir);
+    outcome->ok = rc == 0;
+    if (rc < 0) {
+        size_t len = strnlen(steep_error_get(), sizeof outcome->reason - 1);
+        memcpy(outcome->reason, steep_error_get(), len);
+        outcome->reason[len] = 0;
+        outcome->n_tags = 0;
+    }
+}
+
+void steep_task_outcome_free(struct steep_task_outcome *outcome)
+{
+    steep_buf_free(&outcome->summary);
+    free(outcome->tags);
+    for (size_t i = 0; i < outcome->n_log; i++)
+        free(outcome->log[i]);
+    free(outcome->log);
+    memset(outcome, 0, sizeof *outcome);
+}

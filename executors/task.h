@@ -1,0 +1,53 @@
+/*
+ * One staged task from start to end, on the node: work directory, input
+ * download and staging, the sandboxed function, output conversion and
+ * upload (teaclave-functions.md §3.5-3.6, §4).
+ *
+ * Inputs: aes-gcm files must carry the registered cmac as their tag and
+ * are converted into staged teaclave-file-128 files under a fresh key;
+ * teaclave-file-128 inputs are handed over as downloaded with the user key
+ * and their cmac is checked when the function opens them; raw inputs are
+ * handed over as they are. Outputs are written by the function into staged
+ * teaclave-file-128 files (fresh keys), then re-encrypted into the owner's
+ * scheme and uploaded; their cmacs form the task's tags_map. Every
+ * registered output must have been written. The work directory is removed
+ * afterwards, whatever happened.
+ */
+#ifndef STEEP_EXECUTORS_TASK_H
+#define STEEP_EXECUTORS_TASK_H
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "sandbox.h"
+#include "staged_task.h"
+
+struct steep_task_environment {
+    const char *runner_path;
+    const char *work_dir;    /* per-task directories are made below it */
+    const char *fusion_base; /* [mount] fusion_base_dir */
+    struct steep_sandbox_limits limits;
+};
+
+struct steep_task_tag {
+    char name[256];
+    uint8_t cmac[16];
+};
+
+struct steep_task_outcome {
+    bool ok;
+    bool canceled;
+    struct steep_buf summary;     /* the function's return value */
+    char reason[STEEP_ERROR_MAX]; /* when !ok */
+    struct steep_task_tag *tags;  /* output name -> cmac of the uploaded file */
+    size_t n_tags;
+    char **log; /* only when the task asked for save_log */
+    size_t n_log;
+};
+
+/* Always fills outcome (a failure is a failed task, not an error of the node). */
+void steep_task_run(const struct steep_task_environment *environment,
+                    const struct steep_staged_task *task, struct steep_sandbox_control *control,
+                    struct steep_task_outcome *outcome);
+void steep_task_outcome_free(struct steep_task_outcome *outcome);
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * steep-execution --config FILE: an execution node. Connects to the
+ * scheduler ([internal_endpoints] scheduler.advertised_address) over
+ * mutually attested TLS and serves it with [execution] slots task slots
+ * (default: CPU count). Other keys of [execution]: heartbeat_ms (1000),
+ * pull_timeout_ms (2000), task_timeout_secs (300, wall clock),
+ * cpu_time_secs (= task_timeout_secs), memory_mb (1024), file_size_mb
+ * (4096), open_files (64), work_dir (<data_dir>/execution), runner_path
+ * (steep-task-runner next to this executable). Stops on SIGTERM/SIGINT.
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "executors/file_agent.h"
+#include "node.h"
+#include "tee/attested.h"
+
+#define SCHEDULER_SERVICE "teaclave_scheduler_service"
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: steep-execution --config FILE\n");
+    return 2;
+}
+
+static int read_limits(const struct steep_config *config, struct steep_sandbox_limits *limits)
+{
+    int64_t wall = steep_config_get_int(config, "execution.task_timeout_secs", 300);
+    int64_t cpu = steep_config_get_int(config, "execution.cpu_time_secs", wall);
+    int64_t memory = steep_config_get_int(config, "execution.memory_mb", 1024);
+    int64_t file_size = steep_config_get_int(config, "execution.file_size_mb", 4096);
+    int64_t files = steep_config_get_int(config, "execution.open_files", 64);
+    ENSURE(wall > 0 && wall <= 7 * 86400, "[execution] task_timeout_secs must be 1..604800");
+    ENSURE(cpu > 0 && cpu <= wall, "[execution] cpu_time_secs must be 1..task_timeout_secs");
+    ENSURE(memory >= 16 && memory <= (1 << 20), "[execution] memory_mb must be 16..1048576");
+    ENSURE(file_size >= 1 && file_size <= (1 << 24),
+           "[execution] file_size_mb must be 1..16777216");
+    ENSURE(files >= 8 && files <= 65536, "[execution] open_files must be 8..65536");
+    limits->wall_seconds = (uint32_t)wall;
+    limits->cpu_seconds = (uint32_t)cpu;
+    limits->memory_bytes = (uint64_t)memory << 20;
+    limits->file_size_bytes = (uint64_t)file_size << 20;
+    limits->open_files = (uint32_t)files;
+    return 0;
+}
+
+struct setup {
+    char scheduler[256];
+    char runner[PATH_MAX];
+    char *work_dir;
+    struct steep_execution_options options;
+};
+
+static int read_options(const struct steep_config *config, struct setup *setup)
+{
+    struct steep_execution_options *options = &setup->options;
+    const char *advertised = config->internal[STEEP_ENDPOINT_SCHEDULER].advertised_address;
+    GUARD(steep_config_connect_address(advertised, setup->scheduler, sizeof setup->scheduler));
+    options->scheduler_address = setup->scheduler;
+    int64_t slots = steep_config_get_int(config, "execution.slots", 0);
+    int64_t heartbeat = steep_config_get_int(config, "execution.heartbeat_ms", 1000);
+    int64_t pull = steep_config_get_int(config, "execution.pull_timeout_ms", 2000);
+    ENSURE(slots >= 0 && slots <= 1024, "[execution] slots must be 0..1024 (0: CPU count)");
+    ENSURE(heartbeat >= 10 && heartbeat <= 60000, "[execution] heartbeat_ms must be 10..60000");
+    ENSURE(pull >= 100 && pull <= 600000, "[execution] pull_timeout_ms must be 100..600000");
+    options->slots = (int)slots;
+    options->heartbeat_ms = (int)heartbeat;
+    options->pull_timeout_ms = (int)pull;
+    GUARD(read_limits(config, &options->environment.limits));
+    const char *runner = steep_config_get_path(config, "execution.runner_path", NULL);
+    if (runner)
+        snprintf(setup->runner, sizeof setup->runner, "%s", runner);
+    else
+        GUARD(steep_sandbox_default_runner(setup->runner, sizeof setup->runner));
+    ENSURE(access(setup->runner, X_OK) == 0, "task runner %s is not executable", setup->runner);
+    options->environment.runner_path = setup->runner;
+    const char *work_dir = steep_config_get_path(config, "execution.work_dir", NULL);
+    setup->work_dir = work_dir ? strdup(work_dir) : steep_config_service_dir(config, "execution");
+    ENSURE(setup->work_dir, "cannot create the execution work directory: %s", steep_error_get());
+    options->environment.work_dir = setup->work_dir;
+    options->environment.fusion_base = config->fusion_base_dir;
+    return steep_config_check(config);
+}
+
+static int run(struct steep_config *config, const sigset_t *stop)
+{
+    struct setup setup;
+    memset(&setup, 0, sizeof setup);
+    if (read_options(config, &setup) < 0) {
+        free(setup.work_dir);
+        return -1;
+    }
+    struct steep_attested *attested =
+        steep_attested_open_from_config(config, "teaclave_execution_service");
+    if (!attested) {
+        free(setup.work_dir);
+        return steep_error_wrap("attestation");
+    }
+    int rc = steep_attested_client_tls(attested, SCHEDULER_SERVICE, &setup.options.tls);
+    struct steep_execution_node *node = rc == 0 ? steep_execution_node_start(&setup.options) : NULL;
+    if (node) {
+        log_info("serving scheduler %s, work directory %s", setup.scheduler, setup.work_dir);
+        int signal_number = 0;
+        sigwait(stop, &signal_number);
+        log_info("stopping on signal %d", signal_number);
+        steep_execution_node_stop(node);
+    } else {
+        rc = -1;
+    }
+    steep_attested_free(attested);
+    free(setup.work_dir);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3 || strcmp(argv[1], "--config") != 0)
+        return usage();
+    steep_log_init("execution");
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (steep_file_agent_global_init() < 0) {
+        log_error("%s", steep_error_get());
+        return 1;
+    }
+    struct steep_config *config = NULL;
+    if (steep_config_load(argv[2], &config) < 0) {
+        log_error("%s", steep_error_get());
+        return 1;
+    }
+    int rc = run(config, &stop);
+    if (rc < 0)
+        log_error("%s", steep_error_get());
+    steep_config_free(config);
+    return rc < 0 ? 1 : 0;
+}
