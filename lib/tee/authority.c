@@ -89,7 +89,7 @@ int steep_authority_init(const char *dir)
     join(root_key, sizeof(root_key), dir, STEEP_AUTHORITY_ROOT_KEY);
     join(signing_cert, sizeof(signing_cert), dir, STEEP_AUTHORITY_SIGNING_CERT);
     join(signing_key, sizeof(signing_key), dir, STEEP_AUTHORITY_SIGNING_KEY);
-    ENSURE(mkdir(dir, 0700) == 0 || errno == EEXIST, "cannot create %s: %s", dir, strerror(errno));
+    GUARD(steep_tee_make_dir(dir));
     GUARD(steep_tee_path_must_not_exist(root_cert));
     GUARD(steep_tee_path_must_not_exist(root_key));
     GUARD(steep_tee_path_must_not_exist(signing_cert));

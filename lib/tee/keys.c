@@ -25,6 +25,13 @@ int steep_tee_path_must_not_exist(const char *path)
     return 0;
 }
 
+int steep_tee_make_dir(const char *path)
+{
+    ENSURE(mkdir(path, 0700) == 0 || errno == EEXIST, "cannot create %s: %s", path,
+           strerror(errno));
+    return 0;
+}
+
 EVP_PKEY *steep_tee_key_generate_rsa(int bits)
 {
     EVP_PKEY *key = EVP_RSA_gen((unsigned)bits);

@@ -28,6 +28,8 @@ int steep_tee_key_spki_sha256(EVP_PKEY *key, uint8_t out[32]);
 int steep_tee_key_p256_xy(EVP_PKEY *key, uint8_t out[64]);
 /* SHA-256 of a whole file (an executable's measurement in the sim back-end). */
 int steep_tee_file_sha256(const char *path, uint8_t out[32]);
+/* Creates a directory (0700) unless it exists. */
+int steep_tee_make_dir(const char *path);
 /* Fails when path exists (so keys are created once). */
 int steep_tee_path_must_not_exist(const char *path);
 
