@@ -1,0 +1,108 @@
+/*
+ * The durable, hash-chained audit log behind TeaclaveManagement/SaveLogs and
+ * QueryAuditLogs (Steep's replacement for Teaclave's tantivy index).
+ *
+ * Storage layout (through the storage service, or the engine in tests):
+ *   "audit-head"                      -> version 1 | count u64le | last hash (32)
+ *                                        | HMAC-SHA256(mac_key, head) or zeros
+ *   "audit-entry-<seq %016x>-<hash hex>" -> prev hash (32) | canonical entry
+ * where canonical entry = seq u64le | microsecond u64le | ip (16) |
+ * user (u32le length + bytes) | message (u32le length + bytes) | result u8,
+ * and hash = SHA-256(prev hash | canonical entry); the first prev hash is
+ * 32 zero bytes. The record's key names its own hash, so a record cannot be
+ * edited, removed, swapped or reordered without breaking the chain that
+ * runs back from the head; with a mac_key (a sealed key of the management
+ * enclave) the head itself cannot be rewritten by the storage either.
+ *
+ * Appends write the new records in one atomic Batch, then move the head
+ * with CompareAndSwap; records of a failed swap (another writer, a crash)
+ * are never reachable from the head and are ignored. An append returns
+ * only after storage acknowledged both, so a SaveLogs answered OK is
+ * durable. Queries walk the chain newest first from the head, checking every
+ * hash on the way.
+ *
+ * Errors: functions return 0, or -1 with steep_audit_last_code() giving the
+ * gRPC code and steep_error_get() the client-facing text (Teaclave's):
+ * an entry whose ip is not 16 bytes rejects the whole batch with UNKNOWN
+ * "audit log error"; a bad query or a broken chain is UNKNOWN
+ * "audit log error, reason: ..."; a storage failure is INTERNAL
+ * "service internal error" (details are logged, not returned).
+ *
+ * For the management service (management engineer): open one steep_audit at
+ * start-up over the storage client, then answer
+ *   SaveLogs:       code = steep_audit_save_logs(audit, request)
+ *   QueryAuditLogs: code = steep_audit_query_logs(audit, caller_role, request, &response)
+ * replying steep_rpc_fail(call, code, "%s", steep_error_get()) when code != 0.
+ * CMake: include(${CMAKE_CURRENT_SOURCE_DIR}/audit.cmake) and link steep_audit.
+ */
+#ifndef STEEP_MANAGEMENT_AUDIT_H
+#define STEEP_MANAGEMENT_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "store/result.h"
+#include "teaclave_common.pb-c.h"
+#include "teaclave_frontend_service.pb-c.h"
+#include "teaclave_management_service.pb-c.h"
+
+#define STEEP_AUDIT_MAC_KEY_LEN 32
+
+/* The three storage operations the log needs (enum steep_store_result). */
+struct steep_audit_store {
+    void *ctx;
+    /* OK with *value replaced, or NOT_FOUND. */
+    int (*get)(void *ctx, const void *key, size_t key_len, struct steep_buf *value);
+    int (*compare_and_swap)(void *ctx, struct steep_store_cas *cas);
+    int (*batch)(void *ctx, const struct steep_store_op *ops, size_t n);
+};
+
+struct steep_store;
+struct steep_store_client;
+/* Over the in-process engine (lib/store/store.h). */
+struct steep_audit_store steep_audit_store_over_engine(struct steep_store *engine);
+/* Over the storage service (lib/store/store_client.h); built when the
+ * steep_store_client target exists. */
+struct steep_audit_store steep_audit_store_over_client(struct steep_store_client *client);
+
+struct steep_audit;
+
+/* mac_key: STEEP_AUDIT_MAC_KEY_LEN bytes authenticating the head, or NULL. */
+struct steep_audit *steep_audit_open(const struct steep_audit_store *store,
+                                     const uint8_t *mac_key);
+void steep_audit_free(struct steep_audit *audit);
+
+/* Appends entries in order, all or none. */
+int steep_audit_append(struct steep_audit *audit, TeaclaveCommonProto__Entry *const *entries,
+                       size_t n);
+/*
+ * Teaclave's query forms: a bare word or "quoted phrase" matches the words
+ * of `message`; `field:word` for user, message, ip (an address; IPv4 also
+ * matches its ::a.b.c.d form), result (true/false); `*` matches all.
+ * Several clauses match when any does; `+clause` must match, `-clause` must
+ * not; AND between clauses makes them all required. Words are compared as
+ * tantivy's default tokenizer does (alphanumeric runs, lowercased), a
+ * multi-word value as a phrase. Newest first, at most limit (0: none).
+ * *entries is a malloc'd array of malloc'd messages: steep_audit_entries_free().
+ */
+int steep_audit_query(struct steep_audit *audit, const char *query, uint64_t limit,
+                      TeaclaveCommonProto__Entry ***entries, size_t *n);
+void steep_audit_entries_free(TeaclaveCommonProto__Entry **entries, size_t n);
+/* Walks the whole chain from the head; 0 with *count entries, or -1. */
+int steep_audit_verify(struct steep_audit *audit, uint64_t *count);
+
+/* gRPC code of this thread's last failure. */
+int steep_audit_last_code(void);
+
+/* Handler-shaped wrappers: 0 or a gRPC code (message in steep_error_get()). */
+int steep_audit_save_logs(struct steep_audit *audit,
+                          const TeaclaveManagementServiceProto__SaveLogsRequest *request);
+/* Requires role == "PlatformAdmin" (PERMISSION_DENIED "permission denied").
+ * *response: free with protobuf_c_message_free_unpacked(response, NULL). */
+int steep_audit_query_logs(struct steep_audit *audit, const char *role,
+                           const TeaclaveFrontendServiceProto__QueryAuditLogsRequest *request,
+                           TeaclaveFrontendServiceProto__QueryAuditLogsResponse **response);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * Shared by the audit log's files: the handle, the record and head
+ * encodings (audit_record.c), the query language (audit_query.c) and the
+ * error helper.
+ */
+#ifndef STEEP_MANAGEMENT_AUDIT_INTERNAL_H
+#define STEEP_MANAGEMENT_AUDIT_INTERNAL_H
+
+#include <pthread.h>
+
+#include "audit.h"
+
+#define AUDIT_HASH_LEN 32
+#define AUDIT_IP_LEN 16
+#define AUDIT_HEAD_KEY "audit-head"
+#define AUDIT_HEAD_LEN (1 + 8 + AUDIT_HASH_LEN + AUDIT_HASH_LEN)
+/* "audit-entry-" + 16 hex + "-" + 64 hex + NUL */
+#define AUDIT_KEY_MAX (12 + 16 + 1 + 2 * AUDIT_HASH_LEN + 1)
+#define AUDIT_MAX_FIELD (64 * 1024)
+
+struct audit_head {
+    uint64_t count;
+    uint8_t last[AUDIT_HASH_LEN];
+};
+
+struct steep_audit {
+    struct steep_audit_store store;
+    bool keyed;
+    uint8_t mac_key[STEEP_AUDIT_MAC_KEY_LEN];
+    pthread_mutex_t lock; /* serializes appends and the cached head */
+    bool head_loaded;
+    bool head_absent;
+    struct audit_head head;
+    uint8_t head_raw[AUDIT_HEAD_LEN];
+};
+
+/* Records code for steep_audit_last_code() and the message; returns -1. */
+int audit_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Logs the storage error and fails INTERNAL "service internal error". */
+int audit_storage_failure(const char *what);
+
+void audit_record_key(uint64_t seq, const uint8_t hash[AUDIT_HASH_LEN], char key[AUDIT_KEY_MAX]);
+/* prev | canonical entry, and its SHA-256. */
+int audit_record_encode(uint64_t seq, const uint8_t prev[AUDIT_HASH_LEN],
+                        const TeaclaveCommonProto__Entry *entry, struct steep_buf *out,
+                        uint8_t hash[AUDIT_HASH_LEN]);
+/* Checks the record against the hash and sequence number the chain expects,
+ * and returns its prev hash and (if entry is not NULL) the decoded entry. */
+int audit_record_decode(const uint8_t *data, size_t len, uint64_t seq,
+                        const uint8_t hash[AUDIT_HASH_LEN], uint8_t prev[AUDIT_HASH_LEN],
+                        TeaclaveCommonProto__Entry **entry);
+void audit_entry_free(TeaclaveCommonProto__Entry *entry);
+
+void audit_head_encode(const struct steep_audit *audit, const struct audit_head *head,
+                       uint8_t out[AUDIT_HEAD_LEN]);
+int audit_head_decode(const struct steep_audit *audit, const uint8_t *data, size_t len,
+                      struct audit_head *head);
+
+struct audit_query;
+int audit_query_parse(const char *text, struct audit_query **query);
+bool audit_query_match(const struct audit_query *query, const TeaclaveCommonProto__Entry *entry);
+void audit_query_free(struct audit_query *query);
+
+#endif
