@@ -69,9 +69,8 @@ typedef int (*steep_tls_credentials_fn)(void *arg, X509 **cert, EVP_PKEY **key);
  * "teaclave_frontend_service") into peer_name; on refusal returns -1 with a
  * reason in `reason`. The reason is logged and the handshake fails.
  */
-typedef int (*steep_tls_verify_fn)(void *arg, X509 *leaf, STACK_OF(X509) *chain,
-                                   char *peer_name, size_t peer_name_len, char *reason,
-                                   size_t reason_len);
+typedef int (*steep_tls_verify_fn)(void *arg, X509 *leaf, STACK_OF(X509) * chain, char *peer_name,
+                                   size_t peer_name_len, char *reason, size_t reason_len);
 
 struct steep_tls_config {
     steep_tls_credentials_fn credentials; /* required on servers; optional on clients */
@@ -94,11 +93,11 @@ typedef void (*steep_rpc_handler_fn)(struct steep_rpc_call *call, const Protobuf
                                      void *arg);
 
 struct steep_rpc_server_config {
-    const char *listen;   /* "host:port"; port 0 picks a free one */
+    const char *listen; /* "host:port"; port 0 picks a free one */
     struct steep_tls_config tls;
-    size_t max_message;   /* 0: STEEP_RPC_DEFAULT_MAX_MESSAGE */
-    int workers;          /* handler threads; 0: a sensible default */
-    const char *name;     /* for logs, e.g. "storage" */
+    size_t max_message; /* 0: STEEP_RPC_DEFAULT_MAX_MESSAGE */
+    int workers;        /* handler threads; 0: a sensible default */
+    const char *name;   /* for logs, e.g. "storage" */
 };
 
 struct steep_rpc_server *steep_rpc_server_new(const struct steep_rpc_server_config *config);
@@ -138,8 +137,8 @@ struct steep_rpc_client_config {
     const char *address;     /* "host:port" */
     const char *server_name; /* SNI; NULL: the host of address */
     struct steep_tls_config tls;
-    size_t max_message;      /* 0: STEEP_RPC_DEFAULT_MAX_MESSAGE */
-    int connect_timeout_ms;  /* 0: 5000 */
+    size_t max_message;     /* 0: STEEP_RPC_DEFAULT_MAX_MESSAGE */
+    int connect_timeout_ms; /* 0: 5000 */
 };
 
 struct steep_rpc_metadata {
@@ -160,10 +159,28 @@ struct steep_rpc_client *steep_rpc_client_new(const struct steep_rpc_client_conf
  * for transport failures. timeout_ms <= 0 means no deadline. Thread-safe.
  */
 int steep_rpc_call(struct steep_rpc_client *client, const char *path,
-                   const ProtobufCMessage *request,
-                   const ProtobufCMessageDescriptor *response_type, ProtobufCMessage **response,
-                   const struct steep_rpc_metadata *metadata, size_t n_metadata, int timeout_ms,
-                   struct steep_rpc_status *status);
+                   const ProtobufCMessage *request, const ProtobufCMessageDescriptor *response_type,
+                   ProtobufCMessage **response, const struct steep_rpc_metadata *metadata,
+                   size_t n_metadata, int timeout_ms, struct steep_rpc_status *status);
 void steep_rpc_client_free(struct steep_rpc_client *client);
+
+/* Response metadata of one call: the server's headers and trailers other
+ * than gRPC's own (content-type, grpc-status, grpc-message). */
+struct steep_rpc_received_metadata {
+    struct steep_rpc_metadata *items;
+    size_t count;
+};
+/* steep_rpc_call that also returns the response metadata (on success and on
+ * failure); free it with steep_rpc_received_metadata_free. */
+int steep_rpc_call_with_metadata(struct steep_rpc_client *client, const char *path,
+                                 const ProtobufCMessage *request,
+                                 const ProtobufCMessageDescriptor *response_type,
+                                 ProtobufCMessage **response,
+                                 const struct steep_rpc_metadata *metadata, size_t n_metadata,
+                                 int timeout_ms, struct steep_rpc_status *status,
+                                 struct steep_rpc_received_metadata *received);
+const char *steep_rpc_received_metadata_get(const struct steep_rpc_received_metadata *received,
+                                            const char *key);
+void steep_rpc_received_metadata_free(struct steep_rpc_received_metadata *received);
 
 #endif

@@ -1,0 +1,209 @@
+/*
+ * Internals of the RPC layer shared by its files (not for services).
+ *
+ * Server side, the objects are: a server with one event loop thread (epoll)
+ * that owns every connection, and a worker pool that runs handlers. A call
+ * is created on the loop when a request's headers arrive, travels to a
+ * worker once its message is complete, and comes back to the loop through
+ * the loop's completion queue (mutex + eventfd) carrying the response.
+ * A call is freed by the loop once its stream is closed AND it is no longer
+ * with a worker, whichever happens last.
+ *
+ * The HTTP/2 + gRPC request handling (session.c) does not know about
+ * sockets or TLS: it reads and writes bytes through the connection's
+ * transport, which is TLS over a socket in the server and memory in the
+ * fuzzer.
+ */
+#ifndef STEEP_RPC_INTERNAL_H
+#define STEEP_RPC_INTERNAL_H
+
+#include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/buf.h"
+#include "rpc/rpc.h"
+#include "rpc/wire.h"
+
+#define STEEP_RPC_NAME_MAX 256
+
+int64_t steep_rpc_now_ms(void);
+
+/* ---- TLS (tls.c) ---- */
+
+/* Per-handshake results, attached to the SSL object. */
+struct steep_rpc_tls_peer {
+    char name[STEEP_RPC_NAME_MAX];    /* from the verify hook */
+    char refusal[STEEP_RPC_NAME_MAX]; /* why the peer's certificate was refused */
+};
+
+SSL_CTX *steep_rpc_tls_context(const struct steep_tls_config *config, bool server);
+void steep_rpc_tls_attach(SSL *ssl, struct steep_rpc_tls_peer *peer);
+/* True when ALPN selected "h2". */
+bool steep_rpc_tls_alpn_ok(SSL *ssl);
+/* Describes the last TLS failure of ssl into out (OpenSSL error queue + refusal). */
+void steep_rpc_tls_describe_error(SSL *ssl, const struct steep_rpc_tls_peer *peer, char *out,
+                                  size_t out_len);
+
+/* ---- Non-blocking TLS transport for an nghttp2 session (transport.c) ---- */
+
+struct steep_rpc_transport {
+    int fd;
+    SSL *ssl;
+    struct steep_buf out; /* serialized HTTP/2 not yet written */
+    size_t out_pos;
+    bool want_write; /* a write would block: wait for EPOLLOUT */
+};
+
+/* Reads everything available into the session. Returns 0, or -1 on EOF or error. */
+int steep_rpc_transport_read(struct steep_rpc_transport *transport, nghttp2_session *session);
+/* Serializes pending frames and writes them. Returns 0 (possibly with
+ * want_write set), or -1 on error. */
+int steep_rpc_transport_flush(struct steep_rpc_transport *transport, nghttp2_session *session);
+int steep_rpc_socket_nonblocking(int fd);
+/* "host:port" → resolved address. */
+int steep_rpc_resolve(const char *address, bool passive, struct sockaddr_storage *addr,
+                      socklen_t *len);
+
+/* ---- Server ---- */
+
+struct steep_rpc_method {
+    char *path;
+    const ProtobufCMessageDescriptor *request_type;
+    steep_rpc_handler_fn handler;
+    void *arg;
+};
+
+struct steep_rpc_header {
+    char *key;
+    char *value;
+};
+
+struct steep_rpc_headers {
+    struct steep_rpc_header *items;
+    size_t count, capacity;
+};
+
+int steep_rpc_headers_add(struct steep_rpc_headers *headers, const char *key, size_t key_len,
+                          const char *value, size_t value_len);
+const char *steep_rpc_headers_get(const struct steep_rpc_headers *headers, const char *key);
+void steep_rpc_headers_free(struct steep_rpc_headers *headers);
+
+/* Who is at the other end of a connection; shared by its calls (refcounted). */
+struct steep_rpc_peer {
+    atomic_int references;
+    char name[STEEP_RPC_NAME_MAX];
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+};
+
+struct steep_rpc_loop;
+struct steep_rpc_conn;
+
+struct steep_rpc_call {
+    struct steep_rpc_server *server;
+    struct steep_rpc_conn *conn; /* NULL once the stream or connection is gone */
+    struct steep_rpc_call *conn_prev, *conn_next;
+    struct steep_rpc_call *deadline_prev, *deadline_next;
+    struct steep_rpc_call *queue_next; /* worker queue, then completion queue */
+    struct steep_rpc_peer *peer;
+    int32_t stream_id;
+    const struct steep_rpc_method *method;
+    struct steep_rpc_headers metadata;
+    int64_t deadline_ms; /* monotonic; 0: none */
+    struct steep_rpc_frame_reader reader;
+    int refused;                /* gRPC status decided before dispatch; 0: none */
+    const char *refused_reason; /* static text */
+    bool in_worker;             /* loop-side: handed to a worker, not yet back */
+    bool responded;             /* loop-side: response submitted to nghttp2 */
+    bool on_deadline_list;
+    atomic_bool cancelled;
+    /* Written by the handler's thread, read by the loop after completion. */
+    ProtobufCMessage *request;
+    bool answered;
+    int status;
+    char *status_message;
+    struct steep_rpc_headers response_metadata;
+    struct steep_buf response; /* framed message */
+    size_t response_sent;
+};
+
+struct steep_rpc_conn {
+    struct steep_rpc_server *server;
+    struct steep_rpc_conn *prev, *next;
+    struct steep_rpc_transport transport; /* fd -1: in-memory (fuzzing) */
+    struct steep_rpc_tls_peer tls;
+    bool handshake_done;
+    bool closed;         /* freed after the current batch of events */
+    bool watching_write; /* EPOLLOUT registered */
+    bool dirty;          /* in the server's list of connections to flush */
+    struct steep_rpc_conn *dirty_next;
+    int64_t handshake_deadline_ms;
+    nghttp2_session *session;
+    struct steep_rpc_peer *peer;
+    struct steep_rpc_call *calls;
+};
+
+struct steep_rpc_pool;
+
+struct steep_rpc_server {
+    struct steep_rpc_server_config config;
+    char *listen;
+    char *name;
+    char *ca_file;
+    size_t max_message;
+    struct steep_rpc_method *methods;
+    size_t n_methods;
+    SSL_CTX *ssl_ctx;
+    nghttp2_session_callbacks *callbacks;
+    struct steep_rpc_pool *pool;
+    bool inline_handlers; /* fuzzing: run handlers on the calling thread */
+    /* event loop */
+    int listen_fd, epoll_fd, event_fd;
+    int port;
+    pthread_t thread;
+    bool started, joined, stop_begun;
+    atomic_bool stopping;
+    int64_t stop_deadline_ms;
+    struct steep_rpc_conn *conns;
+    struct steep_rpc_conn *dirty;
+    struct steep_rpc_conn *closed; /* to free after the current batch */
+    struct steep_rpc_call *deadlines;
+    int64_t next_deadline_ms;
+    pthread_mutex_t completed_lock;
+    struct steep_rpc_call *completed;
+    atomic_int in_flight; /* calls with workers */
+};
+
+/* session.c: the HTTP/2 + gRPC request side of one connection. */
+int steep_rpc_session_callbacks_new(nghttp2_session_callbacks **callbacks);
+int steep_rpc_conn_open_session(struct steep_rpc_conn *conn);
+/* Called on the loop when a handler finished. */
+void steep_rpc_call_completed(struct steep_rpc_call *call);
+/* Answers calls whose deadline passed; returns the next deadline (0: none). */
+int64_t steep_rpc_expire_deadlines(struct steep_rpc_server *server, int64_t now_ms);
+/* Detaches and frees what belongs to the connection (not the transport). */
+void steep_rpc_conn_release(struct steep_rpc_conn *conn);
+void steep_rpc_call_free(struct steep_rpc_call *call);
+void steep_rpc_peer_release(struct steep_rpc_peer *peer);
+
+/* call.c: decode, run the handler, record its answer (worker side). */
+void steep_rpc_call_run(struct steep_rpc_call *call);
+
+/* server.c */
+void steep_rpc_server_dispatch(struct steep_rpc_call *call);
+/* In-memory connection (fuzzing): feed cleartext HTTP/2; output is discarded. */
+struct steep_rpc_conn *steep_rpc_memory_conn_new(struct steep_rpc_server *server);
+int steep_rpc_memory_conn_feed(struct steep_rpc_conn *conn, const uint8_t *data, size_t len);
+void steep_rpc_memory_conn_free(struct steep_rpc_conn *conn);
+
+/* pool.c: a worker pool that grows while every worker is busy, up to max,
+ * and shrinks back to min after idle_ms without work. */
+struct steep_rpc_pool *steep_rpc_pool_new(int min_threads, int max_threads, int idle_ms,
+                                          void (*run)(struct steep_rpc_call *call));
+int steep_rpc_pool_submit(struct steep_rpc_pool *pool, struct steep_rpc_call *call);
+/* Waits for running work to finish and all threads to exit, then frees. */
+void steep_rpc_pool_free(struct steep_rpc_pool *pool);
+
+#endif

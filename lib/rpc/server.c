@@ -1,0 +1,522 @@
+/*
+ * The server: a listening socket and one event-loop thread (epoll) that
+ * accepts connections, drives their TLS handshakes and HTTP/2 sessions, and
+ * sends the answers that workers hand back through the completion queue.
+ *
+ * Loop objects are only touched by the loop thread, except the completion
+ * queue (completed_lock) and the stopping flag. steep_rpc_server_stop sends
+ * GOAWAY on every connection, stops accepting, keeps serving the calls in
+ * flight until they finish or the grace period ends, then closes.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "rpc/internal.h"
+
+#define HANDSHAKE_TIMEOUT_MS 10000
+#define MAX_WORKERS          1024
+#define WORKER_IDLE_MS       10000
+
+static void wake(struct steep_rpc_server *server)
+{
+    uint64_t one = 1;
+    if (write(server->event_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        log_warn("rpc: cannot wake the event loop: %s", strerror(errno));
+}
+
+/* Worker side: run the handler, then queue the call back to the loop. */
+static void run_and_post(struct steep_rpc_call *call)
+{
+    steep_rpc_call_run(call);
+    struct steep_rpc_server *server = call->server;
+    pthread_mutex_lock(&server->completed_lock);
+    bool was_empty = server->completed == NULL;
+    call->queue_next = server->completed;
+    server->completed = call;
+    pthread_mutex_unlock(&server->completed_lock);
+    if (was_empty)
+        wake(server);
+}
+
+void steep_rpc_server_dispatch(struct steep_rpc_call *call)
+{
+    if (call->server->inline_handlers) {
+        steep_rpc_call_run(call);
+        steep_rpc_call_completed(call);
+        return;
+    }
+    steep_rpc_pool_submit(call->server->pool, call);
+}
+
+struct steep_rpc_server *steep_rpc_server_new(const struct steep_rpc_server_config *config)
+{
+    struct steep_rpc_server *server = calloc(1, sizeof(*server));
+    if (!server) {
+        steep_error_set("out of memory");
+        return NULL;
+    }
+    server->config = *config;
+    server->listen = strdup(config->listen ? config->listen : "127.0.0.1:0");
+    server->name = strdup(config->name ? config->name : "rpc");
+    if (config->tls.ca_file)
+        server->config.tls.ca_file = server->ca_file = strdup(config->tls.ca_file);
+    server->max_message = config->max_message ? config->max_message : STEEP_RPC_DEFAULT_MAX_MESSAGE;
+    server->listen_fd = server->epoll_fd = server->event_fd = -1;
+    pthread_mutex_init(&server->completed_lock, NULL);
+    if (!server->listen || !server->name || steep_rpc_session_callbacks_new(&server->callbacks) < 0)
+        goto fail;
+    server->ssl_ctx = steep_rpc_tls_context(&server->config.tls, true);
+    if (!server->ssl_ctx)
+        goto fail;
+    return server;
+fail:
+    steep_rpc_server_free(server);
+    return NULL;
+}
+
+int steep_rpc_server_add(struct steep_rpc_server *server, const char *path,
+                         const ProtobufCMessageDescriptor *request_type,
+                         steep_rpc_handler_fn handler, void *arg)
+{
+    ENSURE(!server->started, "methods must be added before the server starts");
+    ENSURE(path && path[0] == '/' && request_type && handler, "bad method registration");
+    for (size_t i = 0; i < server->n_methods; i++)
+        ENSURE(strcmp(server->methods[i].path, path) != 0, "method %s registered twice", path);
+    struct steep_rpc_method *methods =
+        realloc(server->methods, (server->n_methods + 1) * sizeof(*methods));
+    ENSURE(methods, "out of memory");
+    server->methods = methods;
+    char *copy = strdup(path);
+    ENSURE(copy, "out of memory");
+    methods[server->n_methods++] = (struct steep_rpc_method){copy, request_type, handler, arg};
+    return 0;
+}
+
+int steep_rpc_server_port(const struct steep_rpc_server *server)
+{
+    return server->port;
+}
+
+/* ---- connections ---- */
+
+/* Releases the connection; its memory is freed after the current batch of
+ * events (conn_free_closed), since later events of the batch may name it. */
+static void conn_close(struct steep_rpc_conn *conn)
+{
+    struct steep_rpc_server *server = conn->server;
+    if (conn->closed)
+        return;
+    conn->closed = true;
+    if (conn->prev)
+        conn->prev->next = conn->next;
+    else
+        server->conns = conn->next;
+    if (conn->next)
+        conn->next->prev = conn->prev;
+    if (conn->session)
+        steep_rpc_conn_release(conn);
+    steep_rpc_peer_release(conn->peer);
+    if (conn->transport.ssl)
+        SSL_free(conn->transport.ssl);
+    conn->transport.ssl = NULL;
+    if (conn->transport.fd >= 0)
+        close(conn->transport.fd); /* also removes it from epoll */
+    conn->transport.fd = -1;
+    steep_buf_free(&conn->transport.out);
+    conn->next = server->closed;
+    server->closed = conn;
+}
+
+static void conn_free_closed(struct steep_rpc_server *server)
+{
+    while (server->closed) {
+        struct steep_rpc_conn *conn = server->closed;
+        server->closed = conn->next;
+        free(conn);
+    }
+}
+
+static void conn_watch(struct steep_rpc_conn *conn)
+{
+    struct epoll_event event = {.events = EPOLLIN, .data.ptr = conn};
+    bool want_write = conn->transport.want_write;
+    if (want_write == conn->watching_write)
+        return;
+    if (want_write)
+        event.events |= EPOLLOUT;
+    epoll_ctl(conn->server->epoll_fd, EPOLL_CTL_MOD, conn->transport.fd, &event);
+    conn->watching_write = want_write;
+}
+
+/* Flushes and closes the connection when it is finished or broken.
+ * Returns false when the connection is gone. */
+static bool conn_flush(struct steep_rpc_conn *conn)
+{
+    if (conn->closed)
+        return false;
+    if (steep_rpc_transport_flush(&conn->transport, conn->session) < 0) {
+        log_debug("rpc: %s: closing a connection: %s", conn->server->name, steep_error_get());
+        conn_close(conn);
+        return false;
+    }
+    if (!conn->transport.want_write && !nghttp2_session_want_read(conn->session) &&
+        !nghttp2_session_want_write(conn->session)) {
+        conn_close(conn);
+        return false;
+    }
+    conn_watch(conn);
+    return true;
+}
+
+static void handshake(struct steep_rpc_conn *conn)
+{
+    ERR_clear_error();
+    int rc = SSL_do_handshake(conn->transport.ssl);
+    if (rc != 1) {
+        int error = SSL_get_error(conn->transport.ssl, rc);
+        if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+            conn->transport.want_write = error == SSL_ERROR_WANT_WRITE;
+            conn_watch(conn);
+            return;
+        }
+        char reason[512];
+        steep_rpc_tls_describe_error(conn->transport.ssl, &conn->tls, reason, sizeof(reason));
+        log_warn("rpc: %s: TLS handshake failed: %s", conn->server->name, reason);
+        conn_close(conn);
+        return;
+    }
+    if (!steep_rpc_tls_alpn_ok(conn->transport.ssl)) {
+        log_warn("rpc: %s: refusing a connection without ALPN h2", conn->server->name);
+        conn_close(conn);
+        return;
+    }
+    conn->handshake_done = true;
+    memcpy(conn->peer->name, conn->tls.name, sizeof(conn->peer->name));
+    if (steep_rpc_conn_open_session(conn) < 0) {
+        log_error("rpc: %s: %s", conn->server->name, steep_error_get());
+        conn_close(conn);
+        return;
+    }
+    if (atomic_load(&conn->server->stopping))
+        nghttp2_submit_goaway(conn->session, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0);
+    conn_flush(conn);
+}
+
+static void conn_io(struct steep_rpc_conn *conn, uint32_t events)
+{
+    if (conn->closed)
+        return;
+    if (!conn->handshake_done) {
+        handshake(conn);
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+        if (steep_rpc_transport_read(&conn->transport, conn->session) < 0) {
+            log_debug("rpc: %s: %s", conn->server->name, steep_error_get());
+            conn_close(conn);
+            return;
+        }
+    }
+    conn_flush(conn);
+}
+
+static void accept_all(struct steep_rpc_server *server)
+{
+    for (;;) {
+        struct sockaddr_storage addr;
+        socklen_t addr_len = sizeof(addr);
+        int fd = accept4(server->listen_fd, (struct sockaddr *)&addr, &addr_len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                log_warn("rpc: %s: accept: %s", server->name, strerror(errno));
+            return;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        struct steep_rpc_conn *conn = calloc(1, sizeof(*conn));
+        struct steep_rpc_peer *peer = calloc(1, sizeof(*peer));
+        SSL *ssl = SSL_new(server->ssl_ctx);
+        if (!conn || !peer || !ssl) {
+            free(conn);
+            free(peer);
+            SSL_free(ssl);
+            close(fd);
+            continue;
+        }
+        atomic_init(&peer->references, 1);
+        memcpy(&peer->addr, &addr, sizeof(addr));
+        peer->addr_len = addr_len;
+        conn->server = server;
+        conn->peer = peer;
+        conn->transport.fd = fd;
+        conn->transport.ssl = ssl;
+        conn->handshake_deadline_ms = steep_rpc_now_ms() + HANDSHAKE_TIMEOUT_MS;
+        SSL_set_fd(ssl, fd);
+        SSL_set_accept_state(ssl);
+        steep_rpc_tls_attach(ssl, &conn->tls);
+        conn->next = server->conns;
+        if (server->conns)
+            server->conns->prev = conn;
+        server->conns = conn;
+        struct epoll_event event = {.events = EPOLLIN, .data.ptr = conn};
+        epoll_ctl(server->epoll_fd, EPOLL_CTL_ADD, fd, &event);
+    }
+}
+
+/* ---- the loop ---- */
+
+static void drain_completions(struct steep_rpc_server *server)
+{
+    uint64_t count;
+    if (read(server->event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+        log_warn("rpc: eventfd read: %s", strerror(errno));
+    pthread_mutex_lock(&server->completed_lock);
+    struct steep_rpc_call *call = server->completed;
+    server->completed = NULL;
+    pthread_mutex_unlock(&server->completed_lock);
+    /* Answer in arrival order is not needed; mark connections to flush once. */
+    while (call) {
+        struct steep_rpc_call *following = call->queue_next;
+        struct steep_rpc_conn *conn = call->conn;
+        steep_rpc_call_completed(call);
+        if (conn && !conn->dirty) {
+            conn->dirty = true;
+            conn->dirty_next = server->dirty;
+            server->dirty = conn;
+        }
+        call = following;
+    }
+    while (server->dirty) {
+        struct steep_rpc_conn *conn = server->dirty;
+        server->dirty = conn->dirty_next;
+        conn->dirty = false;
+        conn_flush(conn);
+    }
+}
+
+static void flush_all(struct steep_rpc_server *server)
+{
+    struct steep_rpc_conn *conn = server->conns;
+    while (conn) {
+        struct steep_rpc_conn *following = conn->next;
+        if (conn->handshake_done)
+            conn_flush(conn);
+        conn = following;
+    }
+}
+
+static void expire_handshakes(struct steep_rpc_server *server, int64_t now)
+{
+    struct steep_rpc_conn *conn = server->conns;
+    while (conn) {
+        struct steep_rpc_conn *following = conn->next;
+        if (!conn->handshake_done && now >= conn->handshake_deadline_ms) {
+            log_warn("rpc: %s: TLS handshake timed out", server->name);
+            conn_close(conn);
+        }
+        conn = following;
+    }
+}
+
+static void begin_stop(struct steep_rpc_server *server)
+{
+    if (server->listen_fd >= 0) {
+        close(server->listen_fd);
+        server->listen_fd = -1;
+    }
+    for (struct steep_rpc_conn *conn = server->conns; conn; conn = conn->next) {
+        if (conn->handshake_done)
+            nghttp2_submit_goaway(conn->session, NGHTTP2_FLAG_NONE,
+                                  nghttp2_session_get_last_proc_stream_id(conn->session),
+                                  NGHTTP2_NO_ERROR, NULL, 0);
+    }
+    flush_all(server);
+}
+
+static int timeout_for(struct steep_rpc_server *server, int64_t now, int64_t next_check)
+{
+    int64_t until = next_check;
+    if (server->next_deadline_ms && server->next_deadline_ms < until)
+        until = server->next_deadline_ms;
+    if (server->stop_begun && server->stop_deadline_ms < until)
+        until = server->stop_deadline_ms;
+    return until <= now ? 0 : (int)(until - now);
+}
+
+static void *loop(void *arg)
+{
+    struct steep_rpc_server *server = arg;
+    struct epoll_event events[64];
+    int64_t next_check = steep_rpc_now_ms() + 1000;
+    for (;;) {
+        int64_t now = steep_rpc_now_ms();
+        int n = epoll_wait(server->epoll_fd, events, 64, timeout_for(server, now, next_check));
+        for (int i = 0; i < n; i++) {
+            void *ptr = events[i].data.ptr;
+            if (ptr == &server->listen_fd)
+                accept_all(server);
+            else if (ptr == &server->event_fd)
+                drain_completions(server);
+            else
+                conn_io(ptr, events[i].events);
+        }
+        now = steep_rpc_now_ms();
+        if (server->next_deadline_ms && now >= server->next_deadline_ms) {
+            server->next_deadline_ms = steep_rpc_expire_deadlines(server, now);
+            flush_all(server);
+        }
+        if (now >= next_check) {
+            expire_handshakes(server, now);
+            next_check = now + 1000;
+        }
+        if (atomic_load(&server->stopping) && !server->stop_begun) {
+            server->stop_begun = true;
+            begin_stop(server);
+        }
+        conn_free_closed(server);
+        if (server->stop_begun && (!server->conns || now >= server->stop_deadline_ms))
+            break;
+    }
+    while (server->conns)
+        conn_close(server->conns);
+    conn_free_closed(server);
+    return NULL;
+}
+
+static int listen_socket(struct steep_rpc_server *server)
+{
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    GUARD(steep_rpc_resolve(server->listen, true, &addr, &addr_len));
+    int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ENSURE(fd >= 0, "socket: %s", strerror(errno));
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&addr, addr_len) < 0 || listen(fd, 1024) < 0) {
+        int error = errno;
+        close(fd);
+        return steep_error_set("cannot listen on %s: %s", server->listen, strerror(error));
+    }
+    addr_len = sizeof(addr);
+    getsockname(fd, (struct sockaddr *)&addr, &addr_len);
+    server->port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                                    : ((struct sockaddr_in *)&addr)->sin_port);
+    server->listen_fd = fd;
+    return 0;
+}
+
+int steep_rpc_server_start(struct steep_rpc_server *server)
+{
+    ENSURE(!server->started, "server already started");
+    GUARD(listen_socket(server));
+    server->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    server->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ENSURE(server->epoll_fd >= 0 && server->event_fd >= 0, "epoll/eventfd: %s", strerror(errno));
+    struct epoll_event listen_event = {.events = EPOLLIN, .data.ptr = &server->listen_fd};
+    struct epoll_event wake_event = {.events = EPOLLIN, .data.ptr = &server->event_fd};
+    epoll_ctl(server->epoll_fd, EPOLL_CTL_ADD, server->listen_fd, &listen_event);
+    epoll_ctl(server->epoll_fd, EPOLL_CTL_ADD, server->event_fd, &wake_event);
+    int workers = server->config.workers > 0 ? server->config.workers : 4;
+    server->pool = steep_rpc_pool_new(workers, MAX_WORKERS, WORKER_IDLE_MS, run_and_post);
+    if (!server->pool)
+        return -1;
+    int rc = pthread_create(&server->thread, NULL, loop, server);
+    ENSURE(rc == 0, "cannot start the event loop: %s", strerror(rc));
+    server->started = true;
+    log_info("rpc: %s listening on port %d", server->name, server->port);
+    return 0;
+}
+
+void steep_rpc_server_stop(struct steep_rpc_server *server, int grace_ms)
+{
+    if (!server || !server->started || server->joined)
+        return;
+    server->stop_deadline_ms = steep_rpc_now_ms() + (grace_ms > 0 ? grace_ms : 0);
+    atomic_store(&server->stopping, true);
+    wake(server);
+    pthread_join(server->thread, NULL);
+    server->joined = true;
+}
+
+void steep_rpc_server_free(struct steep_rpc_server *server)
+{
+    if (!server)
+        return;
+    steep_rpc_server_stop(server, 0);
+    /* Handlers still running finish here; their calls are orphans by now. */
+    steep_rpc_pool_free(server->pool);
+    while (server->completed) {
+        struct steep_rpc_call *call = server->completed;
+        server->completed = call->queue_next;
+        steep_rpc_call_completed(call);
+    }
+    if (server->listen_fd >= 0)
+        close(server->listen_fd);
+    if (server->epoll_fd >= 0)
+        close(server->epoll_fd);
+    if (server->event_fd >= 0)
+        close(server->event_fd);
+    SSL_CTX_free(server->ssl_ctx);
+    if (server->callbacks)
+        nghttp2_session_callbacks_del(server->callbacks);
+    for (size_t i = 0; i < server->n_methods; i++)
+        free(server->methods[i].path);
+    free(server->methods);
+    pthread_mutex_destroy(&server->completed_lock);
+    free(server->listen);
+    free(server->name);
+    free(server->ca_file);
+    free(server);
+}
+
+/* ---- in-memory connections, for the fuzzer ---- */
+
+struct steep_rpc_conn *steep_rpc_memory_conn_new(struct steep_rpc_server *server)
+{
+    struct steep_rpc_conn *conn = calloc(1, sizeof(*conn));
+    struct steep_rpc_peer *peer = calloc(1, sizeof(*peer));
+    if (!conn || !peer) {
+        free(conn);
+        free(peer);
+        return NULL;
+    }
+    server->inline_handlers = true;
+    atomic_init(&peer->references, 1);
+    conn->server = server;
+    conn->peer = peer;
+    conn->transport.fd = -1;
+    conn->handshake_done = true;
+    if (steep_rpc_conn_open_session(conn) < 0) {
+        steep_rpc_memory_conn_free(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+int steep_rpc_memory_conn_feed(struct steep_rpc_conn *conn, const uint8_t *data, size_t len)
+{
+    ssize_t used = nghttp2_session_mem_recv(conn->session, data, len);
+    ENSURE(used == (ssize_t)len, "HTTP/2 protocol error: %s", nghttp2_strerror((int)used));
+    GUARD(steep_rpc_transport_flush(&conn->transport, conn->session));
+    conn->server->next_deadline_ms = steep_rpc_expire_deadlines(conn->server, steep_rpc_now_ms());
+    return steep_rpc_transport_flush(&conn->transport, conn->session);
+}
+
+void steep_rpc_memory_conn_free(struct steep_rpc_conn *conn)
+{
+    if (conn->session)
+        steep_rpc_conn_release(conn);
+    steep_rpc_peer_release(conn->peer);
+    steep_buf_free(&conn->transport.out);
+    free(conn);
+}

@@ -1,0 +1,400 @@
+/*
+ * The request side of a server connection: nghttp2 callbacks that turn
+ * HTTP/2 streams into gRPC calls, and the submission of responses.
+ *
+ * Everything here runs on the connection's event loop (or the fuzzer's
+ * thread). A request is checked as it arrives: the method when :path comes,
+ * the message prefix when the first DATA bytes come. Failures found before
+ * the handler (unknown method, oversize, compressed, bad framing) are
+ * answered Trailers-Only without involving a worker; the oversize and
+ * compressed cases are answered at once, so nothing more is buffered, and
+ * nghttp2 resets the rest of the request stream with NO_ERROR.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "rpc/internal.h"
+
+#define MAX_METADATA_BYTES (16 * 1024)
+#define STREAM_WINDOW      (1 << 20)
+#define CONNECTION_WINDOW  (16 << 20)
+
+#define NV(name, value, value_len)                                                                 \
+    {                                                                                              \
+        (uint8_t *)(name), (uint8_t *)(value), sizeof(name) - 1, (value_len), NGHTTP2_NV_FLAG_NONE \
+    }
+
+void steep_rpc_peer_release(struct steep_rpc_peer *peer)
+{
+    if (peer && atomic_fetch_sub(&peer->references, 1) == 1)
+        free(peer);
+}
+
+void steep_rpc_call_free(struct steep_rpc_call *call)
+{
+    steep_rpc_frame_reader_free(&call->reader);
+    steep_rpc_headers_free(&call->metadata);
+    steep_rpc_headers_free(&call->response_metadata);
+    steep_buf_free(&call->response);
+    free(call->status_message);
+    steep_rpc_peer_release(call->peer);
+    free(call);
+}
+
+/* ---- deadline list (server-wide, loop-owned) ---- */
+
+static void deadline_unlink(struct steep_rpc_call *call)
+{
+    if (!call->on_deadline_list)
+        return;
+    if (call->deadline_prev)
+        call->deadline_prev->deadline_next = call->deadline_next;
+    else
+        call->server->deadlines = call->deadline_next;
+    if (call->deadline_next)
+        call->deadline_next->deadline_prev = call->deadline_prev;
+    call->deadline_prev = call->deadline_next = NULL;
+    call->on_deadline_list = false;
+}
+
+static void deadline_link(struct steep_rpc_call *call)
+{
+    struct steep_rpc_server *server = call->server;
+    call->deadline_next = server->deadlines;
+    call->deadline_prev = NULL;
+    if (server->deadlines)
+        server->deadlines->deadline_prev = call;
+    server->deadlines = call;
+    call->on_deadline_list = true;
+}
+
+/* ---- connection's call list ---- */
+
+static void conn_unlink(struct steep_rpc_call *call)
+{
+    struct steep_rpc_conn *conn = call->conn;
+    if (call->conn_prev)
+        call->conn_prev->conn_next = call->conn_next;
+    else
+        conn->calls = call->conn_next;
+    if (call->conn_next)
+        call->conn_next->conn_prev = call->conn_prev;
+    call->conn_prev = call->conn_next = NULL;
+    call->conn = NULL;
+}
+
+/* ---- responses ---- */
+
+static ssize_t read_response(nghttp2_session *session, int32_t stream_id, uint8_t *out,
+                             size_t length, uint32_t *flags, nghttp2_data_source *source,
+                             void *user_data)
+{
+    struct steep_rpc_call *call = source->ptr;
+    size_t left = call->response.len - call->response_sent;
+    size_t n = left < length ? left : length;
+    memcpy(out, call->response.data + call->response_sent, n);
+    call->response_sent += n;
+    if (call->response_sent == call->response.len) {
+        static const nghttp2_nv trailers[] = {NV("grpc-status", "0", 1)};
+        *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        if (nghttp2_submit_trailer(session, stream_id, trailers, 1) != 0)
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    return (ssize_t)n;
+}
+
+/*
+ * Submits headers (+ metadata) and either the message with an OK trailer, or
+ * a Trailers-Only status. metadata may be NULL (answers made on the loop
+ * while a worker may still own the call's own metadata).
+ */
+static void submit_response(nghttp2_session *session, struct steep_rpc_call *call, int status,
+                            const char *message, const struct steep_rpc_headers *metadata)
+{
+    size_t n_metadata = metadata ? metadata->count : 0;
+    nghttp2_nv stack_nv[16];
+    nghttp2_nv *nv = stack_nv;
+    if (n_metadata + 4 > 16) {
+        nv = malloc((n_metadata + 4) * sizeof(*nv));
+        if (!nv) {
+            nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, call->stream_id,
+                                      NGHTTP2_INTERNAL_ERROR);
+            call->responded = true;
+            return;
+        }
+    }
+    size_t n = 0;
+    nv[n++] = (nghttp2_nv)NV(":status", "200", 3);
+    nv[n++] = (nghttp2_nv)NV("content-type", "application/grpc", 16);
+    for (size_t i = 0; i < n_metadata; i++) {
+        const struct steep_rpc_header *header = &metadata->items[i];
+        nv[n++] = (nghttp2_nv){(uint8_t *)header->key, (uint8_t *)header->value,
+                               strlen(header->key), strlen(header->value), NGHTTP2_NV_FLAG_NONE};
+    }
+    char status_text[12];
+    struct steep_buf encoded = STEEP_BUF_INIT;
+    if (status == STEEP_GRPC_OK) {
+        nghttp2_data_provider provider = {.source.ptr = call, .read_callback = read_response};
+        nghttp2_submit_response(session, call->stream_id, nv, n, &provider);
+    } else {
+        int length = snprintf(status_text, sizeof(status_text), "%d", status);
+        nv[n++] = (nghttp2_nv)NV("grpc-status", status_text, (size_t)length);
+        if (message && message[0] && steep_rpc_percent_encode(message, &encoded) == 0)
+            nv[n++] = (nghttp2_nv)NV("grpc-message", encoded.data, encoded.len);
+        nghttp2_submit_response(session, call->stream_id, nv, n, NULL);
+    }
+    steep_buf_free(&encoded);
+    if (nv != stack_nv)
+        free(nv);
+    call->responded = true;
+    deadline_unlink(call);
+}
+
+static void refuse(struct steep_rpc_call *call, int status, const char *reason)
+{
+    if (call->responded)
+        return;
+    submit_response(call->conn->session, call, status, reason, NULL);
+}
+
+void steep_rpc_call_completed(struct steep_rpc_call *call)
+{
+    call->in_worker = false;
+    atomic_fetch_sub(&call->server->in_flight, 1);
+    if (!call->conn) {
+        steep_rpc_call_free(call);
+        return;
+    }
+    if (call->responded) /* the deadline answered already; free on stream close */
+        return;
+    submit_response(call->conn->session, call, call->status, call->status_message,
+                    &call->response_metadata);
+}
+
+int64_t steep_rpc_expire_deadlines(struct steep_rpc_server *server, int64_t now_ms)
+{
+    int64_t next = 0;
+    struct steep_rpc_call *call = server->deadlines;
+    while (call) {
+        struct steep_rpc_call *following = call->deadline_next;
+        if (call->deadline_ms <= now_ms) {
+            atomic_store(&call->cancelled, true);
+            refuse(call, STEEP_GRPC_DEADLINE_EXCEEDED, "Deadline Exceeded");
+            deadline_unlink(call);
+        } else if (next == 0 || call->deadline_ms < next) {
+            next = call->deadline_ms;
+        }
+        call = following;
+    }
+    return next;
+}
+
+/* ---- request side ---- */
+
+static void request_complete(struct steep_rpc_call *call)
+{
+    if (call->responded)
+        return;
+    if (call->refused) {
+        refuse(call, call->refused, call->refused_reason);
+        return;
+    }
+    if (!call->method) {
+        refuse(call, STEEP_GRPC_UNIMPLEMENTED, "unknown method");
+        return;
+    }
+    int status = steep_rpc_frame_finish(&call->reader);
+    if (status != 0) {
+        refuse(call, status, call->reader.reason);
+        return;
+    }
+    call->in_worker = true;
+    atomic_fetch_add(&call->server->in_flight, 1);
+    steep_rpc_server_dispatch(call);
+}
+
+static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    struct steep_rpc_conn *conn = user_data;
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    struct steep_rpc_call *call = calloc(1, sizeof(*call));
+    if (!call)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    call->server = conn->server;
+    call->conn = conn;
+    call->stream_id = frame->hd.stream_id;
+    call->peer = conn->peer;
+    atomic_fetch_add(&conn->peer->references, 1);
+    steep_rpc_frame_reader_init(&call->reader, conn->server->max_message);
+    call->conn_next = conn->calls;
+    if (conn->calls)
+        conn->calls->conn_prev = call;
+    conn->calls = call;
+    nghttp2_session_set_stream_user_data(session, call->stream_id, call);
+    return 0;
+}
+
+static const struct steep_rpc_method *find_method(const struct steep_rpc_server *server,
+                                                  const uint8_t *path, size_t length)
+{
+    for (size_t i = 0; i < server->n_methods; i++) {
+        const char *candidate = server->methods[i].path;
+        if (strlen(candidate) == length && memcmp(candidate, path, length) == 0)
+            return &server->methods[i];
+    }
+    return NULL;
+}
+
+static bool header_is(const uint8_t *name, size_t length, const char *literal)
+{
+    return strlen(literal) == length && memcmp(name, literal, length) == 0;
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
+                     size_t name_len, const uint8_t *value, size_t value_len, uint8_t flags,
+                     void *user_data)
+{
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    struct steep_rpc_call *call =
+        nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    if (!call || call->refused)
+        return 0;
+    if (name_len > 0 && name[0] == ':') {
+        if (header_is(name, name_len, ":path")) {
+            call->method = find_method(call->server, value, value_len);
+        } else if (header_is(name, name_len, ":method") && !header_is(value, value_len, "POST")) {
+            call->refused = STEEP_GRPC_UNIMPLEMENTED;
+            call->refused_reason = "only POST is supported";
+        }
+        return 0;
+    }
+    if (header_is(name, name_len, "content-type")) {
+        if (value_len < 16 || memcmp(value, "application/grpc", 16) != 0) {
+            call->refused = STEEP_GRPC_INVALID_ARGUMENT;
+            call->refused_reason = "content-type is not application/grpc";
+        }
+        return 0;
+    }
+    if (header_is(name, name_len, "grpc-timeout")) {
+        int64_t ms;
+        if (steep_rpc_timeout_parse((const char *)value, value_len, &ms) == 0)
+            call->deadline_ms = steep_rpc_now_ms() + ms;
+        return 0;
+    }
+    if (header_is(name, name_len, "te") || header_is(name, name_len, "grpc-accept-encoding") ||
+        header_is(name, name_len, "grpc-encoding"))
+        return 0;
+    size_t total = name_len + value_len;
+    for (size_t i = 0; i < call->metadata.count; i++)
+        total += strlen(call->metadata.items[i].key) + strlen(call->metadata.items[i].value);
+    if (total > MAX_METADATA_BYTES ||
+        steep_rpc_headers_add(&call->metadata, (const char *)name, name_len, (const char *)value,
+                              value_len) < 0) {
+        call->refused = STEEP_GRPC_RESOURCE_EXHAUSTED;
+        call->refused_reason = "request metadata too large";
+    }
+    return 0;
+}
+
+static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    struct steep_rpc_conn *conn = user_data;
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+        return 0;
+    struct steep_rpc_call *call =
+        nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    if (!call || call->conn != conn)
+        return 0;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
+        call->deadline_ms && !call->on_deadline_list && !call->responded) {
+        deadline_link(call);
+        if (conn->server->next_deadline_ms == 0 ||
+            call->deadline_ms < conn->server->next_deadline_ms)
+            conn->server->next_deadline_ms = call->deadline_ms;
+    }
+    if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+        request_complete(call);
+    return 0;
+}
+
+static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
+                         const uint8_t *data, size_t length, void *user_data)
+{
+    struct steep_rpc_call *call = nghttp2_session_get_stream_user_data(session, stream_id);
+    if (!call || call->responded || call->refused || !call->method)
+        return 0;
+    int status = steep_rpc_frame_feed(&call->reader, data, length);
+    if (status != 0)
+        refuse(call, status, call->reader.reason);
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code,
+                           void *user_data)
+{
+    struct steep_rpc_conn *conn = user_data;
+    struct steep_rpc_call *call = nghttp2_session_get_stream_user_data(session, stream_id);
+    if (!call || call->conn != conn)
+        return 0;
+    nghttp2_session_set_stream_user_data(session, stream_id, NULL);
+    deadline_unlink(call);
+    conn_unlink(call);
+    if (call->in_worker)
+        atomic_store(&call->cancelled, true);
+    else
+        steep_rpc_call_free(call);
+    return 0;
+}
+
+int steep_rpc_session_callbacks_new(nghttp2_session_callbacks **callbacks)
+{
+    ENSURE(nghttp2_session_callbacks_new(callbacks) == 0, "out of memory");
+    nghttp2_session_callbacks_set_on_begin_headers_callback(*callbacks, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(*callbacks, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(*callbacks, on_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(*callbacks, on_data_chunk);
+    nghttp2_session_callbacks_set_on_stream_close_callback(*callbacks, on_stream_close);
+    return 0;
+}
+
+int steep_rpc_conn_open_session(struct steep_rpc_conn *conn)
+{
+    ENSURE(nghttp2_session_server_new(&conn->session, conn->server->callbacks, conn) == 0,
+           "cannot create an HTTP/2 session");
+    nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 1000},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 2 * MAX_METADATA_BYTES},
+    };
+    ENSURE(nghttp2_submit_settings(conn->session, NGHTTP2_FLAG_NONE, settings,
+                                   sizeof(settings) / sizeof(settings[0])) == 0,
+           "cannot submit HTTP/2 settings");
+    ENSURE(nghttp2_session_set_local_window_size(conn->session, NGHTTP2_FLAG_NONE, 0,
+                                                 CONNECTION_WINDOW) == 0,
+           "cannot set the HTTP/2 window");
+    return 0;
+}
+
+void steep_rpc_conn_release(struct steep_rpc_conn *conn)
+{
+    while (conn->calls) {
+        struct steep_rpc_call *call = conn->calls;
+        deadline_unlink(call);
+        conn_unlink(call);
+        if (call->in_worker)
+            atomic_store(&call->cancelled, true);
+        else
+            steep_rpc_call_free(call);
+    }
+    /* The calls are detached first: nghttp2_session_del calls no callbacks,
+     * but no stream data may point at freed calls in any case. */
+    nghttp2_session_del(conn->session);
+    conn->session = NULL;
+    steep_rpc_peer_release(conn->peer);
+    conn->peer = NULL;
+}
