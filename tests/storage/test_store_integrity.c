@@ -167,7 +167,7 @@ static void test_swapped_and_moved_records_fail(void **state)
     raw_put(db, "ukey-0001", b, len_b);
     raw_put(db, "ukey-0002", a, len_a);
     raw_put(db, "ucopied", a, len_a); /* moved onto a new key */
-    a[len_a - 20] ^= 1;                /* one flipped ciphertext bit */
+    a[len_a - 20] ^= 1;               /* one flipped ciphertext bit */
     raw_put(db, "ukey-0004", a, len_a);
     leveldb_free(a);
     leveldb_free(b);

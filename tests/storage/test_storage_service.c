@@ -1,0 +1,339 @@
+/*
+ * steep-storage over RPC (in-process server, test TLS identity), through
+ * the client library: the semantics and status codes of every RPC, the
+ * argument limits, GetKeysByPrefix edge cases, concurrent clients on one
+ * connection, and data surviving a restart of the service.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "helpers.h"
+#include "server_helper.h"
+
+#define MAX_KEY   64
+#define MAX_VALUE 1024
+
+struct fixture {
+    char *dir;
+    struct test_storage_server server;
+    struct steep_store_client *client;
+};
+
+static void start(struct fixture *f)
+{
+    assert_int_equal(test_storage_server_start(&f->server, f->dir, 0, MAX_KEY, MAX_VALUE), 0);
+    f->client = test_storage_client(f->server.port);
+    assert_non_null(f->client);
+}
+
+static void stop(struct fixture *f)
+{
+    steep_store_client_free(f->client);
+    f->client = NULL;
+    test_storage_server_stop(&f->server);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    f->dir = test_temp_dir("storage-service");
+    assert_non_null(f->dir);
+    start(f);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    stop(f);
+    test_remove_tree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static void put(struct fixture *f, const char *key, const char *value)
+{
+    assert_int_equal(steep_store_client_put(f->client, key, strlen(key), value, strlen(value), 0),
+                     STEEP_STORE_OK);
+}
+
+static void expect_record(struct fixture *f, const char *key, const char *want)
+{
+    struct steep_buf value = STEEP_BUF_INIT;
+    int rc = steep_store_client_get(f->client, key, strlen(key), &value, 0);
+    if (!want) {
+        assert_int_equal(rc, STEEP_STORE_NOT_FOUND);
+        assert_int_equal(steep_store_client_last_code(), STEEP_GRPC_NOT_FOUND);
+    } else {
+        assert_int_equal(rc, STEEP_STORE_OK);
+        assert_int_equal(value.len, strlen(want));
+        assert_memory_equal(value.data, want, value.len);
+    }
+    steep_buf_free(&value);
+}
+
+static void expect_invalid(int rc, const char *message)
+{
+    assert_int_equal(rc, STEEP_STORE_ERROR);
+    assert_int_equal(steep_store_client_last_code(), STEEP_GRPC_INVALID_ARGUMENT);
+    if (!strstr(steep_error_get(), message))
+        fail_msg("error '%s' lacks '%s'", steep_error_get(), message);
+}
+
+static void test_get_put_delete(void **state)
+{
+    struct fixture *f = *state;
+    expect_record(f, "function-1", NULL);
+    put(f, "function-1", "{\"name\":\"echo\"}");
+    expect_record(f, "function-1", "{\"name\":\"echo\"}");
+    put(f, "function-1", "v2");
+    expect_record(f, "function-1", "v2");
+    assert_int_equal(steep_store_client_put(f->client, "e", 1, "", 0, 0), STEEP_STORE_OK);
+    expect_record(f, "e", "");
+    assert_int_equal(steep_store_client_delete(f->client, "function-1", 10, 0), STEEP_STORE_OK);
+    expect_record(f, "function-1", NULL);
+    assert_int_equal(steep_store_client_delete(f->client, "absent", 6, 0), STEEP_STORE_OK);
+}
+
+static void test_queue(void **state)
+{
+    struct fixture *f = *state;
+    struct steep_buf value = STEEP_BUF_INIT;
+    assert_int_equal(steep_store_client_dequeue(f->client, "staged-task", 11, &value, 0),
+                     STEEP_STORE_EMPTY);
+    assert_int_equal(steep_store_client_last_code(), STEEP_GRPC_FAILED_PRECONDITION);
+    for (int i = 0; i < 5; i++) {
+        char item[8];
+        snprintf(item, sizeof item, "t%d", i);
+        assert_int_equal(steep_store_client_enqueue(f->client, "staged-task", 11, item, 2, 0), 0);
+    }
+    for (int i = 0; i < 5; i++) {
+        char item[8];
+        snprintf(item, sizeof item, "t%d", i);
+        assert_int_equal(steep_store_client_dequeue(f->client, "staged-task", 11, &value, 0),
+                         STEEP_STORE_OK);
+        assert_int_equal(value.len, 2);
+        assert_memory_equal(value.data, item, 2);
+    }
+    assert_int_equal(steep_store_client_dequeue(f->client, "staged-task", 11, &value, 0),
+                     STEEP_STORE_EMPTY);
+    steep_buf_free(&value);
+}
+
+struct key_list {
+    char keys[16][MAX_KEY + 1];
+    size_t count;
+};
+
+static int collect(void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
+                   size_t value_len)
+{
+    struct key_list *list = arg;
+    assert_null(value);
+    assert_true(list->count < 16 && key_len <= MAX_KEY);
+    memcpy(list->keys[list->count], key, key_len);
+    list->keys[list->count++][key_len] = '\0';
+    return 0;
+}
+
+static void expect_keys(struct fixture *f, const char *prefix, const char *const *want)
+{
+    struct key_list list = {0};
+    assert_int_equal(
+        steep_store_client_keys_by_prefix(f->client, prefix, strlen(prefix), collect, &list, 0),
+        STEEP_STORE_OK);
+    size_t n = 0;
+    while (want[n])
+        n++;
+    assert_int_equal(list.count, n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(list.keys[i], want[i]);
+}
+
+static void test_keys_by_prefix(void **state)
+{
+    struct fixture *f = *state;
+    const char *keys[] = {"task-b", "task-a", "task",      "task-",   "tasks-1",
+                          "tas",    "task.x", "task-\xff", "-lonely", "user-1"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        put(f, keys[i], "v");
+    assert_int_equal(steep_store_client_enqueue(f->client, "task-queue", 10, "x", 1, 0), 0);
+    /* exactly prefix + "-", ascending: no "task", no "tasks-1", no "task.x", no queue */
+    expect_keys(f, "task", (const char *const[]){"task-", "task-a", "task-b", "task-\xff", NULL});
+    expect_keys(f, "tas", (const char *const[]){NULL});
+    expect_keys(f, "user", (const char *const[]){"user-1", NULL});
+    expect_keys(f, "", (const char *const[]){"-lonely", NULL});
+    expect_keys(f, "nothing", (const char *const[]){NULL});
+}
+
+static void test_compare_and_swap_and_batch(void **state)
+{
+    struct fixture *f = *state;
+    struct steep_buf current = STEEP_BUF_INIT;
+    struct steep_store_cas cas = {.key = "usage-f",
+                                  .key_len = 7,
+                                  .expect_absent = true,
+                                  .value = "1",
+                                  .value_len = 1,
+                                  .current = &current};
+    assert_int_equal(steep_store_client_compare_and_swap(f->client, &cas, 0), STEEP_STORE_OK);
+    assert_true(cas.swapped);
+    assert_true(cas.current_absent);
+    cas.value = "9";
+    assert_int_equal(steep_store_client_compare_and_swap(f->client, &cas, 0), STEEP_STORE_OK);
+    assert_false(cas.swapped);
+    assert_false(cas.current_absent);
+    assert_int_equal(current.len, 1);
+    assert_memory_equal(current.data, "1", 1);
+    cas.expect_absent = false;
+    cas.expected = "1";
+    cas.expected_len = 1;
+    cas.value = "2";
+    assert_int_equal(steep_store_client_compare_and_swap(f->client, &cas, 0), STEEP_STORE_OK);
+    assert_true(cas.swapped);
+    expect_record(f, "usage-f", "2");
+    steep_buf_free(&current);
+
+    put(f, "gone", "x");
+    struct steep_store_op ops[] = {
+        {false, "b-1", 3, "one", 3}, {true, "gone", 4, NULL, 0}, {false, "b-2", 3, "two", 3}};
+    assert_int_equal(steep_store_client_batch(f->client, ops, 3, 0), STEEP_STORE_OK);
+    expect_record(f, "b-1", "one");
+    expect_record(f, "b-2", "two");
+    expect_record(f, "gone", NULL);
+    struct steep_store_op bad[] = {{false, "c-1", 3, "x", 1}, {false, "", 0, "y", 1}};
+    expect_invalid(steep_store_client_batch(f->client, bad, 2, 0), "ops[1] key is empty");
+    expect_record(f, "c-1", NULL);
+}
+
+static void test_limits(void **state)
+{
+    struct fixture *f = *state;
+    char big_key[MAX_KEY + 2];
+    memset(big_key, 'k', sizeof big_key);
+    static char big_value[MAX_VALUE + 1];
+    memset(big_value, 'v', sizeof big_value);
+    struct steep_buf value = STEEP_BUF_INIT;
+
+    expect_invalid(steep_store_client_put(f->client, "", 0, "x", 1, 0), "key is empty");
+    expect_invalid(steep_store_client_get(f->client, "", 0, &value, 0), "key is empty");
+    expect_invalid(steep_store_client_delete(f->client, "", 0, 0), "key is empty");
+    expect_invalid(steep_store_client_enqueue(f->client, "", 0, "x", 1, 0), "queue key is empty");
+    expect_invalid(steep_store_client_dequeue(f->client, "", 0, &value, 0), "queue key is empty");
+    expect_invalid(steep_store_client_put(f->client, big_key, MAX_KEY + 1, "x", 1, 0),
+                   "key is 65 bytes; the limit is 64 ([storage] max_key_bytes)");
+    expect_invalid(steep_store_client_put(f->client, "k", 1, big_value, MAX_VALUE + 1, 0),
+                   "value is 1025 bytes; the limit is 1024 ([storage] max_value_bytes)");
+    expect_invalid(steep_store_client_enqueue(f->client, "q", 1, big_value, MAX_VALUE + 1, 0),
+                   "value is 1025 bytes");
+    expect_invalid(steep_store_client_keys_by_prefix(f->client, big_key, MAX_KEY, collect, NULL, 0),
+                   "prefix is 65 bytes");
+    struct steep_store_cas cas = {.key = "k",
+                                  .key_len = 1,
+                                  .expect_absent = true,
+                                  .value = big_value,
+                                  .value_len = MAX_VALUE + 1};
+    expect_invalid(steep_store_client_compare_and_swap(f->client, &cas, 0), "value is 1025");
+    /* exactly at the limits is fine */
+    assert_int_equal(steep_store_client_put(f->client, big_key, MAX_KEY, big_value, MAX_VALUE, 0),
+                     STEEP_STORE_OK);
+    assert_int_equal(steep_store_client_get(f->client, big_key, MAX_KEY, &value, 0),
+                     STEEP_STORE_OK);
+    assert_int_equal(value.len, MAX_VALUE);
+    expect_record(f, "k", NULL);
+    steep_buf_free(&value);
+}
+
+static void test_unreachable_service_is_an_error(void **state)
+{
+    struct fixture *f = *state;
+    int port = f->server.port;
+    stop(f);
+    struct steep_store_client *client = test_storage_client(port);
+    struct steep_buf value = STEEP_BUF_INIT;
+    assert_int_equal(steep_store_client_get(client, "k", 1, &value, 500), STEEP_STORE_ERROR);
+    assert_int_equal(steep_store_client_last_code(), STEEP_GRPC_UNAVAILABLE);
+    assert_non_null(strstr(steep_error_get(), "storage Get: UNAVAILABLE"));
+    steep_store_client_free(client);
+    steep_buf_free(&value);
+    start(f);
+}
+
+#define THREADS 8
+#define EACH    40
+
+struct worker {
+    struct steep_store_client *client;
+    int id;
+    int failures;
+};
+
+static void *worker_run(void *arg)
+{
+    struct worker *w = arg;
+    char key[32];
+    for (int i = 0; i < EACH; i++) {
+        snprintf(key, sizeof key, "c%d-%d", w->id, i);
+        if (steep_store_client_put(w->client, key, strlen(key), key, strlen(key), 0) != 0 ||
+            steep_store_client_enqueue(w->client, "shared", 6, key, strlen(key), 0) != 0)
+            w->failures++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_clients_and_restart(void **state)
+{
+    struct fixture *f = *state;
+    pthread_t threads[THREADS];
+    struct worker workers[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        workers[i] = (struct worker){f->client, i, 0};
+        pthread_create(&threads[i], NULL, worker_run, &workers[i]);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(workers[i].failures, 0);
+    }
+    /* restart the service on the same directory: everything is still there */
+    stop(f);
+    start(f);
+    char key[32];
+    for (int t = 0; t < THREADS; t++) {
+        for (int i = 0; i < EACH; i++) {
+            snprintf(key, sizeof key, "c%d-%d", t, i);
+            expect_record(f, key, key);
+        }
+    }
+    struct steep_buf value = STEEP_BUF_INIT;
+    int dequeued = 0;
+    while (steep_store_client_dequeue(f->client, "shared", 6, &value, 0) == STEEP_STORE_OK)
+        dequeued++;
+    assert_int_equal(dequeued, THREADS * EACH);
+    assert_int_equal(steep_store_client_last_code(), STEEP_GRPC_FAILED_PRECONDITION);
+    steep_buf_free(&value);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_get_put_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys_by_prefix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compare_and_swap_and_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_service_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_clients_and_restart, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
