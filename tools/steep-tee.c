@@ -150,8 +150,8 @@ static int cmd_platform_key(struct args *a)
     ENSURE(a->n_positional == 1 && strcmp(a->positional[0], "init") == 0 && a->dir,
            "usage: steep-tee platform-key init --dir D");
     char private_path[4096], public_path[4096];
-    snprintf(private_path, sizeof(private_path), "%s/platform_signing_key.pem", a->dir);
-    snprintf(public_path, sizeof(public_path), "%s/platform_signing_pub.pem", a->dir);
+    snprintf(private_path, sizeof(private_path), "%s/platform_signing.key.pem", a->dir);
+    snprintf(public_path, sizeof(public_path), "%s/platform_signing.pub.pem", a->dir);
     GUARD(steep_tee_make_dir(a->dir));
     GUARD(steep_tee_path_must_not_exist(public_path));
     GUARD(write_key_pair(private_path, public_path, steep_tee_key_generate_rsa(3072)));

@@ -11,20 +11,22 @@
  * connection. Peer verdicts are cached per certificate hash with an expiry,
  * so repeated handshakes with the same peer skip the RSA/chain work.
  *
- * Configuration keys (one platform TOML file, lib/core/config.h):
- *   [attestation]
- *   algorithm = "sim"
- *   root_ca = "keys/authority/as_root_ca_cert.pem"      # trusted attestation root
- *   authority_key = "keys/authority/as_signing_key.pem" # sim: the SIMULATED authority
- *   authority_cert = "keys/authority/as_signing_cert.pem"
- *   platform_public_key = "keys/platform_signing_pub.pem"  # sim: mr_signer
- *   master_key = "keys/master.key"                      # sim: sealing master key
- *   auditor_public_keys = ["keys/auditors/a.public.pem", ...]
- *   insecure_allow_simulation = false  # accept SIMULATED evidence (development only)
- *   evidence_validity = 3600           # seconds before evidence is renewed
- *   max_report_age = 86400             # seconds; older peer reports are refused
- *   accepted_statuses = []             # quote statuses accepted besides "OK"
- *   [audit]  enclave_info / auditor_signatures  (Teaclave's keys)
+ * Configuration keys (one platform TOML file, lib/core/config.h; paths are
+ * relative to the config file):
+ *   [attestation] algorithm = "sim"   (Teaclave's key; only "sim" is built)
+ *   [audit] enclave_info, auditor_signatures   (Teaclave's keys)
+ *   [tee]
+ *   backend = "sim"
+ *   as_root_ca_cert = "as_root_ca_cert.pem"            # trusted attestation root
+ *   authority_key = "keys/authority_signing.key.pem"   # sim: the SIMULATED authority
+ *   authority_cert = "keys/authority_signing.cert.pem"
+ *   platform_public_key = "keys/platform_signing.pub.pem"  # sim: mr_signer
+ *   master_key = "keys/master.key"                     # sim: sealing master key
+ *   auditor_public_keys = ["auditors/a.public.pem", ...]
+ *   allow_simulation = false   # accept SIMULATED evidence from peers (development only)
+ *   evidence_validity = 3600   # seconds before our evidence is renewed
+ *   max_report_age = 86400     # seconds; older peer reports are refused
+ *   accepted_statuses = []     # quote statuses accepted besides "OK"
  */
 #ifndef STEEP_TEE_ATTESTED_H
 #define STEEP_TEE_ATTESTED_H

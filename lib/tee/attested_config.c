@@ -11,10 +11,11 @@
 struct steep_attested *steep_attested_open_from_config(const struct steep_config *config,
                                                        const char *service_name)
 {
-    if (strcmp(config->attestation_algorithm, "sim") != 0) {
-        steep_error_set("attestation algorithm '%s' needs a hardware TEE back-end, which this "
-                        "build does not have (use \"sim\")",
-                        config->attestation_algorithm);
+    const char *backend = steep_config_get_string(config, "tee.backend", "sim");
+    if (strcmp(config->attestation_algorithm, "sim") != 0 || strcmp(backend, "sim") != 0) {
+        steep_error_set("attestation algorithm '%s' / [tee] backend '%s': this build has only "
+                        "the \"sim\" back-end",
+                        config->attestation_algorithm, backend);
         return NULL;
     }
     size_t n_signatures = config->auditor_signature_count;
@@ -30,32 +31,30 @@ struct steep_attested *steep_attested_open_from_config(const struct steep_config
 
     struct steep_attested_options options = {
         .service_name = service_name,
-        .authority_key = steep_config_get_path(config, "attestation.authority_key", NULL),
-        .authority_cert = steep_config_get_path(config, "attestation.authority_cert", NULL),
-        .platform_public_key =
-            steep_config_get_path(config, "attestation.platform_public_key", NULL),
-        .master_key = steep_config_get_path(config, "attestation.master_key", NULL),
-        .root_ca = steep_config_get_path(config, "attestation.root_ca", NULL),
+        .authority_key = steep_config_get_path(config, "tee.authority_key", NULL),
+        .authority_cert = steep_config_get_path(config, "tee.authority_cert", NULL),
+        .platform_public_key = steep_config_get_path(config, "tee.platform_public_key", NULL),
+        .master_key = steep_config_get_path(config, "tee.master_key", NULL),
+        .root_ca = steep_config_get_path(config, "tee.as_root_ca_cert", NULL),
         .enclave_info_path = config->enclave_info.path,
         .enclave_info_data = config->enclave_info.data,
         .enclave_info_len = config->enclave_info.len,
         .signatures = signatures,
         .n_signatures = n_signatures,
-        .insecure_allow_simulation =
-            steep_config_get_bool(config, "attestation.insecure_allow_simulation", false),
-        .evidence_validity = (int)steep_config_get_int(config, "attestation.evidence_validity",
+        .insecure_allow_simulation = steep_config_get_bool(config, "tee.allow_simulation", false),
+        .evidence_validity = (int)steep_config_get_int(config, "tee.evidence_validity",
                                                        STEEP_ATTESTED_DEFAULT_VALIDITY),
-        .max_report_age = steep_config_get_int(config, "attestation.max_report_age", 0),
+        .max_report_age = steep_config_get_int(config, "tee.max_report_age", 0),
     };
     const char *const *keys = NULL;
     options.n_auditor_public_keys =
-        steep_config_get_string_array(config, "attestation.auditor_public_keys", &keys);
+        steep_config_get_string_array(config, "tee.auditor_public_keys", &keys);
     char **resolved = calloc(options.n_auditor_public_keys + 1, sizeof(char *));
     for (size_t i = 0; resolved && i < options.n_auditor_public_keys; i++)
         resolved[i] = steep_config_resolve(config, keys[i]);
     options.auditor_public_keys = (const char *const *)resolved;
-    options.n_accepted_statuses = steep_config_get_string_array(
-        config, "attestation.accepted_statuses", &options.accepted_statuses);
+    options.n_accepted_statuses =
+        steep_config_get_string_array(config, "tee.accepted_statuses", &options.accepted_statuses);
 
     struct steep_attested *attested = NULL;
     if (!resolved)

@@ -17,8 +17,8 @@
 
 #define STEEP_AUTHORITY_ROOT_CERT    "as_root_ca_cert.pem"
 #define STEEP_AUTHORITY_ROOT_KEY     "as_root_ca_key.pem"
-#define STEEP_AUTHORITY_SIGNING_CERT "as_signing_cert.pem"
-#define STEEP_AUTHORITY_SIGNING_KEY  "as_signing_key.pem"
+#define STEEP_AUTHORITY_SIGNING_CERT "authority_signing.cert.pem"
+#define STEEP_AUTHORITY_SIGNING_KEY  "authority_signing.key.pem"
 
 /* Creates dir (if needed) and the four files above; refuses to overwrite. */
 int steep_authority_init(const char *dir);
