@@ -14,8 +14,9 @@
 
 #include <stdlib.h>
 
-#define PATH_AUTHORIZE_API "/teaclave_access_control_service_proto.TeaclaveAccessControl/AuthorizeApi"
-#define PATH_AUTHORIZE     "/steep_access_control_proto.SteepAccessControl/Authorize"
+#define PATH_AUTHORIZE_API                                                                         \
+    "/teaclave_access_control_service_proto.TeaclaveAccessControl/AuthorizeApi"
+#define PATH_AUTHORIZE "/steep_access_control_proto.SteepAccessControl/Authorize"
 
 static void authorize_api(struct steep_rpc_call *call, const ProtobufCMessage *message, void *arg)
 {
@@ -60,8 +61,8 @@ static void authorize(struct steep_rpc_call *call, const ProtobufCMessage *messa
     }
     struct steep_policy_field fields[STEEP_POLICY_MAX_COLUMNS];
     for (size_t i = 0; i < request->n_fields; i++)
-        fields[i] = (struct steep_policy_field){request->fields[i]->name,
-                                                request->fields[i]->value};
+        fields[i] =
+            (struct steep_policy_field){request->fields[i]->name, request->fields[i]->value};
     struct steep_policy_fact *facts = calloc(request->n_facts + 1, sizeof *facts);
     if (!facts) {
         reply_authorize(call, false, "out of memory");

@@ -1,0 +1,178 @@
+/*
+ * steep-authentication: reads its keys from the platform config, opens its
+ * attested identity (sealing keys for the user database and the JWT
+ * secret), and serves the public API endpoint (one-way attested,
+ * [api_endpoints] authentication) and the internal endpoint (mutually
+ * attested, frontend only, [internal_endpoints] authentication) until
+ * SIGTERM/SIGINT.
+ *
+ * Keys: [authentication] argon2_t_cost (2), argon2_m_cost_kib (19456),
+ * argon2_parallelism (1), login_delay_base_ms (250), login_delay_max_ms
+ * (8000), token_lifetime_s (86400), admin_password_file (none: `admin`
+ * gets Teaclave's default password on the first start), workers.
+ */
+#include "authentication/service.h"
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "tee/attested.h"
+
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const inbound[] = {"teaclave_frontend_service"};
+
+struct servers {
+    struct steep_rpc_server *api;
+    struct steep_rpc_server *internal;
+};
+
+static int read_admin_password(const struct steep_config *config, struct steep_buf *password)
+{
+    const char *path = steep_config_get_path(config, "authentication.admin_password_file", NULL);
+    if (!path)
+        return 0;
+    steep_buf_wipe(password);
+    if (steep_read_file(path, STEEP_AUTH_PASSWORD_MAX + 2, password) < 0)
+        return steep_error_wrap("admin_password_file");
+    while (password->len &&
+           (password->data[password->len - 1] == '\n' || password->data[password->len - 1] == '\r'))
+        password->len--;
+    ENSURE(password->len > 0 && password->len <= STEEP_AUTH_PASSWORD_MAX &&
+               !memchr(password->data, 0, password->len),
+           "admin_password_file %s: empty, too long or not text", path);
+    return steep_buf_terminate(password);
+}
+
+static int read_options(const struct steep_config *config, struct steep_attested *attested,
+                        struct steep_auth_options *options, struct steep_buf *admin_password)
+{
+    options->argon2.t_cost =
+        (uint32_t)steep_config_get_int(config, "authentication.argon2_t_cost", 2);
+    options->argon2.m_cost_kib =
+        (uint32_t)steep_config_get_int(config, "authentication.argon2_m_cost_kib", 19456);
+    options->argon2.parallelism =
+        (uint32_t)steep_config_get_int(config, "authentication.argon2_parallelism", 1);
+    options->login_delay_base_ms = steep_config_get_int(
+        config, "authentication.login_delay_base_ms", STEEP_AUTH_DEFAULT_DELAY_BASE_MS);
+    options->login_delay_max_ms = steep_config_get_int(config, "authentication.login_delay_max_ms",
+                                                       STEEP_AUTH_DEFAULT_DELAY_MAX_MS);
+    options->token_lifetime_s = steep_config_get_int(config, "authentication.token_lifetime_s",
+                                                     STEEP_AUTH_DEFAULT_LIFETIME_S);
+    ENSURE(options->argon2.t_cost >= 1 && options->argon2.m_cost_kib >= 8 &&
+               options->argon2.parallelism >= 1,
+           "[authentication] argon2 parameters must be positive (m_cost_kib >= 8)");
+    GUARD(read_admin_password(config, admin_password));
+    options->admin_password = admin_password->len ? (const char *)admin_password->data : NULL;
+    GUARD(steep_attested_seal_key(attested, "authentication-db", options->db_key));
+    GUARD(steep_attested_seal_key(attested, STEEP_AUTH_SEAL_LABEL, options->jwt_key));
+    return steep_config_check(config);
+}
+
+static struct steep_rpc_server *
+start_server(const char *listen, const char *name, const struct steep_tls_config *tls, int workers,
+             struct steep_auth *auth, int (*add)(struct steep_rpc_server *, struct steep_auth *))
+{
+    struct steep_rpc_server_config server_config = {
+        .listen = listen, .tls = *tls, .workers = workers, .name = name};
+    struct steep_rpc_server *server = steep_rpc_server_new(&server_config);
+    if (!server)
+        return NULL;
+    if (add(server, auth) < 0 || steep_rpc_server_start(server) < 0) {
+        steep_rpc_server_free(server);
+        return NULL;
+    }
+    log_info("%s endpoint serving on %s (port %d)", name, listen, steep_rpc_server_port(server));
+    return server;
+}
+
+static int start_servers(const struct steep_config *config, struct steep_attested *attested,
+                         struct steep_auth *auth, struct servers *servers)
+{
+    struct steep_tls_config one_way, mutual;
+    GUARD(steep_attested_server_tls(attested, NULL, 0, &one_way));
+    GUARD(steep_attested_server_tls(attested, inbound, 1, &mutual));
+    int workers = (int)steep_config_get_int(config, "authentication.workers", 0);
+    servers->api = start_server(config->api_authentication_listen, "authentication-api", &one_way,
+                                workers, auth, steep_auth_register_api);
+    if (!servers->api)
+        return -1;
+    servers->internal = start_server(config->internal[STEEP_ENDPOINT_AUTHENTICATION].listen_address,
+                                     "authentication-internal", &mutual, workers, auth,
+                                     steep_auth_register_internal);
+    return servers->internal ? 0 : -1;
+}
+
+static void stop_servers(struct servers *servers)
+{
+    struct steep_rpc_server *list[] = {servers->api, servers->internal};
+    for (size_t i = 0; i < 2; i++) {
+        if (list[i]) {
+            steep_rpc_server_stop(list[i], 2000);
+            steep_rpc_server_free(list[i]);
+        }
+    }
+}
+
+static int run(struct steep_config *config, const sigset_t *stop)
+{
+    struct steep_attested *attested =
+        steep_attested_open_from_config(config, "teaclave_authentication_service");
+    ENSURE(attested != NULL, "attestation: %s", steep_error_get());
+    struct steep_auth_options options = {0};
+    struct steep_buf admin_password = STEEP_BUF_INIT;
+    char *state_dir = steep_config_service_dir(config, "authentication");
+    struct steep_auth *auth = NULL;
+    struct servers servers = {0};
+    int rc = -1;
+    if (state_dir && read_options(config, attested, &options, &admin_password) == 0) {
+        options.state_dir = state_dir;
+        auth = steep_auth_open(&options);
+    }
+    OPENSSL_cleanse(&options, sizeof options);
+    steep_buf_free(&admin_password);
+    if (auth && start_servers(config, attested, auth, &servers) == 0) {
+        int signal_number = 0;
+        sigwait(stop, &signal_number);
+        log_info("stopping on signal %d", signal_number);
+        rc = 0;
+    }
+    char message[STEEP_ERROR_MAX];
+    snprintf(message, sizeof message, "%s", steep_error_get());
+    stop_servers(&servers);
+    steep_auth_close(auth);
+    steep_attested_free(attested);
+    free(state_dir);
+    if (rc < 0)
+        steep_error_set("%s", message);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3 || strcmp(argv[1], "--config") != 0) {
+        fprintf(stderr, "usage: steep-authentication --config FILE\n");
+        return 2;
+    }
+    steep_log_init("authentication");
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    struct steep_config *config = NULL;
+    if (steep_config_load(argv[2], &config) < 0) {
+        log_error("%s", steep_error_get());
+        return 1;
+    }
+    int rc = run(config, &stop);
+    if (rc < 0)
+        log_error("%s", steep_error_get());
+    steep_config_free(config);
+    return rc < 0 ? 1 : 0;
+}

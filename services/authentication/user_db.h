@@ -1,0 +1,50 @@
+/*
+ * The user database of steep-authentication: one sealed record per user in
+ * the service's own store (lib/store/store.h), key "user/<id>", value JSON
+ * {"role": "DataOwner-org1", "hash": "$argon2id$...", "version": n}.
+ *
+ * `version` is the user's credential version: it changes whenever the
+ * password or the role changes, and every token carries the version it was
+ * issued for, so such a change revokes all earlier tokens at once. A new
+ * user starts at a random version, so a token of a deleted user does not
+ * come back to life when the id is registered again.
+ */
+#ifndef STEEP_AUTHENTICATION_USER_DB_H
+#define STEEP_AUTHENTICATION_USER_DB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "authentication/password.h"
+#include "authentication/roles.h"
+#include "store/store.h"
+
+#define STEEP_AUTH_ID_MAX 256
+
+struct steep_auth_user {
+    char id[STEEP_AUTH_ID_MAX + 1];
+    struct steep_auth_role role;
+    char hash[STEEP_AUTH_HASH_MAX];
+    uint64_t version;
+};
+
+/* True for a non-empty id of at most STEEP_AUTH_ID_MAX bytes. */
+bool steep_auth_user_id_valid(const char *id);
+
+/* STEEP_STORE_OK, STEEP_STORE_NOT_FOUND or STEEP_STORE_ERROR. */
+int steep_auth_user_get(struct steep_store *store, const char *id, struct steep_auth_user *user);
+/* Creates the user with a random version: 0 when created, 1 when the id
+ * exists already, -1 on error. */
+int steep_auth_user_create(struct steep_store *store, struct steep_auth_user *user);
+/* Overwrites an existing user (the caller has bumped the version if needed). */
+int steep_auth_user_put(struct steep_store *store, const struct steep_auth_user *user);
+int steep_auth_user_delete(struct steep_store *store, const char *id);
+
+/* Calls fn for every user, in id order. fn returns 0 to go on, -1 to fail. */
+typedef int (*steep_auth_user_fn)(void *arg, const struct steep_auth_user *user);
+int steep_auth_user_each(struct steep_store *store, steep_auth_user_fn fn, void *arg);
+
+/* The next credential version after v (never 0). */
+uint64_t steep_auth_user_next_version(uint64_t v);
+
+#endif
