@@ -29,6 +29,13 @@ int cli_up(int argc, char **argv);
 int cli_down(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_serve_files(int argc, char **argv);
+int cli_user(int argc, char **argv);
+int cli_function(int argc, char **argv);
+int cli_file(int argc, char **argv);
+int cli_data(int argc, char **argv);
+int cli_task(int argc, char **argv);
+int cli_audit(int argc, char **argv);
+int cli_attest(int argc, char **argv);
 
 /* Shared helpers (cli_util.c). */
 /* Directory holding this executable and the service executables. */

@@ -11,6 +11,13 @@ static const struct cli_command commands[] = {
     {"up", "start a complete local platform (sim TEE back-end)", cli_up},
     {"down", "stop a local platform", cli_down},
     {"status", "show the processes of a local platform", cli_status},
+    {"user", "log in; register, update, reset, delete and list users", cli_user},
+    {"function", "register, get, list, update, delete, disable functions", cli_function},
+    {"file", "encrypt, decrypt and cmac files in every scheme", cli_file},
+    {"data", "register input, output and fusion files", cli_data},
+    {"task", "create, assign, approve, invoke, cancel tasks; get results", cli_task},
+    {"audit", "query the audit log (PlatformAdmin)", cli_audit},
+    {"attest", "show and verify a service's attestation evidence", cli_attest},
     {"serve-files", "serve a directory over HTTP with GET and PUT", cli_serve_files},
 };
 

@@ -1,0 +1,279 @@
+/* Platform connection, credentials and error reporting for steep commands. */
+#include "connect.h"
+
+#include "cli.h"
+#include "platform.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const auditor_names[] = {"godzilla", "optimus_prime", "albus_dumbledore"};
+#define N_AUDITORS 3
+
+int cli_report(const char *what, const struct steep_error *err)
+{
+    static const char *const names[] = {"OK",
+                                        "CANCELLED",
+                                        "UNKNOWN",
+                                        "INVALID_ARGUMENT",
+                                        "DEADLINE_EXCEEDED",
+                                        "NOT_FOUND",
+                                        "ALREADY_EXISTS",
+                                        "PERMISSION_DENIED",
+                                        "RESOURCE_EXHAUSTED",
+                                        "FAILED_PRECONDITION",
+                                        "ABORTED",
+                                        "OUT_OF_RANGE",
+                                        "UNIMPLEMENTED",
+                                        "INTERNAL",
+                                        "UNAVAILABLE",
+                                        "DATA_LOSS",
+                                        "UNAUTHENTICATED"};
+    if (err->code == STEEP_ERROR_LOCAL) {
+        cli_error("%s: %s", what, err->message);
+        return CLI_FAILED;
+    }
+    const char *name = err->code >= 0 && err->code <= 16 ? names[err->code] : "UNKNOWN";
+    cli_error("%s: %s: %s", what, name, err->message);
+    return err->code == 14 ? CLI_UNREACHABLE : CLI_FAILED;
+}
+
+static int home_dir(char *out, size_t len)
+{
+    const char *home = getenv("STEEP_HOME");
+    if (home && *home) {
+        snprintf(out, len, "%s", home);
+        return 0;
+    }
+    home = getenv("HOME");
+    if (!home || !*home) {
+        cli_error("neither STEEP_HOME nor HOME is set: nowhere to keep credentials");
+        return -1;
+    }
+    snprintf(out, len, "%s/.steep", home);
+    return 0;
+}
+
+/* $STEEP_HOME/credentials/<frontend>, created 0700 on the way. */
+static int credential_dir(const struct cli_session *s, char *out, size_t len, bool create)
+{
+    char home[PATH_MAX - 512];
+    if (home_dir(home, sizeof(home)) < 0)
+        return -1;
+    char safe[256];
+    size_t j = 0;
+    for (size_t i = 0; s->frontend[i] && j + 1 < sizeof(safe); i++)
+        safe[j++] = s->frontend[i] == '/' ? '_' : s->frontend[i];
+    safe[j] = '\0';
+    snprintf(out, len, "%s/credentials/%s", home, safe);
+    if (!create)
+        return 0;
+    char path[PATH_MAX];
+    if (mkdir(home, 0700) < 0 && errno != EEXIST) {
+        cli_error("cannot create %s: %s", home, strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/credentials", home);
+    if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+        cli_error("cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (mkdir(out, 0700) < 0 && errno != EEXIST) {
+        cli_error("cannot create %s: %s", out, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static bool valid_user_name(const char *user)
+{
+    if (!*user || strlen(user) > 200 || !strcmp(user, ".") || !strcmp(user, "..") ||
+        !strcmp(user, "current"))
+        return false;
+    return strchr(user, '/') == NULL;
+}
+
+int cli_credential_save(const struct cli_session *s, const char *user, const char *token)
+{
+    char dir[PATH_MAX - 300], path[PATH_MAX];
+    if (!valid_user_name(user)) {
+        cli_error("cannot keep a credential for the user id '%s'", user);
+        return -1;
+    }
+    if (credential_dir(s, dir, sizeof(dir), true) < 0)
+        return -1;
+    snprintf(path, sizeof(path), "%s/%s", dir, user);
+    char tmp[PATH_MAX + 16];
+    snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
+    umask(077);
+    FILE *f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%s\n", token) < 0 || fclose(f) != 0 || chmod(tmp, 0600) < 0 ||
+        rename(tmp, path) < 0) {
+        cli_error("cannot write the credential %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/current", dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
+    f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%s\n", user) < 0 || fclose(f) != 0 || rename(tmp, path) < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int read_line(const char *path, char *out, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char *ok = fgets(out, (int)len, f);
+    fclose(f);
+    if (!ok)
+        return -1;
+    out[strcspn(out, "\r\n")] = '\0';
+    return out[0] ? 0 : -1;
+}
+
+int cli_session_login_saved(struct cli_session *s, const struct cli_args *args)
+{
+    char dir[PATH_MAX - 300], path[PATH_MAX];
+    if (credential_dir(s, dir, sizeof(dir), false) < 0)
+        return CLI_FAILED;
+    const char *user = cli_arg(args, "user");
+    if (!user)
+        user = getenv("STEEP_USER");
+    if (user && *user)
+        snprintf(s->user, sizeof(s->user), "%s", user);
+    else {
+        snprintf(path, sizeof(path), "%s/current", dir);
+        if (read_line(path, s->user, sizeof(s->user)) < 0) {
+            cli_error("not logged in: run `steep user login ID` first");
+            return CLI_FAILED;
+        }
+    }
+    if (!valid_user_name(s->user)) {
+        cli_error("invalid user id '%s'", s->user);
+        return CLI_USAGE;
+    }
+    char token[8192];
+    snprintf(path, sizeof(path), "%s/%s", dir, s->user);
+    if (read_line(path, token, sizeof(token)) < 0) {
+        cli_error("no credential for %s at %s: run `steep user login %s` first", s->user, path,
+                  s->user);
+        return CLI_FAILED;
+    }
+    struct steep_error err;
+    if (steep_client_set_credential(s->client, s->user, token, &err) < 0)
+        return cli_report("credential", &err);
+    return CLI_OK;
+}
+
+int cli_session_open(const struct cli_args *args, struct cli_session *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->json = cli_flag(args, "json");
+    const char *dir = cli_arg(args, "dir");
+    if (!dir)
+        dir = getenv("STEEP_DIR");
+    char auth[256] = "", root[PATH_MAX] = "", info[PATH_MAX] = "";
+    char keys[N_AUDITORS][PATH_MAX], sigs[N_AUDITORS][PATH_MAX];
+    const char *key_ptrs[N_AUDITORS], *sig_ptrs[N_AUDITORS];
+    struct steep_client_options options = {0};
+    if (dir && *dir) {
+        struct platform_ports ports;
+        if (platform_ports_load(dir, &ports) < 0) {
+            cli_error("%s is not a platform directory (made by `steep up --dir`)", dir);
+            return CLI_USAGE;
+        }
+        snprintf(auth, sizeof(auth), "localhost:%d", ports.authentication_api);
+        snprintf(s->frontend, sizeof(s->frontend), "localhost:%d", ports.frontend);
+        snprintf(root, sizeof(root), "%s/as_root_ca_cert.pem", dir);
+        snprintf(info, sizeof(info), "%s/enclave_info.toml", dir);
+        for (int i = 0; i < N_AUDITORS; i++) {
+            snprintf(keys[i], sizeof(keys[i]), "%s/auditors/%s.public.pem", dir, auditor_names[i]);
+            snprintf(sigs[i], sizeof(sigs[i]), "%s/auditors/%s.sign.sha256", dir, auditor_names[i]);
+            key_ptrs[i] = keys[i];
+            sig_ptrs[i] = sigs[i];
+        }
+        options.auditor_public_keys = key_ptrs;
+        options.n_auditor_public_keys = N_AUDITORS;
+        options.auditor_signatures = sig_ptrs;
+        options.n_auditor_signatures = N_AUDITORS;
+        /* A `steep up` platform is a local simulation by construction. */
+        options.allow_simulation = true;
+    } else {
+        const char *a = cli_arg(args, "auth"), *f = cli_arg(args, "frontend");
+        const char *r = cli_arg(args, "root"), *e = cli_arg(args, "enclave-info");
+        if (!r || !e) {
+            cli_error("name the platform with --dir DIR (or $STEEP_DIR), or give --root and "
+                      "--enclave-info");
+            return CLI_USAGE;
+        }
+        snprintf(auth, sizeof(auth), "%s", a ? a : "localhost:7776");
+        snprintf(s->frontend, sizeof(s->frontend), "%s", f ? f : "localhost:7777");
+        snprintf(root, sizeof(root), "%s", r);
+        snprintf(info, sizeof(info), "%s", e);
+        options.allow_simulation = cli_flag(args, "allow-simulation");
+    }
+    options.authentication_address = auth;
+    options.frontend_address = s->frontend;
+    options.as_root_ca_cert = root;
+    options.enclave_info = info;
+    struct steep_error err;
+    if (!(s->client = steep_client_new(&options, &err)))
+        return cli_report("cannot verify the platform", &err);
+    return CLI_OK;
+}
+
+void cli_session_close(struct cli_session *s)
+{
+    steep_client_free(s->client);
+    s->client = NULL;
+}
+
+int cli_hex_arg(const char *what, const char *hex, uint8_t *out, size_t max, size_t *len)
+{
+    size_t n = strlen(hex);
+    if (n % 2 || n / 2 > max) {
+        cli_error("%s must be an even number of hex digits, at most %zu bytes", what, max);
+        return -1;
+    }
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", hex[2 * i]) ||
+            !strchr("0123456789abcdefABCDEF", hex[2 * i + 1])) {
+            cli_error("%s: '%s' is not hex", what, hex);
+            return -1;
+        }
+        out[i] = (uint8_t)v;
+    }
+    *len = n / 2;
+    return 0;
+}
+
+void cli_print_hex(const uint8_t *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        printf("%02x", data[i]);
+}
+
+void cli_print_json_string(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}

@@ -1,0 +1,310 @@
+/* `steep function …`: register, get, list, update, delete, disable, usage. */
+#include "cli.h"
+#include "connect.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+
+#define MAX_ITEMS 64
+
+static void usage(void)
+{
+    printf("usage: steep function COMMAND [OPTIONS]\n"
+           "  register --name N --executor-type T [SPEC]   prints the new function id\n"
+           "  update ID --name N --executor-type T [SPEC]\n"
+           "  get ID | delete ID | disable ID | usage ID\n"
+           "  list [--user-id U]                            default: yourself\n"
+           "SPEC: [--description D] [--public] [--payload FILE]\n"
+           "      [--arg KEY[=DEFAULT]] [--overwritable-arg KEY[=DEFAULT]]\n"
+           "      [--input NAME[:optional]] [--output NAME[:optional]]\n"
+           "      [--allow USER] [--quota N]   (quota: negative = unlimited, the default)\n"
+           "T: builtin (name = the builtin, e.g. builtin-echo), python, wamr.\n");
+}
+
+struct spec_storage {
+    struct steep_function_argument arguments[MAX_ITEMS];
+    char *argument_text[MAX_ITEMS];
+    struct steep_function_io inputs[MAX_ITEMS], outputs[MAX_ITEMS];
+    char *io_text[2 * MAX_ITEMS];
+    const char *allow[MAX_ITEMS];
+    struct steep_buf payload;
+};
+
+static void spec_free(struct spec_storage *st)
+{
+    for (size_t i = 0; i < MAX_ITEMS; i++)
+        free(st->argument_text[i]);
+    for (size_t i = 0; i < 2 * MAX_ITEMS; i++)
+        free(st->io_text[i]);
+    steep_buf_free(&st->payload);
+}
+
+/* KEY[=DEFAULT] */
+static int add_arguments(const struct cli_args *args, const char *option, bool overwrite,
+                         struct steep_function_spec *spec, struct spec_storage *st)
+{
+    for (size_t i = 0; i < cli_arg_count(args, option); i++) {
+        if (spec->n_arguments == MAX_ITEMS) {
+            cli_error("at most %d arguments", MAX_ITEMS);
+            return -1;
+        }
+        char *text = strdup(cli_arg_nth(args, option, i));
+        if (!text)
+            return -1;
+        st->argument_text[spec->n_arguments] = text;
+        char *eq = strchr(text, '=');
+        if (eq)
+            *eq = '\0';
+        struct steep_function_argument *a = &st->arguments[spec->n_arguments++];
+        a->key = text;
+        a->default_value = eq ? eq + 1 : "";
+        a->allow_overwrite = overwrite;
+    }
+    return 0;
+}
+
+/* NAME[:optional] */
+static int add_ios(const struct cli_args *args, const char *option, struct steep_function_io *out,
+                   size_t *n, char **text_slots)
+{
+    for (size_t i = 0; i < cli_arg_count(args, option); i++) {
+        if (*n == MAX_ITEMS) {
+            cli_error("at most %d %ss", MAX_ITEMS, option);
+            return -1;
+        }
+        char *text = strdup(cli_arg_nth(args, option, i));
+        if (!text)
+            return -1;
+        text_slots[*n] = text;
+        char *colon = strchr(text, ':');
+        bool optional = false;
+        if (colon) {
+            if (strcmp(colon + 1, "optional")) {
+                cli_error("--%s %s: only ':optional' may follow the name", option, text);
+                return -1;
+            }
+            *colon = '\0';
+            optional = true;
+        }
+        out[(*n)++] = (struct steep_function_io){text, "", optional};
+    }
+    return 0;
+}
+
+static int build_spec(const struct cli_args *args, struct steep_function_spec *spec,
+                      struct spec_storage *st)
+{
+    memset(spec, 0, sizeof(*spec));
+    memset(st, 0, sizeof(*st));
+    spec->name = cli_arg(args, "name");
+    spec->executor_type = cli_arg(args, "executor-type");
+    if (!spec->name || !spec->executor_type) {
+        cli_error("--name and --executor-type are required");
+        return -1;
+    }
+    spec->description = cli_arg(args, "description");
+    spec->public_function = cli_flag(args, "public");
+    const char *quota = cli_arg(args, "quota");
+    spec->usage_quota = quota ? (int32_t)strtol(quota, NULL, 10) : -1;
+    const char *payload = cli_arg(args, "payload");
+    if (payload) {
+        if (steep_read_file(payload, 64u << 20, &st->payload) < 0) {
+            cli_error("--payload: %s", steep_error_get());
+            return -1;
+        }
+        spec->payload = st->payload.data;
+        spec->payload_len = st->payload.len;
+    }
+    if (add_arguments(args, "arg", false, spec, st) < 0 ||
+        add_arguments(args, "overwritable-arg", true, spec, st) < 0 ||
+        add_ios(args, "input", st->inputs, &spec->n_inputs, st->io_text) < 0 ||
+        add_ios(args, "output", st->outputs, &spec->n_outputs, st->io_text + MAX_ITEMS) < 0)
+        return -1;
+    spec->arguments = st->arguments;
+    spec->inputs = st->inputs;
+    spec->outputs = st->outputs;
+    size_t n_allow = cli_arg_count(args, "allow");
+    for (size_t i = 0; i < n_allow && i < MAX_ITEMS; i++)
+        st->allow[i] = cli_arg_nth(args, "allow", i);
+    spec->user_allowlist = st->allow;
+    spec->n_user_allowlist = n_allow < MAX_ITEMS ? n_allow : MAX_ITEMS;
+    return 0;
+}
+
+static void print_function(const char *id, const struct steep_function *f, bool json)
+{
+    if (json) {
+        printf("{\"function_id\":");
+        cli_print_json_string(id);
+        printf(",\"name\":");
+        cli_print_json_string(f->name);
+        printf(",\"description\":");
+        cli_print_json_string(f->description);
+        printf(",\"executor_type\":");
+        cli_print_json_string(f->executor_type);
+        printf(",\"owner\":");
+        cli_print_json_string(f->owner);
+        printf(",\"public\":%s,\"payload_bytes\":%zu,\"arguments\":[",
+               f->public_function ? "true" : "false", f->payload_len);
+        for (size_t i = 0; i < f->n_arguments; i++) {
+            printf("%s{\"key\":", i ? "," : "");
+            cli_print_json_string(f->arguments[i].key);
+            printf(",\"default_value\":");
+            cli_print_json_string(f->arguments[i].default_value);
+            printf(",\"allow_overwrite\":%s}", f->arguments[i].allow_overwrite ? "true" : "false");
+        }
+        printf("],\"inputs\":[");
+        for (size_t i = 0; i < f->n_inputs; i++) {
+            printf("%s{\"name\":", i ? "," : "");
+            cli_print_json_string(f->inputs[i].name);
+            printf(",\"optional\":%s}", f->inputs[i].optional ? "true" : "false");
+        }
+        printf("],\"outputs\":[");
+        for (size_t i = 0; i < f->n_outputs; i++) {
+            printf("%s{\"name\":", i ? "," : "");
+            cli_print_json_string(f->outputs[i].name);
+            printf(",\"optional\":%s}", f->outputs[i].optional ? "true" : "false");
+        }
+        printf("],\"user_allowlist\":[");
+        for (size_t i = 0; i < f->user_allowlist.count; i++) {
+            printf(i ? "," : "");
+            cli_print_json_string(f->user_allowlist.items[i]);
+        }
+        printf("]}\n");
+        return;
+    }
+    printf("function %s\n  name:          %s\n  description:   %s\n  executor type: %s\n"
+           "  owner:         %s\n  public:        %s\n  payload:       %zu bytes\n",
+           id, f->name, f->description, f->executor_type, f->owner,
+           f->public_function ? "yes" : "no", f->payload_len);
+    for (size_t i = 0; i < f->n_arguments; i++)
+        printf("  argument:      %s (default \"%s\"%s)\n", f->arguments[i].key,
+               f->arguments[i].default_value,
+               f->arguments[i].allow_overwrite ? ", overwritable" : "");
+    for (size_t i = 0; i < f->n_inputs; i++)
+        printf("  input:         %s%s\n", f->inputs[i].name,
+               f->inputs[i].optional ? " (optional)" : "");
+    for (size_t i = 0; i < f->n_outputs; i++)
+        printf("  output:        %s%s\n", f->outputs[i].name,
+               f->outputs[i].optional ? " (optional)" : "");
+    for (size_t i = 0; i < f->user_allowlist.count; i++)
+        printf("  allowed user:  %s\n", f->user_allowlist.items[i]);
+}
+
+static void print_list(const char *label, const struct steep_string_list *l, bool json)
+{
+    if (json) {
+        printf("\"%s\":[", label);
+        for (size_t i = 0; i < l->count; i++) {
+            printf(i ? "," : "");
+            cli_print_json_string(l->items[i]);
+        }
+        printf("]");
+        return;
+    }
+    for (size_t i = 0; i < l->count; i++)
+        printf("%s %s\n", label, l->items[i]);
+}
+
+static int run(struct cli_session *s, const char *command, const struct cli_args *args)
+{
+    struct steep_error err;
+    const char *id = args->n_positional ? args->positional[0] : NULL;
+    if (!strcmp(command, "register") || !strcmp(command, "update")) {
+        struct steep_function_spec spec;
+        struct spec_storage st;
+        bool update = command[0] == 'u';
+        int rc = CLI_OK;
+        if ((update && !id) || build_spec(args, &spec, &st) < 0)
+            rc = CLI_USAGE;
+        else if (update) {
+            if (steep_update_function(s->client, id, &spec, &err) < 0)
+                rc = cli_report("update function", &err);
+            else
+                printf(s->json ? "{\"function_id\":\"%s\"}\n" : "updated %s\n", id);
+        } else {
+            char *fid = NULL;
+            if (steep_register_function(s->client, &spec, &fid, &err) < 0)
+                rc = cli_report("register function", &err);
+            else
+                printf(s->json ? "{\"function_id\":\"%s\"}\n" : "%s\n", fid);
+            free(fid);
+        }
+        spec_free(&st);
+        return rc;
+    }
+    if (!strcmp(command, "list")) {
+        struct steep_string_list registered = {0}, allowed = {0};
+        const char *user = cli_arg(args, "user-id");
+        if (steep_list_functions(s->client, user ? user : s->user, &registered, &allowed, &err) < 0)
+            return cli_report("list functions", &err);
+        if (s->json)
+            printf("{");
+        print_list("registered", &registered, s->json);
+        if (s->json)
+            printf(",");
+        print_list("allowed", &allowed, s->json);
+        if (s->json)
+            printf("}\n");
+        steep_string_list_free(&registered);
+        steep_string_list_free(&allowed);
+        return CLI_OK;
+    }
+    if (!id) {
+        cli_error("function %s: a function id is required", command);
+        return CLI_USAGE;
+    }
+    if (!strcmp(command, "get")) {
+        struct steep_function *f = NULL;
+        if (steep_get_function(s->client, id, &f, &err) < 0)
+            return cli_report("get function", &err);
+        print_function(id, f, s->json);
+        steep_function_free(f);
+        return CLI_OK;
+    }
+    if (!strcmp(command, "usage")) {
+        int32_t quota, used;
+        if (steep_get_function_usage_stats(s->client, id, &quota, &used, &err) < 0)
+            return cli_report("function usage", &err);
+        if (s->json)
+            printf("{\"function_quota\":%d,\"current_usage\":%d}\n", quota, used);
+        else if (quota < 0)
+            printf("used %d times (no quota)\n", used);
+        else
+            printf("used %d of %d\n", used, quota);
+        return CLI_OK;
+    }
+    if (!strcmp(command, "delete") || !strcmp(command, "disable")) {
+        bool del = command[1] == 'e';
+        if ((del ? steep_delete_function : steep_disable_function)(s->client, id, &err) < 0)
+            return cli_report(del ? "delete function" : "disable function", &err);
+        printf(s->json ? "{\"ok\":true}\n" : "%s %s\n", del ? "deleted" : "disabled", id);
+        return CLI_OK;
+    }
+    cli_error("unknown function command '%s' (see steep function --help)", command);
+    return CLI_USAGE;
+}
+
+int cli_function(int argc, char **argv)
+{
+    if (argc < 2 || cli_wants_help(argc, argv)) {
+        usage();
+        return argc < 2 ? CLI_USAGE : CLI_OK;
+    }
+    struct cli_args args;
+    if (cli_args_parse(argc - 1, argv + 1,
+                       "name,executor-type,description,payload,arg,overwritable-arg,input,output,"
+                       "allow,quota,user-id",
+                       "public", &args) < 0)
+        return CLI_USAGE;
+    struct cli_session s;
+    int rc = cli_session_open(&args, &s);
+    if (rc == CLI_OK && (rc = cli_session_login_saved(&s, &args)) == CLI_OK)
+        rc = run(&s, argv[1], &args);
+    cli_session_close(&s);
+    return rc;
+}
