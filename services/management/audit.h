@@ -70,8 +70,7 @@ struct steep_audit_store steep_audit_store_over_client(struct steep_store_client
 struct steep_audit;
 
 /* mac_key: STEEP_AUDIT_MAC_KEY_LEN bytes authenticating the head, or NULL. */
-struct steep_audit *steep_audit_open(const struct steep_audit_store *store,
-                                     const uint8_t *mac_key);
+struct steep_audit *steep_audit_open(const struct steep_audit_store *store, const uint8_t *mac_key);
 void steep_audit_free(struct steep_audit *audit);
 
 /* Appends entries in order, all or none. */

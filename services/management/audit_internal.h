@@ -11,11 +11,11 @@
 #include "audit.h"
 
 #define AUDIT_HASH_LEN 32
-#define AUDIT_IP_LEN 16
+#define AUDIT_IP_LEN   16
 #define AUDIT_HEAD_KEY "audit-head"
 #define AUDIT_HEAD_LEN (1 + 8 + AUDIT_HASH_LEN + AUDIT_HASH_LEN)
 /* "audit-entry-" + 16 hex + "-" + 64 hex + NUL */
-#define AUDIT_KEY_MAX (12 + 16 + 1 + 2 * AUDIT_HASH_LEN + 1)
+#define AUDIT_KEY_MAX   (12 + 16 + 1 + 2 * AUDIT_HASH_LEN + 1)
 #define AUDIT_MAX_FIELD (64 * 1024)
 
 struct audit_head {

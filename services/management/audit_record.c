@@ -119,8 +119,7 @@ int audit_record_decode(const uint8_t *data, size_t len, uint64_t seq,
     decoded->message = NULL;
     if (decode_entry(&c, decoded) < 0) {
         audit_entry_free(decoded);
-        return audit_fail(STEEP_GRPC_UNKNOWN,
-                          "audit log error, reason: entry %llu is malformed",
+        return audit_fail(STEEP_GRPC_UNKNOWN, "audit log error, reason: entry %llu is malformed",
                           (unsigned long long)seq);
     }
     *entry = decoded;

@@ -1,0 +1,530 @@
+/*
+ * Unit tests of the hash-chained audit log over the in-process storage
+ * engine: append and query (every query form, limit, newest first),
+ * rejection of bad entries, verification, and detection of a doctored
+ * chain (edited, removed, swapped records; rewritten head), persistence
+ * across reopen and concurrent writers.
+ */
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "audit.h"
+#include "core/error.h"
+#include "rpc/rpc.h"
+#include "store/store.h"
+
+struct fixture {
+    char dir[64];
+    struct steep_store *store;
+    struct steep_audit_store seam;
+    struct steep_audit *audit;
+};
+
+static const uint8_t store_key[STEEP_STORE_KEY_BYTES] = {1, 2, 3};
+static const uint8_t mac_key[STEEP_AUDIT_MAC_KEY_LEN] = {9, 8, 7};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    strcpy(f->dir, "/tmp/steep-audit-test-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    if (steep_store_open(f->dir, store_key, STEEP_STORE_CREATE, &f->store) != 0)
+        return -1;
+    f->seam = steep_audit_store_over_engine(f->store);
+    f->audit = steep_audit_open(&f->seam, mac_key);
+    *state = f;
+    return f->audit ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    steep_audit_free(f->audit);
+    steep_store_close(f->store);
+    char command[128];
+    snprintf(command, sizeof command, "rm -rf %s", f->dir);
+    int rc = system(command);
+    free(f);
+    return rc == 0 ? 0 : -1;
+}
+
+/* An entry as the frontend makes it; ip is "::a.b.c.d" for IPv4 text. */
+static TeaclaveCommonProto__Entry *make_entry(int64_t microsecond, const char *ip, const char *user,
+                                              const char *message, bool result)
+{
+    static uint8_t addresses[64][16];
+    static int next;
+    uint8_t *address = addresses[next++ % 64];
+    memset(address, 0, 16);
+    struct in_addr v4;
+    if (inet_pton(AF_INET, ip, &v4) == 1)
+        memcpy(address + 12, &v4, 4);
+    else
+        assert_int_equal(inet_pton(AF_INET6, ip, address), 1);
+    TeaclaveCommonProto__Entry *e = calloc(1, sizeof *e);
+    teaclave_common_proto__entry__init(e);
+    e->microsecond = microsecond;
+    e->ip.data = address;
+    e->ip.len = 16;
+    e->user = (char *)user;
+    e->message = (char *)message;
+    e->result = result;
+    return e;
+}
+
+static void append_one(struct steep_audit *audit, TeaclaveCommonProto__Entry *e)
+{
+    if (steep_audit_append(audit, &e, 1) != 0)
+        fail_msg("append: %s", steep_error_get());
+    free(e);
+}
+
+static const char *alice = "{ user: alice, role: DataOwner(\"org1\") }";
+static const char *bob = "{ user: bob, role: FunctionOwner }";
+
+/* Six entries, oldest first. */
+static void populate(struct steep_audit *audit)
+{
+    TeaclaveCommonProto__Entry *batch[2] = {
+        make_entry(1000, "127.0.0.1", bob, "register_function", true),
+        make_entry(2000, "10.0.0.7", "", "authenticate to get_function: incorrent credential",
+                   false),
+    };
+    assert_int_equal(steep_audit_append(audit, batch, 2), 0);
+    free(batch[0]);
+    free(batch[1]);
+    append_one(audit, make_entry(3000, "127.0.0.1", alice, "register_input_file", true));
+    append_one(audit, make_entry(4000, "::1", alice,
+                                 "get_function:status: InvalidArgument, message: \"invalid "
+                                 "function id\"",
+                                 false));
+    append_one(audit,
+               make_entry(5000, "127.0.0.1", "", "authenticate to register_function", false));
+    append_one(audit, make_entry(6000, "10.0.0.7", alice, "create_task", true));
+}
+
+/* Microseconds of the query's results, as "6000,5000,...". */
+static char *query_times(struct steep_audit *audit, const char *query, uint64_t limit)
+{
+    TeaclaveCommonProto__Entry **entries = NULL;
+    size_t n = 0;
+    if (steep_audit_query(audit, query, limit, &entries, &n) != 0)
+        fail_msg("query '%s': %s", query, steep_error_get());
+    static char out[256];
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        char item[32];
+        snprintf(item, sizeof item, "%s%lld", i ? "," : "", (long long)entries[i]->microsecond);
+        strcat(out, item);
+        assert_int_equal(entries[i]->ip.len, 16);
+    }
+    steep_audit_entries_free(entries, n);
+    return out;
+}
+
+static void test_append_and_query_all(void **state)
+{
+    struct fixture *f = *state;
+    populate(f->audit);
+    uint64_t count = 0;
+    assert_int_equal(steep_audit_verify(f->audit, &count), 0);
+    assert_int_equal(count, 6);
+    assert_string_equal(query_times(f->audit, "*", 100), "6000,5000,4000,3000,2000,1000");
+
+    TeaclaveCommonProto__Entry **entries = NULL;
+    size_t n = 0;
+    assert_int_equal(steep_audit_query(f->audit, "*", 1, &entries, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(entries[0]->user, alice);
+    assert_string_equal(entries[0]->message, "create_task");
+    assert_true(entries[0]->result);
+    static const uint8_t want_ip[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 7};
+    assert_memory_equal(entries[0]->ip.data, want_ip, 16);
+    steep_audit_entries_free(entries, n);
+}
+
+static void test_query_forms(void **state)
+{
+    struct fixture *f = *state;
+    populate(f->audit);
+    /* bare words search message; a word with '_' is a phrase of its parts */
+    assert_string_equal(query_times(f->audit, "register_function", 100), "5000,1000");
+    assert_string_equal(query_times(f->audit, "authenticate", 100), "5000,2000");
+    assert_string_equal(query_times(f->audit, "message:authenticate", 100), "5000,2000");
+    assert_string_equal(query_times(f->audit, "CREATE_TASK", 100), "6000");
+    assert_string_equal(query_times(f->audit, "function", 100), "5000,4000,2000,1000");
+    assert_string_equal(query_times(f->audit, "\"to register_function\"", 100), "5000");
+    assert_string_equal(query_times(f->audit, "\"register to\"", 100), "");
+    assert_string_equal(query_times(f->audit, "nothing_like_this", 100), "");
+    /* fields */
+    assert_string_equal(query_times(f->audit, "user:alice", 100), "6000,4000,3000");
+    assert_string_equal(query_times(f->audit, "user:FunctionOwner", 100), "1000");
+    assert_string_equal(query_times(f->audit, "ip:127.0.0.1", 100), "5000,3000,1000");
+    assert_string_equal(query_times(f->audit, "ip:::7f00:1", 100), "5000,3000,1000");
+    assert_string_equal(query_times(f->audit, "ip:::1", 100), "4000");
+    assert_string_equal(query_times(f->audit, "result:false", 100), "5000,4000,2000");
+    assert_string_equal(query_times(f->audit, "result:true", 100), "6000,3000,1000");
+    /* combinations */
+    assert_string_equal(query_times(f->audit, "create_task register_input_file", 100), "6000,3000");
+    assert_string_equal(query_times(f->audit, "+result:true -user:bob", 100), "6000,3000");
+    assert_string_equal(query_times(f->audit, "user:alice AND result:false", 100), "4000");
+    assert_string_equal(query_times(f->audit, "-result:true", 100), "");
+    /* limit and order */
+    assert_string_equal(query_times(f->audit, "result:false", 2), "5000,4000");
+    assert_string_equal(query_times(f->audit, "*", 0), "");
+}
+
+static void expect_query_error(struct steep_audit *audit, const char *query, const char *error)
+{
+    TeaclaveCommonProto__Entry **entries = (void *)1;
+    size_t n = 99;
+    assert_int_equal(steep_audit_query(audit, query, 10, &entries, &n), -1);
+    assert_int_equal(steep_audit_last_code(), STEEP_GRPC_UNKNOWN);
+    assert_string_equal(steep_error_get(), error);
+    assert_null(entries);
+    assert_int_equal(n, 0);
+}
+
+static void test_query_errors(void **state)
+{
+    struct fixture *f = *state;
+    populate(f->audit);
+    expect_query_error(f->audit, "date:2020", "audit log error, reason: unknown field 'date'");
+    expect_query_error(f->audit, "result:maybe",
+                       "audit log error, reason: result must be true or false");
+    expect_query_error(f->audit, "ip:300.1.1.1", "audit log error, reason: invalid ip '300.1.1.1'");
+    expect_query_error(f->audit, "\"open", "audit log error, reason: unterminated quote");
+    expect_query_error(f->audit, "", "audit log error, reason: empty query");
+    expect_query_error(f->audit, "user:", "audit log error, reason: empty query term");
+}
+
+static void test_limit_zero_on_empty_log(void **state)
+{
+    struct fixture *f = *state;
+    assert_string_equal(query_times(f->audit, "*", 0), "");
+    assert_string_equal(query_times(f->audit, "*", 10), "");
+    uint64_t count = 99;
+    assert_int_equal(steep_audit_verify(f->audit, &count), 0);
+    assert_int_equal(count, 0);
+}
+
+static void test_bad_ip_rejects_batch(void **state)
+{
+    struct fixture *f = *state;
+    TeaclaveCommonProto__Entry *batch[2] = {
+        make_entry(1, "127.0.0.1", alice, "get_task", true),
+        make_entry(2, "127.0.0.1", alice, "get_task", true),
+    };
+    batch[1]->ip.len = 4;
+    assert_int_equal(steep_audit_append(f->audit, batch, 2), -1);
+    assert_int_equal(steep_audit_last_code(), STEEP_GRPC_UNKNOWN);
+    assert_string_equal(steep_error_get(), "audit log error");
+    batch[1]->ip.len = 0;
+    assert_int_equal(steep_audit_append(f->audit, batch, 2), -1);
+    assert_string_equal(steep_error_get(), "audit log error");
+    free(batch[0]);
+    free(batch[1]);
+    uint64_t count = 99;
+    assert_int_equal(steep_audit_verify(f->audit, &count), 0);
+    assert_int_equal(count, 0); /* nothing of the batch was written */
+}
+
+/* ---- doctored chains ------------------------------------------------------ */
+
+struct record_keys {
+    char keys[16][128];
+    size_t n;
+};
+
+static int collect_key(void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
+                       size_t value_len)
+{
+    struct record_keys *r = arg;
+    assert_true(key_len < 128 && r->n < 16);
+    memcpy(r->keys[r->n], key, key_len);
+    r->keys[r->n][key_len] = '\0';
+    r->n++;
+    return 0;
+}
+
+static void record_keys(struct fixture *f, struct record_keys *r)
+{
+    r->n = 0;
+    assert_int_equal(steep_store_scan(f->store, "audit-entry-", 12, collect_key, r), 0);
+}
+
+static void get_value(struct fixture *f, const char *key, struct steep_buf *value)
+{
+    assert_int_equal(steep_store_get(f->store, key, strlen(key), value), STEEP_STORE_OK);
+}
+
+static void put_value(struct fixture *f, const char *key, const struct steep_buf *value)
+{
+    assert_int_equal(steep_store_put(f->store, key, strlen(key), value->data, value->len),
+                     STEEP_STORE_OK);
+}
+
+static void expect_broken(struct fixture *f, const char *error)
+{
+    uint64_t count = 0;
+    assert_int_equal(steep_audit_verify(f->audit, &count), -1);
+    assert_int_equal(steep_audit_last_code(), STEEP_GRPC_UNKNOWN);
+    if (strcmp(steep_error_get(), error) != 0)
+        fail_msg("got \"%s\", want \"%s\"", steep_error_get(), error);
+    /* a query reaching the doctored record fails the same way */
+    TeaclaveCommonProto__Entry **entries = NULL;
+    size_t n = 0;
+    assert_int_equal(steep_audit_query(f->audit, "*", 100, &entries, &n), -1);
+    assert_string_equal(steep_error_get(), error);
+}
+
+static void test_edited_entry_detected(void **state)
+{
+    struct fixture *f = *state;
+    populate(f->audit);
+    struct record_keys r;
+    record_keys(f, &r);
+    assert_int_equal(r.n, 6);
+    struct steep_buf value = STEEP_BUF_INIT;
+    get_value(f, r.keys[2], &value);
+    /* flip the result byte (the last one) of entry 2: false -> true */
+    value.data[value.len - 1] ^= 1;
+    put_value(f, r.keys[2], &value);
+    steep_buf_free(&value);
+    expect_broken(f, "audit log error, reason: chain broken at entry 2 (record altered)");
+    /* newer entries are still readable up to the doctored one */
+    assert_string_equal(query_times(f->audit, "*", 3), "6000,5000,4000");
+}
+
+static void test_removed_entry_detected(void **state)
+{
+    struct fixture *f = *state;
+    populate(f->audit);
+    struct record_keys r;
+    record_keys(f, &r);
+    assert_int_equal(steep_store_delete(f->store, r.keys[1], strlen(r.keys[1])), STEEP_STORE_OK);
+    expect_broken(f, "audit log error, reason: chain broken at entry 1 (record missing)");
+}
+
+static void test_swapped_entries_detected(void **state)
+{
+    struct fixture *f = *state;
+    populate(f->audit);
+    struct record_keys r;
+    record_keys(f, &r);
+    struct steep_buf a = STEEP_BUF_INIT, b = STEEP_BUF_INIT;
+    get_value(f, r.keys[3], &a);
+    get_value(f, r.keys[4], &b);
+    put_value(f, r.keys[3], &b);
+    put_value(f, r.keys[4], &a);
+    steep_buf_free(&a);
+    steep_buf_free(&b);
+    expect_broken(f, "audit log error, reason: chain broken at entry 4 (record altered)");
+}
+
+static void test_forged_head_detected(void **state)
+{
+    struct fixture *f = *state;
+    populate(f->audit);
+    /* Truncate: a head pointing at entry 4 with count 5, written without the MAC key. */
+    struct steep_buf head = STEEP_BUF_INIT;
+    get_value(f, "audit-head", &head);
+    assert_int_equal(head.len, 1 + 8 + 32 + 32);
+    struct record_keys r;
+    record_keys(f, &r);
+    head.data[1] = 5;
+    assert_int_equal(steep_hex_decode(strrchr(r.keys[4], '-') + 1, head.data + 9, 32), 0);
+    put_value(f, "audit-head", &head);
+    steep_buf_free(&head);
+    expect_broken(f, "audit log error, reason: chain head authentication failed");
+
+    /* Without a MAC key a consistent truncation cannot be told apart: the
+     * keyed head is what protects the tail. */
+    get_value(f, "audit-head", &head);
+    memset(head.data + 9 + 32, 0, 32);
+    put_value(f, "audit-head", &head);
+    steep_buf_free(&head);
+    struct steep_audit *unkeyed = steep_audit_open(&f->seam, NULL);
+    uint64_t count = 0;
+    assert_int_equal(steep_audit_verify(unkeyed, &count), 0);
+    assert_int_equal(count, 5);
+    steep_audit_free(unkeyed);
+    expect_broken(f, "audit log error, reason: chain head authentication failed");
+}
+
+static void test_relocated_record_detected(void **state)
+{
+    struct fixture *f = *state;
+    populate(f->audit);
+    struct record_keys r;
+    record_keys(f, &r);
+    /* Copy record 0 under the key of record 1 with record 1's hash: altered. */
+    struct steep_buf value = STEEP_BUF_INIT;
+    get_value(f, r.keys[0], &value);
+    put_value(f, r.keys[1], &value);
+    steep_buf_free(&value);
+    expect_broken(f, "audit log error, reason: chain broken at entry 1 (record altered)");
+}
+
+/* ---- durability and concurrency -------------------------------------------- */
+
+static void test_reopen_continues_chain(void **state)
+{
+    struct fixture *f = *state;
+    populate(f->audit);
+    steep_audit_free(f->audit);
+    steep_store_close(f->store);
+    assert_int_equal(steep_store_open(f->dir, store_key, 0, &f->store), 0);
+    f->seam = steep_audit_store_over_engine(f->store);
+    f->audit = steep_audit_open(&f->seam, mac_key);
+    append_one(f->audit, make_entry(7000, "127.0.0.1", alice, "get_task", true));
+    uint64_t count = 0;
+    assert_int_equal(steep_audit_verify(f->audit, &count), 0);
+    assert_int_equal(count, 7);
+    assert_string_equal(query_times(f->audit, "*", 2), "7000,6000");
+
+    /* The wrong MAC key refuses the head. */
+    static const uint8_t other_key[STEEP_AUDIT_MAC_KEY_LEN] = {1};
+    struct steep_audit *wrong = steep_audit_open(&f->seam, other_key);
+    assert_int_equal(steep_audit_verify(wrong, &count), -1);
+    assert_string_equal(steep_error_get(),
+                        "audit log error, reason: chain head authentication failed");
+    TeaclaveCommonProto__Entry *e = make_entry(1, "127.0.0.1", alice, "x", true);
+    assert_int_equal(steep_audit_append(wrong, &e, 1), -1);
+    free(e);
+    steep_audit_free(wrong);
+}
+
+static void test_two_writers(void **state)
+{
+    struct fixture *f = *state;
+    /* Two handles on one store, as two management instances would be: each
+     * append after the other's finds the head moved and rebuilds on it. */
+    struct steep_audit *other = steep_audit_open(&f->seam, mac_key);
+    for (int i = 0; i < 5; i++) {
+        append_one(f->audit, make_entry(100 + i, "127.0.0.1", alice, "first", true));
+        append_one(other, make_entry(200 + i, "127.0.0.1", bob, "second", true));
+    }
+    steep_audit_free(other);
+    uint64_t count = 0;
+    assert_int_equal(steep_audit_verify(f->audit, &count), 0);
+    assert_int_equal(count, 10);
+    assert_string_equal(query_times(f->audit, "second", 100), "204,203,202,201,200");
+}
+
+struct writer {
+    struct steep_audit *audit;
+    int id;
+};
+
+static void *write_many(void *arg)
+{
+    struct writer *w = arg;
+    for (int i = 0; i < 20; i++) {
+        uint8_t ip[16] = {[15] = 1};
+        TeaclaveCommonProto__Entry entry = TEACLAVE_COMMON_PROTO__ENTRY__INIT;
+        entry.microsecond = w->id * 1000 + i;
+        entry.ip.data = ip;
+        entry.ip.len = sizeof ip;
+        entry.user = (char *)alice;
+        entry.message = "get_task";
+        entry.result = true;
+        TeaclaveCommonProto__Entry *e = &entry;
+        if (steep_audit_append(w->audit, &e, 1) != 0)
+            fail_msg("append: %s", steep_error_get());
+    }
+    return NULL;
+}
+
+static void test_concurrent_appends(void **state)
+{
+    struct fixture *f = *state;
+    pthread_t threads[4];
+    struct writer writers[4];
+    for (int i = 0; i < 4; i++) {
+        writers[i] = (struct writer){f->audit, i + 1};
+        pthread_create(&threads[i], NULL, write_many, &writers[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(threads[i], NULL);
+    uint64_t count = 0;
+    assert_int_equal(steep_audit_verify(f->audit, &count), 0);
+    assert_int_equal(count, 80);
+}
+
+/* ---- handler wrappers ------------------------------------------------------ */
+
+static void test_handlers(void **state)
+{
+    struct fixture *f = *state;
+    TeaclaveCommonProto__Entry *logs[1] = {make_entry(42, "127.0.0.1", alice, "get_task", true)};
+    TeaclaveManagementServiceProto__SaveLogsRequest save =
+        TEACLAVE_MANAGEMENT_SERVICE_PROTO__SAVE_LOGS_REQUEST__INIT;
+    save.logs = logs;
+    save.n_logs = 1;
+    assert_int_equal(steep_audit_save_logs(f->audit, &save), 0);
+    logs[0]->ip.len = 15;
+    assert_int_equal(steep_audit_save_logs(f->audit, &save), STEEP_GRPC_UNKNOWN);
+    assert_string_equal(steep_error_get(), "audit log error");
+    free(logs[0]);
+
+    TeaclaveFrontendServiceProto__QueryAuditLogsRequest query =
+        TEACLAVE_FRONTEND_SERVICE_PROTO__QUERY_AUDIT_LOGS_REQUEST__INIT;
+    query.query = "get_task";
+    query.limit = 10;
+    TeaclaveFrontendServiceProto__QueryAuditLogsResponse *response = NULL;
+    assert_int_equal(steep_audit_query_logs(f->audit, "DataOwner-org1", &query, &response),
+                     STEEP_GRPC_PERMISSION_DENIED);
+    assert_string_equal(steep_error_get(), "permission denied");
+    assert_int_equal(steep_audit_query_logs(f->audit, NULL, &query, &response), STEEP_GRPC_UNKNOWN);
+    assert_string_equal(steep_error_get(), "missing user role");
+    assert_null(response);
+    assert_int_equal(steep_audit_query_logs(f->audit, "PlatformAdmin", &query, &response), 0);
+    assert_int_equal(response->n_logs, 1);
+    assert_int_equal(response->logs[0]->microsecond, 42);
+    /* The response packs as a wire message. */
+    size_t size = protobuf_c_message_get_packed_size(&response->base);
+    assert_true(size > 20);
+    protobuf_c_message_free_unpacked(&response->base, NULL);
+
+    query.limit = 0;
+    response = NULL;
+    assert_int_equal(steep_audit_query_logs(f->audit, "PlatformAdmin", &query, &response), 0);
+    assert_int_equal(response->n_logs, 0);
+    protobuf_c_message_free_unpacked(&response->base, NULL);
+    query.query = "date:1";
+    assert_int_equal(steep_audit_query_logs(f->audit, "PlatformAdmin", &query, &response),
+                     STEEP_GRPC_UNKNOWN);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_append_and_query_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_forms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limit_zero_on_empty_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_ip_rejects_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_edited_entry_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removed_entry_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swapped_entries_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_head_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relocated_record_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_continues_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handlers, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
