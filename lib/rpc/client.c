@@ -682,6 +682,7 @@ struct steep_rpc_client *steep_rpc_client_new(const struct steep_rpc_client_conf
         steep_error_set("out of memory");
         return NULL;
     }
+    steep_rpc_ignore_sigpipe();
     client->config = *config;
     client->transport.fd = client->epoll_fd = client->event_fd = -1;
     pthread_mutex_init(&client->lock, NULL);
@@ -819,6 +820,24 @@ static void take_metadata(struct client_call *call, struct steep_rpc_received_me
     memset(&call->received, 0, sizeof(call->received));
 }
 
+/* Runs one call whose request is already framed (call->request). */
+static void run_call(struct steep_rpc_client *client, struct client_call *call)
+{
+    if (call->timeout_ms > 0)
+        call->deadline_ms = steep_rpc_now_ms() + call->timeout_ms;
+    steep_rpc_frame_reader_init(&call->reader, client->max_message);
+    pthread_mutex_init(&call->lock, NULL);
+    pthread_cond_init(&call->cond, NULL);
+    submit(client, call);
+    pthread_mutex_lock(&call->lock);
+    while (!call->done)
+        pthread_cond_wait(&call->cond, &call->lock);
+    pthread_mutex_unlock(&call->lock);
+    pthread_mutex_destroy(&call->lock);
+    pthread_cond_destroy(&call->cond);
+    steep_buf_free(&call->request);
+}
+
 int steep_rpc_call_with_metadata(struct steep_rpc_client *client, const char *path,
                                  const ProtobufCMessage *request,
                                  const ProtobufCMessageDescriptor *response_type,
@@ -844,20 +863,7 @@ int steep_rpc_call_with_metadata(struct steep_rpc_client *client, const char *pa
         steep_buf_free(&call.request);
         return -1;
     }
-    if (timeout_ms > 0)
-        call.deadline_ms = steep_rpc_now_ms() + timeout_ms;
-    steep_rpc_frame_reader_init(&call.reader, client->max_message);
-    pthread_mutex_init(&call.lock, NULL);
-    pthread_cond_init(&call.cond, NULL);
-    submit(client, &call);
-    pthread_mutex_lock(&call.lock);
-    while (!call.done)
-        pthread_cond_wait(&call.cond, &call.lock);
-    pthread_mutex_unlock(&call.lock);
-    pthread_mutex_destroy(&call.lock);
-    pthread_cond_destroy(&call.cond);
-    steep_buf_free(&call.request);
-
+    run_call(client, &call);
     int rc = -1;
     if (call.code == STEEP_GRPC_OK) {
         *response = protobuf_c_message_unpack(response_type, NULL, call.reader.message.len,
@@ -876,6 +882,20 @@ int steep_rpc_call_with_metadata(struct steep_rpc_client *client, const char *pa
     steep_rpc_headers_free(&call.received);
     steep_rpc_frame_reader_free(&call.reader);
     return rc;
+}
+
+int steep_rpc_call_raw(struct steep_rpc_client *client, const char *path, const uint8_t *body,
+                       size_t len, int timeout_ms, struct steep_rpc_status *status)
+{
+    struct client_call call = {.path = path, .timeout_ms = timeout_ms};
+    if (steep_buf_append(&call.request, body, len) < 0) {
+        set_status(status, STEEP_GRPC_INTERNAL, steep_error_get());
+        return -1;
+    }
+    run_call(client, &call);
+    set_status(status, call.code, call.code == STEEP_GRPC_OK ? "" : call.message);
+    steep_rpc_frame_reader_free(&call.reader);
+    return call.code == STEEP_GRPC_OK ? 0 : -1;
 }
 
 int steep_rpc_call(struct steep_rpc_client *client, const char *path,

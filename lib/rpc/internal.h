@@ -61,10 +61,16 @@ int steep_rpc_transport_read(struct steep_rpc_transport *transport, nghttp2_sess
 /* Serializes pending frames and writes them. Returns 0 (possibly with
  * want_write set), or -1 on error. */
 int steep_rpc_transport_flush(struct steep_rpc_transport *transport, nghttp2_session *session);
-int steep_rpc_socket_nonblocking(int fd);
+/* SIGPIPE to SIG_IGN when it is still SIG_DFL (once per process). */
+void steep_rpc_ignore_sigpipe(void);
 /* "host:port" → resolved address. */
 int steep_rpc_resolve(const char *address, bool passive, struct sockaddr_storage *addr,
                       socklen_t *len);
+
+/* Tests only: sends body as the raw HTTP/2 request body (no framing added). */
+struct steep_rpc_client;
+int steep_rpc_call_raw(struct steep_rpc_client *client, const char *path, const uint8_t *body,
+                       size_t len, int timeout_ms, struct steep_rpc_status *status);
 
 /* ---- Server ---- */
 

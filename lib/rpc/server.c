@@ -418,6 +418,7 @@ static int listen_socket(struct steep_rpc_server *server)
 int steep_rpc_server_start(struct steep_rpc_server *server)
 {
     ENSURE(!server->started, "server already started");
+    steep_rpc_ignore_sigpipe();
     GUARD(listen_socket(server));
     server->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     server->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

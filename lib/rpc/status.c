@@ -124,5 +124,6 @@ void steep_rpc_timeout_format(int64_t ms, char *out, size_t out_len)
     else if (ms / 1000 <= 99999999)
         snprintf(out, out_len, "%" PRId64 "S", (ms + 999) / 1000);
     else
-        snprintf(out, out_len, "%" PRId64 "H", ms / 3600000 > 99999999 ? 99999999 : ms / 3600000);
+        snprintf(out, out_len, "%" PRId64 "H",
+                 (ms + 3599999) / 3600000 > 99999999 ? 99999999 : (ms + 3599999) / 3600000);
 }

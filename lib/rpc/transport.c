@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <openssl/err.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -27,11 +29,19 @@ int64_t steep_rpc_now_ms(void)
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-int steep_rpc_socket_nonblocking(int fd)
+static void ignore_sigpipe_once(void)
 {
-    int flags = fcntl(fd, F_GETFL);
-    ENSURE(flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0, "fcntl: %s", strerror(errno));
-    return 0;
+    struct sigaction current;
+    if (sigaction(SIGPIPE, NULL, &current) == 0 && current.sa_handler == SIG_DFL)
+        signal(SIGPIPE, SIG_IGN);
+}
+
+/* OpenSSL writes to sockets with write(2): a peer that went away must give
+ * EPIPE, not kill the process. Only a default disposition is changed. */
+void steep_rpc_ignore_sigpipe(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, ignore_sigpipe_once);
 }
 
 int steep_rpc_transport_read(struct steep_rpc_transport *transport, nghttp2_session *session)
