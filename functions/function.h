@@ -34,11 +34,11 @@ struct steep_builtin {
 
 /* NULL (with steep_error_get() = "Function not found.") for an unknown name. */
 const struct steep_builtin *steep_builtin_find(const char *name);
-int steep_builtin_run(const struct steep_builtin *fn, const char *args_json,
-                      struct steep_fn_io *io, struct steep_buf *summary);
+int steep_builtin_run(const struct steep_builtin *fn, const char *args_json, struct steep_fn_io *io,
+                      struct steep_buf *summary);
 
 /* Formats a log line "[LEVEL target] message" and passes it to io->log (if set). */
-void steep_fn_log(struct steep_fn_io *io, const char *level, const char *target,
-                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void steep_fn_log(struct steep_fn_io *io, const char *level, const char *target, const char *fmt,
+                  ...) __attribute__((format(printf, 4, 5)));
 
 #endif
