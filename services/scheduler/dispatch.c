@@ -1,0 +1,120 @@
+/*
+ * PullTask: a long poll. The call waits on the queue's condition variable
+ * (woken the moment a task is queued), takes the oldest uuid, and claims
+ * the task for the calling slot by compare-and-swap on its record (Staged
+ * and no executor_id yet) before answering with the StagedTask JSON. A task
+ * that is no longer Staged (canceled meanwhile) or already claimed is
+ * skipped. The claim is durable, so a restarted scheduler neither hands the
+ * task out again nor forgets it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "internal.h"
+#include "rpc/rpc.h"
+
+#define STATUS(name) TEACLAVE_COMMON_PROTO__TASK_STATUS__##name
+
+enum claim_result { CLAIMED, SKIPPED, FAILED };
+
+static int claim(json_t *task, void *executor_id)
+{
+    if (steep_task_record_status(task) != STATUS(Staged) ||
+        json_is_string(json_object_get(task, "executor_id")))
+        return 2; /* not ours to take */
+    json_object_set_new(task, "executor_id", json_string(executor_id));
+    return 0;
+}
+
+static enum claim_result claim_task(struct steep_scheduler *s, const char *uuid,
+                                    const char *executor_id, struct steep_buf *staged)
+{
+    char key[64];
+    snprintf(key, sizeof key, "staged-%s", uuid);
+    int rc = s->store.get(s->store.ctx, key, staged);
+    if (rc == STEEP_STORE_NOT_FOUND)
+        return SKIPPED;
+    if (rc != STEEP_STORE_OK)
+        return FAILED;
+    snprintf(key, sizeof key, "task-%s", uuid);
+    rc = steep_task_record_update(&s->store, key, claim, (void *)executor_id);
+    if (rc == 0)
+        return CLAIMED;
+    if (rc == 2 || rc == STEEP_TASK_RECORD_MISSING)
+        return SKIPPED;
+    return FAILED;
+}
+
+static void deadline_in(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+int steep_scheduler_pull(struct steep_scheduler *s, const char *executor_id, int64_t timeout_ms,
+                         steep_scheduler_cancelled_fn cancelled, void *arg,
+                         struct steep_buf *staged)
+{
+    char check[STEEP_TASK_UUID_TEXT];
+    if (!executor_id || strncmp(executor_id, "task-", 5) == 0 ||
+        steep_task_record_uuid(executor_id, check) < 0) {
+        steep_error_set("invalid executor id");
+        return STEEP_GRPC_INTERNAL;
+    }
+    if (timeout_ms <= 0)
+        timeout_ms = s->config.pull_timeout_ms;
+    int64_t deadline = steep_scheduler_now_ms() + timeout_ms;
+    pthread_mutex_lock(&s->lock);
+    struct slot *slot = steep_scheduler_slot_locked(s, executor_id, true);
+    if (slot)
+        slot->last_seen_ms = steep_scheduler_now_ms();
+    for (;;) {
+        char uuid[STEEP_TASK_UUID_TEXT];
+        while (!s->stopping && !s->head) {
+            int64_t left = deadline - steep_scheduler_now_ms();
+            if (left <= 0 || (cancelled && cancelled(arg)))
+                break;
+            struct timespec until;
+            deadline_in(&until, left < 200 ? left : 200); /* re-check `cancelled` */
+            pthread_cond_timedwait(&s->work, &s->lock, &until);
+        }
+        if (s->stopping || !steep_scheduler_dequeue_locked(s, uuid)) {
+            pthread_mutex_unlock(&s->lock);
+            steep_error_set("task queue is empty");
+            return STEEP_GRPC_UNKNOWN;
+        }
+        pthread_mutex_unlock(&s->lock);
+        enum claim_result result = claim_task(s, uuid, executor_id, staged);
+        pthread_mutex_lock(&s->lock);
+        if (result == CLAIMED) {
+            slot = steep_scheduler_slot_locked(s, executor_id, true);
+            if (slot) {
+                memcpy(slot->task, uuid, sizeof slot->task);
+                slot->assigned_ms = steep_scheduler_now_ms();
+                slot->last_seen_ms = slot->assigned_ms;
+                slot->running = false;
+                slot->stop = false;
+            }
+            pthread_mutex_unlock(&s->lock);
+            log_debug("task %s -> slot %s", uuid, executor_id);
+            return 0;
+        }
+        if (result == FAILED) {
+            steep_scheduler_enqueue_locked(s, uuid, true);
+            pthread_mutex_unlock(&s->lock);
+            log_error("scheduler: claiming task %s: %s", uuid, steep_error_get());
+            steep_error_set("service internal error");
+            return STEEP_GRPC_INTERNAL;
+        }
+        /* SKIPPED: canceled or taken meanwhile; wait for the next one. */
+    }
+}

@@ -1,0 +1,41 @@
+/*
+ * struct steep_scheduler_store over the steep-storage client: one RPC per
+ * operation with the client's default deadline.
+ */
+#include "store.h"
+
+#include <string.h>
+
+#include "store/store_client.h"
+
+static int client_get(void *ctx, const char *key, struct steep_buf *value)
+{
+    return steep_store_client_get(ctx, key, strlen(key), value, 0);
+}
+
+static int client_put(void *ctx, const char *key, const void *value, size_t len)
+{
+    return steep_store_client_put(ctx, key, strlen(key), value, len, 0);
+}
+
+static int client_remove(void *ctx, const char *key)
+{
+    return steep_store_client_delete(ctx, key, strlen(key), 0);
+}
+
+static int client_compare_and_swap(void *ctx, struct steep_store_cas *cas)
+{
+    return steep_store_client_compare_and_swap(ctx, cas, 0);
+}
+
+static int client_keys(void *ctx, const char *prefix, steep_store_scan_fn fn, void *arg)
+{
+    return steep_store_client_keys_by_prefix(ctx, prefix, strlen(prefix), fn, arg, 0);
+}
+
+struct steep_scheduler_store steep_scheduler_store_over_client(struct steep_store_client *client)
+{
+    struct steep_scheduler_store store = {
+        client, client_get, client_put, client_remove, client_compare_and_swap, client_keys};
+    return store;
+}
