@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Is my password among the leaked ones? user0 brings a password (inline, as
+# an aes-gcm-128 data: URL), user1 brings the leaked list; neither sees the
+# other's data. Teaclave's builtin_password_check example.
+. "$(dirname "$0")/lib.sh"
+data=$FILES_DIR/fixtures/functions/password_check
+admin_login
+ensure_user pwc_user0 password0 DataOwner pwc0
+ensure_user pwc_user1 password1 DataOwner pwc1
+function_id=$("$STEEP" function register --user admin --name builtin-password-check \
+  --executor-type builtin --public --input password --input exposed_passwords)
+task_id=$("$STEEP" task create --user pwc_user0 --function "$function_id" \
+  --input password=pwc_user0 --input exposed_passwords=pwc_user1)
+# "password", aes-gcm-128, key 0^16, iv 0^12 (Teaclave's example URL).
+password=$("$STEEP" data input --user pwc_user0 "data:text/plain;base64,c+mpvRfZ0fboR0j3rTgOGDBiubSzlCt9" \
+  --scheme aes-gcm-128 --key "$ZERO_KEY" --iv 000000000000000000000000 \
+  --cmac e84748f7ad380e183062b9b4b3942b7d)
+exposed=$("$STEEP" data input --user pwc_user1 "$FILES_URL/fixtures/functions/password_check/exposed_passwords.txt.enc" \
+  --scheme teaclave-file-128 --key "$ZERO_KEY" --cmac "$(tf128_cmac "$data/exposed_passwords.txt.enc")")
+"$STEEP" task assign "$task_id" --user pwc_user0 --input "password=$password" >/dev/null
+"$STEEP" task assign "$task_id" --user pwc_user1 --input "exposed_passwords=$exposed" >/dev/null
+"$STEEP" task approve "$task_id" --user pwc_user0 >/dev/null
+"$STEEP" task approve "$task_id" --user pwc_user1 >/dev/null
+"$STEEP" task invoke "$task_id" --user pwc_user0 >/dev/null
+result=$("$STEEP" task result "$task_id" --user pwc_user1 --wait 30) || die "task did not finish"
+say "password exposed: $result"
+[ "$result" = "true" ] || die "expected true"
