@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -55,6 +56,8 @@ int steep_runner_prime(void)
     EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
     EVP_MD_free(md);
     tzset();
+    /* jansson seeds its hash function from /dev/urandom on first use. */
+    json_object_seed(0);
     return 0;
 }
 
@@ -76,7 +79,7 @@ void steep_runner_report_memory(void)
 {
     void *p =
         mmap(NULL, memory_probe, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
+    if (p == MAP_FAILED || steep_runner_allocation_failed())
         report(STEEP_RUNNER_MEMORY, NULL, 0);
     else
         munmap(p, memory_probe);

@@ -5,6 +5,8 @@
 #ifndef STEEP_EXECUTORS_RUNNER_CONFINE_H
 #define STEEP_EXECUTORS_RUNNER_CONFINE_H
 
+#include <stdbool.h>
+
 #include "runner_protocol.h"
 
 /* Loads what the function may need later and cannot open under seccomp
@@ -13,7 +15,9 @@ int steep_runner_prime(void);
 /* Namespaces and chroot (where permitted), rlimits, crash and violation
  * reporting over channel, PR_SET_NO_NEW_PRIVS and the seccomp allow-list. */
 int steep_runner_confine(const struct steep_runner_request *request, int channel, int highest_fd);
-/* After a failed function: tells the node when the address space ran out. */
+/* Tells the node when the address space ran out or an allocation failed. */
 void steep_runner_report_memory(void);
+/* True once a malloc/calloc/realloc of the runner failed (runner_memory.c). */
+bool steep_runner_allocation_failed(void);
 
 #endif

@@ -259,6 +259,10 @@ static int deliver_outputs(const struct steep_task_environment *environment,
             rc = steep_error_set("output file %s was not written by the function", output->name);
             break;
         }
+        if (output->crypto.scheme == STEEP_SCHEME_RAW) {
+            rc = steep_error_set("output file %s: OutputFile: unsupported type", output->name);
+            break;
+        }
         rc = steep_file_convert(file->staged, &file->staged_crypto, written->cmac, file->fetched,
                                 &output->crypto, tag->cmac);
         if (rc < 0) {
