@@ -1,0 +1,54 @@
+# Test helper: a whole Steep platform on free loopback ports, in a temporary
+# directory, stopped and removed when the test exits. Source it, then call
+# platform_start [EXECUTORS] [SLOTS]. Afterwards: STEEP_DIR, STEEP_HOME,
+# FILES_DIR, FILES_URL, STEEP (the CLI), PORT_BASE and the address variables
+# the C examples read are exported.
+
+set -euo pipefail
+: "${STEEP_BIN:=${STEEP_BUILD_DIR:-$PWD/build}/bin}"
+: "${STEEP_SHARED_DIR:=$PWD/../shared}"
+export STEEP_BIN STEEP_SHARED_DIR
+STEEP=$STEEP_BIN/steep
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+platform_stop() {
+  [ -n "${STEEP_DIR:-}" ] || return 0
+  "$STEEP" down --dir "$STEEP_DIR" >/dev/null 2>&1 || true
+  if [ "${KEEP_PLATFORM:-}" = "" ]; then rm -rf "$platform_tmp"; fi
+}
+
+platform_start() {
+  local executors=${1:-1} slots=${2:-2} attempt
+  platform_tmp=$(mktemp -d /tmp/steep-test.XXXXXX)
+  export STEEP_DIR=$platform_tmp/platform STEEP_HOME=$platform_tmp/home FILES_DIR=$platform_tmp/files
+  mkdir -p "$FILES_DIR/outputs"
+  ln -s "$(cd "$STEEP_SHARED_DIR/fixtures/teaclave" && pwd)" "$FILES_DIR/fixtures"
+  trap platform_stop EXIT
+  for attempt in 1 2 3 4 5; do
+    PORT_BASE=$((20000 + RANDOM % 20000))
+    FILES_PORT=$((PORT_BASE + 5000))
+    local p ok=1
+    for p in $PORT_BASE $((PORT_BASE + 1)) $((PORT_BASE + 10000)) $((PORT_BASE + 10001)) \
+             $((PORT_BASE + 10002)) $((PORT_BASE + 10003)) $((PORT_BASE + 10004)) $FILES_PORT; do
+      port_free "$p" || { ok=0; break; }
+    done
+    [ $ok = 1 ] || continue
+    rm -rf "$STEEP_DIR"
+    if "$STEEP" up --dir "$STEEP_DIR" --files "$FILES_DIR" --executors "$executors" \
+         --slots "$slots" --port-base "$PORT_BASE" --files-port "$FILES_PORT" >"$platform_tmp/up.log" 2>&1; then
+      export PORT_BASE FILES_URL=http://localhost:$FILES_PORT
+      export STEEP_AUTH_ADDRESS=localhost:$PORT_BASE STEEP_FRONTEND_ADDRESS=localhost:$((PORT_BASE + 1))
+      return 0
+    fi
+    grep -q "already in use" "$platform_tmp/up.log" || { cat "$platform_tmp/up.log" >&2; return 1; }
+  done
+  echo "platform_start: no free ports after 5 attempts" >&2
+  return 1
+}
+
+# Dumps the platform's logs (call on failure).
+platform_logs() {
+  local f
+  for f in "$STEEP_DIR"/logs/*.log; do echo "--- $f"; tail -n 30 "$f"; done >&2
+}
