@@ -1,0 +1,174 @@
+/*
+ * Logins of steep-authentication over RPC: the failed-login delay grows
+ * exponentially up to its cap and resets after a success; the first-start
+ * bootstrap of `admin` (Teaclave's default password, or the operator's,
+ * and never again once done); and no password or token ever reaches the
+ * log (stderr is captured for the whole test).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth_harness.h"
+#include "core/buf.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+static double timed_login(struct auth_env *env, const char *id, const char *password, int *code)
+{
+    double start = now_ms();
+    *code = auth_login(env, id, password, NULL);
+    return now_ms() - start;
+}
+
+static void test_failed_login_delay_grows(void **state)
+{
+    struct auth_env env;
+    assert_int_equal(auth_env_start(&env), 0);
+    env.options.login_delay_base_ms = 40;
+    env.options.login_delay_max_ms = 160;
+    assert_int_equal(auth_env_restart(&env), 0);
+    int code;
+    double d[5];
+    for (int i = 0; i < 5; i++) {
+        d[i] = timed_login(&env, "admin", "wrong", &code);
+        assert_int_equal(code, 16);
+        assert_string_equal(env.last_status.message, "authentication failed");
+    }
+    print_message("failed-login delays (ms): %.0f %.0f %.0f %.0f %.0f\n", d[0], d[1], d[2], d[3],
+                  d[4]);
+    assert_true(d[0] >= 40);
+    assert_true(d[1] >= 80 && d[1] > d[0] + 20);
+    assert_true(d[2] >= 160 && d[2] > d[1] + 40);
+    assert_true(d[3] >= 160 && d[3] < 160 + 150); /* capped, not 320 */
+    assert_true(d[4] >= 160 && d[4] < 160 + 150);
+    /* another id is not slowed by admin's failures */
+    double other = timed_login(&env, "someone", "wrong", &code);
+    assert_int_equal(code, 16);
+    assert_true(other < 40 + 150);
+    /* the right password still works, after the pending delay */
+    assert_int_equal(auth_login(&env, "admin", "teaclave", NULL), 0);
+    /* and resets the delay */
+    double after = timed_login(&env, "admin", "wrong", &code);
+    assert_int_equal(code, 16);
+    assert_true(after >= 40 && after < 40 + 100);
+    auth_env_destroy(&env);
+}
+
+static void test_login_errors(void **state)
+{
+    struct auth_env env;
+    assert_int_equal(auth_env_start(&env), 0);
+    const char *cases[][2] = {
+        {"", "teaclave"}, {"admin", ""}, {"ghost", "teaclave"}, {"admin", "Teaclave"}};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(auth_login(&env, cases[i][0], cases[i][1], NULL), 16);
+        assert_string_equal(env.last_status.message, "authentication failed");
+    }
+    auth_env_destroy(&env);
+}
+
+static void test_admin_bootstrap(void **state)
+{
+    /* the operator's initial password instead of the default */
+    struct auth_env env;
+    memset(&env, 0, sizeof env);
+    snprintf(env.dir, sizeof env.dir, "/tmp/steep-auth-test-XXXXXX");
+    assert_non_null(mkdtemp(env.dir));
+    memset(env.options.db_key, 0x33, sizeof env.options.db_key);
+    memset(env.options.jwt_key, 0x44, sizeof env.options.jwt_key);
+    env.options.argon2 = (struct steep_auth_argon2){1, 64, 1};
+    env.options.login_delay_max_ms = 1;
+    env.options.admin_password = "operator-chosen";
+    assert_int_equal(auth_env_restart(&env), 0);
+    assert_int_equal(auth_login(&env, "admin", "teaclave", NULL), 16);
+    char *admin = NULL;
+    assert_int_equal(auth_login(&env, "admin", "operator-chosen", &admin), 0);
+    /* a later start with another initial password changes nothing */
+    env.options.admin_password = "something-else";
+    assert_int_equal(auth_env_restart(&env), 0);
+    assert_int_equal(auth_login(&env, "admin", "something-else", NULL), 16);
+    assert_int_equal(auth_login(&env, "admin", "operator-chosen", NULL), 0);
+    /* deleting admin and restarting does not bring back a default admin */
+    assert_int_equal(auth_register(&env, "admin", admin, "root2", "pw", "PlatformAdmin", ""), 0);
+    assert_int_equal(auth_delete(&env, "admin", admin, "admin"), 0);
+    env.options.admin_password = NULL;
+    assert_int_equal(auth_env_restart(&env), 0);
+    assert_int_equal(auth_login(&env, "admin", "teaclave", NULL), 16);
+    assert_int_equal(auth_login(&env, "root2", "pw", NULL), 0);
+    free(admin);
+    auth_env_destroy(&env);
+}
+
+static void test_secrets_never_logged(void **state)
+{
+    char log_path[] = "/tmp/steep-auth-log-XXXXXX";
+    int log_fd = mkstemp(log_path);
+    assert_true(log_fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(log_fd, 2);
+
+    struct auth_env env;
+    assert_int_equal(auth_env_start(&env), 0);
+    char *admin = NULL;
+    assert_int_equal(auth_login(&env, "admin", "teaclave", &admin), 0);
+    assert_int_equal(
+        auth_register(&env, "admin", admin, "carol", "Secret-Carol-1", "DataOwner", "org1"), 0);
+    char *carol = NULL;
+    assert_int_equal(auth_login(&env, "carol", "Secret-Carol-1", &carol), 0);
+    assert_int_equal(auth_login(&env, "carol", "Wrong-Guess-2", NULL), 16);
+    assert_int_equal(auth_change_password(&env, "carol", carol, "Secret-Carol-3"), 0);
+    char reset[64];
+    assert_int_equal(auth_reset(&env, "admin", admin, "carol", reset), 0);
+    assert_int_equal(auth_list(&env, "admin", "forged.token.value", "x", NULL, 0), 16);
+    assert_int_equal(auth_authenticate(&env, "carol", carol, NULL, 0, NULL), 16);
+    auth_env_destroy(&env);
+
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(log_fd);
+    struct steep_buf log = STEEP_BUF_INIT;
+    assert_int_equal(steep_read_file(log_path, 1 << 20, &log), 0);
+    assert_int_equal(steep_buf_terminate(&log), 0);
+    unlink(log_path);
+    const char *text = (const char *)log.data;
+    assert_non_null(strstr(text, "carol")); /* the log did capture the service */
+    const char *secrets[] = {"Secret-Carol-1", "Wrong-Guess-2", "Secret-Carol-3", reset,
+                             "forged.token.value"};
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+        if (strstr(text, secrets[i]))
+            fail_msg("the log contains a secret: %s", secrets[i]);
+    /* no part of a token (the signature is the last part) */
+    assert_null(strstr(text, strrchr(carol, '.') + 1));
+    assert_null(strstr(text, strrchr(admin, '.') + 1));
+    free(admin);
+    free(carol);
+    steep_buf_free(&log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_failed_login_delay_grows),
+        cmocka_unit_test(test_login_errors),
+        cmocka_unit_test(test_admin_bootstrap),
+        cmocka_unit_test(test_secrets_never_logged),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
