@@ -56,16 +56,6 @@ typedef int (*steep_management_handler_fn)(struct steep_management *m,
                                            const ProtobufCMessage *request,
                                            ProtobufCMessage **response);
 
-struct steep_management_method {
-    const char *name; /* e.g. "RegisterInputFile" */
-    const ProtobufCMessageDescriptor *request_type;
-    steep_management_handler_fn handler;
-};
-
-/* Every method of TeaclaveManagement except SaveLogs and QueryAuditLogs
- * (audit, service.c), NULL-terminated. */
-extern const struct steep_management_method steep_management_methods[];
-
 /* ---- shared by the handler files ---- */
 
 /* Returns from the enclosing handler when x yields a non-zero status code. */

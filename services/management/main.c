@@ -1,0 +1,188 @@
+/*
+ * steep-management: functions, files and tasks. Serves
+ * [internal_endpoints] management.listen_address with mutual attestation to
+ * the frontend; keeps every record in the storage service; asks the
+ * access-control service (policies/tasks.policy) the multi-party questions;
+ * tells the scheduler at once when a task is staged or canceled (best
+ * effort: the scheduler also scans storage). Stops on SIGTERM/SIGINT.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "google/protobuf/empty.pb-c.h"
+#include "policy/acs_client.h"
+#include "rpc/rpc.h"
+#include "service.h"
+#include "steep_scheduler.pb-c.h"
+#include "store/store_client.h"
+#include "tee/attested.h"
+
+#define SCHEDULER_TIMEOUT_MS 2000
+
+static const char *const inbound[] = {"teaclave_frontend_service"};
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: steep-management --config FILE\n");
+    return 2;
+}
+
+static struct steep_rpc_client *client_for(struct steep_config *config,
+                                           struct steep_attested *attested,
+                                           enum steep_endpoint endpoint, const char *service)
+{
+    char address[256];
+    struct steep_rpc_client_config client_config = {.address = address};
+    if (steep_config_connect_address(config->internal[endpoint].advertised_address, address,
+                                     sizeof address) < 0 ||
+        steep_attested_client_tls(attested, service, &client_config.tls) < 0)
+        return NULL;
+    return steep_rpc_client_new(&client_config);
+}
+
+static int authorize(void *client, const char *request, const struct steep_acs_field *fields,
+                     size_t nfields, const struct steep_acs_fact *facts, size_t nfacts,
+                     bool *accept, char *reason, size_t reason_len)
+{
+    return steep_acs_authorize(client, request, fields, nfields, facts, nfacts, accept, reason,
+                               reason_len);
+}
+
+static void notify_scheduler(void *client, enum steep_management_event event, const char *task_id)
+{
+    SteepSchedulerProto__TaskStagedRequest staged =
+        STEEP_SCHEDULER_PROTO__TASK_STAGED_REQUEST__INIT;
+    SteepSchedulerProto__CancelTaskRequest cancel =
+        STEEP_SCHEDULER_PROTO__CANCEL_TASK_REQUEST__INIT;
+    staged.task_id = cancel.task_id = (char *)task_id;
+    bool is_staged = event == STEEP_MANAGEMENT_TASK_STAGED;
+    ProtobufCMessage *response = NULL;
+    struct steep_rpc_status status;
+    if (steep_rpc_call(client,
+                       is_staged ? "/steep_scheduler_proto.SteepScheduler/TaskStaged"
+                                 : "/steep_scheduler_proto.SteepScheduler/CancelTask",
+                       is_staged ? &staged.base : &cancel.base,
+                       &google__protobuf__empty__descriptor, &response, NULL, 0,
+                       SCHEDULER_TIMEOUT_MS, &status) < 0)
+        log_warn("scheduler not told about %s (%s): %s; its storage scan will find it", task_id,
+                 is_staged ? "staged" : "canceled", status.message);
+    if (response)
+        protobuf_c_message_free_unpacked(response, NULL);
+}
+
+struct clients {
+    struct steep_store_client *storage;
+    struct steep_rpc_client *access_control, *scheduler;
+    struct steep_audit *audit;
+};
+
+static int open_clients(struct steep_config *config, struct steep_attested *attested,
+                        struct clients *c)
+{
+    char address[256];
+    struct steep_store_client_config storage_config = {.address = address};
+    GUARD(steep_config_connect_address(config->internal[STEEP_ENDPOINT_STORAGE].advertised_address,
+                                       address, sizeof address));
+    GUARD(steep_attested_client_tls(attested, "teaclave_storage_service", &storage_config.tls));
+    c->storage = steep_store_client_new(&storage_config);
+    ENSURE(c->storage != NULL, "storage client: %s", steep_error_get());
+    c->access_control = client_for(config, attested, STEEP_ENDPOINT_ACCESS_CONTROL,
+                                   "teaclave_access_control_service");
+    ENSURE(c->access_control != NULL, "access-control client: %s", steep_error_get());
+    c->scheduler =
+        client_for(config, attested, STEEP_ENDPOINT_SCHEDULER, "teaclave_scheduler_service");
+    ENSURE(c->scheduler != NULL, "scheduler client: %s", steep_error_get());
+    uint8_t mac_key[STEEP_AUDIT_MAC_KEY_LEN];
+    GUARD(steep_attested_seal_key(attested, "management-audit", mac_key));
+    struct steep_audit_store audit_store = steep_audit_store_over_client(c->storage);
+    c->audit = steep_audit_open(&audit_store, mac_key);
+    OPENSSL_cleanse(mac_key, sizeof mac_key);
+    ENSURE(c->audit != NULL, "audit log: %s", steep_error_get());
+    return 0;
+}
+
+static void close_clients(struct clients *c)
+{
+    steep_audit_free(c->audit);
+    if (c->scheduler)
+        steep_rpc_client_free(c->scheduler);
+    if (c->access_control)
+        steep_rpc_client_free(c->access_control);
+    steep_store_client_free(c->storage);
+}
+
+static int serve(struct steep_config *config, struct steep_attested *attested, const sigset_t *stop)
+{
+    struct steep_rpc_server_config server_config = {
+        .listen = config->internal[STEEP_ENDPOINT_MANAGEMENT].listen_address,
+        .workers = (int)steep_config_get_int(config, "management.workers", 0),
+        .name = "management",
+    };
+    GUARD(steep_config_check(config));
+    GUARD(steep_attested_server_tls(attested, inbound, 1, &server_config.tls));
+    struct clients clients = {0};
+    if (open_clients(config, attested, &clients) < 0) {
+        close_clients(&clients);
+        return -1;
+    }
+    struct steep_management management = {
+        .kv = steep_kv_over_client(clients.storage),
+        .authorize = authorize,
+        .authorize_arg = clients.access_control,
+        .notify = notify_scheduler,
+        .notify_arg = clients.scheduler,
+    };
+    struct steep_management_service service = {&management, clients.audit};
+    struct steep_rpc_server *server = steep_rpc_server_new(&server_config);
+    int rc = -1;
+    if (server && steep_management_register(server, &service) == 0 &&
+        steep_rpc_server_start(server) == 0) {
+        log_info("serving on %s (port %d)", server_config.listen, steep_rpc_server_port(server));
+        int signal_number = 0;
+        sigwait(stop, &signal_number);
+        log_info("stopping on signal %d", signal_number);
+        rc = 0;
+    }
+    if (server) {
+        steep_rpc_server_stop(server, 2000);
+        steep_rpc_server_free(server);
+    }
+    close_clients(&clients);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3 || strcmp(argv[1], "--config") != 0)
+        return usage();
+    steep_log_init("management");
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    struct steep_config *config = NULL;
+    if (steep_config_load(argv[2], &config) < 0) {
+        log_error("%s", steep_error_get());
+        return 1;
+    }
+    int rc = 1;
+    struct steep_attested *attested =
+        steep_attested_open_from_config(config, "teaclave_management_service");
+    if (!attested)
+        log_error("attestation: %s", steep_error_get());
+    else if (serve(config, attested, &stop) < 0)
+        log_error("%s", steep_error_get());
+    else
+        rc = 0;
+    steep_attested_free(attested);
+    steep_config_free(config);
+    return rc;
+}
