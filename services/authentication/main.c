@@ -6,7 +6,7 @@
  * attested, frontend only, [internal_endpoints] authentication) until
  * SIGTERM/SIGINT.
  *
- * Keys: [authentication] argon2_t_cost (2), argon2_m_cost_kib (19456),
+ * Keys: [authentication] argon2_t_cost (2), argon2_m_cost_kib (8192),
  * argon2_parallelism (1), login_delay_base_ms (250), login_delay_max_ms
  * (8000), token_lifetime_s (86400), admin_password_file (none: `admin`
  * gets Teaclave's default password on the first start), workers.
@@ -55,7 +55,7 @@ static int read_options(const struct steep_config *config, struct steep_attested
     options->argon2.t_cost =
         (uint32_t)steep_config_get_int(config, "authentication.argon2_t_cost", 2);
     options->argon2.m_cost_kib =
-        (uint32_t)steep_config_get_int(config, "authentication.argon2_m_cost_kib", 19456);
+        (uint32_t)steep_config_get_int(config, "authentication.argon2_m_cost_kib", 8192);
     options->argon2.parallelism =
         (uint32_t)steep_config_get_int(config, "authentication.argon2_parallelism", 1);
     options->login_delay_base_ms = steep_config_get_int(
