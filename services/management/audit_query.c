@@ -219,8 +219,7 @@ static int parse_clauses(const char *text, struct audit_query *q)
         q->n++;
         GUARD(parse_clause(&text, &q->clauses[q->n - 1]));
     }
-    if (q->n == 0)
-        return audit_fail(STEEP_GRPC_UNKNOWN, "audit log error, reason: empty query");
+    /* An empty query is valid and matches nothing (tantivy's EmptyQuery). */
     for (size_t i = 0; conjunction && i < q->n; i++)
         if (q->clauses[i].occur == OCCUR_SHOULD)
             q->clauses[i].occur = OCCUR_MUST;

@@ -1,0 +1,254 @@
+/*
+ * The request pipeline shared by all 22 TeaclaveFrontend methods
+ * (frontend.h): authenticate, authorize, forward, audit, answer.
+ *
+ * Each step either yields what the next needs or decides the answer and the
+ * audit entry of a failure, in Teaclave's texts. The answer is sent only
+ * after the entry was acknowledged by the audit log.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "entry.h"
+#include "frontend.h"
+#include "methods.h"
+#include "shipper.h"
+#include "teaclave_access_control_service.pb-c.h"
+#include "teaclave_authentication_service.pb-c.h"
+
+#define USER_AUTHENTICATE_PATH                                                                     \
+    "/teaclave_authentication_service_proto.TeaclaveAuthenticationInternal/UserAuthenticate"
+#define AUTHORIZE_API_PATH                                                                         \
+    "/teaclave_access_control_service_proto.TeaclaveAccessControl/AuthorizeApi"
+#define CLAIM_MAX 256
+
+struct route {
+    struct steep_frontend *frontend;
+    const struct steep_frontend_method *method;
+    char management_path[128];
+};
+
+struct steep_frontend {
+    struct steep_frontend_backends backends;
+    struct steep_frontend_options options;
+    struct steep_frontend_shipper *shipper;
+    struct route *routes;
+};
+
+/* What one request learned on its way through the pipeline. */
+struct request_state {
+    const char *id;
+    const char *token;
+    char sub[CLAIM_MAX];
+    char role[CLAIM_MAX];
+    /* the audit entry */
+    uint8_t ip[16];
+    char user[2 * CLAIM_MAX];
+    char message[1024];
+};
+
+/* ---- steps ----------------------------------------------------------------- */
+
+/* 0, or a status code with *error set to the client-facing text. */
+static int authenticate(struct steep_frontend *fe, struct steep_rpc_call *call,
+                        struct request_state *rs, const char **error)
+{
+    rs->id = steep_rpc_call_metadata(call, "id");
+    rs->token = steep_rpc_call_metadata(call, "token");
+    if (!rs->id) {
+        *error = "missing user id";
+        return STEEP_GRPC_UNAUTHENTICATED;
+    }
+    if (!rs->token) {
+        *error = "missing token";
+        return STEEP_GRPC_UNAUTHENTICATED;
+    }
+    TeaclaveCommonProto__UserCredential credential = TEACLAVE_COMMON_PROTO__USER_CREDENTIAL__INIT;
+    credential.id = (char *)rs->id;
+    credential.token = (char *)rs->token;
+    TeaclaveAuthenticationServiceProto__UserAuthenticateRequest request =
+        TEACLAVE_AUTHENTICATION_SERVICE_PROTO__USER_AUTHENTICATE_REQUEST__INIT;
+    request.credential = &credential;
+    ProtobufCMessage *response = NULL;
+    struct steep_rpc_status status;
+    *error = "incorrent credential"; /* sic: Teaclave's text, kept for compatibility */
+    if (steep_rpc_call(
+            fe->backends.authentication, USER_AUTHENTICATE_PATH, &request.base,
+            &teaclave_authentication_service_proto__user_authenticate_response__descriptor,
+            &response, NULL, 0, fe->options.backend_timeout_ms, &status) < 0) {
+        if (status.code != STEEP_GRPC_UNAUTHENTICATED)
+            log_warn("UserAuthenticate failed: %s: %s", steep_grpc_code_name(status.code),
+                     status.message);
+        return STEEP_GRPC_UNAUTHENTICATED;
+    }
+    const TeaclaveAuthenticationServiceProto__UserAuthenticateResponse *answer =
+        (const void *)response;
+    int code = STEEP_GRPC_UNAUTHENTICATED;
+    if (answer->claims && answer->claims->sub && answer->claims->role &&
+        strlen(answer->claims->sub) < CLAIM_MAX && strlen(answer->claims->role) < CLAIM_MAX) {
+        snprintf(rs->sub, sizeof rs->sub, "%s", answer->claims->sub);
+        snprintf(rs->role, sizeof rs->role, "%s", answer->claims->role);
+        code = 0;
+    }
+    protobuf_c_message_free_unpacked(response, NULL);
+    return code;
+}
+
+static bool authorize(struct steep_frontend *fe, const struct steep_frontend_method *method,
+                      const struct request_state *rs)
+{
+    char role[CLAIM_MAX];
+    steep_frontend_acs_role(rs->role, role, sizeof role);
+    TeaclaveAccessControlServiceProto__AuthorizeApiRequest request =
+        TEACLAVE_ACCESS_CONTROL_SERVICE_PROTO__AUTHORIZE_API_REQUEST__INIT;
+    request.user_role = role;
+    request.api = (char *)method->api;
+    ProtobufCMessage *response = NULL;
+    struct steep_rpc_status status;
+    if (steep_rpc_call(fe->backends.access_control, AUTHORIZE_API_PATH, &request.base,
+                       &teaclave_access_control_service_proto__authorize_api_response__descriptor,
+                       &response, NULL, 0, fe->options.backend_timeout_ms, &status) < 0) {
+        log_warn("AuthorizeApi failed: %s: %s", steep_grpc_code_name(status.code), status.message);
+        return false;
+    }
+    bool accept =
+        ((const TeaclaveAccessControlServiceProto__AuthorizeApiResponse *)response)->accept;
+    protobuf_c_message_free_unpacked(response, NULL);
+    return accept;
+}
+
+static int forward_timeout(struct steep_frontend *fe, struct steep_rpc_call *call)
+{
+    int64_t remaining = steep_rpc_call_remaining_ms(call);
+    if (remaining < 0 || remaining > fe->options.management_timeout_ms)
+        return fe->options.management_timeout_ms;
+    return remaining > 0 ? (int)remaining : 1;
+}
+
+/* ---- audit and answer ------------------------------------------------------- */
+
+static int audit(struct steep_frontend *fe, struct request_state *rs, bool result)
+{
+    TeaclaveCommonProto__Entry entry = TEACLAVE_COMMON_PROTO__ENTRY__INIT;
+    entry.microsecond = steep_frontend_now_us();
+    entry.ip.data = rs->ip;
+    entry.ip.len = sizeof rs->ip;
+    entry.user = rs->user;
+    entry.message = rs->message;
+    entry.result = result;
+    return steep_frontend_shipper_log(fe->shipper, &entry);
+}
+
+/* Audits a failure and sends it (an audit failure does not change an error). */
+static void fail(struct steep_frontend *fe, struct steep_rpc_call *call, struct request_state *rs,
+                 int code, const char *text)
+{
+    if (audit(fe, rs, false) < 0)
+        log_error("audit entry for a failed request was not saved: %s", rs->message);
+    steep_rpc_fail(call, code, "%s", text);
+}
+
+static void handle(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
+{
+    const struct route *route = arg;
+    struct steep_frontend *fe = route->frontend;
+    const struct steep_frontend_method *method = route->method;
+    struct request_state rs = {0};
+    struct sockaddr_storage addr;
+    socklen_t addr_len = sizeof addr;
+    memset(&addr, 0, sizeof addr);
+    steep_rpc_call_peer_addr(call, &addr, &addr_len);
+    steep_frontend_entry_ip(&addr, addr_len, rs.ip);
+
+    const char *error = NULL;
+    int code = authenticate(fe, call, &rs, &error);
+    if (code != 0) {
+        snprintf(rs.message, sizeof rs.message, "authenticate to %s: %s", method->api, error);
+        fail(fe, call, &rs, code, error);
+        return;
+    }
+    if (!authorize(fe, method, &rs)) {
+        snprintf(rs.message, sizeof rs.message, "authenticate to %s", method->api);
+        fail(fe, call, &rs, STEEP_GRPC_PERMISSION_DENIED, "permission denied");
+        return;
+    }
+    steep_frontend_entry_user(rs.sub, rs.role, rs.user, sizeof rs.user);
+
+    const struct steep_rpc_metadata metadata[] = {
+        {"id", rs.id},
+        {"token", rs.token},
+        {"role", rs.role},
+    };
+    ProtobufCMessage *response = NULL;
+    struct steep_rpc_status status;
+    if (steep_rpc_call(fe->backends.management, route->management_path, request, method->response,
+                       &response, metadata, 3, forward_timeout(fe, call), &status) < 0) {
+        char display[700];
+        steep_frontend_entry_status(status.code, status.message, display, sizeof display);
+        snprintf(rs.message, sizeof rs.message, "%s:%s", method->api, display);
+        fail(fe, call, &rs, status.code, status.message);
+        return;
+    }
+    snprintf(rs.message, sizeof rs.message, "%s", method->api);
+    if (audit(fe, &rs, true) < 0) {
+        log_error("audit log unavailable: answering %s with UNAVAILABLE", method->api);
+        steep_rpc_fail(call, STEEP_GRPC_UNAVAILABLE, "audit log unavailable");
+    } else {
+        steep_rpc_reply(call, response);
+    }
+    protobuf_c_message_free_unpacked(response, NULL);
+}
+
+/* ---- lifecycle --------------------------------------------------------------- */
+
+struct steep_frontend *steep_frontend_new(const struct steep_frontend_backends *backends,
+                                          const struct steep_frontend_options *options)
+{
+    struct steep_frontend *fe = calloc(1, sizeof *fe);
+    if (!fe)
+        return NULL;
+    fe->backends = *backends;
+    if (options)
+        fe->options = *options;
+    if (fe->options.backend_timeout_ms <= 0)
+        fe->options.backend_timeout_ms = 5000;
+    if (fe->options.management_timeout_ms <= 0)
+        fe->options.management_timeout_ms = 30000;
+    fe->routes = calloc(steep_frontend_method_count, sizeof *fe->routes);
+    fe->shipper = steep_frontend_shipper_start(backends->management, fe->options.audit_timeout_ms);
+    if (!fe->routes || !fe->shipper) {
+        steep_frontend_free(fe);
+        return NULL;
+    }
+    for (size_t i = 0; i < steep_frontend_method_count; i++) {
+        fe->routes[i].frontend = fe;
+        fe->routes[i].method = &steep_frontend_methods[i];
+        snprintf(fe->routes[i].management_path, sizeof fe->routes[i].management_path, "/%s/%s",
+                 STEEP_MANAGEMENT_SERVICE, steep_frontend_methods[i].name);
+    }
+    return fe;
+}
+
+int steep_frontend_register(struct steep_rpc_server *server, struct steep_frontend *fe)
+{
+    for (size_t i = 0; i < steep_frontend_method_count; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "/%s/%s", STEEP_FRONTEND_SERVICE,
+                 steep_frontend_methods[i].name);
+        if (steep_rpc_server_add(server, path, steep_frontend_methods[i].request, handle,
+                                 &fe->routes[i]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+void steep_frontend_free(struct steep_frontend *fe)
+{
+    if (!fe)
+        return;
+    steep_frontend_shipper_stop(fe->shipper);
+    free(fe->routes);
+    free(fe);
+}

@@ -1,0 +1,52 @@
+/*
+ * Stub backends for the frontend tests, all on one in-process RPC server:
+ * TeaclaveAuthenticationInternal/UserAuthenticate (fixed id/token table),
+ * TeaclaveAccessControl/AuthorizeApi (Teaclave's role x API matrix) and
+ * TeaclaveManagement (every method answers an empty message of its type,
+ * GetFunction echoes the id or fails for "function-missing"; SaveLogs and
+ * QueryAuditLogs run the real audit log over the storage engine). The stubs
+ * record what they were sent so tests can check what the frontend forwards.
+ */
+#ifndef STEEP_TESTS_FRONTEND_STUBS_H
+#define STEEP_TESTS_FRONTEND_STUBS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "audit.h"
+#include "rpc/rpc.h"
+#include "store/store.h"
+
+struct stub_seen {
+    char path[160];
+    char id[64];
+    char token[64];
+    char role[64];
+    char acs_role[64];
+    char acs_api[64];
+};
+
+struct stubs {
+    struct steep_rpc_server *server;
+    struct steep_tls_config tls;
+    int port;
+    char store_dir[64];
+    struct steep_store *store;
+    struct steep_audit_store seam;
+    struct steep_audit *audit;
+    pthread_mutex_t lock;
+    struct stub_seen seen; /* last management call and AuthorizeApi */
+    int save_logs_calls;
+    int management_calls;
+    bool fail_save_logs; /* SaveLogs answers INTERNAL */
+    bool fail_acs;       /* AuthorizeApi answers UNAVAILABLE */
+};
+
+int stubs_start(struct stubs *s);
+void stubs_stop(struct stubs *s);
+
+/* A self-signed server identity (clients in these tests verify nothing). */
+int stub_tls_identity(struct steep_tls_config *tls);
+void stub_tls_identity_free(struct steep_tls_config *tls);
+
+#endif
