@@ -125,8 +125,11 @@ static void conn_close(struct steep_rpc_conn *conn)
     if (conn->session)
         steep_rpc_conn_release(conn);
     steep_rpc_peer_release(conn->peer);
-    if (conn->transport.ssl)
+    if (conn->transport.ssl) {
+        if (conn->handshake_done)
+            SSL_shutdown(conn->transport.ssl); /* best effort close_notify */
         SSL_free(conn->transport.ssl);
+    }
     conn->transport.ssl = NULL;
     if (conn->transport.fd >= 0)
         close(conn->transport.fd); /* also removes it from epoll */

@@ -170,6 +170,12 @@ void steep_rpc_call_completed(struct steep_rpc_call *call)
     }
     if (call->responded) /* the deadline answered already; free on stream close */
         return;
+    if (call->deadline_ms && steep_rpc_now_ms() >= call->deadline_ms) {
+        /* Too late: the client gives up now, whatever the handler said. */
+        atomic_store(&call->cancelled, true);
+        refuse(call, STEEP_GRPC_DEADLINE_EXCEEDED, "Deadline Exceeded");
+        return;
+    }
     submit_response(call->conn->session, call, call->status, call->status_message,
                     &call->response_metadata);
 }

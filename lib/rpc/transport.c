@@ -44,11 +44,38 @@ void steep_rpc_ignore_sigpipe(void)
     pthread_once(&once, ignore_sigpipe_once);
 }
 
+/* Why the TLS connection failed: OpenSSL's reason (e.g. an alert the peer
+ * sent), else errno's. After a failed write, a pending alert from the peer
+ * (a refused certificate) is read first, since it is the real cause. */
+static int transport_error(struct steep_rpc_transport *transport, int error, bool writing)
+{
+    int saved_errno = errno;
+    if (error == SSL_ERROR_ZERO_RETURN)
+        return steep_error_set("connection closed by peer");
+    unsigned long detail = ERR_get_error();
+    if (!detail && writing) {
+        uint8_t scratch[256];
+        ERR_clear_error();
+        if (SSL_read(transport->ssl, scratch, sizeof(scratch)) <= 0)
+            detail = ERR_get_error();
+    }
+    ERR_clear_error();
+    if (detail) {
+        char text[256];
+        ERR_error_string_n(detail, text, sizeof(text));
+        return steep_error_set("%s", text);
+    }
+    if (error == SSL_ERROR_SYSCALL && saved_errno)
+        return steep_error_set("%s", strerror(saved_errno));
+    return steep_error_set("connection closed");
+}
+
 int steep_rpc_transport_read(struct steep_rpc_transport *transport, nghttp2_session *session)
 {
     uint8_t data[16384];
     for (;;) {
         ERR_clear_error();
+        errno = 0;
         int n = SSL_read(transport->ssl, data, sizeof(data));
         if (n <= 0) {
             int error = SSL_get_error(transport->ssl, n);
@@ -58,14 +85,7 @@ int steep_rpc_transport_read(struct steep_rpc_transport *transport, nghttp2_sess
                 transport->want_write = true;
                 return 0;
             }
-            if (error == SSL_ERROR_ZERO_RETURN)
-                return steep_error_set("connection closed by peer");
-            unsigned long detail = ERR_get_error();
-            char text[256] = "connection closed";
-            if (detail)
-                ERR_error_string_n(detail, text, sizeof(text));
-            ERR_clear_error();
-            return steep_error_set("%s", text);
+            return transport_error(transport, error, false);
         }
         ssize_t used = nghttp2_session_mem_recv(session, data, (size_t)n);
         ENSURE(used == n, "HTTP/2 protocol error: %s", nghttp2_strerror((int)used));
@@ -76,6 +96,7 @@ static int write_out(struct steep_rpc_transport *transport)
 {
     while (transport->out_pos < transport->out.len) {
         ERR_clear_error();
+        errno = 0;
         int n = SSL_write(transport->ssl, transport->out.data + transport->out_pos,
                           (int)(transport->out.len - transport->out_pos));
         if (n <= 0) {
@@ -84,7 +105,7 @@ static int write_out(struct steep_rpc_transport *transport)
                 transport->want_write = true;
                 return 0;
             }
-            return steep_error_set("connection lost while writing");
+            return transport_error(transport, error, true);
         }
         transport->out_pos += (size_t)n;
     }

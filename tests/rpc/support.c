@@ -129,8 +129,13 @@ int test_verifier_check(void *arg, X509 *leaf, STACK_OF(X509) * chain, char *pee
 void test_echo_say(struct steep_rpc_call *call, const ProtobufCMessage *message, void *arg)
 {
     const SteepTest__EchoRequest *request = (const SteepTest__EchoRequest *)message;
-    for (int slept = 0; slept < request->sleep_ms && !steep_rpc_call_cancelled(call); slept += 5)
+    for (int slept = 0; slept < request->sleep_ms; slept += 5) {
+        if (!request->ignore_cancel && steep_rpc_call_cancelled(call)) {
+            steep_rpc_fail(call, STEEP_GRPC_CANCELLED, "cancelled while sleeping");
+            return;
+        }
         usleep(5000);
+    }
     if (request->error_code) {
         steep_rpc_fail(call, request->error_code, "%s", request->error_message);
         return;
