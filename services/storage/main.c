@@ -110,7 +110,7 @@ static int run(struct steep_config *config, const sigset_t *stop)
     struct steep_attested *attested =
         steep_attested_open_from_config(config, "teaclave_storage_service");
     if (!attested)
-        return steep_error_wrap("attestation");
+        return -1;
     int rc = open_store(config, attested, &service.store);
     if (rc == 0)
         rc = serve(config, attested, &service, stop);
