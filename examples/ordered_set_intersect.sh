@@ -25,8 +25,9 @@ for i in 0 1; do
     --scheme teaclave-file-128 --key "$ZERO_KEY")
   "$STEEP" task assign "$task_id" --user "psi_user$i" --input "input_data$n=$input" \
     --output "output_result$n=$output" >/dev/null
-  "$STEEP" task approve "$task_id" --user "psi_user$i" >/dev/null
 done
+# Approval needs every piece of data assigned first.
+for i in 0 1; do "$STEEP" task approve "$task_id" --user "psi_user$i" >/dev/null; done
 "$STEEP" task invoke "$task_id" --user psi_user0 >/dev/null
 result=$("$STEEP" task result "$task_id" --user psi_user1 --wait 30) || die "task did not finish"
 say "both users see: $result"

@@ -49,10 +49,12 @@ int main(void)
         struct steep_data_map input = {inputs[i].name, input_id},
                               output = {outputs[i].name, output_id};
         check(steep_assign_data(users[i], task_id, &input, 1, &output, 1, &err), "assign", &err);
-        check(steep_approve_task(users[i], task_id, &err), "approve", &err);
         free(input_id);
         free(output_id);
     }
+    /* Approval needs every piece of data assigned first. */
+    for (int i = 0; i < 2; i++)
+        check(steep_approve_task(users[i], task_id, &err), "approve", &err);
     check(steep_invoke_task(user0, task_id, &err), "invoke", &err);
     struct steep_task *result;
     check(steep_wait_task(user1, task_id, 30000, &result, &err), "wait", &err);
