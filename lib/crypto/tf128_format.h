@@ -90,10 +90,25 @@ int tf128_derive_key(const uint8_t master[16], const char *label, uint64_t node_
 #define TF128_LABEL_METADATA "SGX-PROTECTED-FS-METADATA-KEY"
 #define TF128_LABEL_RANDOM   "SGX-PROTECTED-FS-RANDOM-KEY"
 
+/* Reusable per-stream crypto state: a GCM context (fetched AES-128-GCM)
+ * and, for writers, a CMAC context keyed once with the master key, so a
+ * node costs one key schedule and no algorithm fetches. */
+struct tf128_ctx {
+    void *gcm; /* EVP_CIPHER_CTX */
+    void *kdf; /* EVP_MAC_CTX keyed with the master key, or NULL */
+};
+
+int tf128_ctx_init(struct tf128_ctx *ctx);
+/* Keys the KDF context with master (writers). */
+int tf128_ctx_set_master(struct tf128_ctx *ctx, const uint8_t master[16]);
+int tf128_ctx_derive(struct tf128_ctx *ctx, const char *label, uint64_t node_number,
+                     const uint8_t nonce[32], uint8_t out[16]);
+void tf128_ctx_free(struct tf128_ctx *ctx);
+
 /* AES-128-GCM of one node with a zero IV and empty AAD. */
-int tf128_node_encrypt(const uint8_t key[16], const uint8_t *in, size_t len, uint8_t *out,
-                       uint8_t tag[16]);
-int tf128_node_decrypt(const uint8_t key[16], const uint8_t *in, size_t len, const uint8_t tag[16],
-                       uint8_t *out);
+int tf128_node_encrypt(struct tf128_ctx *ctx, const uint8_t key[16], const uint8_t *in, size_t len,
+                       uint8_t *out, uint8_t tag[16]);
+int tf128_node_decrypt(struct tf128_ctx *ctx, const uint8_t key[16], const uint8_t *in, size_t len,
+                       const uint8_t tag[16], uint8_t *out);
 
 #endif

@@ -29,6 +29,7 @@ struct mht_cache {
 struct tf128_reader {
     struct steep_reader base;
     int fd;
+    struct tf128_ctx crypto;
     uint64_t size;
     uint64_t pos;
     uint8_t metadata[TF128_ENCRYPTED_SIZE];
@@ -73,7 +74,8 @@ static int load_mht(struct tf128_reader *r, uint64_t m)
             (TF128_DATA_PER_MHT + (path[l] - 1) % TF128_CHILD_MHT_PER_MHT) * TF128_MHT_ENTRY_SIZE;
         uint64_t physical = tf128_mht_physical(path[l]);
         GUARD(read_node(r, physical, "MHT", path[l]));
-        if (tf128_node_decrypt(entry, r->cipher, TF128_NODE_SIZE, entry + 16, c->plain) < 0)
+        if (tf128_node_decrypt(&r->crypto, entry, r->cipher, TF128_NODE_SIZE, entry + 16,
+                               c->plain) < 0)
             return steep_error_set("teaclave-file-128: MHT node %llu (physical node %llu) failed "
                                    "authentication (tampered)",
                                    (unsigned long long)path[l], (unsigned long long)physical);
@@ -92,7 +94,8 @@ static int load_data(struct tf128_reader *r, uint64_t d)
     uint64_t physical = tf128_data_physical(d);
     r->data_loaded = -1;
     GUARD(read_node(r, physical, "data", d));
-    if (tf128_node_decrypt(entry, r->cipher, TF128_NODE_SIZE, entry + 16, r->data_plain) < 0)
+    if (tf128_node_decrypt(&r->crypto, entry, r->cipher, TF128_NODE_SIZE, entry + 16,
+                           r->data_plain) < 0)
         return steep_error_set("teaclave-file-128: data node %llu (physical node %llu) failed "
                                "authentication (tampered)",
                                (unsigned long long)d, (unsigned long long)physical);
@@ -136,6 +139,7 @@ static int tf128_close(struct steep_reader *base)
         return 0;
     if (r->fd >= 0)
         close(r->fd);
+    tf128_ctx_free(&r->crypto);
     OPENSSL_cleanse(r, sizeof(*r));
     free(r);
     return 0;
@@ -181,7 +185,8 @@ static int open_metadata(struct tf128_reader *r, const char *name, const uint8_t
 
     uint8_t metadata_key[16];
     GUARD(tf128_derive_key(key, TF128_LABEL_METADATA, 0, key_id, metadata_key));
-    int rc = tf128_node_decrypt(metadata_key, encrypted, TF128_ENCRYPTED_SIZE, gmac, r->metadata);
+    int rc = tf128_node_decrypt(&r->crypto, metadata_key, encrypted, TF128_ENCRYPTED_SIZE, gmac,
+                                r->metadata);
     OPENSSL_cleanse(metadata_key, sizeof(metadata_key));
     ENSURE(rc == 0, "teaclave-file-128: metadata failed authentication (wrong key or tampered "
                     "node 0)");
@@ -228,7 +233,8 @@ static int open_root(struct tf128_reader *r)
     const uint8_t *mht_key = r->metadata + TF128_MD_MHT_KEY_OFFSET;
     const uint8_t *mht_gmac = r->metadata + TF128_MD_MHT_GMAC_OFFSET;
     GUARD(read_node(r, 1, "MHT", 0));
-    ENSURE(tf128_node_decrypt(mht_key, r->cipher, TF128_NODE_SIZE, mht_gmac, r->mht[0].plain) == 0,
+    ENSURE(tf128_node_decrypt(&r->crypto, mht_key, r->cipher, TF128_NODE_SIZE, mht_gmac,
+                              r->mht[0].plain) == 0,
            "teaclave-file-128: MHT node 0 (physical node 1) failed authentication (tampered)");
     r->mht[0].valid = 1;
     r->mht[0].number = 0;
@@ -248,7 +254,8 @@ struct steep_reader *steep_tf128_reader_open(int fd, const char *name, const uin
     r->base.close = tf128_close;
     r->fd = fd;
     r->data_loaded = -1;
-    if (open_metadata(r, name, key, cmac) < 0 || check_length(r) < 0 || open_root(r) < 0) {
+    if (tf128_ctx_init(&r->crypto) < 0 || open_metadata(r, name, key, cmac) < 0 ||
+        check_length(r) < 0 || open_root(r) < 0) {
         tf128_close(&r->base);
         return NULL;
     }

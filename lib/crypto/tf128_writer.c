@@ -30,6 +30,7 @@ struct tf128_writer {
     struct steep_writer base;
     int fd;
     int failed;
+    struct tf128_ctx crypto;
     uint64_t size;
     uint8_t user_key[16];
     uint8_t master_key[16];
@@ -48,7 +49,7 @@ static int random_node_key(struct tf128_writer *w, uint64_t physical, uint8_t ke
 {
     uint8_t nonce[32];
     ENSURE(RAND_bytes(nonce, sizeof(nonce)) == 1, "random generator failed");
-    return tf128_derive_key(w->master_key, TF128_LABEL_RANDOM, physical, nonce, key);
+    return tf128_ctx_derive(&w->crypto, TF128_LABEL_RANDOM, physical, nonce, key);
 }
 
 /* Encrypts plain with a fresh key, writes it at physical, returns {key, tag} in entry. */
@@ -56,7 +57,7 @@ static int seal_node(struct tf128_writer *w, const uint8_t *plain, uint64_t phys
                      uint8_t entry[32])
 {
     GUARD(random_node_key(w, physical, entry));
-    GUARD(tf128_node_encrypt(entry, plain, TF128_NODE_SIZE, w->cipher, entry + 16));
+    GUARD(tf128_node_encrypt(&w->crypto, entry, plain, TF128_NODE_SIZE, w->cipher, entry + 16));
     return steep_fd_pwrite_all(w->fd, w->cipher, TF128_NODE_SIZE,
                                (off_t)(physical * TF128_NODE_SIZE));
 }
@@ -143,7 +144,8 @@ static int finish_tree(struct tf128_writer *w)
         ENSURE(n == TF128_NODE_SIZE, "teaclave-file-128 writer: cannot read back MHT node %llu",
                (unsigned long long)m);
         uint8_t *entry = records + m * TF128_MHT_ENTRY_SIZE;
-        ENSURE(tf128_node_decrypt(entry, w->cipher, TF128_NODE_SIZE, entry + 16, w->mht_plain) == 0,
+        ENSURE(tf128_node_decrypt(&w->crypto, entry, w->cipher, TF128_NODE_SIZE, entry + 16,
+                                  w->mht_plain) == 0,
                "teaclave-file-128 writer: MHT node %llu changed on disk while writing",
                (unsigned long long)m);
         for (uint64_t c = first_child; c <= last && c < first_child + TF128_CHILD_MHT_PER_MHT; c++)
@@ -189,7 +191,7 @@ static int write_metadata(struct tf128_writer *w, uint8_t cmac[16])
         w->metadata[TF128_MD_SIZE_OFFSET + i] = (uint8_t)(w->size >> (8 * i));
     uint8_t metadata_key[16];
     GUARD(tf128_derive_key(w->user_key, TF128_LABEL_METADATA, 0, key_id, metadata_key));
-    rc = tf128_node_encrypt(metadata_key, w->metadata, TF128_ENCRYPTED_SIZE,
+    rc = tf128_node_encrypt(&w->crypto, metadata_key, w->metadata, TF128_ENCRYPTED_SIZE,
                             node0 + TF128_ENCRYPTED_OFFSET, node0 + TF128_GMAC_OFFSET);
     OPENSSL_cleanse(metadata_key, sizeof(metadata_key));
     GUARD(rc);
@@ -222,6 +224,7 @@ static int tf128_writer_close(struct steep_writer *base, uint8_t cmac[16])
     if (close(w->fd) < 0 && rc == 0)
         rc = steep_error_set("teaclave-file-128 writer: close failed: %s", strerror(errno));
     steep_buf_free(&w->mht_records);
+    tf128_ctx_free(&w->crypto);
     OPENSSL_cleanse(w, sizeof(*w));
     free(w);
     return rc;
@@ -242,7 +245,10 @@ struct steep_writer *steep_tf128_writer_new(int fd, const char *name, const uint
         return NULL;
     }
     struct tf128_writer *w = calloc(1, sizeof(*w));
-    if (!w || RAND_bytes(w->master_key, sizeof(w->master_key)) != 1) {
+    if (!w || RAND_bytes(w->master_key, sizeof(w->master_key)) != 1 ||
+        tf128_ctx_init(&w->crypto) < 0 || tf128_ctx_set_master(&w->crypto, w->master_key) < 0) {
+        if (w)
+            tf128_ctx_free(&w->crypto);
         free(w);
         close(fd);
         steep_error_set("out of memory or random generator failed");
