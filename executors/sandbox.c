@@ -165,6 +165,10 @@ static int encode_request(const struct steep_sandbox_task *task, struct spawn *s
         files[i]->fd = FIRST_FILE_FD + (int)i;
     }
     spawn->n = 1 + total;
+    request->cpu_seconds = task->limits.cpu_seconds;
+    request->open_files = task->limits.open_files;
+    request->memory_bytes = task->limits.memory_bytes;
+    request->file_size_bytes = task->limits.file_size_bytes;
     int rc = steep_runner_request_encode(request, encoded);
     for (size_t i = 0; i < total; i++)
         files[i]->fd = saved[i];
