@@ -209,6 +209,7 @@ void steep_rpc_memory_conn_free(struct steep_rpc_conn *conn);
 struct steep_rpc_pool *steep_rpc_pool_new(int min_threads, int max_threads, int idle_ms,
                                           void (*run)(struct steep_rpc_call *call));
 int steep_rpc_pool_submit(struct steep_rpc_pool *pool, struct steep_rpc_call *call);
+int steep_rpc_pool_threads(struct steep_rpc_pool *pool);
 /* Waits for running work to finish and all threads to exit, then frees. */
 void steep_rpc_pool_free(struct steep_rpc_pool *pool);
 

@@ -141,6 +141,14 @@ int steep_rpc_pool_submit(struct steep_rpc_pool *pool, struct steep_rpc_call *ca
     return 0;
 }
 
+int steep_rpc_pool_threads(struct steep_rpc_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    int threads = pool->threads;
+    pthread_mutex_unlock(&pool->lock);
+    return threads;
+}
+
 void steep_rpc_pool_free(struct steep_rpc_pool *pool)
 {
     if (!pool)

@@ -1,0 +1,72 @@
+/*
+ * The handler pool grows while all its workers are blocked (so long polls
+ * never starve other calls), never beyond its cap, runs every submitted
+ * call exactly once, and shrinks back to its minimum when idle.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "rpc/internal.h"
+
+static atomic_int ran, running, most_running;
+
+static void slow_run(struct steep_rpc_call *call)
+{
+    int now = atomic_fetch_add(&running, 1) + 1;
+    int seen = atomic_load(&most_running);
+    while (now > seen && !atomic_compare_exchange_weak(&most_running, &seen, now)) {
+    }
+    usleep(200 * 1000);
+    atomic_fetch_sub(&running, 1);
+    atomic_fetch_add(&ran, 1);
+}
+
+static void test_grows_when_busy_and_shrinks_when_idle(void **state)
+{
+    struct steep_rpc_pool *pool = steep_rpc_pool_new(1, 6, 100, slow_run);
+    assert_non_null(pool);
+    assert_int_equal(steep_rpc_pool_threads(pool), 1);
+    struct steep_rpc_call calls[10] = {0};
+    int64_t start = steep_rpc_now_ms();
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(steep_rpc_pool_submit(pool, &calls[i]), 0);
+    assert_int_equal(steep_rpc_pool_threads(pool), 6); /* capped */
+    while (atomic_load(&ran) < 10)
+        usleep(10 * 1000);
+    int64_t took = steep_rpc_now_ms() - start;
+    assert_int_equal(atomic_load(&most_running), 6);
+    assert_true(took >= 400 && took < 1500); /* two rounds of 200 ms, not ten */
+    for (int i = 0; i < 100 && steep_rpc_pool_threads(pool) > 1; i++)
+        usleep(20 * 1000);
+    assert_int_equal(steep_rpc_pool_threads(pool), 1);
+    /* Still works after shrinking. */
+    assert_int_equal(steep_rpc_pool_submit(pool, &calls[0]), 0);
+    while (atomic_load(&ran) < 11)
+        usleep(10 * 1000);
+    steep_rpc_pool_free(pool);
+}
+
+static void test_free_waits_for_queued_work(void **state)
+{
+    atomic_store(&ran, 0);
+    struct steep_rpc_pool *pool = steep_rpc_pool_new(2, 2, 1000, slow_run);
+    struct steep_rpc_call calls[4] = {0};
+    for (int i = 0; i < 4; i++)
+        steep_rpc_pool_submit(pool, &calls[i]);
+    steep_rpc_pool_free(pool);
+    assert_int_equal(atomic_load(&ran), 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grows_when_busy_and_shrinks_when_idle),
+        cmocka_unit_test(test_free_waits_for_queued_work),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
