@@ -36,8 +36,14 @@ static enum claim_result claim_task(struct steep_scheduler *s, const char *uuid,
     char key[64];
     snprintf(key, sizeof key, "staged-%s", uuid);
     int rc = s->store.get(s->store.ctx, key, staged);
-    if (rc == STEEP_STORE_NOT_FOUND)
-        return SKIPPED;
+    if (rc == STEEP_STORE_NOT_FOUND) {
+        /* Never expected (the record outlives the Staged state); end the
+         * task rather than leave it Staged forever. */
+        log_error("scheduler: task %s has no staged record", uuid);
+        return steep_task_record_fail(&s->store, uuid, "Runtime Error: staged task missing") < 0
+                   ? FAILED
+                   : SKIPPED;
+    }
     if (rc != STEEP_STORE_OK)
         return FAILED;
     snprintf(key, sizeof key, "task-%s", uuid);

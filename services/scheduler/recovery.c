@@ -82,12 +82,14 @@ static void reconcile_task(struct steep_scheduler *s, const char *uuid, bool at_
                 log_info("scheduler: watching task %s on slot %s", uuid, slot->executor_id);
             }
         }
-    } else {
+    } else if (status < 0 || steep_task_record_terminal(status)) {
         if (holder && status == STATUS(Canceled))
             holder->stop = true;
         steep_scheduler_remove_queued_locked(s, uuid);
         drop = !holder;
     }
+    /* Created/DataAssigned/Approved: management is staging it right now (the
+     * index record is written first), or an invoke died half-way; leave it. */
     pthread_mutex_unlock(&s->lock);
     json_decref(task);
     if (drop)
