@@ -17,6 +17,8 @@ STEEP_FN(steep_fn_private_join_and_compute);
 STEEP_FN(steep_fn_password_check);
 STEEP_FN(steep_fn_rsa_sign);
 STEEP_FN(steep_fn_online_decrypt);
+STEEP_FN(steep_fn_logistic_regression_predict);
+STEEP_FN(steep_fn_gbdt_predict);
 STEEP_FN(steep_fn_test_crash);
 STEEP_FN(steep_fn_test_loop);
 STEEP_FN(steep_fn_test_alloc);

@@ -20,6 +20,8 @@ static const struct steep_builtin builtins[] = {
     {"builtin-password-check", steep_fn_password_check},
     {"builtin-rsa-sign", steep_fn_rsa_sign},
     {"builtin_online_decrypt", steep_fn_online_decrypt},
+    {"builtin-logistic-regression-predict", steep_fn_logistic_regression_predict},
+    {"builtin-gbdt-predict", steep_fn_gbdt_predict},
 #ifdef STEEP_TEST_PAYLOADS
     {"test-crash", steep_fn_test_crash},
     {"test-loop", steep_fn_test_loop},

@@ -359,6 +359,66 @@ static void test_online_decrypt(void **state)
     fn_test_io_free(&t);
 }
 
+static void check_model_function(const char *function, const char *dir, const char *data,
+                                 const char *summary, int encrypted)
+{
+    struct fn_test_io t;
+    fn_test_io_init(&t);
+    char model[256], input[256], expected[256];
+    snprintf(model, sizeof(model), "%s/model.txt", dir);
+    snprintf(input, sizeof(input), "%s/%s", dir, data);
+    snprintf(expected, sizeof(expected), "%s/expected_result.txt", dir);
+    fn_test_add_fixture(&t, "model_file", model);
+    fn_test_add_fixture(&t, "data_file", input);
+    fn_test_add_output(&t, "result_file", encrypted);
+    expect_ok(&t, function, "{}", summary);
+    struct steep_buf out = STEEP_BUF_INIT, want = STEEP_BUF_INIT;
+    fn_test_read_output(&t, "result_file", &out);
+    read_fixture(expected, &want);
+    assert_int_equal(out.len, want.len);
+    assert_memory_equal(out.data, want.data, want.len);
+    steep_buf_free(&out);
+    steep_buf_free(&want);
+    fn_test_io_free(&t);
+}
+
+static void model_error(const char *function, const char *model_rel, const char *data,
+                        const char *want)
+{
+    struct fn_test_io t;
+    fn_test_io_init(&t);
+    fn_test_add_fixture(&t, "model_file", model_rel);
+    fn_test_add_input_bytes(&t, "data_file", data, strlen(data));
+    fn_test_add_output(&t, "result_file", 1);
+    expect_error(&t, function, "{}", want);
+    fn_test_io_free(&t);
+}
+
+static void test_predict_functions(void **state)
+{
+    check_model_function("builtin-logistic-regression-predict", "logistic_regression_prediction",
+                         "predict_input.txt", "Predicted 5 lines of data.", 0);
+    check_model_function("builtin-logistic-regression-predict", "logistic_regression_prediction",
+                         "predict_input.txt", "Predicted 5 lines of data.", 1);
+    check_model_function("builtin-gbdt-predict", "gbdt_prediction", "test_data.txt",
+                         "Predict result has 30 lines of data.", 0);
+    check_model_function("builtin-gbdt-predict", "gbdt_prediction", "test_data.txt",
+                         "Predict result has 30 lines of data.", 1);
+    const char *lr = "logistic_regression_prediction/model.txt";
+    model_error("builtin-logistic-regression-predict", lr, "1.0,2.0\n",
+                "Data format error: column len = 2, expected = 30");
+    model_error("builtin-logistic-regression-predict", lr, "\n", "Empty line");
+    model_error("builtin-logistic-regression-predict", lr, "1.0,x\n", "invalid float literal");
+    model_error("builtin-logistic-regression-predict", "gbdt_prediction/test_data.txt", "1\n",
+                "line 1");
+    const char *gbdt = "gbdt_prediction/model.txt";
+    model_error("builtin-gbdt-predict", gbdt, "1.0, ,2.0,3.0\n", "Empty feature");
+    model_error("builtin-gbdt-predict", gbdt, " \n", "Empty line");
+    model_error("builtin-gbdt-predict", gbdt, "0x10,1,1,1\n", "invalid float literal");
+    model_error("builtin-gbdt-predict", gbdt, "1.0\n", "sample doesn't have the feature");
+    model_error("builtin-gbdt-predict", lr, "1.0\n", "missing conf or trees");
+}
+
 static void test_payloads(void **state)
 {
     struct fn_test_io t;
@@ -410,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_password_check),
         cmocka_unit_test(test_rsa_sign),
         cmocka_unit_test(test_online_decrypt),
+        cmocka_unit_test(test_predict_functions),
         cmocka_unit_test(test_payloads),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
