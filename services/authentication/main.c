@@ -49,24 +49,33 @@ static int read_admin_password(const struct steep_config *config, struct steep_b
     return steep_buf_terminate(password);
 }
 
+/* An integer key within [min, max]. */
+static int get_bounded(const struct steep_config *config, const char *key, int64_t def, int64_t min,
+                       int64_t max, int64_t *out)
+{
+    *out = steep_config_get_int(config, key, def);
+    ENSURE(*out >= min && *out <= max, "[%s] must be between %lld and %lld", key, (long long)min,
+           (long long)max);
+    return 0;
+}
+
 static int read_options(const struct steep_config *config, struct steep_attested *attested,
                         struct steep_auth_options *options, struct steep_buf *admin_password)
 {
-    options->argon2.t_cost =
-        (uint32_t)steep_config_get_int(config, "authentication.argon2_t_cost", 2);
-    options->argon2.m_cost_kib =
-        (uint32_t)steep_config_get_int(config, "authentication.argon2_m_cost_kib", 8192);
-    options->argon2.parallelism =
-        (uint32_t)steep_config_get_int(config, "authentication.argon2_parallelism", 1);
-    options->login_delay_base_ms = steep_config_get_int(
-        config, "authentication.login_delay_base_ms", STEEP_AUTH_DEFAULT_DELAY_BASE_MS);
-    options->login_delay_max_ms = steep_config_get_int(config, "authentication.login_delay_max_ms",
-                                                       STEEP_AUTH_DEFAULT_DELAY_MAX_MS);
-    options->token_lifetime_s = steep_config_get_int(config, "authentication.token_lifetime_s",
-                                                     STEEP_AUTH_DEFAULT_LIFETIME_S);
-    ENSURE(options->argon2.t_cost >= 1 && options->argon2.m_cost_kib >= 8 &&
-               options->argon2.parallelism >= 1,
-           "[authentication] argon2 parameters must be positive (m_cost_kib >= 8)");
+    int64_t t_cost, m_cost, parallelism;
+    GUARD(get_bounded(config, "authentication.argon2_t_cost", 2, 1, 64, &t_cost));
+    GUARD(get_bounded(config, "authentication.argon2_m_cost_kib", 8192, 64, 4 << 20, &m_cost));
+    GUARD(get_bounded(config, "authentication.argon2_parallelism", 1, 1, 64, &parallelism));
+    ENSURE(m_cost >= 8 * parallelism, "[authentication] argon2_m_cost_kib must be at least 8 "
+                                      "times argon2_parallelism");
+    options->argon2 =
+        (struct steep_auth_argon2){(uint32_t)t_cost, (uint32_t)m_cost, (uint32_t)parallelism};
+    GUARD(get_bounded(config, "authentication.login_delay_base_ms",
+                      STEEP_AUTH_DEFAULT_DELAY_BASE_MS, 0, 60000, &options->login_delay_base_ms));
+    GUARD(get_bounded(config, "authentication.login_delay_max_ms", STEEP_AUTH_DEFAULT_DELAY_MAX_MS,
+                      1, 600000, &options->login_delay_max_ms));
+    GUARD(get_bounded(config, "authentication.token_lifetime_s", STEEP_AUTH_DEFAULT_LIFETIME_S, 60,
+                      365 * 86400, &options->token_lifetime_s));
     GUARD(read_admin_password(config, admin_password));
     options->admin_password = admin_password->len ? (const char *)admin_password->data : NULL;
     GUARD(steep_attested_seal_key(attested, "authentication-db", options->db_key));
