@@ -96,6 +96,7 @@ struct spawn {
     size_t n;
     char *argv[2];
     char *envp[4];
+    char log_env[64];
     pid_t parent;
 };
 
@@ -133,14 +134,13 @@ static void prepare_env(struct spawn *spawn)
                          "handle_abort=0:handle_sigill=0:handle_sigfpe=0:"
                          "allow_user_segv_handler=1:allocator_may_return_null=1";
     static char ubsan[] = "UBSAN_OPTIONS=print_stacktrace=0:halt_on_error=1";
-    static char log_env[64];
     size_t n = 0;
     spawn->envp[n++] = asan;
     spawn->envp[n++] = ubsan;
     const char *level = getenv("STEEP_LOG");
     if (level && strlen(level) < 32) {
-        snprintf(log_env, sizeof log_env, "STEEP_LOG=%s", level);
-        spawn->envp[n++] = log_env;
+        snprintf(spawn->log_env, sizeof spawn->log_env, "STEEP_LOG=%s", level);
+        spawn->envp[n++] = spawn->log_env;
     }
     spawn->envp[n] = NULL;
 }
