@@ -214,19 +214,19 @@ static void test_queue_fifo(void **state)
     struct fixture *f = *state;
     dequeue_expect(f->store, "staged-task", NULL);
     char item[16];
-    for (int i = 0; i < 50; i++) {
+    for (int i = 0; i < 20; i++) {
         snprintf(item, sizeof item, "item%d", i);
         enqueue_string(f->store, "staged-task", item);
         if (i % 3 == 0)
             enqueue_string(f->store, "staged", item); /* a queue named by a prefix */
     }
     put_string(f->store, "staged-task", "a record, not the queue");
-    for (int i = 0; i < 50; i++) {
+    for (int i = 0; i < 20; i++) {
         snprintf(item, sizeof item, "item%d", i);
         dequeue_expect(f->store, "staged-task", item);
     }
     dequeue_expect(f->store, "staged-task", NULL);
-    for (int i = 0; i < 50; i += 3) {
+    for (int i = 0; i < 20; i += 3) {
         snprintf(item, sizeof item, "item%d", i);
         dequeue_expect(f->store, "staged", item);
     }
@@ -322,9 +322,9 @@ static void test_batch(void **state)
 /* ---- concurrency ---- */
 
 #define WRITERS        16
-#define WRITES_EACH    150
+#define WRITES_EACH    60
 #define CAS_THREADS    8
-#define CAS_INCREMENTS 60
+#define CAS_INCREMENTS 25
 
 struct worker {
     struct steep_store *store;
