@@ -16,6 +16,40 @@
  * ALPN "h2" required. Certificates come from a credentials callback so they
  * can be renewed without a restart (new handshakes use the new ones); peer
  * certificates go through a verification hook (attestation plugs in here).
+ *
+ * Usage (server):
+ *     static void get(struct steep_rpc_call *call, const ProtobufCMessage *message, void *arg)
+ *     {
+ *         const TeaclaveStorageServiceProto__GetRequest *request = (const void *)message;
+ *         TeaclaveStorageServiceProto__GetResponse reply = ..._GET_RESPONSE__INIT;
+ *         if (!found) {
+ *             steep_rpc_fail(call, STEEP_GRPC_INTERNAL, "invalid response");
+ *             return;
+ *         }
+ *         steep_rpc_reply(call, &reply.base);    // packed at once: reply may be on the stack
+ *     }
+ *     struct steep_rpc_server_config config = {.listen = "0.0.0.0:17778", .tls = tls,
+ *                                              .name = "storage"};
+ *     struct steep_rpc_server *server = steep_rpc_server_new(&config);
+ *     steep_rpc_server_add(server, "/teaclave_storage_service_proto.TeaclaveStorage/Get",
+ *                          &teaclave_storage_service_proto__get_request__descriptor, get, ctx);
+ *     steep_rpc_server_start(server);  ...  steep_rpc_server_stop(server, 5000);
+ *     steep_rpc_server_free(server);
+ * Usage (client; one per peer, shared by all threads):
+ *     struct steep_rpc_client *client = steep_rpc_client_new(&(struct steep_rpc_client_config){
+ *         .address = "localhost:17778", .tls = tls});
+ *     ProtobufCMessage *response; struct steep_rpc_status status;
+ *     if (steep_rpc_call(client, path, &request.base,
+ *                        &teaclave_storage_service_proto__get_response__descriptor, &response,
+ *                        NULL, 0, 5000, &status) < 0)
+ *         log_warn("%s: %s", steep_grpc_code_name(status.code), status.message);
+ *     else protobuf_c_message_free_unpacked(response, NULL);
+ *
+ * Threads: the credentials callback and the verify hook run on the event
+ * thread during handshakes (keep them quick: return cached credentials).
+ * Handlers run on the worker pool, which grows while all workers are busy
+ * (up to 1024) and shrinks after 10 s idle; a handler may block. The first
+ * server or client sets SIGPIPE to SIG_IGN if it was still SIG_DFL.
  */
 #ifndef STEEP_RPC_RPC_H
 #define STEEP_RPC_RPC_H
@@ -123,8 +157,13 @@ void steep_rpc_call_peer_addr(const struct steep_rpc_call *call, struct sockaddr
                               socklen_t *len);
 /* Milliseconds left before the client's grpc-timeout; -1 when none. */
 int64_t steep_rpc_call_remaining_ms(const struct steep_rpc_call *call);
-/* True once the client reset the stream, the deadline passed or the server stops. */
+/* True once the client reset the stream, the deadline passed or the server
+ * stops. A long poll should check it (or steep_rpc_call_remaining_ms) and
+ * answer early; an answer given after the deadline is replaced by
+ * DEADLINE_EXCEEDED. */
 bool steep_rpc_call_cancelled(const struct steep_rpc_call *call);
+/* Answers with response (packed immediately: the caller keeps ownership).
+ * Over the server's max_message it becomes RESOURCE_EXHAUSTED. */
 void steep_rpc_reply(struct steep_rpc_call *call, const ProtobufCMessage *response);
 void steep_rpc_fail(struct steep_rpc_call *call, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
