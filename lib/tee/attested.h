@@ -99,6 +99,9 @@ struct steep_tee *steep_attested_tee(struct steep_attested *attested);
 /* Renews key, evidence and certificate now (the background thread does it
  * on schedule). */
 int steep_attested_renew(struct steep_attested *attested);
+/* Peer verdicts answered from the cache (hits) or verified in full (misses). */
+void steep_attested_verdict_cache_stats(struct steep_attested *attested, unsigned long *hits,
+                                        unsigned long *misses);
 /* How many times the certificate was created (1 after open). */
 unsigned steep_attested_generation(struct steep_attested *attested);
 

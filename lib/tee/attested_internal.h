@@ -26,6 +26,7 @@ struct steep_attested_verifier {
     pthread_mutex_t lock;
     struct verdict_cache_entry cache[STEEP_VERDICT_CACHE_SIZE];
     size_t cache_next;
+    unsigned long hits, misses; /* guarded by lock */
     struct steep_attested_verifier *next;
 };
 

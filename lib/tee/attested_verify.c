@@ -94,6 +94,10 @@ static bool cache_lookup(struct steep_attested_verifier *verifier, const uint8_t
             found = true;
         }
     }
+    if (found)
+        verifier->hits++;
+    else
+        verifier->misses++;
     pthread_mutex_unlock(&verifier->lock);
     return found;
 }
@@ -139,4 +143,18 @@ int steep_attested_verify_peer(void *arg, X509 *leaf, STACK_OF(X509) * chain, ch
         cache_store(verifier, hash, expires, verdict.name);
     }
     return 0;
+}
+
+void steep_attested_verdict_cache_stats(struct steep_attested *attested, unsigned long *hits,
+                                        unsigned long *misses)
+{
+    *hits = *misses = 0;
+    pthread_mutex_lock(&attested->lock);
+    for (struct steep_attested_verifier *v = attested->verifiers; v; v = v->next) {
+        pthread_mutex_lock(&v->lock);
+        *hits += v->hits;
+        *misses += v->misses;
+        pthread_mutex_unlock(&v->lock);
+    }
+    pthread_mutex_unlock(&attested->lock);
 }
