@@ -37,9 +37,19 @@ int steep_store_queue_key(struct steep_buf *out, const void *queue, size_t queue
 void steep_store_describe_key(const uint8_t *key, size_t key_len, char *out, size_t out_len)
 {
     size_t used = 0;
-    if (out_len == 0)
+    if (out_len < 16)
         return;
     out[0] = '\0';
+    /* user records by their own key; queue and marker records by namespace */
+    if (key_len > 0 && key[0] == STEEP_STORE_NS_USER) {
+        key++;
+        key_len--;
+    } else if (key_len > 0) {
+        used = (size_t)snprintf(out, out_len,
+                                "%s:", key[0] == STEEP_STORE_NS_QUEUE ? "queue" : "internal");
+        key++;
+        key_len--;
+    }
     for (size_t i = 0; i < key_len && used + 8 < out_len; i++) {
         uint8_t c = key[i];
         int n = (c >= 0x20 && c < 0x7f && c != '\\')

@@ -43,7 +43,8 @@ enum steep_store_flags {
  * copied; the caller may wipe its copy. */
 int steep_store_open(const char *path, const uint8_t key[STEEP_STORE_KEY_BYTES], int flags,
                      struct steep_store **out);
-/* Waits for in-flight writes, closes LevelDB and wipes the key. NULL is allowed. */
+/* Closes LevelDB and wipes the key. Call once every other call on the store
+ * has returned. NULL is allowed. */
 void steep_store_close(struct steep_store *store);
 
 /* OK with the plaintext in value (replaced, marked secret), or NOT_FOUND. */
