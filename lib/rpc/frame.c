@@ -2,7 +2,9 @@
  * gRPC message framing: 1 byte compressed-flag, 4 bytes big-endian length,
  * then the message. Unary calls carry exactly one message per direction.
  * The reader checks the prefix before buffering anything, so a peer cannot
- * make us hold more than max_message bytes of one stream.
+ * make us hold more than max_message bytes of one stream. Memory follows the
+ * bytes that actually arrive (a declared length alone reserves at most
+ * INITIAL_RESERVE), so announcing big messages costs a peer real traffic.
  */
 #include "rpc/wire.h"
 
@@ -10,6 +12,8 @@
 
 #include "core/error.h"
 #include "rpc/rpc.h"
+
+#define INITIAL_RESERVE (64 * 1024)
 
 void steep_rpc_frame_reader_init(struct steep_rpc_frame_reader *reader, size_t max_message)
 {
@@ -47,7 +51,8 @@ static int check_prefix(struct steep_rpc_frame_reader *reader)
     if (length > reader->max_message)
         return refuse(reader, STEEP_GRPC_RESOURCE_EXHAUSTED, "message larger than the limit");
     reader->message_len = length;
-    if (steep_buf_reserve(&reader->message, length) < 0)
+    if (steep_buf_reserve(&reader->message, length < INITIAL_RESERVE ? length : INITIAL_RESERVE) <
+        0)
         return refuse(reader, STEEP_GRPC_RESOURCE_EXHAUSTED, "out of memory");
     return 0;
 }
@@ -70,8 +75,8 @@ int steep_rpc_frame_feed(struct steep_rpc_frame_reader *reader, const uint8_t *d
         } else {
             size_t missing = reader->message_len - reader->message.len;
             size_t take = missing < len ? missing : len;
-            /* Capacity was reserved in check_prefix: this never reallocates. */
-            steep_buf_append(&reader->message, data, take);
+            if (steep_buf_append(&reader->message, data, take) < 0)
+                return refuse(reader, STEEP_GRPC_RESOURCE_EXHAUSTED, "out of memory");
             data += take;
             len -= take;
         }

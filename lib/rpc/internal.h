@@ -117,6 +117,8 @@ struct steep_rpc_call {
     int32_t stream_id;
     const struct steep_rpc_method *method;
     struct steep_rpc_headers metadata;
+    size_t metadata_bytes;
+    size_t buffered;     /* request bytes counted in conn->buffered */
     int64_t deadline_ms; /* monotonic; 0: none */
     struct steep_rpc_frame_reader reader;
     int refused;                /* gRPC status decided before dispatch; 0: none */
@@ -149,6 +151,7 @@ struct steep_rpc_conn {
     nghttp2_session *session;
     struct steep_rpc_peer *peer;
     struct steep_rpc_call *calls;
+    size_t buffered; /* request bytes held by calls not yet handed to workers */
 };
 
 struct steep_rpc_pool;

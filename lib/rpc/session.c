@@ -19,8 +19,10 @@
 #include "rpc/internal.h"
 
 #define MAX_METADATA_BYTES (16 * 1024)
-#define STREAM_WINDOW      (1 << 20)
-#define CONNECTION_WINDOW  (16 << 20)
+/* Request bytes one connection may have buffered in incomplete calls. */
+#define MAX_CONNECTION_BUFFERED (64u * 1024 * 1024)
+#define STREAM_WINDOW           (1 << 20)
+#define CONNECTION_WINDOW       (16 << 20)
 
 #define NV(name, value, value_len)                                                                 \
     {                                                                                              \
@@ -73,9 +75,18 @@ static void deadline_link(struct steep_rpc_call *call)
 
 /* ---- connection's call list ---- */
 
+/* The call's request bytes no longer count against its connection. */
+static void release_buffered(struct steep_rpc_call *call)
+{
+    if (call->conn)
+        call->conn->buffered -= call->buffered;
+    call->buffered = 0;
+}
+
 static void conn_unlink(struct steep_rpc_call *call)
 {
     struct steep_rpc_conn *conn = call->conn;
+    release_buffered(call);
     if (call->conn_prev)
         call->conn_prev->conn_next = call->conn_next;
     else
@@ -155,6 +166,10 @@ static void submit_response(nghttp2_session *session, struct steep_rpc_call *cal
 
 static void refuse(struct steep_rpc_call *call, int status, const char *reason)
 {
+    if (!call->in_worker) { /* a worker may be decoding the request */
+        release_buffered(call);
+        steep_rpc_frame_reader_free(&call->reader);
+    }
     if (call->responded)
         return;
     submit_response(call->conn->session, call, status, reason, NULL);
@@ -217,6 +232,7 @@ static void request_complete(struct steep_rpc_call *call)
         refuse(call, status, call->reader.reason);
         return;
     }
+    release_buffered(call);
     call->in_worker = true;
     atomic_fetch_add(&call->server->in_flight, 1);
     steep_rpc_server_dispatch(call);
@@ -295,10 +311,8 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     if (header_is(name, name_len, "te") || header_is(name, name_len, "grpc-accept-encoding") ||
         header_is(name, name_len, "grpc-encoding"))
         return 0;
-    size_t total = name_len + value_len;
-    for (size_t i = 0; i < call->metadata.count; i++)
-        total += strlen(call->metadata.items[i].key) + strlen(call->metadata.items[i].value);
-    if (total > MAX_METADATA_BYTES ||
+    call->metadata_bytes += name_len + value_len;
+    if (call->metadata_bytes > MAX_METADATA_BYTES ||
         steep_rpc_headers_add(&call->metadata, (const char *)name, name_len, (const char *)value,
                               value_len) < 0) {
         call->refused = STEEP_GRPC_RESOURCE_EXHAUSTED;
@@ -331,9 +345,19 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
                          const uint8_t *data, size_t length, void *user_data)
 {
+    struct steep_rpc_conn *conn = user_data;
     struct steep_rpc_call *call = nghttp2_session_get_stream_user_data(session, stream_id);
     if (!call || call->responded || call->refused || !call->method)
         return 0;
+    size_t limit = 4 * conn->server->max_message > MAX_CONNECTION_BUFFERED
+                       ? 4 * conn->server->max_message
+                       : MAX_CONNECTION_BUFFERED;
+    if (conn->buffered + length > limit) {
+        refuse(call, STEEP_GRPC_RESOURCE_EXHAUSTED, "too much request data pending");
+        return 0;
+    }
+    conn->buffered += length;
+    call->buffered += length;
     int status = steep_rpc_frame_feed(&call->reader, data, length);
     if (status != 0)
         refuse(call, status, call->reader.reason);

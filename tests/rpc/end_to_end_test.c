@@ -664,6 +664,79 @@ static void test_in_memory_transport_reaches_handlers(void **state)
     steep_rpc_server_free(server);
 }
 
+static void h2_frame(struct steep_buf *out, uint8_t type, uint8_t flags, uint32_t stream,
+                     const void *payload, size_t length)
+{
+    uint8_t header[9] = {(uint8_t)(length >> 16),
+                         (uint8_t)(length >> 8),
+                         (uint8_t)length,
+                         type,
+                         flags,
+                         (uint8_t)(stream >> 24),
+                         (uint8_t)(stream >> 16),
+                         (uint8_t)(stream >> 8),
+                         (uint8_t)stream};
+    steep_buf_append(out, header, sizeof(header));
+    steep_buf_append(out, payload, length);
+}
+
+static void h2_literal(struct steep_buf *out, const char *name, const char *value)
+{
+    steep_buf_append_u8(out, 0);
+    steep_buf_append_u8(out, (uint8_t)strlen(name));
+    steep_buf_append(out, name, strlen(name));
+    steep_buf_append_u8(out, (uint8_t)strlen(value));
+    steep_buf_append(out, value, strlen(value));
+}
+
+/* Many streams that announce big messages and never finish them: the
+ * connection's buffered request bytes stay bounded, and a declared length
+ * alone reserves little. */
+static void test_connection_buffer_limit(void **state)
+{
+    struct steep_rpc_server_config config = {
+        .tls = {.credentials = test_identity_credentials, .credentials_arg = &server_identity}};
+    struct steep_rpc_server *server = steep_rpc_server_new(&config);
+    assert_int_equal(steep_rpc_server_add(server, ECHO_SAY, &steep_test__echo_request__descriptor,
+                                          test_echo_say, NULL),
+                     0);
+    struct steep_rpc_conn *conn = steep_rpc_memory_conn_new(server);
+    struct steep_buf wire = STEEP_BUF_INIT;
+    steep_buf_append(&wire, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
+    h2_frame(&wire, 4, 0, 0, NULL, 0);
+    assert_int_equal(steep_rpc_memory_conn_feed(conn, wire.data, wire.len), 0);
+    struct steep_buf block = STEEP_BUF_INIT;
+    h2_literal(&block, ":method", "POST");
+    h2_literal(&block, ":scheme", "https");
+    h2_literal(&block, ":path", ECHO_SAY);
+    h2_literal(&block, ":authority", "localhost");
+    h2_literal(&block, "content-type", "application/grpc");
+    static uint8_t chunk[16384];
+    const uint8_t prefix[5] = {0, 0, 0x3f, 0xff, 0};
+    size_t peak = 0;
+    for (uint32_t stream = 1; stream < 2 * 40; stream += 2) {
+        wire.len = 0;
+        h2_frame(&wire, 1, 4, stream, block.data, block.len);
+        h2_frame(&wire, 0, 0, stream, prefix, sizeof(prefix));
+        assert_int_equal(steep_rpc_memory_conn_feed(conn, wire.data, wire.len), 0);
+        if (stream == 1)
+            assert_true(conn->calls->reader.message.cap <= 128 * 1024);
+        for (int i = 0; i < 200; i++) { /* 3.2 MiB of the announced ~4 MiB */
+            wire.len = 0;
+            h2_frame(&wire, 0, 0, stream, chunk, sizeof(chunk));
+            assert_int_equal(steep_rpc_memory_conn_feed(conn, wire.data, wire.len), 0);
+            if (conn->buffered > peak)
+                peak = conn->buffered;
+        }
+    }
+    assert_true(peak > 32u * 1024 * 1024);
+    assert_true(peak <= 64u * 1024 * 1024);
+    steep_buf_free(&block);
+    steep_buf_free(&wire);
+    steep_rpc_memory_conn_free(conn);
+    steep_rpc_server_free(server);
+}
+
 int main(void)
 {
     steep_log_init("rpc-test");
@@ -694,6 +767,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reconnect_after_server_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handler_sees_cancellation, setup, teardown),
         cmocka_unit_test(test_in_memory_transport_reaches_handlers),
+        cmocka_unit_test(test_connection_buffer_limit),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     test_identity_free(&server_identity);
