@@ -1,0 +1,14 @@
+/*
+ * Rust's `{:?}` for f64: the shortest digits that read back to the same
+ * value, in decimal notation when 1e-4 <= |x| < 1e16 (always with a
+ * fractional part, "3.0"), otherwise as "<digits>e<exp>" ("1e-7",
+ * "1.5e16"); "NaN", "inf", "-inf", "-0.0".
+ */
+#ifndef STEEP_FUNCTIONS_FLOAT_FORMAT_H
+#define STEEP_FUNCTIONS_FLOAT_FORMAT_H
+
+#include "core/buf.h"
+
+int steep_format_f64_debug(struct steep_buf *out, double x);
+
+#endif
