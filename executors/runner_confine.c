@@ -70,7 +70,8 @@ static void report(uint8_t type, const void *data, uint32_t len)
     frame[0] = (uint8_t)len;
     frame[1] = frame[2] = frame[3] = 0;
     frame[4] = type;
-    memcpy(frame + STEEP_RUNNER_FRAME_HEADER, data, len);
+    if (len > 0)
+        memcpy(frame + STEEP_RUNNER_FRAME_HEADER, data, len);
     ssize_t n = send(report_channel, frame, STEEP_RUNNER_FRAME_HEADER + len, MSG_NOSIGNAL);
     (void)n;
 }
@@ -159,8 +160,12 @@ static int set_limit(int resource, rlim_t soft, rlim_t hard, const char *what)
 static int set_limits(const struct steep_runner_request *request, uint64_t base, int highest_fd)
 {
     if (request->memory_bytes > 0) {
-        GUARD(set_limit(RLIMIT_AS, base + request->memory_bytes, base + request->memory_bytes,
-                        "memory"));
+        /* Heap allocations are counted against the limit (runner_memory.c);
+         * the address-space limit, a quarter higher, backs it up for
+         * everything else (stacks, mappings by libraries). */
+        uint64_t space = base + request->memory_bytes + request->memory_bytes / 4;
+        GUARD(set_limit(RLIMIT_AS, space, space, "memory"));
+        steep_runner_limit_heap(request->memory_bytes);
         memory_probe = request->memory_bytes / 8;
         if (memory_probe < (1 << 20))
             memory_probe = 1 << 20;

@@ -6,6 +6,7 @@
 #define STEEP_EXECUTORS_RUNNER_CONFINE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "runner_protocol.h"
 
@@ -19,5 +20,7 @@ int steep_runner_confine(const struct steep_runner_request *request, int channel
 void steep_runner_report_memory(void);
 /* True once a malloc/calloc/realloc of the runner failed (runner_memory.c). */
 bool steep_runner_allocation_failed(void);
+/* From now on, heap allocations beyond bytes in use fail (runner_memory.c). */
+void steep_runner_limit_heap(uint64_t bytes);
 
 #endif

@@ -132,7 +132,8 @@ static void prepare_env(struct spawn *spawn)
 {
     static char asan[] = "ASAN_OPTIONS=detect_leaks=0:handle_segv=0:handle_sigbus=0:"
                          "handle_abort=0:handle_sigill=0:handle_sigfpe=0:"
-                         "allow_user_segv_handler=1:allocator_may_return_null=1";
+                         "allow_user_segv_handler=1:allocator_may_return_null=1:"
+                         "quarantine_size_mb=16";
     static char ubsan[] = "UBSAN_OPTIONS=print_stacktrace=0:halt_on_error=1";
     size_t n = 0;
     spawn->envp[n++] = asan;
