@@ -75,8 +75,11 @@ static int open_leveldb(struct steep_store *store, bool create)
     leveldb_options_set_error_if_exists(store->options, create);
     store->db = leveldb_open(store->options, store->path, &error);
     if (error) {
+        bool locked = strstr(error, "lock") != NULL;
         steep_error_set("cannot open store %s: %s%s", store->path, error,
-                        create ? "" : " (corrupt, or not a Steep store)");
+                        locked   ? " (in use by another process)"
+                        : create ? ""
+                                 : " (corrupt, or not a Steep store)");
         leveldb_free(error);
         return -1;
     }

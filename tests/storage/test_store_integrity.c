@@ -258,6 +258,16 @@ static void test_corrupt_directory_refused(void **state)
     assert_non_null(strstr(steep_error_get(), "cannot open store"));
 }
 
+static void test_store_in_use_refused(void **state)
+{
+    struct steep_store *first = NULL, *second = NULL;
+    assert_int_equal(steep_store_open(dir, test_key, STEEP_STORE_CREATE, &first), 0);
+    assert_int_equal(steep_store_open(dir, test_key, STEEP_STORE_CREATE, &second), -1);
+    assert_null(second);
+    assert_non_null(strstr(steep_error_get(), "in use by another process"));
+    steep_store_close(first);
+}
+
 static void test_path_is_a_file_refused(void **state)
 {
     char path[600];
@@ -280,6 +290,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_foreign_directory_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_leveldb_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_directory_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_in_use_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_path_is_a_file_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
