@@ -150,6 +150,14 @@ static void fail(struct steep_frontend *fe, struct steep_rpc_call *call, struct 
     steep_rpc_fail(call, code, "%s", text);
 }
 
+static double elapsed_ms(int64_t *since)
+{
+    int64_t now = steep_frontend_now_us();
+    double ms = (double)(now - *since) / 1000.0;
+    *since = now;
+    return ms;
+}
+
 static void handle(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
 {
     const struct route *route = arg;
@@ -162,8 +170,11 @@ static void handle(struct steep_rpc_call *call, const ProtobufCMessage *request,
     steep_rpc_call_peer_addr(call, &addr, &addr_len);
     steep_frontend_entry_ip(&addr, addr_len, rs.ip);
 
+    int64_t clock = steep_frontend_now_us();
+    double step_ms[4] = {0};
     const char *error = NULL;
     int code = authenticate(fe, call, &rs, &error);
+    step_ms[0] = elapsed_ms(&clock);
     if (code != 0) {
         snprintf(rs.message, sizeof rs.message, "authenticate to %s: %s", method->api, error);
         fail(fe, call, &rs, code, error);
@@ -174,6 +185,7 @@ static void handle(struct steep_rpc_call *call, const ProtobufCMessage *request,
         fail(fe, call, &rs, STEEP_GRPC_PERMISSION_DENIED, "permission denied");
         return;
     }
+    step_ms[1] = elapsed_ms(&clock);
     steep_frontend_entry_user(rs.sub, rs.role, rs.user, sizeof rs.user);
 
     const struct steep_rpc_metadata metadata[] = {
@@ -188,11 +200,21 @@ static void handle(struct steep_rpc_call *call, const ProtobufCMessage *request,
         char display[700];
         steep_frontend_entry_status(status.code, status.message, display, sizeof display);
         snprintf(rs.message, sizeof rs.message, "%s:%s", method->api, display);
+        step_ms[2] = elapsed_ms(&clock);
         fail(fe, call, &rs, status.code, status.message);
+        step_ms[3] = elapsed_ms(&clock);
+        log_debug("%s (failed): authenticate %.3f ms, authorize %.3f ms, management %.3f ms, "
+                  "audit %.3f ms",
+                  method->api, step_ms[0], step_ms[1], step_ms[2], step_ms[3]);
         return;
     }
+    step_ms[2] = elapsed_ms(&clock);
     snprintf(rs.message, sizeof rs.message, "%s", method->api);
-    if (audit(fe, &rs, true) < 0) {
+    int audited = audit(fe, &rs, true);
+    step_ms[3] = elapsed_ms(&clock);
+    log_debug("%s: authenticate %.3f ms, authorize %.3f ms, management %.3f ms, audit %.3f ms",
+              method->api, step_ms[0], step_ms[1], step_ms[2], step_ms[3]);
+    if (audited < 0) {
         log_error("audit log unavailable: answering %s with UNAVAILABLE", method->api);
         steep_rpc_fail(call, STEEP_GRPC_UNAVAILABLE, "audit log unavailable");
     } else {

@@ -2,12 +2,14 @@
  * The audit log: appends to the hash chain and walks it back from the head
  * (layout and guarantees in audit.h).
  *
- * The head is cached in memory and every append uses it as the expected
- * value of a CompareAndSwap, so another writer (or a head changed behind our
- * back) is noticed: the append then adopts the stored head and rebuilds its
- * records on top of it. Walking always starts from the stored head, so
- * queries see what other writers appended, and every record visited is
- * checked against the hash and position the chain expects.
+ * The log has one writer, the management service: appends are serialized
+ * by a mutex on a cached head and write the new records together with the
+ * new head in ONE atomic storage Batch (one synced write per SaveLogs, which
+ * is what a frontend request waits for). Walking always starts from the
+ * stored head and checks every record against the hash and position the
+ * chain expects; verification also lists every stored record and fails on
+ * one the chain does not reach (injected, or written by a second writer
+ * whose head was overwritten).
  */
 #include <openssl/crypto.h>
 #include <stdarg.h>
@@ -19,8 +21,6 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "rpc/rpc.h"
-
-#define AUDIT_APPEND_ATTEMPTS 8
 
 static _Thread_local int last_code = STEEP_GRPC_OK;
 
@@ -72,8 +72,7 @@ void steep_audit_free(struct steep_audit *audit)
 }
 
 /* Reads the stored head (absent: the empty chain). */
-static int read_head(struct steep_audit *audit, struct audit_head *head, bool *absent,
-                     uint8_t raw[AUDIT_HEAD_LEN])
+static int read_head(struct steep_audit *audit, struct audit_head *head)
 {
     struct steep_buf value = STEEP_BUF_INIT;
     int rc = audit->store.get(audit->store.ctx, AUDIT_HEAD_KEY, strlen(AUDIT_HEAD_KEY), &value);
@@ -81,13 +80,11 @@ static int read_head(struct steep_audit *audit, struct audit_head *head, bool *a
         steep_buf_free(&value);
         return audit_storage_failure("reading the chain head");
     }
-    *absent = rc == STEEP_STORE_NOT_FOUND;
     memset(head, 0, sizeof *head);
-    if (!*absent) {
+    if (rc == STEEP_STORE_OK)
         rc = audit_head_decode(audit, value.data, value.len, head);
-        if (rc == 0)
-            memcpy(raw, value.data, AUDIT_HEAD_LEN);
-    }
+    else
+        rc = 0;
     steep_buf_free(&value);
     return rc;
 }
@@ -136,48 +133,9 @@ static int ensure_head(struct steep_audit *audit)
 {
     if (audit->head_loaded)
         return 0;
-    GUARD(read_head(audit, &audit->head, &audit->head_absent, audit->head_raw));
+    GUARD(read_head(audit, &audit->head));
     audit->head_loaded = true;
     return 0;
-}
-
-/* One attempt: 1 when the head moved under us (retry), 0 done, -1 failed. */
-static int append_once(struct steep_audit *audit, TeaclaveCommonProto__Entry *const *entries,
-                       struct pending_records *p)
-{
-    struct audit_head next;
-    GUARD(build_records(&audit->head, entries, p, &next));
-    if (audit->store.batch(audit->store.ctx, p->ops, p->n) != STEEP_STORE_OK)
-        return audit_storage_failure("writing audit records");
-    uint8_t next_raw[AUDIT_HEAD_LEN];
-    audit_head_encode(audit, &next, next_raw);
-    struct steep_buf current = STEEP_BUF_INIT;
-    struct steep_store_cas cas = {
-        .key = AUDIT_HEAD_KEY,
-        .key_len = strlen(AUDIT_HEAD_KEY),
-        .expect_absent = audit->head_absent,
-        .expected = audit->head_raw,
-        .expected_len = audit->head_absent ? 0 : AUDIT_HEAD_LEN,
-        .value = next_raw,
-        .value_len = AUDIT_HEAD_LEN,
-        .current = &current,
-    };
-    if (audit->store.compare_and_swap(audit->store.ctx, &cas) != STEEP_STORE_OK) {
-        steep_buf_free(&current);
-        return audit_storage_failure("moving the chain head");
-    }
-    if (cas.swapped) {
-        steep_buf_free(&current);
-        audit->head = next;
-        audit->head_absent = false;
-        memcpy(audit->head_raw, next_raw, AUDIT_HEAD_LEN);
-        return 0;
-    }
-    log_warn("audit: chain head moved by another writer; retrying");
-    audit->head_loaded = false;
-    steep_buf_free(&current);
-    GUARD(ensure_head(audit));
-    return 1;
 }
 
 int steep_audit_append(struct steep_audit *audit, TeaclaveCommonProto__Entry *const *entries,
@@ -188,10 +146,11 @@ int steep_audit_append(struct steep_audit *audit, TeaclaveCommonProto__Entry *co
             return audit_fail(STEEP_GRPC_UNKNOWN, "audit log error");
     if (n == 0)
         return 0;
+    /* n records and the head, in one atomic (and synced) batch */
     struct pending_records p = {
         .values = calloc(n, sizeof *p.values),
         .keys = calloc(n, sizeof *p.keys),
-        .ops = calloc(n, sizeof *p.ops),
+        .ops = calloc(n + 1, sizeof *p.ops),
         .n = n,
     };
     int rc = -1;
@@ -200,18 +159,24 @@ int steep_audit_append(struct steep_audit *audit, TeaclaveCommonProto__Entry *co
         goto done;
     }
     pthread_mutex_lock(&audit->lock);
+    struct audit_head next;
+    uint8_t next_raw[AUDIT_HEAD_LEN];
     rc = ensure_head(audit);
-    for (int attempt = 0; rc == 0; attempt++) {
-        if (attempt == AUDIT_APPEND_ATTEMPTS) {
-            rc = audit_fail(STEEP_GRPC_INTERNAL, "service internal error");
-            break;
-        }
-        rc = append_once(audit, entries, &p);
-        if (rc == 0)
-            break;
-        if (rc == 1)
-            rc = 0;
+    if (rc == 0)
+        rc = build_records(&audit->head, entries, &p, &next);
+    if (rc == 0) {
+        audit_head_encode(audit, &next, next_raw);
+        p.ops[n] = (struct steep_store_op){
+            .key = AUDIT_HEAD_KEY,
+            .key_len = strlen(AUDIT_HEAD_KEY),
+            .value = next_raw,
+            .value_len = AUDIT_HEAD_LEN,
+        };
+        if (audit->store.batch(audit->store.ctx, p.ops, n + 1) != STEEP_STORE_OK)
+            rc = audit_storage_failure("appending audit records");
     }
+    if (rc == 0)
+        audit->head = next;
     pthread_mutex_unlock(&audit->lock);
 done:
     pending_free(&p);
@@ -220,16 +185,16 @@ done:
 
 /* ---- walking the chain ---------------------------------------------------- */
 
-/* Called newest first; returns 0 to continue, 1 to stop, -1 to fail. The
- * callback owns entry. */
-typedef int (*visit_fn)(void *arg, TeaclaveCommonProto__Entry *entry);
+/* Called newest first with each record's position and hash, and its entry
+ * when the walk decodes them (the callback owns it); returns 0 to continue,
+ * 1 to stop, -1 to fail. */
+typedef int (*visit_fn)(void *arg, uint64_t seq, const uint8_t hash[AUDIT_HASH_LEN],
+                        TeaclaveCommonProto__Entry *entry);
 
-static int walk(struct steep_audit *audit, visit_fn visit, void *arg, uint64_t *count)
+static int walk(struct steep_audit *audit, visit_fn visit, bool decode, void *arg, uint64_t *count)
 {
     struct audit_head head;
-    bool absent;
-    uint8_t raw[AUDIT_HEAD_LEN];
-    GUARD(read_head(audit, &head, &absent, raw));
+    GUARD(read_head(audit, &head));
     *count = head.count;
     uint8_t hash[AUDIT_HASH_LEN];
     memcpy(hash, head.last, AUDIT_HASH_LEN);
@@ -252,23 +217,82 @@ static int walk(struct steep_audit *audit, visit_fn visit, void *arg, uint64_t *
         }
         TeaclaveCommonProto__Entry *entry = NULL;
         uint8_t prev[AUDIT_HASH_LEN];
-        rc = audit_record_decode(value.data, value.len, seq, hash, prev, visit ? &entry : NULL);
+        rc = audit_record_decode(value.data, value.len, seq, hash, prev, decode ? &entry : NULL);
         if (rc < 0)
             break;
+        rc = visit(arg, seq, hash, entry);
         memcpy(hash, prev, AUDIT_HASH_LEN);
-        if (visit)
-            rc = visit(arg, entry);
     }
     steep_buf_free(&value);
     return rc < 0 ? -1 : 0;
 }
 
+/* ---- verify --------------------------------------------------------------- */
+
+struct chain_hashes {
+    uint8_t (*hashes)[AUDIT_HASH_LEN]; /* by position */
+    uint64_t count;
+    uint64_t stored; /* records listed in storage */
+    bool orphan;
+};
+
+static int remember_hash(void *arg, uint64_t seq, const uint8_t hash[AUDIT_HASH_LEN],
+                         TeaclaveCommonProto__Entry *entry)
+{
+    struct chain_hashes *c = arg;
+    if (!c->hashes) {
+        c->count = seq + 1; /* the newest record comes first */
+        c->hashes = calloc(c->count, AUDIT_HASH_LEN);
+        if (!c->hashes)
+            return audit_fail(STEEP_GRPC_INTERNAL, "service internal error");
+    }
+    memcpy(c->hashes[seq], hash, AUDIT_HASH_LEN);
+    return 0;
+}
+
+/* Every stored record must be the chain's record at its position. */
+static int check_on_chain(void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
+                          size_t value_len)
+{
+    struct chain_hashes *c = arg;
+    char text[AUDIT_KEY_MAX];
+    unsigned long long seq;
+    uint8_t hash[AUDIT_HASH_LEN];
+    int consumed = 0;
+    c->stored++;
+    bool on_chain = key_len < sizeof text;
+    if (on_chain) {
+        memcpy(text, key, key_len);
+        text[key_len] = '\0';
+        on_chain = sscanf(text, "audit-entry-%16llx-%n", &seq, &consumed) == 1 && consumed == 29 &&
+                   key_len == AUDIT_KEY_MAX - 1 &&
+                   steep_hex_decode(text + consumed, hash, AUDIT_HASH_LEN) == 0 && seq < c->count &&
+                   memcmp(c->hashes[seq], hash, AUDIT_HASH_LEN) == 0;
+    }
+    if (!on_chain) {
+        c->orphan = true;
+        return -1;
+    }
+    return 0;
+}
+
 int steep_audit_verify(struct steep_audit *audit, uint64_t *count)
 {
+    struct chain_hashes chain = {0};
     uint64_t n = 0;
-    GUARD(walk(audit, NULL, NULL, &n));
-    *count = n;
-    return 0;
+    int rc = walk(audit, remember_hash, false, &chain, &n);
+    if (rc == 0) {
+        int listed = audit->store.keys(audit->store.ctx, "audit-entry", check_on_chain, &chain);
+        if (chain.orphan)
+            rc = audit_fail(STEEP_GRPC_UNKNOWN,
+                            "audit log error, reason: a stored record is not on the chain");
+        else if (listed != STEEP_STORE_OK)
+            rc = audit_storage_failure("listing audit records");
+    }
+    free(chain.hashes);
+    if (rc == 0)
+        *count = n;
+    return rc;
 }
 
 /* ---- query ---------------------------------------------------------------- */
@@ -280,7 +304,8 @@ struct query_results {
     size_t n;
 };
 
-static int collect(void *arg, TeaclaveCommonProto__Entry *entry)
+static int collect(void *arg, uint64_t seq, const uint8_t hash[AUDIT_HASH_LEN],
+                   TeaclaveCommonProto__Entry *entry)
 {
     struct query_results *r = arg;
     if (!audit_query_match(r->query, entry)) {
@@ -316,7 +341,7 @@ int steep_audit_query(struct steep_audit *audit, const char *query, uint64_t lim
     int rc = 0;
     uint64_t count;
     if (limit > 0)
-        rc = walk(audit, collect, &results, &count);
+        rc = walk(audit, collect, true, &results, &count);
     audit_query_free(parsed);
     if (rc < 0) {
         steep_audit_entries_free(results.entries, results.n);

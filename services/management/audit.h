@@ -14,12 +14,13 @@
  * runs back from the head; with a mac_key (a sealed key of the management
  * enclave) the head itself cannot be rewritten by the storage either.
  *
- * Appends write the new records in one atomic Batch, then move the head
- * with CompareAndSwap; records of a failed swap (another writer, a crash)
- * are never reachable from the head and are ignored. An append returns
- * only after storage acknowledged both, so a SaveLogs answered OK is
- * durable. Queries walk the chain newest first from the head, checking every
- * hash on the way.
+ * The log has one writer (the management service; appends are serialized
+ * in-process): an append writes its records and the new head in ONE atomic
+ * Batch and returns only after storage acknowledged it, so a SaveLogs
+ * answered OK is durable and costs one synced write. Queries walk the chain
+ * newest first from the head, checking every hash on the way;
+ * steep_audit_verify() walks it all and also fails on any stored record the
+ * chain does not reach (injected, or left by a second writer).
  *
  * Errors: functions return 0, or -1 with steep_audit_last_code() giving the
  * gRPC code and steep_error_get() the client-facing text (Teaclave's):
@@ -55,8 +56,10 @@ struct steep_audit_store {
     void *ctx;
     /* OK with *value replaced, or NOT_FOUND. */
     int (*get)(void *ctx, const void *key, size_t key_len, struct steep_buf *value);
-    int (*compare_and_swap)(void *ctx, struct steep_store_cas *cas);
+    /* All operations or none, durably. */
     int (*batch)(void *ctx, const struct steep_store_op *ops, size_t n);
+    /* Every key starting with prefix + "-" (Teaclave's GetKeysByPrefix). */
+    int (*keys)(void *ctx, const char *prefix, steep_store_scan_fn fn, void *arg);
 };
 
 struct steep_store;
@@ -89,7 +92,9 @@ int steep_audit_append(struct steep_audit *audit, TeaclaveCommonProto__Entry *co
 int steep_audit_query(struct steep_audit *audit, const char *query, uint64_t limit,
                       TeaclaveCommonProto__Entry ***entries, size_t *n);
 void steep_audit_entries_free(TeaclaveCommonProto__Entry **entries, size_t n);
-/* Walks the whole chain from the head; 0 with *count entries, or -1. */
+/* Walks the whole chain from the head and checks that every stored record
+ * is on it; 0 with *count entries, or -1. (Lists all record keys in one
+ * GetKeysByPrefix: fine up to ~40 000 entries over RPC.) */
 int steep_audit_verify(struct steep_audit *audit, uint64_t *count);
 
 /* gRPC code of this thread's last failure. */

@@ -29,9 +29,7 @@ struct steep_audit {
     uint8_t mac_key[STEEP_AUDIT_MAC_KEY_LEN];
     pthread_mutex_t lock; /* serializes appends and the cached head */
     bool head_loaded;
-    bool head_absent;
     struct audit_head head;
-    uint8_t head_raw[AUDIT_HEAD_LEN];
 };
 
 /* Records code for steep_audit_last_code() and the message; returns -1. */

@@ -3,6 +3,9 @@
  * in-process engine (tests, tools) and the storage service's client
  * (production). Both already speak enum steep_store_result.
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "audit.h"
 #include "store/store.h"
 #include "store/store_client.h"
@@ -12,9 +15,14 @@ static int engine_get(void *ctx, const void *key, size_t key_len, struct steep_b
     return steep_store_get(ctx, key, key_len, value);
 }
 
-static int engine_cas(void *ctx, struct steep_store_cas *cas)
+/* The engine scans by plain prefix: add the "-" of Teaclave's meaning. */
+static int engine_keys(void *ctx, const char *prefix, steep_store_scan_fn fn, void *arg)
 {
-    return steep_store_compare_and_swap(ctx, cas);
+    char dashed[128];
+    int n = snprintf(dashed, sizeof dashed, "%s-", prefix);
+    if (n < 0 || (size_t)n >= sizeof dashed)
+        return STEEP_STORE_ERROR;
+    return steep_store_scan(ctx, dashed, (size_t)n, fn, arg);
 }
 
 static int engine_batch(void *ctx, const struct steep_store_op *ops, size_t n)
@@ -24,7 +32,7 @@ static int engine_batch(void *ctx, const struct steep_store_op *ops, size_t n)
 
 struct steep_audit_store steep_audit_store_over_engine(struct steep_store *engine)
 {
-    return (struct steep_audit_store){engine, engine_get, engine_cas, engine_batch};
+    return (struct steep_audit_store){engine, engine_get, engine_batch, engine_keys};
 }
 
 static int client_get(void *ctx, const void *key, size_t key_len, struct steep_buf *value)
@@ -32,9 +40,9 @@ static int client_get(void *ctx, const void *key, size_t key_len, struct steep_b
     return steep_store_client_get(ctx, key, key_len, value, 0);
 }
 
-static int client_cas(void *ctx, struct steep_store_cas *cas)
+static int client_keys(void *ctx, const char *prefix, steep_store_scan_fn fn, void *arg)
 {
-    return steep_store_client_compare_and_swap(ctx, cas, 0);
+    return steep_store_client_keys_by_prefix(ctx, prefix, strlen(prefix), fn, arg, 0);
 }
 
 static int client_batch(void *ctx, const struct steep_store_op *ops, size_t n)
@@ -44,5 +52,5 @@ static int client_batch(void *ctx, const struct steep_store_op *ops, size_t n)
 
 struct steep_audit_store steep_audit_store_over_client(struct steep_store_client *client)
 {
-    return (struct steep_audit_store){client, client_get, client_cas, client_batch};
+    return (struct steep_audit_store){client, client_get, client_batch, client_keys};
 }

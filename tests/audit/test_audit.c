@@ -2,8 +2,8 @@
  * Unit tests of the hash-chained audit log over the in-process storage
  * engine: append and query (every query form, limit, newest first),
  * rejection of bad entries, verification, and detection of a doctored
- * chain (edited, removed, swapped records; rewritten head), persistence
- * across reopen and concurrent writers.
+ * chain (edited, removed, swapped, injected records; rewritten head; a
+ * second writer), persistence across reopen and concurrent appends.
  */
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -358,6 +358,12 @@ static void test_forged_head_detected(void **state)
     steep_buf_free(&head);
     struct steep_audit *unkeyed = steep_audit_open(&f->seam, NULL);
     uint64_t count = 0;
+    /* the dropped record is still stored: not on the chain */
+    assert_int_equal(steep_audit_verify(unkeyed, &count), -1);
+    assert_string_equal(steep_error_get(),
+                        "audit log error, reason: a stored record is not on the chain");
+    /* ...and once it is deleted too, only the MAC tells */
+    assert_int_equal(steep_store_delete(f->store, r.keys[5], strlen(r.keys[5])), STEEP_STORE_OK);
     assert_int_equal(steep_audit_verify(unkeyed, &count), 0);
     assert_int_equal(count, 5);
     steep_audit_free(unkeyed);
@@ -407,21 +413,45 @@ static void test_reopen_continues_chain(void **state)
     steep_audit_free(wrong);
 }
 
-static void test_two_writers(void **state)
+static void test_second_writer_detected(void **state)
 {
     struct fixture *f = *state;
-    /* Two handles on one store, as two management instances would be: each
-     * append after the other's finds the head moved and rebuilds on it. */
+    /* The log has one writer. A second handle on the same store (a second
+     * management instance) overwrites the head: the first writer's later
+     * record orphans the second's, and verification says so. */
     struct steep_audit *other = steep_audit_open(&f->seam, mac_key);
-    for (int i = 0; i < 5; i++) {
-        append_one(f->audit, make_entry(100 + i, "127.0.0.1", alice, "first", true));
-        append_one(other, make_entry(200 + i, "127.0.0.1", bob, "second", true));
-    }
-    steep_audit_free(other);
+    append_one(f->audit, make_entry(100, "127.0.0.1", alice, "first", true));
+    append_one(other, make_entry(200, "127.0.0.1", bob, "second", true));
     uint64_t count = 0;
     assert_int_equal(steep_audit_verify(f->audit, &count), 0);
-    assert_int_equal(count, 10);
-    assert_string_equal(query_times(f->audit, "second", 100), "204,203,202,201,200");
+    assert_int_equal(count, 2);
+    append_one(f->audit, make_entry(101, "127.0.0.1", alice, "first", true));
+    steep_audit_free(other);
+    assert_int_equal(steep_audit_verify(f->audit, &count), -1);
+    assert_int_equal(steep_audit_last_code(), STEEP_GRPC_UNKNOWN);
+    assert_string_equal(steep_error_get(),
+                        "audit log error, reason: a stored record is not on the chain");
+}
+
+static void test_injected_record_detected(void **state)
+{
+    struct fixture *f = *state;
+    populate(f->audit);
+    struct steep_buf value = STEEP_BUF_INIT;
+    struct record_keys r;
+    record_keys(f, &r);
+    get_value(f, r.keys[5], &value);
+    /* a well-formed record at the next position, never linked by the head */
+    char key[128];
+    snprintf(key, sizeof key, "audit-entry-%016x-%064x", 6, 0);
+    put_value(f, key, &value);
+    steep_buf_free(&value);
+    uint64_t count = 0;
+    assert_int_equal(steep_audit_verify(f->audit, &count), -1);
+    assert_string_equal(steep_error_get(),
+                        "audit log error, reason: a stored record is not on the chain");
+    /* queries only follow the chain, so they are unaffected */
+    assert_string_equal(query_times(f->audit, "*", 1), "6000");
 }
 
 struct writer {
@@ -523,7 +553,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forged_head_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relocated_record_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_continues_chain, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_writer_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_injected_record_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handlers, setup, teardown),
     };
