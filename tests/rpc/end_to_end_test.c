@@ -449,6 +449,90 @@ static void test_connection_refused_and_timeout(void **state)
     close(listener);
 }
 
+struct plain_tls_server {
+    int listener;
+    int port;
+    pthread_t thread;
+};
+
+/* Accepts one connection and completes a TLS handshake without ALPN. */
+static void *plain_tls_accept(void *arg)
+{
+    struct plain_tls_server *plain = arg;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_use_certificate(ctx, server_identity.cert);
+    SSL_CTX_use_PrivateKey(ctx, server_identity.key);
+    int fd = accept(plain->listener, NULL, NULL);
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    if (SSL_accept(ssl) == 1) {
+        char buffer[256];
+        while (SSL_read(ssl, buffer, sizeof(buffer)) > 0) {
+        }
+    }
+    SSL_free(ssl);
+    close(fd);
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+static void test_client_refuses_server_without_alpn(void **state)
+{
+    struct plain_tls_server plain;
+    plain.listener = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(plain.listener, (struct sockaddr *)&address, sizeof(address)), 0);
+    assert_int_equal(listen(plain.listener, 8), 0);
+    socklen_t length = sizeof(address);
+    getsockname(plain.listener, (struct sockaddr *)&address, &length);
+    pthread_create(&plain.thread, NULL, plain_tls_accept, &plain);
+    struct steep_rpc_client *client = connect_client(ntohs(address.sin_port), NULL);
+    SteepTest__EchoRequest request = STEEP_TEST__ECHO_REQUEST__INIT;
+    SteepTest__EchoReply *reply = NULL;
+    struct steep_rpc_status status;
+    assert_int_equal(say(client, &request, &reply, 5000, &status), -1);
+    assert_int_equal(status.code, STEEP_GRPC_UNAVAILABLE);
+    assert_non_null(strstr(status.message, "ALPN h2"));
+    steep_rpc_client_free(client);
+    pthread_join(plain.thread, NULL);
+    close(plain.listener);
+}
+
+static void test_optional_client_certificate(void **state)
+{
+    struct test_verifier verifier = {.names = {"client"}};
+    struct steep_rpc_server_config config = {0};
+    config.tls.verify_peer = test_verifier_check;
+    config.tls.verify_arg = &verifier;
+    struct steep_rpc_server *server = start_server(&config);
+    int port = steep_rpc_server_port(server);
+    SteepTest__EchoRequest request = STEEP_TEST__ECHO_REQUEST__INIT;
+    SteepTest__EchoReply *reply = NULL;
+    struct steep_rpc_status status;
+    /* Without a certificate: accepted, no peer name. */
+    struct steep_rpc_client *anonymous = connect_client(port, NULL);
+    assert_int_equal(say(anonymous, &request, &reply, 5000, &status), 0);
+    assert_string_equal(reply->peer_name, "");
+    protobuf_c_message_free_unpacked(&reply->base, NULL);
+    /* With one: verified and named. */
+    struct steep_tls_config tls = {.credentials = test_identity_credentials,
+                                   .credentials_arg = &client_identity};
+    struct steep_rpc_client *named = connect_client(port, &tls);
+    assert_int_equal(say(named, &request, &reply, 5000, &status), 0);
+    assert_string_equal(reply->peer_name, "client");
+    protobuf_c_message_free_unpacked(&reply->base, NULL);
+    /* A certificate the hook refuses is refused even though optional. */
+    tls.credentials_arg = &stranger_identity;
+    struct steep_rpc_client *stranger = connect_client(port, &tls);
+    assert_int_equal(say(stranger, &request, &reply, 5000, &status), -1);
+    assert_int_equal(status.code, STEEP_GRPC_UNAVAILABLE);
+    assert_call_works(anonymous);
+    steep_rpc_client_free(stranger);
+    steep_rpc_client_free(named);
+    steep_rpc_client_free(anonymous);
+    steep_rpc_server_free(server);
+}
+
 /* ---- concurrency ---- */
 
 struct caller {
@@ -757,6 +841,8 @@ int main(void)
         cmocka_unit_test(test_mutual_tls_verify_hook),
         cmocka_unit_test_setup_teardown(test_client_verify_hook_refusal_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_ca_file, setup, teardown),
+        cmocka_unit_test(test_client_refuses_server_without_alpn),
+        cmocka_unit_test(test_optional_client_certificate),
         cmocka_unit_test_setup_teardown(test_renewed_credentials_without_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_refused_and_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_100_concurrent_calls_one_connection, setup, teardown),
