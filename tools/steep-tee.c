@@ -32,16 +32,16 @@ struct args {
     const char *sigs[MAX_LIST], *auditor_pubs[MAX_LIST], *entries[MAX_LIST];
     int n_sigs, n_auditor_pubs, n_entries;
     bool allow_simulation, skip_missing, help;
-    long max_report_age, timeout_ms, validity;
+    long max_report_age, timeout_ms, validity, bits;
 };
 
 static const char usage_text[] =
     "usage: steep-tee COMMAND [options]   (sim back-end: all evidence is SIMULATED)\n"
-    "  authority init --dir D            create the SIMULATED attestation authority\n"
+    "  authority init --dir D [--bits N] create the SIMULATED attestation authority\n"
     "                                    (D/as_root_ca_cert.pem + report-signing key/cert)\n"
-    "  platform-key init --dir D         create the platform signing key pair (mr_signer)\n"
+    "  platform-key init --dir D [--bits N]  the platform signing key pair (mr_signer)\n"
     "  master-key init --out FILE        create the 32-byte master sealing key (0600)\n"
-    "  auditor keygen NAME --dir D       create D/NAME.private.pem and D/NAME.public.pem\n"
+    "  auditor keygen NAME --dir D [--bits N]  D/NAME.private.pem and D/NAME.public.pem\n"
     "  auditor sign --key K FILE [--out F]  raw RSA-SHA256 signature (default: stdout)\n"
     "  enclave-info --bin-dir B --signer-pub P [--skip-missing] [--entry NAME=EXE]...\n"
     "                                    write enclave_info.toml to stdout\n"
@@ -52,7 +52,7 @@ static const char usage_text[] =
     "                                    a SIMULATED RA-TLS certificate of this executable\n"
     "  serve --listen HOST:PORT --authority-dir D --platform-pub P [--validity S]\n"
     "                                    a one-way RA-TLS test server (prints its port)\n"
-    "Each command takes --help.\n";
+    "RSA keys are 3072 bits unless --bits 2048|4096 is given. Each command takes --help.\n";
 
 static int usage(int code)
 {
@@ -95,6 +95,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         LIST("--entry", entries, n_entries);
         NUM("--max-report-age", max_report_age) NUM("--timeout", timeout_ms);
         NUM("--validity", validity);
+        NUM("--bits", bits);
         if (strcmp(arg, "--allow-simulation") == 0) {
             a->allow_simulation = true;
             continue;
@@ -123,11 +124,18 @@ static int write_stdout_or_file(const char *out, const struct steep_buf *data, i
     return 0;
 }
 
+static int key_bits(const struct args *a)
+{
+    return a->bits == 2048 || a->bits == 4096 ? (int)a->bits : 3072;
+}
+
 static int cmd_authority(struct args *a)
 {
     ENSURE(a->n_positional == 1 && strcmp(a->positional[0], "init") == 0 && a->dir,
            "usage: steep-tee authority init --dir D");
-    GUARD(steep_authority_init(a->dir));
+    ENSURE(a->bits == 0 || a->bits == 2048 || a->bits == 3072 || a->bits == 4096,
+           "--bits must be 2048, 3072 or 4096");
+    GUARD(steep_authority_init_bits(a->dir, a->bits ? (int)a->bits : 3072));
     printf("SIMULATED attestation authority created in %s (trust %s/%s; it proves nothing about "
            "hardware)\n",
            a->dir, a->dir, STEEP_AUTHORITY_ROOT_CERT);
@@ -154,7 +162,7 @@ static int cmd_platform_key(struct args *a)
     snprintf(public_path, sizeof(public_path), "%s/platform_signing.pub.pem", a->dir);
     GUARD(steep_tee_make_dir(a->dir));
     GUARD(steep_tee_path_must_not_exist(public_path));
-    GUARD(write_key_pair(private_path, public_path, steep_tee_key_generate_rsa(3072)));
+    GUARD(write_key_pair(private_path, public_path, steep_tee_key_generate_rsa(key_bits(a))));
     printf("platform signing key: %s (public: %s)\n", private_path, public_path);
     return 0;
 }
@@ -182,7 +190,7 @@ static int cmd_auditor(struct args *a)
         snprintf(public_path, sizeof(public_path), "%s/%s.public.pem", a->dir, name);
         GUARD(steep_tee_make_dir(a->dir));
         GUARD(steep_tee_path_must_not_exist(public_path));
-        GUARD(write_key_pair(private_path, public_path, steep_tee_key_generate_rsa(3072)));
+        GUARD(write_key_pair(private_path, public_path, steep_tee_key_generate_rsa(key_bits(a))));
         printf("auditor %s: %s (public: %s)\n", name, private_path, public_path);
         return 0;
     }

@@ -84,6 +84,11 @@ static void join(char *out, size_t size, const char *dir, const char *file)
 
 int steep_authority_init(const char *dir)
 {
+    return steep_authority_init_bits(dir, 3072);
+}
+
+int steep_authority_init_bits(const char *dir, int root_bits)
+{
     char root_cert[4096], root_key[4096], signing_cert[4096], signing_key[4096];
     join(root_cert, sizeof(root_cert), dir, STEEP_AUTHORITY_ROOT_CERT);
     join(root_key, sizeof(root_key), dir, STEEP_AUTHORITY_ROOT_KEY);
@@ -96,7 +101,7 @@ int steep_authority_init(const char *dir)
     GUARD(steep_tee_path_must_not_exist(signing_key));
 
     int rc = -1;
-    EVP_PKEY *root = steep_tee_key_generate_rsa(3072);
+    EVP_PKEY *root = steep_tee_key_generate_rsa(root_bits);
     EVP_PKEY *signer = steep_tee_key_generate_rsa(2048);
     X509 *root_x509 = NULL, *signer_x509 = NULL;
     if (!root || !signer)

@@ -20,8 +20,11 @@
 #define STEEP_AUTHORITY_SIGNING_CERT "authority_signing.cert.pem"
 #define STEEP_AUTHORITY_SIGNING_KEY  "authority_signing.key.pem"
 
-/* Creates dir (if needed) and the four files above; refuses to overwrite. */
+/* Creates dir (if needed) and the four files above; refuses to overwrite.
+ * Root RSA-3072, report signing RSA-2048 (Intel's sizes). */
 int steep_authority_init(const char *dir);
+/* The same with a chosen root key size (tests use 2048 for speed). */
+int steep_authority_init_bits(const char *dir, int root_bits);
 
 struct steep_authority;
 

@@ -35,7 +35,7 @@ void tee_fixture_init(struct tee_fixture *fixture)
     if (!mkdtemp(fixture->dir))
         die("mkdtemp");
     snprintf(fixture->authority_dir, sizeof(fixture->authority_dir), "%s/authority", fixture->dir);
-    if (steep_authority_init(fixture->authority_dir) < 0)
+    if (steep_authority_init_bits(fixture->authority_dir, 2048) < 0)
         die("authority init");
     snprintf(fixture->signing_key, sizeof(fixture->signing_key), "%s/%s", fixture->authority_dir,
              STEEP_AUTHORITY_SIGNING_KEY);

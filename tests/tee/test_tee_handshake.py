@@ -34,10 +34,10 @@ def check(cond, what):
 
 
 def make_keys(root):
-    run(TEE, "authority", "init", "--dir", os.path.join(root, "authority"))
-    run(TEE, "platform-key", "init", "--dir", root)
+    run(TEE, "authority", "init", "--dir", os.path.join(root, "authority"), "--bits", "2048")
+    run(TEE, "platform-key", "init", "--dir", root, "--bits", "2048")
     run(TEE, "master-key", "init", "--out", os.path.join(root, "master.key"))
-    run(TEE, "auditor", "keygen", "auditor", "--dir", root)
+    run(TEE, "auditor", "keygen", "auditor", "--dir", root, "--bits", "2048")
     os.makedirs(os.path.join(root, "bin"))
     exes = {}
     for name in ["frontend", "storage", "management", "access_control", "stranger"]:

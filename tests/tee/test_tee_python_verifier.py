@@ -120,8 +120,8 @@ def main():
     server = None
     try:
         run = lambda *a: subprocess.run(list(a), check=True, capture_output=True, text=True)
-        run(TEE, "authority", "init", "--dir", os.path.join(work, "authority"))
-        run(TEE, "platform-key", "init", "--dir", work)
+        run(TEE, "authority", "init", "--dir", os.path.join(work, "authority"), "--bits", "2048")
+        run(TEE, "platform-key", "init", "--dir", work, "--bits", "2048")
         signer = os.path.join(work, "platform_signing.pub.pem")
         root_path = os.path.join(work, "authority", "as_root_ca_cert.pem")
         root = open(root_path, "rb").read()
