@@ -16,6 +16,7 @@
  *     have been consumed with the answer lost).
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@ static uint8_t put_state[ROUNDS][WRITERS][MAX_SEQ];
 static uint8_t enqueue_state[ROUNDS][WRITERS][MAX_SEQ];
 static uint8_t dequeued[ROUNDS][WRITERS][MAX_SEQ]; /* times seen */
 static int interrupted_dequeues;
+static atomic_int acknowledged; /* puts acknowledged in this round */
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
@@ -163,6 +165,7 @@ static void *writer_run(void *arg)
         if (steep_store_client_put(w->client, name, strlen(name), value, len, 3000) != 0)
             return NULL;
         put_state[w->round][w->id][seq] = ACKED;
+        atomic_fetch_add(&acknowledged, 1);
         if (seq % 2)
             continue;
         snprintf(name, sizeof name, "q-%d-%d-%d", w->round, w->id, seq);
@@ -219,11 +222,15 @@ static void storm_round(const char *dir, int round, unsigned *seed)
     CHECK(client, "client: %s", steep_error_get());
     pthread_t threads[WRITERS + DEQUEUERS];
     struct worker workers[WRITERS + DEQUEUERS];
+    atomic_store(&acknowledged, 0);
     for (int i = 0; i < WRITERS + DEQUEUERS; i++) {
         workers[i] = (struct worker){client, round, i};
         pthread_create(&threads[i], NULL, i < WRITERS ? writer_run : dequeuer_run, &workers[i]);
     }
-    int delay_ms = 150 + (int)(rand_r(seed) % 500);
+    /* the storm is under way (also on a slow, loaded machine) before the kill timer runs */
+    for (int waited = 0; atomic_load(&acknowledged) == 0 && waited < 20000; waited += 5)
+        usleep(5000);
+    int delay_ms = 100 + (int)(rand_r(seed) % 500);
     usleep((useconds_t)delay_ms * 1000);
     kill(child.pid, SIGKILL);
     waitpid(child.pid, NULL, 0);
