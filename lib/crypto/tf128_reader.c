@@ -33,7 +33,10 @@ struct tf128_reader {
     uint64_t size;
     uint64_t pos;
     uint8_t metadata[TF128_ENCRYPTED_SIZE];
-    int64_t data_loaded; /* index of the data node in data_plain, -1 none */
+    const uint8_t *mht_key;   /* into metadata */
+    const uint8_t *mht_gmac;  /* into metadata */
+    const uint8_t *user_data; /* into metadata: the first 3072 bytes */
+    int64_t data_loaded;      /* index of the data node in data_plain, -1 none */
     uint8_t data_plain[TF128_NODE_SIZE];
     uint8_t cipher[TF128_NODE_SIZE];
     struct mht_cache mht[MAX_LEVELS];
@@ -50,6 +53,15 @@ static int read_node(struct tf128_reader *r, uint64_t physical, const char *what
            "teaclave-file-128: file truncated: %s node %llu (physical %llu) is missing", what,
            (unsigned long long)number, (unsigned long long)physical);
     return 0;
+}
+
+/* Points key and tag at entry `index` (0..127) of a decrypted MHT node. */
+static int mht_entry(const uint8_t *plain, uint64_t index, const uint8_t **key, const uint8_t **tag)
+{
+    struct steep_cursor c = steep_cursor_make(plain, TF128_NODE_SIZE);
+    GUARD(steep_cursor_skip(&c, (size_t)index * TF128_MHT_ENTRY_SIZE));
+    GUARD(steep_cursor_read_span(&c, key, 16));
+    return steep_cursor_read_span(&c, tag, 16);
 }
 
 /* Decrypts MHT node m into the cache at its level, loading its ancestors. */
@@ -69,13 +81,12 @@ static int load_mht(struct tf128_reader *r, uint64_t m)
         if (c->valid && c->number == path[l])
             continue;
         c->valid = 0;
-        const uint8_t *entry =
-            r->mht[l - 1].plain +
-            (TF128_DATA_PER_MHT + (path[l] - 1) % TF128_CHILD_MHT_PER_MHT) * TF128_MHT_ENTRY_SIZE;
+        const uint8_t *key, *tag;
+        GUARD(mht_entry(r->mht[l - 1].plain,
+                        TF128_DATA_PER_MHT + (path[l] - 1) % TF128_CHILD_MHT_PER_MHT, &key, &tag));
         uint64_t physical = tf128_mht_physical(path[l]);
         GUARD(read_node(r, physical, "MHT", path[l]));
-        if (tf128_node_decrypt(&r->crypto, entry, r->cipher, TF128_NODE_SIZE, entry + 16,
-                               c->plain) < 0)
+        if (tf128_node_decrypt(&r->crypto, key, r->cipher, TF128_NODE_SIZE, tag, c->plain) < 0)
             return steep_error_set("teaclave-file-128: MHT node %llu (physical node %llu) failed "
                                    "authentication (tampered)",
                                    (unsigned long long)path[l], (unsigned long long)physical);
@@ -89,13 +100,12 @@ static int load_data(struct tf128_reader *r, uint64_t d)
 {
     uint64_t m = d / TF128_DATA_PER_MHT;
     GUARD(load_mht(r, m));
-    const uint8_t *entry =
-        r->mht[tf128_mht_level(m)].plain + (d % TF128_DATA_PER_MHT) * TF128_MHT_ENTRY_SIZE;
+    const uint8_t *key, *tag;
+    GUARD(mht_entry(r->mht[tf128_mht_level(m)].plain, d % TF128_DATA_PER_MHT, &key, &tag));
     uint64_t physical = tf128_data_physical(d);
     r->data_loaded = -1;
     GUARD(read_node(r, physical, "data", d));
-    if (tf128_node_decrypt(&r->crypto, entry, r->cipher, TF128_NODE_SIZE, entry + 16,
-                           r->data_plain) < 0)
+    if (tf128_node_decrypt(&r->crypto, key, r->cipher, TF128_NODE_SIZE, tag, r->data_plain) < 0)
         return steep_error_set("teaclave-file-128: data node %llu (physical node %llu) failed "
                                "authentication (tampered)",
                                (unsigned long long)d, (unsigned long long)physical);
@@ -111,7 +121,7 @@ static ssize_t tf128_read(struct steep_reader *base, void *buf, size_t n)
         const uint8_t *src;
         size_t avail;
         if (r->pos < TF128_USER_DATA_SIZE) {
-            src = r->metadata + TF128_MD_DATA_OFFSET + r->pos;
+            src = r->user_data + r->pos;
             avail = TF128_USER_DATA_SIZE - r->pos;
         } else {
             uint64_t offset = r->pos - TF128_USER_DATA_SIZE;
@@ -197,6 +207,9 @@ static int open_metadata(struct tf128_reader *r, const char *name, const uint8_t
     const uint8_t *stored_name;
     GUARD(steep_cursor_read_span(&md, &stored_name, TF128_NAME_SIZE));
     GUARD(steep_cursor_read_u64le(&md, &r->size));
+    GUARD(steep_cursor_read_span(&md, &r->mht_key, 16));
+    GUARD(steep_cursor_read_span(&md, &r->mht_gmac, 16));
+    GUARD(steep_cursor_read_span(&md, &r->user_data, TF128_USER_DATA_SIZE));
     size_t stored_len = strnlen((const char *)stored_name, TF128_NAME_SIZE);
     ENSURE(stored_len < TF128_NAME_SIZE,
            "teaclave-file-128: file name in metadata is not terminated");
@@ -230,10 +243,8 @@ static int open_root(struct tf128_reader *r)
 {
     if (r->size <= TF128_USER_DATA_SIZE)
         return 0;
-    const uint8_t *mht_key = r->metadata + TF128_MD_MHT_KEY_OFFSET;
-    const uint8_t *mht_gmac = r->metadata + TF128_MD_MHT_GMAC_OFFSET;
     GUARD(read_node(r, 1, "MHT", 0));
-    ENSURE(tf128_node_decrypt(&r->crypto, mht_key, r->cipher, TF128_NODE_SIZE, mht_gmac,
+    ENSURE(tf128_node_decrypt(&r->crypto, r->mht_key, r->cipher, TF128_NODE_SIZE, r->mht_gmac,
                               r->mht[0].plain) == 0,
            "teaclave-file-128: MHT node 0 (physical node 1) failed authentication (tampered)");
     r->mht[0].valid = 1;

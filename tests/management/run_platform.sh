@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Management and scheduler through the public API, as several users, on a
+# whole platform (steep up): single-party echo; two-party task where invoke
+# fails before the second approval and succeeds after; bad inputs through
+# the frontend; cancel while Created, while queued and while running (the
+# sandbox is killed, the node keeps serving); restart of every service
+# mid-flow with nothing lost or duplicated; an execution node that dies
+# mid-task -> Failed "Runtime Error: Executor Timeout" after the (short,
+# configured) timeout.
+. "$(dirname "$0")/../lib/platform.sh"
+platform_start 1 2
+trap 'status=$?; [ $status = 0 ] || platform_logs; platform_stop; exit $status' EXIT
+passed=0 failed=0
+ok()   { passed=$((passed + 1)); echo "ok      $1"; }
+fail() { failed=$((failed + 1)); echo "FAILED  $1"; [ -z "${2:-}" ] || sed 's/^/    /' <<<"$2"; }
+expect() {
+  local name=$1 status=$2 pattern=$3; shift 4
+  local out rc
+  out=$("$@" 2>&1) && rc=0 || rc=$?
+  if [ "$rc" = "$status" ] && grep -qE "$pattern" <<<"$out"; then ok "$name"; else
+    fail "$name (exit $rc, wanted $status /$pattern/)" "$out"; fi
+}
+json_field() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get(sys.argv[1], ""))' "$1"; }
+status_of() { "$STEEP" task get "$1" --user "$2" --json | json_field status; }
+# wait_status TASK USER STATUS SECONDS: polls until the status is reached.
+wait_status() {
+  local deadline=$((SECONDS + $4)) s
+  while :; do
+    s=$(status_of "$1" "$2")
+    [ "$s" = "$3" ] && return 0
+    [ $SECONDS -ge $deadline ] && { echo "status $s, wanted $3" >&2; return 1; }
+    sleep 0.1
+  done
+}
+
+"$STEEP" user login admin --password teaclave >/dev/null
+for u in alice:a bob:b carol:c; do
+  "$STEEP" user register "${u%%:*}" --role DataOwner --attribute "${u##*:}" --password pw --user admin >/dev/null
+  "$STEEP" user login "${u%%:*}" --password pw >/dev/null
+done
+"$STEEP" user register fo --role FunctionOwner --password pw --user admin >/dev/null
+"$STEEP" user login fo --password pw >/dev/null
+
+# ---- single party ----
+echo_fn=$("$STEEP" function register --user fo --name builtin-echo --executor-type builtin --public --overwritable-arg message)
+t1=$("$STEEP" task create --user alice --function "$echo_fn" --args '{"message":"hello steep"}')
+expect "single party: invoke without approval"  0 "" -- "$STEEP" task invoke "$t1" --user alice
+expect "single party: result"                   0 "^hello steep$" -- "$STEEP" task result "$t1" --user alice --wait 20
+expect "single party: Finished"                 0 "^Finished$" -- status_of "$t1" alice
+
+# ---- two parties: invoke fails before the second approval ----
+raw_url="$FILES_URL/fixtures/functions/password_check/password.txt"
+two_fn=$("$STEEP" function register --user fo --name builtin-echo --executor-type builtin --public \
+  --overwritable-arg message --input a --input b)
+in_a=$("$STEEP" data input "$raw_url" --scheme raw --cmac 00000000000000000000000000000000 --user alice)
+in_b=$("$STEEP" data input "$raw_url" --scheme raw --cmac 00000000000000000000000000000000 --user bob)
+t2=$("$STEEP" task create --user alice --function "$two_fn" --args '{"message":"two"}' --input a=alice --input b=bob)
+expect "two parties: bob may not assign alice's file" 1 "PERMISSION_DENIED" -- "$STEEP" task assign "$t2" --input a="$in_a" --user bob
+expect "two parties: carol is no participant"   1 "PERMISSION_DENIED" -- "$STEEP" task get "$t2" --user carol
+"$STEEP" task assign "$t2" --input a="$in_a" --user alice >/dev/null
+expect "two parties: approve before all data"   1 "failed to approve task" -- "$STEEP" task approve "$t2" --user alice
+"$STEEP" task assign "$t2" --input b="$in_b" --user bob >/dev/null
+"$STEEP" task approve "$t2" --user alice >/dev/null
+expect "two parties: approving twice"           1 "failed to approve task" -- "$STEEP" task approve "$t2" --user alice
+expect "two parties: invoke before bob approved" 1 "failed to invoke task" -- "$STEEP" task invoke "$t2" --user alice
+expect "two parties: state unchanged"           0 "^DataAssigned$" -- status_of "$t2" bob
+"$STEEP" task approve "$t2" --user bob >/dev/null
+expect "two parties: only the creator invokes"  1 "PERMISSION_DENIED" -- "$STEEP" task invoke "$t2" --user bob
+expect "two parties: invoke after both approved" 0 "" -- "$STEEP" task invoke "$t2" --user alice
+expect "two parties: result"                    0 "^two$" -- "$STEEP" task result "$t2" --user bob --wait 20
+
+# ---- bad input through the frontend ----
+expect "malformed task id"        1 "invalid task id" -- "$STEEP" task get task-123 --user alice
+expect "wrong prefix"             1 "invalid task id" -- "$STEEP" task approve "${in_a/input-/task-}" --user alice
+expect "arguments not matching"   1 "invalid task" -- "$STEEP" task create --user alice --function "$echo_fn" --args '{"msg":"x"}'
+expect "undeclared data name"     1 "invalid task" -- "$STEEP" task create --user alice --function "$two_fn" --args '{"message":"x"}' --input a=alice --input b=bob --input c=carol
+
+# ---- cancel: created, queued/running ----
+t3=$("$STEEP" task create --user alice --function "$echo_fn" --args '{"message":"x"}')
+expect "cancel Created"           0 "" -- "$STEEP" task cancel "$t3" --user alice
+expect "canceled at once"         1 "Task canceled" -- "$STEEP" task result "$t3" --user alice
+expect "cancel terminal"          1 "failed to cancel task, reason" -- "$STEEP" task cancel "$t3" --user alice
+sleep_fn=$("$STEEP" function register --user fo --name test-sleep --executor-type builtin --public --overwritable-arg ms)
+t4=$("$STEEP" task create --user alice --function "$sleep_fn" --args '{"ms":60000}')
+"$STEEP" task invoke "$t4" --user alice >/dev/null
+wait_status "$t4" alice Running 20 && ok "sleeping task runs" || fail "sleeping task runs"
+start=$(date +%s%N)
+expect "bob may not cancel"       1 "PERMISSION_DENIED" -- "$STEEP" task cancel "$t4" --user bob
+"$STEEP" task cancel "$t4" --user alice >/dev/null
+wait_status "$t4" alice Canceled 5 && ok "running task Canceled" || fail "running task Canceled"
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$elapsed_ms" -lt 1500 ] && ok "canceled within a second ($elapsed_ms ms)" || fail "cancel took $elapsed_ms ms"
+expect "cancel reason"            1 "Task Canceled by the user" -- "$STEEP" task result "$t4" --user alice
+t5=$("$STEEP" task create --user alice --function "$echo_fn" --args '{"message":"after cancel"}')
+"$STEEP" task invoke "$t5" --user alice >/dev/null
+expect "the node keeps serving after a cancel" 0 "^after cancel$" -- "$STEEP" task result "$t5" --user alice --wait 20
+
+# ---- restart of every service mid-flow ----
+t6=$("$STEEP" task create --user alice --function "$two_fn" --args '{"message":"restarted"}' --input a=alice --input b=bob)
+"$STEEP" task assign "$t6" --input a="$in_a" --user alice >/dev/null
+kill -9 "$(cat "$STEEP_DIR/run/execution-1.pid")" 2>/dev/null || true   # nobody to run it yet
+"$STEEP" up --dir "$STEEP_DIR" --files "$FILES_DIR" --files-port "$FILES_PORT" >/dev/null 2>&1 && ok "restart 1" || fail "restart 1"
+kill -STOP "$(cat "$STEEP_DIR/run/execution-1.pid")"                      # staged while no node runs
+"$STEEP" task assign "$t6" --input b="$in_b" --user bob >/dev/null
+"$STEEP" task approve "$t6" --user alice >/dev/null
+"$STEEP" task approve "$t6" --user bob >/dev/null
+"$STEEP" task invoke "$t6" --user alice >/dev/null
+expect "staged while the node is frozen" 0 "^Staged$" -- status_of "$t6" alice
+kill -CONT "$(cat "$STEEP_DIR/run/execution-1.pid")"
+"$STEEP" up --dir "$STEEP_DIR" --files "$FILES_DIR" --files-port "$FILES_PORT" >/dev/null 2>&1 && ok "restart 2" || fail "restart 2"
+expect "staged task survives the restart"  0 "^restarted$" -- "$STEEP" task result "$t6" --user bob --wait 20
+runs=$(grep -h "running task ${t6#task-}" "$STEEP_DIR"/logs/execution-*.log | wc -l)
+[ "$runs" = 1 ] && ok "ran exactly once" || fail "ran $runs times"
+
+# ---- an execution node dies mid-task ----
+printf '\n[scheduler]\nexecutor_timeout_secs = 2\n' >>"$STEEP_DIR/steep.toml"
+"$STEEP" up --dir "$STEEP_DIR" --files "$FILES_DIR" --files-port "$FILES_PORT" >/dev/null 2>&1 && ok "restart with a 2 s executor timeout" || fail "restart 3"
+t7=$("$STEEP" task create --user alice --function "$sleep_fn" --args '{"ms":60000}')
+"$STEEP" task invoke "$t7" --user alice >/dev/null
+wait_status "$t7" alice Running 20 || true
+pkill -9 -s "$(cat "$STEEP_DIR/run/execution-1.pid")" 2>/dev/null || kill -9 "$(cat "$STEEP_DIR/run/execution-1.pid")"
+wait_status "$t7" alice Failed 10 && ok "dead node's task Failed" || fail "dead node's task Failed"
+expect "timeout reason"           1 "Runtime Error: Executor Timeout" -- "$STEEP" task result "$t7" --user alice
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
