@@ -48,7 +48,9 @@ struct steep_attested_verifier *steep_attested_verifier_new(struct steep_atteste
         if (!attr) {
             free(verifier->accepted);
             free(verifier);
-            steep_error_set("enclave_info has no entry for peer service '%s'", names[i]);
+            steep_error_set("enclave_info has no entry for peer service '%s' (build every "
+                            "service, then regenerate and re-sign enclave_info)",
+                            names[i]);
             return NULL;
         }
         verifier->accepted[i] = *attr;
