@@ -240,7 +240,7 @@ int steep_file_convert(const char *in_path, const struct steep_file_crypto *in_c
     struct steep_reader *r = open_streaming(in_path, in_crypto, expected_cmac);
     if (!r)
         return -1;
-    struct steep_writer *w = steep_file_writer_create(out_path, out_crypto, 1);
+    struct steep_writer *w = steep_file_writer_create(out_path, out_crypto, 0);
     if (!w) {
         steep_reader_close(r);
         return -1;

@@ -73,8 +73,10 @@ int steep_file_decrypt(const char *in_path, const char *out_path,
 /* The cmac of an encrypted file, authenticated (aes-gcm: whole-file tag check). */
 int steep_file_cmac(const char *path, const struct steep_file_crypto *crypto, uint8_t cmac[16]);
 /* Re-encrypts in_path (in_crypto, checked against expected_cmac if not NULL)
- * into out_path (out_crypto), e.g. aes-gcm → staged teaclave-file-128.
- * out_path is deleted on any failure; out_cmac receives the new cmac. */
+ * into out_path (out_crypto), e.g. aes-gcm → staged teaclave-file-128, or
+ * a staged output → the user's scheme (raw is refused: "OutputFile:
+ * unsupported type"). out_path is deleted on any failure; out_cmac receives
+ * the new cmac. */
 int steep_file_convert(const char *in_path, const struct steep_file_crypto *in_crypto,
                        const uint8_t *expected_cmac, const char *out_path,
                        const struct steep_file_crypto *out_crypto, uint8_t out_cmac[16]);

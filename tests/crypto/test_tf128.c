@@ -262,6 +262,10 @@ static void test_convert_aes_gcm_to_tf128(void **state)
     assert_int_equal(got.len, text.len);
     assert_memory_equal(got.data, text.data, text.len);
 
+    /* A raw output is refused like Teaclave's upload conversion. */
+    struct steep_file_crypto raw = {.scheme = STEEP_SCHEME_RAW};
+    assert_int_equal(steep_file_convert(staged, &tf_crypto, staged_cmac, plain, &raw, tag), -1);
+    assert_string_equal(steep_error_get(), "OutputFile: unsupported type");
     /* Wrong registered tag: refused before anything is written. */
     tag[3] ^= 1;
     assert_int_equal(steep_file_convert(gcm, &gcm_crypto, tag, staged, &tf_crypto, staged_cmac),
