@@ -93,22 +93,39 @@ static int copy_out(struct steep_buf *out, ProtobufCBinaryData value)
     return steep_buf_append(out, value.data, value.len);
 }
 
+/* Get and Dequeue: one call whose response holds the value as bytes field 1. */
+static int call_for_value(struct steep_store_client *client, const char *method,
+                          const ProtobufCMessage *request,
+                          const ProtobufCMessageDescriptor *response_type, struct steep_buf *value,
+                          int timeout_ms, int absent_code, int absent_result)
+{
+    char path[96];
+    ProtobufCMessage *response = NULL;
+    snprintf(path, sizeof path, "%s%s", TEACLAVE_PATH, method);
+    int rc = call(client, path, method, request, response_type, &response, timeout_ms, absent_code,
+                  absent_result);
+    if (rc == STEEP_STORE_OK) {
+        const ProtobufCFieldDescriptor *field =
+            protobuf_c_message_descriptor_get_field(response_type, 1);
+        const ProtobufCBinaryData *bytes_field =
+            (const ProtobufCBinaryData *)((const uint8_t *)response + field->offset);
+        if (copy_out(value, *bytes_field) < 0)
+            rc = STEEP_STORE_ERROR;
+    }
+    if (response)
+        protobuf_c_message_free_unpacked(response, NULL);
+    return rc;
+}
+
 int steep_store_client_get(struct steep_store_client *client, const void *key, size_t key_len,
                            struct steep_buf *value, int timeout_ms)
 {
     TeaclaveStorageServiceProto__GetRequest request =
         TEACLAVE_STORAGE_SERVICE_PROTO__GET_REQUEST__INIT;
-    ProtobufCMessage *response = NULL;
     request.key = bytes(key, key_len);
-    int rc = call(client, TEACLAVE_PATH "Get", "Get", &request.base,
-                  &teaclave_storage_service_proto__get_response__descriptor, &response, timeout_ms,
-                  STEEP_GRPC_NOT_FOUND, STEEP_STORE_NOT_FOUND);
-    if (rc == STEEP_STORE_OK &&
-        copy_out(value, ((TeaclaveStorageServiceProto__GetResponse *)response)->value) < 0)
-        rc = STEEP_STORE_ERROR;
-    if (response)
-        protobuf_c_message_free_unpacked(response, NULL);
-    return rc;
+    return call_for_value(client, "Get", &request.base,
+                          &teaclave_storage_service_proto__get_response__descriptor, value,
+                          timeout_ms, STEEP_GRPC_NOT_FOUND, STEEP_STORE_NOT_FOUND);
 }
 
 int steep_store_client_put(struct steep_store_client *client, const void *key, size_t key_len,
@@ -149,17 +166,10 @@ int steep_store_client_dequeue(struct steep_store_client *client, const void *qu
 {
     TeaclaveStorageServiceProto__DequeueRequest request =
         TEACLAVE_STORAGE_SERVICE_PROTO__DEQUEUE_REQUEST__INIT;
-    ProtobufCMessage *response = NULL;
     request.key = bytes(queue, queue_len);
-    int rc = call(client, TEACLAVE_PATH "Dequeue", "Dequeue", &request.base,
-                  &teaclave_storage_service_proto__dequeue_response__descriptor, &response,
-                  timeout_ms, STEEP_GRPC_FAILED_PRECONDITION, STEEP_STORE_EMPTY);
-    if (rc == STEEP_STORE_OK &&
-        copy_out(value, ((TeaclaveStorageServiceProto__DequeueResponse *)response)->value) < 0)
-        rc = STEEP_STORE_ERROR;
-    if (response)
-        protobuf_c_message_free_unpacked(response, NULL);
-    return rc;
+    return call_for_value(client, "Dequeue", &request.base,
+                          &teaclave_storage_service_proto__dequeue_response__descriptor, value,
+                          timeout_ms, STEEP_GRPC_FAILED_PRECONDITION, STEEP_STORE_EMPTY);
 }
 
 int steep_store_client_keys_by_prefix(struct steep_store_client *client, const void *prefix,

@@ -18,6 +18,22 @@ static void reply_empty(struct steep_rpc_call *call)
     steep_rpc_reply(call, &empty.base);
 }
 
+/* Get and Dequeue: answers with the value, the "absent" status, or INTERNAL. */
+static void answer_value(struct steep_rpc_call *call, int rc, const struct steep_buf *value,
+                         ProtobufCMessage *response, ProtobufCBinaryData *field, int absent_result,
+                         int absent_code, const char *absent_message, const char *operation)
+{
+    if (rc == STEEP_STORE_OK) {
+        field->data = value->data;
+        field->len = value->len;
+        steep_rpc_reply(call, response);
+    } else if (rc == absent_result) {
+        steep_rpc_fail(call, absent_code, "%s", absent_message);
+    } else {
+        steep_storage_fail_internal(call, operation);
+    }
+}
+
 static void handle_get(struct steep_rpc_call *call, const ProtobufCMessage *message, void *arg)
 {
     struct steep_storage_service *service = arg;
@@ -25,18 +41,11 @@ static void handle_get(struct steep_rpc_call *call, const ProtobufCMessage *mess
     if (steep_storage_check_key(call, service, "key", &request->key) < 0)
         return;
     struct steep_buf value = STEEP_BUF_INIT;
+    TeaclaveStorageServiceProto__GetResponse response =
+        TEACLAVE_STORAGE_SERVICE_PROTO__GET_RESPONSE__INIT;
     int rc = steep_store_get(service->store, request->key.data, request->key.len, &value);
-    if (rc == STEEP_STORE_OK) {
-        TeaclaveStorageServiceProto__GetResponse response =
-            TEACLAVE_STORAGE_SERVICE_PROTO__GET_RESPONSE__INIT;
-        response.value.data = value.data;
-        response.value.len = value.len;
-        steep_rpc_reply(call, &response.base);
-    } else if (rc == STEEP_STORE_NOT_FOUND) {
-        steep_rpc_fail(call, STEEP_GRPC_NOT_FOUND, "key not found");
-    } else {
-        steep_storage_fail_internal(call, "Get");
-    }
+    answer_value(call, rc, &value, &response.base, &response.value, STEEP_STORE_NOT_FOUND,
+                 STEEP_GRPC_NOT_FOUND, "key not found", "Get");
     steep_buf_free(&value);
 }
 
@@ -87,18 +96,11 @@ static void handle_dequeue(struct steep_rpc_call *call, const ProtobufCMessage *
     if (steep_storage_check_key(call, service, "queue key", &request->key) < 0)
         return;
     struct steep_buf value = STEEP_BUF_INIT;
+    TeaclaveStorageServiceProto__DequeueResponse response =
+        TEACLAVE_STORAGE_SERVICE_PROTO__DEQUEUE_RESPONSE__INIT;
     int rc = steep_store_dequeue(service->store, request->key.data, request->key.len, &value);
-    if (rc == STEEP_STORE_OK) {
-        TeaclaveStorageServiceProto__DequeueResponse response =
-            TEACLAVE_STORAGE_SERVICE_PROTO__DEQUEUE_RESPONSE__INIT;
-        response.value.data = value.data;
-        response.value.len = value.len;
-        steep_rpc_reply(call, &response.base);
-    } else if (rc == STEEP_STORE_EMPTY) {
-        steep_rpc_fail(call, STEEP_GRPC_FAILED_PRECONDITION, "queue is empty");
-    } else {
-        steep_storage_fail_internal(call, "Dequeue");
-    }
+    answer_value(call, rc, &value, &response.base, &response.value, STEEP_STORE_EMPTY,
+                 STEEP_GRPC_FAILED_PRECONDITION, "queue is empty", "Dequeue");
     steep_buf_free(&value);
 }
 

@@ -6,7 +6,7 @@ would). Copies of storage_peer with different trailing bytes play the
 management, scheduler and frontend services (the sim back-end measures the
 executable). Checks: management and scheduler are served; frontend and an
 unlisted peer are refused; SIGTERM stops the service cleanly; data survives
-a restart; a different sealing master key, a corrupt store and bad limits
+a restart and a SIGKILL; a different sealing master key, a corrupt store and bad limits
 stop the service from starting, with a message.
 """
 import os
@@ -156,6 +156,15 @@ def main():
         rc, out, _ = peer(peers["management"], config, "teaclave_management_service",
                           "get", "task-1")
         check(rc == 0 and out == "value staged\n", "data survives a restart")
+        rc, _, _ = peer(peers["management"], config, "teaclave_management_service",
+                        "put", "task-2", "acknowledged")
+        storage.proc.kill()
+        storage.proc.communicate(timeout=20)
+        storage = Storage(config, port)
+        rc2, out, _ = peer(peers["scheduler"], config, "teaclave_scheduler_service",
+                           "get", "task-2")
+        check(rc == 0 and rc2 == 0 and out == "value acknowledged\n",
+              "an acknowledged Put survives SIGKILL of steep-storage")
         storage.stop()
 
         # A different master key derives a different sealing key: refused.
