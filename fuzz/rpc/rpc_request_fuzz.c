@@ -11,7 +11,9 @@
 
 #include "core/log.h"
 #include "rpc/internal.h"
-#include "support.h"
+#include "echo.pb-c.h"
+
+#define ECHO_SAY "/steep_test.Echo/Say"
 
 static int no_credentials(void *arg, X509 **cert, EVP_PKEY **key)
 {
