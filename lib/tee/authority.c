@@ -161,15 +161,8 @@ void steep_authority_free(struct steep_authority *authority)
 int steep_authority_sign(struct steep_authority *authority, const void *report, size_t len,
                          struct steep_buf *signature)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    size_t sig_len = 0;
-    int ok = ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, authority->key) == 1 &&
-             EVP_DigestSign(ctx, NULL, &sig_len, report, len) == 1 &&
-             steep_buf_reserve(signature, sig_len) == 0 &&
-             EVP_DigestSign(ctx, signature->data + signature->len, &sig_len, report, len) == 1;
-    EVP_MD_CTX_free(ctx);
-    ENSURE(ok, "the simulated authority could not sign the report");
-    signature->len += sig_len;
+    if (steep_tee_sign_sha256(authority->key, report, len, signature) < 0)
+        return steep_error_set("the simulated authority could not sign the report");
     return 0;
 }
 

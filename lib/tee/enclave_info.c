@@ -89,16 +89,6 @@ const struct steep_tee_enclave_attr *steep_enclave_info_find(const struct steep_
     return NULL;
 }
 
-static bool signature_verifies(const void *data, size_t len,
-                               const struct steep_enclave_info_signature *signature, EVP_PKEY *key)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
-              EVP_DigestVerify(ctx, signature->data, signature->len, data, len) == 1;
-    EVP_MD_CTX_free(ctx);
-    return ok;
-}
-
 int steep_enclave_info_verify(const void *data, size_t len,
                               const struct steep_enclave_info_signature *signatures,
                               size_t n_signatures, EVP_PKEY *const *auditor_keys, size_t n_keys)
@@ -110,7 +100,8 @@ int steep_enclave_info_verify(const void *data, size_t len,
     for (size_t s = 0; s < n_signatures; s++) {
         bool good = false;
         for (size_t k = 0; k < n_keys && !good; k++)
-            if (signature_verifies(data, len, &signatures[s], auditor_keys[k]))
+            if (steep_tee_verify_sha256(auditor_keys[k], signatures[s].data, signatures[s].len,
+                                        data, len))
                 good = key_signed[k] = true;
         ENSURE(good, "enclave_info signature %s does not verify under any auditor key",
                signatures[s].name ? signatures[s].name : "(unnamed)");
@@ -127,18 +118,11 @@ int steep_enclave_info_sign(const char *key_path, const void *data, size_t len,
     EVP_PKEY *key = steep_tee_key_read_private(key_path);
     if (!key)
         return -1;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    size_t sig_len = 0;
-    int ok = EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA && ctx &&
-             EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
-             EVP_DigestSign(ctx, NULL, &sig_len, data, len) == 1 &&
-             steep_buf_reserve(signature, sig_len) == 0 &&
-             EVP_DigestSign(ctx, signature->data + signature->len, &sig_len, data, len) == 1;
-    EVP_MD_CTX_free(ctx);
+    int rc = EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA
+                 ? steep_tee_sign_sha256(key, data, len, signature)
+                 : steep_error_set("%s is not an RSA private key", key_path);
     EVP_PKEY_free(key);
-    ENSURE(ok, "cannot sign with %s (an RSA private key is required)", key_path);
-    signature->len += sig_len;
-    return 0;
+    return rc;
 }
 
 static int append_entry(struct steep_buf *out, const char *name, const uint8_t mr_enclave[32],

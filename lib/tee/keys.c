@@ -200,3 +200,27 @@ int steep_tee_file_sha256(const char *path, uint8_t out[32])
     ENSURE(ok, "cannot measure %s", path);
     return 0;
 }
+
+int steep_tee_sign_sha256(EVP_PKEY *key, const void *data, size_t len, struct steep_buf *out)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    size_t sig_len = 0;
+    int ok = ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
+             EVP_DigestSign(ctx, NULL, &sig_len, data, len) == 1 &&
+             steep_buf_reserve(out, sig_len) == 0 &&
+             EVP_DigestSign(ctx, out->data + out->len, &sig_len, data, len) == 1;
+    EVP_MD_CTX_free(ctx);
+    ENSURE(ok, "signing failed");
+    out->len += sig_len;
+    return 0;
+}
+
+bool steep_tee_verify_sha256(EVP_PKEY *key, const uint8_t *signature, size_t signature_len,
+                             const void *data, size_t len)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
+              EVP_DigestVerify(ctx, signature, signature_len, data, len) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}

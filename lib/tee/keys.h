@@ -6,10 +6,14 @@
 #ifndef STEEP_TEE_KEYS_H
 #define STEEP_TEE_KEYS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+
+#include "core/buf.h"
 
 EVP_PKEY *steep_tee_key_generate_rsa(int bits);
 EVP_PKEY *steep_tee_key_generate_p256(void);
@@ -26,6 +30,11 @@ X509 *steep_tee_cert_read(const char *path);
 int steep_tee_key_spki_sha256(EVP_PKEY *key, uint8_t out[32]);
 /* The 64-byte X||Y of an uncompressed P-256 public key (fails for others). */
 int steep_tee_key_p256_xy(EVP_PKEY *key, uint8_t out[64]);
+/* Appends an RSA-PKCS1-v1.5 / ECDSA signature with SHA-256 over data. */
+int steep_tee_sign_sha256(EVP_PKEY *key, const void *data, size_t len, struct steep_buf *out);
+/* true when signature is a valid SHA-256 signature of data under key. */
+bool steep_tee_verify_sha256(EVP_PKEY *key, const uint8_t *signature, size_t signature_len,
+                             const void *data, size_t len);
 /* SHA-256 of a whole file (an executable's measurement in the sim back-end). */
 int steep_tee_file_sha256(const char *path, uint8_t out[32]);
 /* Creates a directory (0700) unless it exists. */

@@ -59,12 +59,9 @@ static int check_signature(const struct steep_tee_evidence *evidence, X509 *sign
     EVP_PKEY *key = X509_get0_pubkey(signer);
     ENSURE(key && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA,
            "report signing certificate does not hold an RSA key");
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
-             EVP_DigestVerify(ctx, evidence->signature.data, evidence->signature.len,
-                              evidence->report.data, evidence->report.len) == 1;
-    EVP_MD_CTX_free(ctx);
-    ENSURE(ok, "report signature does not verify under the signing certificate");
+    ENSURE(steep_tee_verify_sha256(key, evidence->signature.data, evidence->signature.len,
+                                   evidence->report.data, evidence->report.len),
+           "report signature does not verify under the signing certificate");
     return 0;
 }
 
@@ -106,11 +103,6 @@ static int check_status(const struct steep_report *report, const struct steep_te
     return steep_error_set("quote status '%s' is not accepted", report->status);
 }
 
-static void hex_pair(const uint8_t a[32], char out[65])
-{
-    steep_hex_encode(a, 32, out);
-}
-
 static int check_measurement(struct steep_tee_verdict *verdict,
                              const struct steep_tee_policy *policy)
 {
@@ -123,8 +115,8 @@ static int check_measurement(struct steep_tee_verdict *verdict,
         }
     }
     char enclave[65], signer[65];
-    hex_pair(verdict->mr_enclave, enclave);
-    hex_pair(verdict->mr_signer, signer);
+    steep_hex_encode(verdict->mr_enclave, 32, enclave);
+    steep_hex_encode(verdict->mr_signer, 32, signer);
     return steep_error_set("measurement not accepted: mr_enclave %s, mr_signer %s match none of "
                            "the %zu allowed service measurement(s)",
                            enclave, signer, policy->n_accepted);

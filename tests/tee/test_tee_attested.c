@@ -181,6 +181,39 @@ static void test_background_renewal(void **state)
     steep_attested_free(attested);
 }
 
+static void test_cache_expiry(void **state)
+{
+    struct steep_attested_options o = options();
+    o.verdict_cache_ttl = 1;
+    struct steep_attested *server = steep_attested_open(&o);
+    o.verdict_cache_ttl = -1; /* no cache */
+    struct steep_attested *client = steep_attested_open(&o);
+    assert_non_null(server);
+    assert_non_null(client);
+    const char *inbound[] = {"teaclave_frontend_service"};
+    struct steep_tls_config server_tls, client_tls;
+    assert_int_equal(steep_attested_server_tls(server, inbound, 1, &server_tls), 0);
+    assert_int_equal(steep_attested_client_tls(client, "teaclave_storage_service", &client_tls), 0);
+    char name[64], reason[512];
+    X509 *client_cert = current_cert(&client_tls), *server_cert = current_cert(&server_tls);
+    assert_int_equal(verify(&server_tls, client_cert, name, reason), 0);
+    assert_int_equal(verify(&server_tls, client_cert, name, reason), 0);
+    sleep(2);
+    assert_int_equal(verify(&server_tls, client_cert, name, reason), 0);
+    unsigned long hits, misses;
+    steep_attested_verdict_cache_stats(server, &hits, &misses);
+    assert_int_equal(hits, 1);
+    assert_int_equal(misses, 2); /* the expired entry was verified again */
+    assert_int_equal(verify(&client_tls, server_cert, name, reason), 0);
+    assert_int_equal(verify(&client_tls, server_cert, name, reason), 0);
+    steep_attested_verdict_cache_stats(client, &hits, &misses);
+    assert_int_equal(hits + misses, 0); /* cache off: no lookups at all */
+    X509_free(client_cert);
+    X509_free(server_cert);
+    steep_attested_free(server);
+    steep_attested_free(client);
+}
+
 static void test_refuses_to_start(void **state)
 {
     struct steep_attested_options o = options();
@@ -273,9 +306,8 @@ static void test_open_from_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hooks_and_cache),
-        cmocka_unit_test(test_background_renewal),
-        cmocka_unit_test(test_refuses_to_start),
+        cmocka_unit_test(test_hooks_and_cache),  cmocka_unit_test(test_background_renewal),
+        cmocka_unit_test(test_cache_expiry),     cmocka_unit_test(test_refuses_to_start),
         cmocka_unit_test(test_open_from_config),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
