@@ -398,10 +398,7 @@ static ssize_t read_request(nghttp2_session *session, int32_t stream_id, uint8_t
                             void *user_data)
 {
     struct client_call *call = source->ptr;
-    size_t left = call->request.len - call->request_sent;
-    size_t n = left < length ? left : length;
-    memcpy(out, call->request.data + call->request_sent, n);
-    call->request_sent += n;
+    size_t n = steep_rpc_copy_out(&call->request, &call->request_sent, out, length);
     if (call->request_sent == call->request.len)
         *flags |= NGHTTP2_DATA_FLAG_EOF;
     return (ssize_t)n;

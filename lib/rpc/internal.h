@@ -63,6 +63,10 @@ int steep_rpc_transport_read(struct steep_rpc_transport *transport, nghttp2_sess
 int steep_rpc_transport_flush(struct steep_rpc_transport *transport, nghttp2_session *session);
 /* SIGPIPE to SIG_IGN when it is still SIG_DFL (once per process). */
 void steep_rpc_ignore_sigpipe(void);
+/* For nghttp2 data providers: copies the next bytes of source after *sent
+ * into out (at most length), advances *sent, returns the count. */
+size_t steep_rpc_copy_out(const struct steep_buf *source, size_t *sent, uint8_t *out,
+                          size_t length);
 /* "host:port" → resolved address. */
 int steep_rpc_resolve(const char *address, bool passive, struct sockaddr_storage *addr,
                       socklen_t *len);

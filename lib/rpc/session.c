@@ -97,6 +97,18 @@ static void conn_unlink(struct steep_rpc_call *call)
     call->conn = NULL;
 }
 
+/* The stream is gone: a call with a worker is cancelled and freed when it
+ * comes back; any other is freed now. */
+static void detach(struct steep_rpc_call *call)
+{
+    deadline_unlink(call);
+    conn_unlink(call);
+    if (call->in_worker)
+        atomic_store(&call->cancelled, true);
+    else
+        steep_rpc_call_free(call);
+}
+
 /* ---- responses ---- */
 
 static ssize_t read_response(nghttp2_session *session, int32_t stream_id, uint8_t *out,
@@ -104,10 +116,7 @@ static ssize_t read_response(nghttp2_session *session, int32_t stream_id, uint8_
                              void *user_data)
 {
     struct steep_rpc_call *call = source->ptr;
-    size_t left = call->response.len - call->response_sent;
-    size_t n = left < length ? left : length;
-    memcpy(out, call->response.data + call->response_sent, n);
-    call->response_sent += n;
+    size_t n = steep_rpc_copy_out(&call->response, &call->response_sent, out, length);
     if (call->response_sent == call->response.len) {
         static const nghttp2_nv trailers[] = {NV("grpc-status", "0", 1)};
         *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -372,12 +381,7 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     if (!call || call->conn != conn)
         return 0;
     nghttp2_session_set_stream_user_data(session, stream_id, NULL);
-    deadline_unlink(call);
-    conn_unlink(call);
-    if (call->in_worker)
-        atomic_store(&call->cancelled, true);
-    else
-        steep_rpc_call_free(call);
+    detach(call);
     return 0;
 }
 
@@ -412,15 +416,8 @@ int steep_rpc_conn_open_session(struct steep_rpc_conn *conn)
 
 void steep_rpc_conn_release(struct steep_rpc_conn *conn)
 {
-    while (conn->calls) {
-        struct steep_rpc_call *call = conn->calls;
-        deadline_unlink(call);
-        conn_unlink(call);
-        if (call->in_worker)
-            atomic_store(&call->cancelled, true);
-        else
-            steep_rpc_call_free(call);
-    }
+    while (conn->calls)
+        detach(conn->calls);
     /* The calls are detached first: nghttp2_session_del calls no callbacks,
      * but no stream data may point at freed calls in any case. */
     nghttp2_session_del(conn->session);

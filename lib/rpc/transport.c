@@ -137,6 +137,16 @@ int steep_rpc_transport_flush(struct steep_rpc_transport *transport, nghttp2_ses
     }
 }
 
+size_t steep_rpc_copy_out(const struct steep_buf *source, size_t *sent, uint8_t *out, size_t length)
+{
+    size_t left = source->len - *sent;
+    size_t n = left < length ? left : length;
+    if (n)
+        memcpy(out, source->data + *sent, n);
+    *sent += n;
+    return n;
+}
+
 int steep_rpc_resolve(const char *address, bool passive, struct sockaddr_storage *addr,
                       socklen_t *len)
 {
