@@ -191,9 +191,12 @@ struct steep_attested *steep_attested_open(const struct steep_attested_options *
         steep_attested_free(attested);
         return NULL;
     }
+    if (strcmp(steep_tee_backend_name(attested->tee), "sim") == 0)
+        log_warn("attestation: this service's evidence is SIMULATED (sim back-end, simulated "
+                 "attestation authority): it proves nothing about hardware");
     if (options->insecure_allow_simulation)
-        log_warn("attestation: SIMULATED evidence is accepted from peers "
-                 "(insecure_allow_simulation): development only");
+        log_warn("attestation: SIMULATED evidence is accepted from peers (allow_simulation): "
+                 "development only");
     log_info("attestation: %s ready (%s back-end, evidence renewed every %d s)",
              attested->service_name, steep_tee_backend_name(attested->tee),
              attested->evidence_validity);
