@@ -158,6 +158,21 @@ static bool load_target(struct steep_auth *auth, struct steep_rpc_call *call, co
     return true;
 }
 
+/* The target of ResetUserPassword / DeleteUser, which the requester must be
+ * allowed to manage; an unknown target is "permission denied" as in Teaclave. */
+static bool load_managed_target(struct steep_auth *auth, struct steep_rpc_call *call,
+                                const struct steep_auth_user *requester, const char *id,
+                                const char *action, struct steep_auth_user *target)
+{
+    if (!load_target(auth, call, id, MSG_PERMISSION_DENIED, target))
+        return false;
+    if (!steep_auth_may_manage(&requester->role, &target->role)) {
+        log_warn("'%.64s' may not %s '%.64s'", requester->id, action, target->id);
+        return steep_auth_fail(call, MSG_PERMISSION_DENIED);
+    }
+    return true;
+}
+
 /* Sets a new password (and role) and bumps the credential version, which
  * revokes every token of the user. */
 static int rewrite_user(struct steep_auth *auth, struct steep_auth_user *user, const char *password,
@@ -247,13 +262,8 @@ static void reset_user_password(struct steep_rpc_call *call, const ProtobufCMess
         return;
     char password[33] = "";
     pthread_mutex_lock(&auth->write_lock);
-    if (!load_target(auth, call, request->id, MSG_PERMISSION_DENIED, &target))
+    if (!load_managed_target(auth, call, &requester, request->id, "reset the password of", &target))
         goto done;
-    if (!steep_auth_may_manage(&requester.role, &target.role)) {
-        log_warn("'%.64s' may not reset the password of '%.64s'", requester.id, target.id);
-        steep_auth_fail(call, MSG_PERMISSION_DENIED);
-        goto done;
-    }
     if (steep_auth_password_random(password) < 0 ||
         rewrite_user(auth, &target, password, &target.role) < 0) {
         log_error("reset password of '%.64s': %s", target.id, steep_error_get());
@@ -279,13 +289,8 @@ static void delete_user(struct steep_rpc_call *call, const ProtobufCMessage *mes
     if (!steep_auth_requester(auth, call, &requester))
         return;
     pthread_mutex_lock(&auth->write_lock);
-    if (!load_target(auth, call, request->id, MSG_PERMISSION_DENIED, &target))
+    if (!load_managed_target(auth, call, &requester, request->id, "delete", &target))
         goto done;
-    if (!steep_auth_may_manage(&requester.role, &target.role)) {
-        log_warn("'%.64s' may not delete '%.64s'", requester.id, target.id);
-        steep_auth_fail(call, MSG_PERMISSION_DENIED);
-        goto done;
-    }
     if (steep_auth_user_delete(auth->store, target.id) < 0) {
         log_error("delete '%.64s': %s", target.id, steep_error_get());
         steep_auth_fail(call, MSG_INTERNAL);
