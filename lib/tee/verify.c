@@ -117,8 +117,8 @@ static int check_measurement(struct steep_tee_verdict *verdict,
     char enclave[65], signer[65];
     steep_hex_encode(verdict->mr_enclave, 32, enclave);
     steep_hex_encode(verdict->mr_signer, 32, signer);
-    return steep_error_set("measurement not accepted: mr_enclave %s, mr_signer %s match none of "
-                           "the %zu allowed service measurement(s)",
+    return steep_error_set("measurement not accepted: mr_enclave %s mr_signer %s is none of %zu "
+                           "allowed",
                            enclave, signer, policy->n_accepted);
 }
 

@@ -270,6 +270,12 @@ static void test_key_mismatch(void **state)
     tee_fixture_policy(&fixture, &policy, &attr, "s", &identity);
     expect_refusal(cert, &policy, "key binding failed");
     X509_free(cert);
+    /* A key that is not an uncompressed P-256 point cannot bind at all. */
+    EVP_PKEY *rsa = steep_tee_key_generate_rsa(1024);
+    X509 *rsa_cert = cert_for(rsa, &evidence);
+    expect_refusal(rsa_cert, &policy, "key binding failed: certificate key: key is not an EC key");
+    X509_free(rsa_cert);
+    EVP_PKEY_free(rsa);
     steep_tee_evidence_free(&evidence);
     EVP_PKEY_free(key);
     EVP_PKEY_free(other);
