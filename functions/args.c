@@ -40,3 +40,11 @@ int steep_args_bool(const json_t *args, const char *key, bool *out)
     *out = json_is_true(v);
     return 0;
 }
+
+int steep_args_f64(const json_t *args, const char *key, double *out)
+{
+    const json_t *v = json_object_get(args, key);
+    ENSURE(json_is_number(v), STEEP_ARGS_ERROR);
+    *out = json_number_value(v);
+    return 0;
+}

@@ -18,5 +18,7 @@ int steep_args_string(const json_t *args, const char *key, const char **out);
 /* Non-negative JSON integer (Rust usize / u32 / u8 by max). */
 int steep_args_uint(const json_t *args, const char *key, uint64_t max, uint64_t *out);
 int steep_args_bool(const json_t *args, const char *key, bool *out);
+/* Any JSON number (serde accepts integers for f64). */
+int steep_args_f64(const json_t *args, const char *key, double *out);
 
 #endif

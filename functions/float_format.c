@@ -30,12 +30,8 @@ static void shortest(double x, char *digits, int *exponent)
     digits[n] = 0;
 }
 
-int steep_format_f64_debug(struct steep_buf *out, double x)
+static int format_finite(struct steep_buf *out, double x, double low)
 {
-    if (isnan(x))
-        return steep_buf_printf(out, "NaN");
-    if (isinf(x))
-        return steep_buf_printf(out, x < 0 ? "-inf" : "inf");
     if (signbit(x))
         GUARD(steep_buf_append_u8(out, '-'));
     x = fabs(x);
@@ -45,7 +41,7 @@ int steep_format_f64_debug(struct steep_buf *out, double x)
     int exponent;
     shortest(x, digits, &exponent);
     int count = (int)strlen(digits);
-    if (x < 1e-4 || x >= 1e16) {
+    if (x < low || x >= 1e16) {
         GUARD(steep_buf_append_u8(out, (uint8_t)digits[0]));
         if (count > 1) {
             GUARD(steep_buf_append_u8(out, '.'));
@@ -66,4 +62,20 @@ int steep_format_f64_debug(struct steep_buf *out, double x)
     if (count > integer_digits)
         return steep_buf_append(out, digits + integer_digits, (size_t)(count - integer_digits));
     return steep_buf_append_u8(out, '0');
+}
+
+int steep_format_f64_debug(struct steep_buf *out, double x)
+{
+    if (isnan(x))
+        return steep_buf_printf(out, "NaN");
+    if (isinf(x))
+        return steep_buf_printf(out, x < 0 ? "-inf" : "inf");
+    return format_finite(out, x, 1e-4);
+}
+
+int steep_format_f64_json(struct steep_buf *out, double x)
+{
+    if (!isfinite(x))
+        return steep_buf_printf(out, "null");
+    return format_finite(out, x, 1e-5);
 }

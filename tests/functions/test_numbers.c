@@ -2,7 +2,8 @@
  * Rust-compatible number handling of the ML built-ins: {:?} shortest
  * round-trip formatting, the f64/f32 parse grammar, and PCA on Teaclave's
  * fixture (first component byte-identical, second within 1e-14 absolute:
- * see functions/principal_components_analysis.c).
+ * see functions/principal_components_analysis.c), logistic-regression
+ * training (parameters within 1e-14 relative of Teaclave's model).
  */
 #include "fn_test_io.h"
 #include "functions/float_format.h"
@@ -45,6 +46,21 @@ static void test_debug_format(void **state)
     expect_format(1.0 / 3.0, "0.3333333333333333");
     expect_format(NAN, "NaN");
     expect_format(-INFINITY, "-inf");
+}
+
+static void test_json_format(void **state)
+{
+    struct steep_buf b = STEEP_BUF_INIT;
+    assert_int_equal(steep_format_f64_json(&b, 0.00005), 0);
+    assert_int_equal(steep_buf_append_u8(&b, ' '), 0);
+    assert_int_equal(steep_format_f64_json(&b, 5e-6), 0);
+    assert_int_equal(steep_buf_append_u8(&b, ' '), 0);
+    assert_int_equal(steep_format_f64_json(&b, 0.3), 0);
+    assert_int_equal(steep_buf_append_u8(&b, ' '), 0);
+    assert_int_equal(steep_format_f64_json(&b, NAN), 0);
+    assert_int_equal(steep_buf_terminate(&b), 0);
+    assert_string_equal((char *)b.data, "0.00005 5e-6 0.3 null");
+    steep_buf_free(&b);
 }
 
 static void test_parse(void **state)
@@ -122,13 +138,62 @@ static void test_pca(void **state)
     fn_test_io_free(&t);
 }
 
+static void test_logistic_regression_train(void **state)
+{
+    struct fn_test_io t;
+    fn_test_io_init(&t);
+    fn_test_add_fixture(&t, "training_data", "logistic_regression_training/train.txt");
+    fn_test_add_output(&t, "model_file", 1);
+    struct steep_buf summary = STEEP_BUF_INIT, out = STEEP_BUF_INIT, want = STEEP_BUF_INIT;
+    if (fn_test_run(&t, "builtin-logistic-regression-train",
+                    "{\"alg_alpha\":0.3,\"alg_iters\":100,\"feature_size\":30}", &summary) != 0)
+        fail_msg("%s", steep_error_get());
+    assert_string_equal((char *)summary.data, "Trained 100 lines of data.");
+    fn_test_read_output(&t, "model_file", &out);
+    char path[4096];
+    test_fixture_path(path, sizeof(path), "logistic_regression_training/expected_model.txt");
+    assert_int_equal(steep_read_file(path, 1 << 20, &want), 0);
+    assert_int_equal(steep_buf_terminate(&want), 0);
+    const char *prefix = "{\"alpha\":0.3,\"iters\":100,\"parameters\":[";
+    assert_memory_equal(out.data, prefix, strlen(prefix));
+    assert_memory_equal(want.data, prefix, strlen(prefix));
+    char *a = (char *)out.data + strlen(prefix), *b = (char *)want.data + strlen(prefix);
+    int count = 0;
+    for (;;) {
+        char *a_end, *b_end;
+        double x = strtod(a, &a_end), y = strtod(b, &b_end);
+        assert_true(a_end != a && b_end != b);
+        assert_true(fabs(x - y) <= 1e-14 * fabs(y));
+        count++;
+        if (*a_end == ']' || *b_end == ']') {
+            assert_int_equal(*a_end, *b_end);
+            assert_string_equal(a_end, "]}");
+            break;
+        }
+        a = a_end + 1;
+        b = b_end + 1;
+    }
+    assert_int_equal(count, 31);
+    assert_int_equal(fn_test_run(&t, "builtin-logistic-regression-train",
+                                 "{\"alg_alpha\":0.3,\"alg_iters\":100,\"feature_size\":29}",
+                                 &summary),
+                     -1);
+    assert_string_equal(steep_error_get(), "Data format error: column len = 31, expected = 30");
+    steep_buf_free(&summary);
+    steep_buf_free(&out);
+    steep_buf_free(&want);
+    fn_test_io_free(&t);
+}
+
 int main(void)
 {
     test_temp_dir_init("steep-fn-numbers");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_debug_format),
+        cmocka_unit_test(test_json_format),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_pca),
+        cmocka_unit_test(test_logistic_regression_train),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     test_temp_dir_cleanup();
