@@ -93,7 +93,9 @@ int steep_scheduler_pull(struct steep_scheduler *s, const char *executor_id, int
             deadline_in(&until, left < 200 ? left : 200); /* re-check `cancelled` */
             pthread_cond_timedwait(&s->work, &s->lock, &until);
         }
-        if (s->stopping || !steep_scheduler_dequeue_locked(s, uuid)) {
+        /* A caller that went away must not take a task with it. */
+        if (s->stopping || (cancelled && cancelled(arg)) ||
+            !steep_scheduler_dequeue_locked(s, uuid)) {
             pthread_mutex_unlock(&s->lock);
             steep_error_set("task queue is empty");
             return STEEP_GRPC_UNKNOWN;

@@ -96,29 +96,35 @@ t5=$("$STEEP" task create --user alice --function "$echo_fn" --args '{"message":
 expect "the node keeps serving after a cancel" 0 "^after cancel$" -- "$STEEP" task result "$t5" --user alice --wait 20
 
 # ---- restart of every service mid-flow ----
+restart() {
+  "$STEEP" up --dir "$STEEP_DIR" --files "$FILES_DIR" --files-port "$FILES_PORT" --executors 1 --slots 2 >/dev/null 2>&1
+}
+kill_node() { kill -9 -- "-$(cat "$STEEP_DIR/run/execution-1.pid")"; }   # the node and its sandboxes
 t6=$("$STEEP" task create --user alice --function "$two_fn" --args '{"message":"restarted"}' --input a=alice --input b=bob)
 "$STEEP" task assign "$t6" --input a="$in_a" --user alice >/dev/null
-kill -9 "$(cat "$STEEP_DIR/run/execution-1.pid")" 2>/dev/null || true   # nobody to run it yet
-"$STEEP" up --dir "$STEEP_DIR" --files "$FILES_DIR" --files-port "$FILES_PORT" >/dev/null 2>&1 && ok "restart 1" || fail "restart 1"
-kill -STOP "$(cat "$STEEP_DIR/run/execution-1.pid")"                      # staged while no node runs
+restart && ok "restart 1 (between two assignments)" || fail "restart 1"
 "$STEEP" task assign "$t6" --input b="$in_b" --user bob >/dev/null
 "$STEEP" task approve "$t6" --user alice >/dev/null
 "$STEEP" task approve "$t6" --user bob >/dev/null
 "$STEEP" task invoke "$t6" --user alice >/dev/null
-expect "staged while the node is frozen" 0 "^Staged$" -- status_of "$t6" alice
-kill -CONT "$(cat "$STEEP_DIR/run/execution-1.pid")"
-"$STEEP" up --dir "$STEEP_DIR" --files "$FILES_DIR" --files-port "$FILES_PORT" >/dev/null 2>&1 && ok "restart 2" || fail "restart 2"
-expect "staged task survives the restart"  0 "^restarted$" -- "$STEEP" task result "$t6" --user bob --wait 20
-runs=$(grep -h "running task ${t6#task-}" "$STEEP_DIR"/logs/execution-*.log | wc -l)
+expect "two-party task across a restart"   0 "^restarted$" -- "$STEEP" task result "$t6" --user bob --wait 20
+t8=$("$STEEP" task create --user alice --function "$echo_fn" --args '{"message":"staged across restart"}')
+kill_node                                                  # nobody to run it: it waits Staged
+"$STEEP" task invoke "$t8" --user alice >/dev/null
+sleep 0.5
+expect "staged while no node runs" 0 "^Staged$" -- status_of "$t8" alice
+restart && ok "restart 2 (task staged)" || fail "restart 2"
+expect "staged task survives the restart"  0 "^staged across restart$" -- "$STEEP" task result "$t8" --user alice --wait 20
+runs=$(cat "$STEEP_DIR"/logs/execution-*.log | grep -c "running task ${t8#task-}" || true)
 [ "$runs" = 1 ] && ok "ran exactly once" || fail "ran $runs times"
 
 # ---- an execution node dies mid-task ----
 printf '\n[scheduler]\nexecutor_timeout_secs = 2\n' >>"$STEEP_DIR/steep.toml"
-"$STEEP" up --dir "$STEEP_DIR" --files "$FILES_DIR" --files-port "$FILES_PORT" >/dev/null 2>&1 && ok "restart with a 2 s executor timeout" || fail "restart 3"
+restart && ok "restart with a 2 s executor timeout" || fail "restart 3"
 t7=$("$STEEP" task create --user alice --function "$sleep_fn" --args '{"ms":60000}')
 "$STEEP" task invoke "$t7" --user alice >/dev/null
 wait_status "$t7" alice Running 20 || true
-pkill -9 -s "$(cat "$STEEP_DIR/run/execution-1.pid")" 2>/dev/null || kill -9 "$(cat "$STEEP_DIR/run/execution-1.pid")"
+kill_node
 wait_status "$t7" alice Failed 10 && ok "dead node's task Failed" || fail "dead node's task Failed"
 expect "timeout reason"           1 "Runtime Error: Executor Timeout" -- "$STEEP" task result "$t7" --user alice
 
