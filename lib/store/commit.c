@@ -116,7 +116,7 @@ int steep_store_group_read(struct steep_store_group *group, const struct steep_b
 int steep_store_group_put(struct steep_store_group *group, const struct steep_buf *ikey,
                           const void *plain, size_t plain_len)
 {
-    if (steep_store_seal(group->store->key, ikey->data, ikey->len, plain, plain_len,
+    if (steep_store_seal(&group->store->sealer, ikey->data, ikey->len, plain, plain_len,
                          &group->sealed) < 0 ||
         overlay_set(group, ikey, plain, plain_len, false) < 0) {
         group->broken = true;

@@ -15,6 +15,7 @@
 #define STEEP_STORE_INTERNAL_H
 
 #include <leveldb/c.h>
+#include <openssl/types.h>
 #include <pthread.h>
 
 #include "core/error.h"
@@ -50,6 +51,16 @@ struct steep_store_request {
     struct steep_store_request *next;
 };
 
+/* AES-256-GCM under the store key, with a pool of keyed cipher contexts (seal.c). */
+#define STEEP_STORE_SEALER_IDLE 32
+struct steep_store_sealer {
+    uint8_t key[STEEP_STORE_KEY_BYTES];
+    EVP_CIPHER *cipher;
+    pthread_mutex_t lock;
+    EVP_CIPHER_CTX *idle[STEEP_STORE_SEALER_IDLE];
+    size_t n_idle;
+};
+
 struct steep_store {
     leveldb_t *db;
     leveldb_options_t *options;
@@ -57,7 +68,7 @@ struct steep_store {
     leveldb_filterpolicy_t *filter;
     leveldb_readoptions_t *read_options;
     leveldb_writeoptions_t *write_options;
-    uint8_t key[STEEP_STORE_KEY_BYTES];
+    struct steep_store_sealer sealer;
     char *path;
     pthread_mutex_t commit_mutex;
     struct steep_store_request *pending_head, *pending_tail;
@@ -71,11 +82,15 @@ int steep_store_queue_key(struct steep_buf *out, const void *queue, size_t queue
 void steep_store_describe_key(const uint8_t *key, size_t key_len, char *out, size_t out_len);
 
 /* ---- sealing (seal.c) ---- */
-int steep_store_seal(const uint8_t key[STEEP_STORE_KEY_BYTES], const uint8_t *record_key,
+int steep_store_sealer_init(struct steep_store_sealer *sealer,
+                            const uint8_t key[STEEP_STORE_KEY_BYTES]);
+/* Frees the contexts and wipes the key; safe on a zeroed or freed sealer. */
+void steep_store_sealer_free(struct steep_store_sealer *sealer);
+int steep_store_seal(struct steep_store_sealer *sealer, const uint8_t *record_key,
                      size_t record_key_len, const void *plain, size_t plain_len,
                      struct steep_buf *sealed);
 /* Fails (without logging) when the record does not authenticate. */
-int steep_store_unseal(const uint8_t key[STEEP_STORE_KEY_BYTES], const uint8_t *record_key,
+int steep_store_unseal(struct steep_store_sealer *sealer, const uint8_t *record_key,
                        size_t record_key_len, const uint8_t *sealed, size_t sealed_len,
                        struct steep_buf *plain);
 

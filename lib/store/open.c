@@ -90,8 +90,8 @@ static int write_marker(struct steep_store *store)
 {
     struct steep_buf sealed = STEEP_BUF_INIT;
     char *error = NULL;
-    if (steep_store_seal(store->key, (const uint8_t *)MARKER_KEY, strlen(MARKER_KEY), MARKER_VALUE,
-                         strlen(MARKER_VALUE), &sealed) < 0) {
+    if (steep_store_seal(&store->sealer, (const uint8_t *)MARKER_KEY, strlen(MARKER_KEY),
+                         MARKER_VALUE, strlen(MARKER_VALUE), &sealed) < 0) {
         steep_buf_free(&sealed);
         return -1;
     }
@@ -134,7 +134,7 @@ static int check_marker(struct steep_store *store, int flags)
             return write_marker(store);
         return steep_error_set("%s is not a Steep store (no marker record)", store->path);
     }
-    int rc = steep_store_unseal(store->key, (const uint8_t *)MARKER_KEY, strlen(MARKER_KEY),
+    int rc = steep_store_unseal(&store->sealer, (const uint8_t *)MARKER_KEY, strlen(MARKER_KEY),
                                 (const uint8_t *)sealed, sealed_len, &plain);
     leveldb_free(sealed);
     bool same = rc == 0 && plain.len == strlen(MARKER_VALUE) &&
@@ -147,7 +147,7 @@ static int check_marker(struct steep_store *store, int flags)
 
 static int set_up(struct steep_store *store, const char *path, const uint8_t *key)
 {
-    memcpy(store->key, key, STEEP_STORE_KEY_BYTES);
+    GUARD(steep_store_sealer_init(&store->sealer, key));
     store->path = strdup(path);
     ENSURE(store->path, "out of memory");
     store->options = leveldb_options_create();
@@ -214,7 +214,7 @@ void steep_store_close(struct steep_store *store)
         leveldb_writeoptions_destroy(store->write_options);
     if (store->path)
         pthread_mutex_destroy(&store->commit_mutex);
-    OPENSSL_cleanse(store->key, sizeof store->key);
+    steep_store_sealer_free(&store->sealer);
     free(store->path);
     free(store);
 }

@@ -35,8 +35,8 @@ int steep_store_read_record(struct steep_store *store, const uint8_t *ikey, size
     }
     if (!sealed)
         return STEEP_STORE_NOT_FOUND;
-    int rc =
-        steep_store_unseal(store->key, ikey, ikey_len, (const uint8_t *)sealed, sealed_len, plain);
+    int rc = steep_store_unseal(&store->sealer, ikey, ikey_len, (const uint8_t *)sealed, sealed_len,
+                                plain);
     leveldb_free(sealed);
     if (rc < 0)
         return refuse_record(ikey, ikey_len, "failed authentication");
@@ -81,8 +81,8 @@ static int scan_from(struct steep_store *store, leveldb_iterator_t *it,
         if (!has_prefix(key, key_len, iprefix))
             break;
         const char *sealed = leveldb_iter_value(it, &sealed_len);
-        if (steep_store_unseal(store->key, (const uint8_t *)key, key_len, (const uint8_t *)sealed,
-                               sealed_len, &plain) < 0) {
+        if (steep_store_unseal(&store->sealer, (const uint8_t *)key, key_len,
+                               (const uint8_t *)sealed, sealed_len, &plain) < 0) {
             rc = refuse_record((const uint8_t *)key, key_len, "failed authentication in a scan");
             break;
         }

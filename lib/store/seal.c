@@ -5,7 +5,13 @@
  * Associated data = "steep-store" | version | internal record key, so a
  * value copied or swapped onto another key, or written by a different
  * format version, fails to authenticate.
+ *
+ * Cipher contexts are expensive to set up (key schedule, GHASH tables), so
+ * the sealer keeps a small pool of contexts already keyed; each operation
+ * takes one, sets only its nonce, and gives it back. A context that saw a
+ * failure is freed instead of reused.
  */
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <string.h>
@@ -16,6 +22,60 @@
 #define NONCE_BYTES  12
 #define TAG_BYTES    16
 #define DOMAIN       "steep-store"
+
+int steep_store_sealer_init(struct steep_store_sealer *sealer,
+                            const uint8_t key[STEEP_STORE_KEY_BYTES])
+{
+    memset(sealer, 0, sizeof *sealer);
+    memcpy(sealer->key, key, STEEP_STORE_KEY_BYTES);
+    ENSURE(pthread_mutex_init(&sealer->lock, NULL) == 0, "mutex init failed");
+    sealer->cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    ENSURE(sealer->cipher, "AES-256-GCM is not available");
+    return 0;
+}
+
+void steep_store_sealer_free(struct steep_store_sealer *sealer)
+{
+    if (!sealer->cipher)
+        return;
+    for (size_t i = 0; i < sealer->n_idle; i++)
+        EVP_CIPHER_CTX_free(sealer->idle[i]);
+    EVP_CIPHER_free(sealer->cipher);
+    pthread_mutex_destroy(&sealer->lock);
+    OPENSSL_cleanse(sealer->key, sizeof sealer->key);
+    sealer->cipher = NULL;
+    sealer->n_idle = 0;
+}
+
+static EVP_CIPHER_CTX *take_context(struct steep_store_sealer *sealer)
+{
+    EVP_CIPHER_CTX *ctx = NULL;
+    pthread_mutex_lock(&sealer->lock);
+    if (sealer->n_idle > 0)
+        ctx = sealer->idle[--sealer->n_idle];
+    pthread_mutex_unlock(&sealer->lock);
+    if (ctx)
+        return ctx;
+    ctx = EVP_CIPHER_CTX_new();
+    if (ctx && EVP_EncryptInit_ex(ctx, sealer->cipher, NULL, sealer->key, NULL) == 1)
+        return ctx;
+    EVP_CIPHER_CTX_free(ctx);
+    steep_error_set("AES-GCM context setup failed");
+    return NULL;
+}
+
+static void give_context(struct steep_store_sealer *sealer, EVP_CIPHER_CTX *ctx, bool reusable)
+{
+    if (reusable) {
+        pthread_mutex_lock(&sealer->lock);
+        if (sealer->n_idle < STEEP_STORE_SEALER_IDLE) {
+            sealer->idle[sealer->n_idle++] = ctx;
+            ctx = NULL;
+        }
+        pthread_mutex_unlock(&sealer->lock);
+    }
+    EVP_CIPHER_CTX_free(ctx);
+}
 
 static int add_aad(EVP_CIPHER_CTX *ctx, bool encrypt, const uint8_t *record_key,
                    size_t record_key_len)
@@ -30,16 +90,14 @@ static int add_aad(EVP_CIPHER_CTX *ctx, bool encrypt, const uint8_t *record_key,
     return 0;
 }
 
-static int seal_with(EVP_CIPHER_CTX *ctx, const uint8_t *key, const uint8_t *record_key,
-                     size_t record_key_len, const void *plain, size_t plain_len,
-                     struct steep_buf *sealed)
+static int seal_with(EVP_CIPHER_CTX *ctx, const uint8_t *record_key, size_t record_key_len,
+                     const void *plain, size_t plain_len, struct steep_buf *sealed)
 {
     uint8_t nonce[NONCE_BYTES];
     int out_len = 0, final_len = 0;
     ENSURE(plain_len <= INT32_MAX - 64, "value too large to seal");
     ENSURE(RAND_bytes(nonce, sizeof nonce) == 1, "random nonce generation failed");
-    ENSURE(EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) == 1,
-           "AES-GCM init failed");
+    ENSURE(EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, nonce) == 1, "AES-GCM init failed");
     GUARD(add_aad(ctx, true, record_key, record_key_len));
     steep_buf_reset(sealed);
     GUARD(steep_buf_reserve(sealed, 1 + NONCE_BYTES + plain_len + TAG_BYTES));
@@ -57,20 +115,20 @@ static int seal_with(EVP_CIPHER_CTX *ctx, const uint8_t *key, const uint8_t *rec
     return 0;
 }
 
-int steep_store_seal(const uint8_t key[STEEP_STORE_KEY_BYTES], const uint8_t *record_key,
+int steep_store_seal(struct steep_store_sealer *sealer, const uint8_t *record_key,
                      size_t record_key_len, const void *plain, size_t plain_len,
                      struct steep_buf *sealed)
 {
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    ENSURE(ctx != NULL, "out of memory");
-    int rc = seal_with(ctx, key, record_key, record_key_len, plain, plain_len, sealed);
-    EVP_CIPHER_CTX_free(ctx);
+    EVP_CIPHER_CTX *ctx = take_context(sealer);
+    if (!ctx)
+        return -1;
+    int rc = seal_with(ctx, record_key, record_key_len, plain, plain_len, sealed);
+    give_context(sealer, ctx, rc == 0);
     return rc;
 }
 
-static int unseal_with(EVP_CIPHER_CTX *ctx, const uint8_t *key, const uint8_t *record_key,
-                       size_t record_key_len, const uint8_t *sealed, size_t sealed_len,
-                       struct steep_buf *plain)
+static int unseal_with(EVP_CIPHER_CTX *ctx, const uint8_t *record_key, size_t record_key_len,
+                       const uint8_t *sealed, size_t sealed_len, struct steep_buf *plain)
 {
     struct steep_cursor cursor = steep_cursor_make(sealed, sealed_len);
     uint8_t version;
@@ -83,8 +141,7 @@ static int unseal_with(EVP_CIPHER_CTX *ctx, const uint8_t *key, const uint8_t *r
     size_t body_len = steep_cursor_remaining(&cursor) - TAG_BYTES;
     ENSURE(body_len <= INT32_MAX, "sealed record too long");
     GUARD(steep_cursor_read_span(&cursor, &body, body_len));
-    ENSURE(EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) == 1,
-           "AES-GCM init failed");
+    ENSURE(EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, nonce) == 1, "AES-GCM init failed");
     GUARD(add_aad(ctx, false, record_key, record_key_len));
     steep_buf_reset(plain);
     steep_buf_wipe(plain);
@@ -102,13 +159,14 @@ static int unseal_with(EVP_CIPHER_CTX *ctx, const uint8_t *key, const uint8_t *r
     return 0;
 }
 
-int steep_store_unseal(const uint8_t key[STEEP_STORE_KEY_BYTES], const uint8_t *record_key,
+int steep_store_unseal(struct steep_store_sealer *sealer, const uint8_t *record_key,
                        size_t record_key_len, const uint8_t *sealed, size_t sealed_len,
                        struct steep_buf *plain)
 {
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    ENSURE(ctx != NULL, "out of memory");
-    int rc = unseal_with(ctx, key, record_key, record_key_len, sealed, sealed_len, plain);
-    EVP_CIPHER_CTX_free(ctx);
+    EVP_CIPHER_CTX *ctx = take_context(sealer);
+    if (!ctx)
+        return -1;
+    int rc = unseal_with(ctx, record_key, record_key_len, sealed, sealed_len, plain);
+    give_context(sealer, ctx, rc == 0);
     return rc;
 }
