@@ -77,6 +77,8 @@ struct steep_attested *steep_attested_open(const struct steep_attested_options *
 /* The same from the platform config (keys above); service_name as in enclave_info. */
 struct steep_attested *steep_attested_open_from_config(const struct steep_config *config,
                                                        const char *service_name);
+/* Stops the renewal thread and frees everything, including the TLS
+ * configurations handed out: free servers and clients that use them first. */
 void steep_attested_free(struct steep_attested *attested);
 
 /*
