@@ -10,8 +10,8 @@
  * read() returns the number of bytes read (0 at end of stream) or -1 with
  * steep_error_get() set (e.g. a tampered node). A reader never hands out
  * plaintext that has not been authenticated: teaclave-file-128 authenticates
- * each node before use; aes-gcm readers authenticate the whole file before
- * the first byte is returned (see steep_file_open_reader).
+ * each node before use; steep_file_reader_open() authenticates a whole
+ * aes-gcm file before returning its reader (lib/crypto/file_crypto.h).
  *
  * close() of a reader returns 0 or -1 and frees it. close() of a writer
  * finishes the stream (writes the tag / metadata node), stores the file's

@@ -14,7 +14,8 @@
  * each MHT node is written once its 96 data entries are known (with a fresh
  * key); at close, MHT nodes that have MHT children are rewritten bottom-up
  * (children first) with their child entries, then node 0 is written last.
- * Memory: the metadata, one data node, one MHT node, plus 32 bytes of key
+ * Memory: the metadata, one data node, one MHT node, the ciphertext of one
+ * MHT group (97 nodes, 388 KiB, written with one pwrite), plus 32 bytes of key
  * material per MHT node (1/12288 of the file size: 87 KiB per GiB).
  * No recovery file is written: the writer only ever creates new files, so a
  * crash leaves a file without a valid node 0, which every reader rejects.

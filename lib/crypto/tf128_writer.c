@@ -43,6 +43,10 @@ struct tf128_writer {
     int mht_dirty;
     struct steep_buf mht_records; /* {key, tag} per MHT node, secret */
     uint8_t cipher[TF128_NODE_SIZE];
+    /* Ciphertext of the current MHT node (slot 0) and its data nodes (slots
+     * 1..96): physically contiguous, written with one pwrite per group. */
+    uint8_t *group;
+    size_t group_data;
 };
 
 static int random_node_key(struct tf128_writer *w, uint64_t physical, uint8_t key[16])
@@ -52,12 +56,19 @@ static int random_node_key(struct tf128_writer *w, uint64_t physical, uint8_t ke
     return tf128_ctx_derive(&w->crypto, TF128_LABEL_RANDOM, physical, nonce, key);
 }
 
-/* Encrypts plain with a fresh key, writes it at physical, returns {key, tag} in entry. */
+/* Encrypts plain with a fresh key into out; returns {key, tag} in entry. */
+static int seal_into(struct tf128_writer *w, const uint8_t *plain, uint64_t physical,
+                     uint8_t entry[32], uint8_t *out)
+{
+    GUARD(random_node_key(w, physical, entry));
+    return tf128_node_encrypt(&w->crypto, entry, plain, TF128_NODE_SIZE, out, entry + 16);
+}
+
+/* Encrypts plain with a fresh key and writes it at physical. */
 static int seal_node(struct tf128_writer *w, const uint8_t *plain, uint64_t physical,
                      uint8_t entry[32])
 {
-    GUARD(random_node_key(w, physical, entry));
-    GUARD(tf128_node_encrypt(&w->crypto, entry, plain, TF128_NODE_SIZE, w->cipher, entry + 16));
+    GUARD(seal_into(w, plain, physical, entry, w->cipher));
     return steep_fd_pwrite_all(w->fd, w->cipher, TF128_NODE_SIZE,
                                (off_t)(physical * TF128_NODE_SIZE));
 }
@@ -70,7 +81,11 @@ static int flush_mht(struct tf128_writer *w)
     ENSURE(w->mht_records.len == w->mht_current * TF128_MHT_ENTRY_SIZE,
            "teaclave-file-128 writer: MHT bookkeeping out of order");
     uint8_t entry[32];
-    GUARD(seal_node(w, w->mht_plain, tf128_mht_physical(w->mht_current), entry));
+    uint64_t physical = tf128_mht_physical(w->mht_current);
+    GUARD(seal_into(w, w->mht_plain, physical, entry, w->group));
+    GUARD(steep_fd_pwrite_all(w->fd, w->group, (1 + w->group_data) * TF128_NODE_SIZE,
+                              (off_t)(physical * TF128_NODE_SIZE)));
+    w->group_data = 0;
     int rc = steep_buf_append(&w->mht_records, entry, sizeof(entry));
     OPENSSL_cleanse(entry, sizeof(entry));
     OPENSSL_cleanse(w->mht_plain, sizeof(w->mht_plain));
@@ -88,7 +103,10 @@ static int flush_data(struct tf128_writer *w)
     }
     memset(w->data_plain + w->data_fill, 0, TF128_NODE_SIZE - w->data_fill);
     uint8_t *entry = w->mht_plain + (d % TF128_DATA_PER_MHT) * TF128_MHT_ENTRY_SIZE;
-    GUARD(seal_node(w, w->data_plain, tf128_data_physical(d), entry));
+    size_t slot = 1 + (size_t)(d % TF128_DATA_PER_MHT);
+    GUARD(seal_into(w, w->data_plain, tf128_data_physical(d), entry,
+                    w->group + slot * TF128_NODE_SIZE));
+    w->group_data = slot;
     w->mht_dirty = 1;
     w->data_count++;
     w->data_fill = 0;
@@ -224,6 +242,7 @@ static int tf128_writer_close(struct steep_writer *base, uint8_t cmac[16])
     if (close(w->fd) < 0 && rc == 0)
         rc = steep_error_set("teaclave-file-128 writer: close failed: %s", strerror(errno));
     steep_buf_free(&w->mht_records);
+    free(w->group);
     tf128_ctx_free(&w->crypto);
     OPENSSL_cleanse(w, sizeof(*w));
     free(w);
@@ -245,10 +264,13 @@ struct steep_writer *steep_tf128_writer_new(int fd, const char *name, const uint
         return NULL;
     }
     struct tf128_writer *w = calloc(1, sizeof(*w));
-    if (!w || RAND_bytes(w->master_key, sizeof(w->master_key)) != 1 ||
-        tf128_ctx_init(&w->crypto) < 0 || tf128_ctx_set_master(&w->crypto, w->master_key) < 0) {
-        if (w)
+    if (!w || !(w->group = malloc((1 + TF128_DATA_PER_MHT) * TF128_NODE_SIZE)) ||
+        RAND_bytes(w->master_key, sizeof(w->master_key)) != 1 || tf128_ctx_init(&w->crypto) < 0 ||
+        tf128_ctx_set_master(&w->crypto, w->master_key) < 0) {
+        if (w) {
             tf128_ctx_free(&w->crypto);
+            free(w->group);
+        }
         free(w);
         close(fd);
         steep_error_set("out of memory or random generator failed");
