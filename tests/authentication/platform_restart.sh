@@ -2,7 +2,8 @@
 # steep-authentication as a process inside a whole platform (steep up):
 # the DataOwnerManager fix and the access-control matrix seen through the
 # CLI, tokens that survive a restart of the platform, and a token revoked
-# by a password change.
+# by a password change, the default-password warning, and an operator-chosen
+# initial admin password ([authentication] admin_password_file).
 set -euo pipefail
 bin=${STEEP_BIN:?}
 dir=$(mktemp -d /tmp/steep-auth-platform-XXXXXX)
@@ -61,4 +62,19 @@ echo "$out" | grep -q "UNAUTHENTICATED" || fail "old token: $out"
 $S user login do1 --password pw-do1-new >/dev/null || fail "login with the new password"
 $S function list --user do1 >/dev/null || fail "new token"
 grep -q "pw-do1" "$dir"/logs/*.log && fail "a password reached a log"
+grep -q "SECURITY WARNING: user 'admin' still has the default password" \
+  "$dir"/logs/authentication.log || fail "no warning about the default admin password"
+
+# an operator-chosen initial admin password (a fresh user database)
+"$bin/steep" down --dir "$dir" >/dev/null 2>&1 || fail "steep down (2)"
+rm -rf "$dir"/data/authentication
+printf 'Operator-Chosen-1\n' >"$dir"/admin.password
+printf '\n[authentication]\nadmin_password_file = "admin.password"\n' >>"$dir"/steep.toml
+: >"$dir"/logs/authentication.log
+"$bin/steep" up --dir "$dir" >/dev/null 2>&1 || fail "steep up with admin_password_file"
+if $S user login admin --password teaclave >/dev/null 2>&1; then fail "default password works"; fi
+$S user login admin --password Operator-Chosen-1 >/dev/null || fail "initial password refused"
+grep -q "Operator-Chosen-1" "$dir"/logs/*.log && fail "the admin password reached a log"
+grep -q "still has the default password" "$dir"/logs/authentication.log &&
+  fail "warning about a default password that is not in use"
 echo "platform_restart: ok"
