@@ -29,6 +29,15 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* User + system CPU seconds of this process (user only when user_only). */
+static double cpu_time(int user_only)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    return user_only ? user : user + (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static void die(const char *what)
 {
     fprintf(stderr, "bench_files: %s: %s\n", what, steep_error_get());
@@ -71,16 +80,21 @@ static void bench_scheme(const char *dir, const char *plain, uint64_t bytes, con
     snprintf(enc, sizeof(enc), "%s/bench.enc", dir);
     snprintf(re, sizeof(re), "%s/bench2.enc", dir);
     uint8_t cmac[16];
-    double t0 = now();
+    double t0 = now(), c0 = cpu_time(0), u0 = cpu_time(1);
     if (steep_file_encrypt(plain, enc, &a, NULL, NULL, cmac) < 0)
         die("encrypt");
-    double t1 = now();
+    double t1 = now(), c1 = cpu_time(0), u1 = cpu_time(1);
     if (steep_file_convert(enc, &a, cmac, re, &b, cmac) < 0)
         die("convert");
-    double t2 = now();
+    double t2 = now(), c2 = cpu_time(0), u2 = cpu_time(1);
     double mb = (double)bytes / 1e6;
-    printf("%-18s encrypt %8.1f MB/s   decrypt+re-encrypt %8.1f MB/s\n", schema, mb / (t1 - t0),
-           mb / (t2 - t1));
+    printf("%-18s encrypt: %7.1f MB/s wall, %7.1f MB/s per CPU s, %7.1f MB/s per user CPU s\n",
+           schema, mb / (t1 - t0), mb / (c1 - c0), mb / (u1 - u0));
+    printf("%-18s decrypt+re-encrypt: %7.1f MB/s wall, %7.1f MB/s per CPU s, %7.1f MB/s per user "
+           "CPU s\n",
+           schema, mb / (t2 - t1), mb / (c2 - c1), mb / (u2 - u1));
+    /* Parsed by run.sh. */
+    printf("RESULT %s %.1f %.1f %.1f\n", schema, mb / (t2 - t1), mb / (c2 - c1), mb / (u2 - u1));
     unlink(enc);
     unlink(re);
 }
@@ -140,8 +154,11 @@ static void bench_intersect(const char *dir, uint64_t lines)
     if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
         exit(1);
     double t1 = now();
-    printf("builtin-ordered-set-intersect on 2 x %llu lines: %.2f s, peak RSS %ld KiB\n",
-           (unsigned long long)lines, t1 - t0, ru.ru_maxrss);
+    double child_cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    printf("builtin-ordered-set-intersect on 2 x %llu lines: %.2f s wall, %.2f s cpu, peak RSS "
+           "%ld KiB (inputs %.0f MB each)\n",
+           (unsigned long long)lines, t1 - t0, child_cpu, ru.ru_maxrss, (double)lines * 17 / 1e6);
     unlink(b.in1);
     unlink(b.in2);
     unlink(b.out1);
