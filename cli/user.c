@@ -147,7 +147,9 @@ int cli_user(int argc, char **argv)
             printf(s.json ? "{\"deleted\":true}\n" : "deleted\n");
     } else if (!strcmp(command, "list")) {
         struct steep_string_list ids = {0};
-        if (steep_user_list(s.client, attribute, &ids, &err) < 0)
+        /* The request's id is an attribute filter that must not be empty: a
+         * DataOwnerManager names its attribute; for an admin any value lists all. */
+        if (steep_user_list(s.client, attribute ? attribute : s.user, &ids, &err) < 0)
             rc = cli_report("list", &err);
         else {
             if (s.json)

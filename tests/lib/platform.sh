@@ -18,6 +18,29 @@ platform_stop() {
   if [ "${KEEP_PLATFORM:-}" = "" ]; then rm -rf "$platform_tmp"; fi
 }
 
+# Key generation (RSA authority, platform and auditor keys) takes seconds;
+# tests share one set, made once per build directory under a lock, and each
+# platform copies it before `steep up` (which creates only what is missing).
+platform_seed_keys() {
+  local cache=${STEEP_BIN%/bin}/test-platform-keys
+  (
+    flock 9
+    if [ ! -f "$cache/done" ]; then
+      rm -rf "$cache" && mkdir -p "$cache"
+      "$STEEP_BIN/steep-tee" authority init --dir "$cache/keys" >/dev/null
+      "$STEEP_BIN/steep-tee" platform-key init --dir "$cache/keys" >/dev/null
+      "$STEEP_BIN/steep-tee" master-key init --out "$cache/keys/master.key" >/dev/null
+      for a in godzilla optimus_prime albus_dumbledore; do
+        "$STEEP_BIN/steep-tee" auditor keygen "$a" --dir "$cache/auditors" >/dev/null
+      done
+      touch "$cache/done"
+    fi
+  ) 9>"${STEEP_BIN%/bin}/.test-platform-keys.lock"
+  mkdir -p "$STEEP_DIR"
+  cp -a "$cache/keys" "$cache/auditors" "$STEEP_DIR/"
+  cp "$cache/keys/as_root_ca_cert.pem" "$STEEP_DIR/as_root_ca_cert.pem"
+}
+
 platform_start() {
   local executors=${1:-1} slots=${2:-2} attempt
   platform_tmp=$(mktemp -d /tmp/steep-test.XXXXXX)
@@ -35,6 +58,7 @@ platform_start() {
     done
     [ $ok = 1 ] || continue
     rm -rf "$STEEP_DIR"
+    platform_seed_keys
     if "$STEEP" up --dir "$STEEP_DIR" --files "$FILES_DIR" --executors "$executors" \
          --slots "$slots" --port-base "$PORT_BASE" --files-port "$FILES_PORT" >"$platform_tmp/up.log" 2>&1; then
       export PORT_BASE FILES_URL=http://localhost:$FILES_PORT
