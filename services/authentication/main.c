@@ -19,6 +19,7 @@
 #include "tee/attested.h"
 
 #include <openssl/crypto.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -169,6 +170,10 @@ int main(int argc, char **argv)
         return 2;
     }
     steep_log_init("authentication");
+    /* Every argon2id hash allocates m_cost KiB. Keep such blocks in mmap so
+     * they go back to the system when freed: glibc's adaptive threshold would
+     * otherwise keep one per thread arena and idle RSS grows to hundreds of MiB. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
