@@ -174,6 +174,7 @@ static void management_method(struct steep_rpc_call *call, const ProtobufCMessag
     struct stubs *s = route->stubs;
     pthread_mutex_lock(&s->lock);
     s->management_calls++;
+    pthread_cond_broadcast(&s->changed);
     snprintf(s->seen.path, sizeof s->seen.path, "%s", route->path);
     copy_metadata(call, "id", s->seen.id, sizeof s->seen.id);
     copy_metadata(call, "token", s->seen.token, sizeof s->seen.token);
@@ -215,8 +216,16 @@ static void management_method(struct steep_rpc_call *call, const ProtobufCMessag
 static void save_logs(struct steep_rpc_call *call, const ProtobufCMessage *message, void *arg)
 {
     struct stubs *s = arg;
+    const TeaclaveManagementServiceProto__SaveLogsRequest *request = (const void *)message;
     pthread_mutex_lock(&s->lock);
+    if (s->save_logs_calls < 64)
+        s->save_logs_sizes[s->save_logs_calls] = request->n_logs;
     s->save_logs_calls++;
+    s->save_logs_waiting = true;
+    pthread_cond_broadcast(&s->changed);
+    while (s->hold_save_logs)
+        pthread_cond_wait(&s->changed, &s->lock);
+    s->save_logs_waiting = false;
     bool fail = s->fail_save_logs;
     pthread_mutex_unlock(&s->lock);
     if (fail) {
@@ -266,6 +275,7 @@ int stubs_start(struct stubs *s)
 {
     static const uint8_t key[STEEP_STORE_KEY_BYTES] = {42};
     pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->changed, NULL);
     strcpy(s->store_dir, "/tmp/steep-frontend-test-XXXXXX");
     if (!mkdtemp(s->store_dir) ||
         steep_store_open(s->store_dir, key, STEEP_STORE_CREATE, &s->store) != 0)
@@ -296,5 +306,6 @@ void stubs_stop(struct stubs *s)
     snprintf(command, sizeof command, "rm -rf %s", s->store_dir);
     if (system(command) != 0)
         fprintf(stderr, "could not remove %s\n", s->store_dir);
+    pthread_cond_destroy(&s->changed);
     pthread_mutex_destroy(&s->lock);
 }

@@ -39,7 +39,11 @@ struct stubs {
     int save_logs_calls;
     int management_calls;
     bool fail_save_logs; /* SaveLogs answers INTERNAL */
-    bool fail_acs;       /* AuthorizeApi answers UNAVAILABLE */
+    bool hold_save_logs; /* SaveLogs waits until this is cleared (released) */
+    bool save_logs_waiting;
+    pthread_cond_t changed;     /* any of the above changed */
+    size_t save_logs_sizes[64]; /* entries per SaveLogs, in arrival order */
+    bool fail_acs;              /* AuthorizeApi answers UNAVAILABLE */
 };
 
 int stubs_start(struct stubs *s);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -345,6 +346,62 @@ static void test_concurrent_clients(void **state)
     printf("# %d entries in %d SaveLogs calls\n", CLIENTS * CALLS, f->stubs.save_logs_calls);
 }
 
+struct one_call {
+    struct fixture *f;
+    int code;
+};
+
+static void *one_get_function(void *arg)
+{
+    struct one_call *c = arg;
+    struct steep_rpc_status status;
+    c->code = get_function(c->f, "alice", "token-alice", "function-9", &status, NULL, 0);
+    return NULL;
+}
+
+/* While one SaveLogs is in flight, later entries wait and go together in the
+ * next one; no answer leaves before its entry was acknowledged. */
+static void test_audit_group_commit(void **state)
+{
+    struct fixture *f = *state;
+    struct stubs *s = &f->stubs;
+    pthread_mutex_lock(&s->lock);
+    s->hold_save_logs = true;
+    pthread_mutex_unlock(&s->lock);
+    struct one_call calls[4];
+    pthread_t threads[4];
+    calls[0] = (struct one_call){f, -1};
+    pthread_create(&threads[0], NULL, one_get_function, &calls[0]);
+    pthread_mutex_lock(&s->lock);
+    while (!s->save_logs_waiting) /* the first SaveLogs is held */
+        pthread_cond_wait(&s->changed, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    for (int i = 1; i < 4; i++) {
+        calls[i] = (struct one_call){f, -1};
+        pthread_create(&threads[i], NULL, one_get_function, &calls[i]);
+    }
+    pthread_mutex_lock(&s->lock);
+    while (s->management_calls < 4) /* all three reached management... */
+        pthread_cond_wait(&s->changed, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    usleep(500 * 1000); /* ...and then queued their entries behind the held SaveLogs */
+    assert_int_equal(audit_count(f), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(calls[i].code, -1); /* nobody was answered yet */
+    pthread_mutex_lock(&s->lock);
+    s->hold_save_logs = false;
+    pthread_cond_broadcast(&s->changed);
+    pthread_mutex_unlock(&s->lock);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(calls[i].code, 0);
+    }
+    assert_int_equal(s->save_logs_calls, 2);
+    assert_int_equal(s->save_logs_sizes[0], 1);
+    assert_int_equal(s->save_logs_sizes[1], 3);
+    assert_int_equal(audit_count(f), 4);
+}
+
 static void test_entry_formats(void **state)
 {
     char out[256];
@@ -390,6 +447,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_query_audit_logs_through_frontend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_failure_fails_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_group_commit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
