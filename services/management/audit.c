@@ -172,8 +172,12 @@ int steep_audit_append(struct steep_audit *audit, TeaclaveCommonProto__Entry *co
             .value = next_raw,
             .value_len = AUDIT_HEAD_LEN,
         };
-        if (audit->store.batch(audit->store.ctx, p.ops, n + 1) != STEEP_STORE_OK)
+        if (audit->store.batch(audit->store.ctx, p.ops, n + 1) != STEEP_STORE_OK) {
             rc = audit_storage_failure("appending audit records");
+            /* The batch may have been applied before the failure was seen
+             * (a lost answer): read the head again before the next append. */
+            audit->head_loaded = false;
+        }
     }
     if (rc == 0)
         audit->head = next;

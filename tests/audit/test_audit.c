@@ -494,6 +494,73 @@ static void test_concurrent_appends(void **state)
     assert_int_equal(count, 80);
 }
 
+/* ---- storage failures -------------------------------------------------------- */
+
+struct flaky {
+    struct steep_audit_store inner;
+    bool apply_then_fail; /* next batch is applied, but reported failed */
+    bool fail;            /* next batch fails without being applied */
+};
+
+static int flaky_get(void *ctx, const void *key, size_t key_len, struct steep_buf *value)
+{
+    struct flaky *f = ctx;
+    return f->inner.get(f->inner.ctx, key, key_len, value);
+}
+
+static int flaky_batch(void *ctx, const struct steep_store_op *ops, size_t n)
+{
+    struct flaky *f = ctx;
+    if (f->fail) {
+        f->fail = false;
+        steep_error_set("storage Batch: UNAVAILABLE: connection refused");
+        return STEEP_STORE_ERROR;
+    }
+    int rc = f->inner.batch(f->inner.ctx, ops, n);
+    if (f->apply_then_fail) {
+        f->apply_then_fail = false;
+        steep_error_set("storage Batch: DEADLINE_EXCEEDED");
+        return STEEP_STORE_ERROR;
+    }
+    return rc;
+}
+
+static int flaky_keys(void *ctx, const char *prefix, steep_store_scan_fn fn, void *arg)
+{
+    struct flaky *f = ctx;
+    return f->inner.keys(f->inner.ctx, prefix, fn, arg);
+}
+
+static void test_storage_failures(void **state)
+{
+    struct fixture *f = *state;
+    struct flaky flaky = {.inner = f->seam};
+    struct steep_audit_store seam = {&flaky, flaky_get, flaky_batch, flaky_keys};
+    struct steep_audit *audit = steep_audit_open(&seam, mac_key);
+    append_one(audit, make_entry(1, "127.0.0.1", alice, "one", true));
+
+    /* a failed batch: INTERNAL, nothing written */
+    flaky.fail = true;
+    TeaclaveCommonProto__Entry *e = make_entry(2, "127.0.0.1", alice, "two", true);
+    assert_int_equal(steep_audit_append(audit, &e, 1), -1);
+    assert_int_equal(steep_audit_last_code(), STEEP_GRPC_INTERNAL);
+    assert_string_equal(steep_error_get(), "service internal error");
+    free(e);
+
+    /* an applied batch whose answer was lost: the next append follows it */
+    flaky.apply_then_fail = true;
+    e = make_entry(3, "127.0.0.1", alice, "three", true);
+    assert_int_equal(steep_audit_append(audit, &e, 1), -1);
+    free(e);
+    append_one(audit, make_entry(4, "127.0.0.1", alice, "four", true));
+    uint64_t count = 0;
+    if (steep_audit_verify(audit, &count) != 0)
+        fail_msg("verify: %s", steep_error_get());
+    assert_int_equal(count, 3);
+    assert_string_equal(query_times(audit, "*", 10), "4,3,1");
+    steep_audit_free(audit);
+}
+
 /* ---- handler wrappers ------------------------------------------------------ */
 
 static void test_handlers(void **state)
@@ -556,6 +623,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_writer_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_injected_record_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storage_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handlers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
