@@ -190,6 +190,13 @@ static void teardown(struct steep_rpc_client *client)
     memset(&client->tls, 0, sizeof(client->tls));
 }
 
+static void fail_waiting(struct steep_rpc_client *client, const char *reason)
+{
+    struct client_call *call;
+    while ((call = waiting_pop(client)))
+        complete(call, STEEP_GRPC_UNAVAILABLE, "%s", reason);
+}
+
 /* The connection failed: every call that depended on it gets UNAVAILABLE. */
 static void connection_failed(struct steep_rpc_client *client, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -201,7 +208,8 @@ static void connection_failed(struct steep_rpc_client *client, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
-    if (client->active || client->waiting_head)
+    bool established = client->state == STATE_READY;
+    if (client->active || (!established && client->waiting_head))
         log_warn("rpc: connection to %s: %s", client->address, reason);
     else
         log_debug("rpc: connection to %s: %s", client->address, reason);
@@ -211,9 +219,10 @@ static void connection_failed(struct steep_rpc_client *client, const char *fmt, 
         active_unlink(client, call);
         complete(call, STEEP_GRPC_UNAVAILABLE, "%s", reason);
     }
-    struct client_call *call;
-    while ((call = waiting_pop(client)))
-        complete(call, STEEP_GRPC_UNAVAILABLE, "%s", reason);
+    /* Calls that waited for this connection attempt fail with its reason;
+     * calls queued behind a GOAWAY never went out and get a new connection. */
+    if (!established)
+        fail_waiting(client, reason);
 }
 
 static void connect_start(struct steep_rpc_client *client)
@@ -660,6 +669,8 @@ static void *loop(void *arg)
             client->next_deadline_ms = expire(client, now);
         serve_waiting(client);
         flush(client);
+        if (client->state == STATE_IDLE) /* drained after GOAWAY: calls wait for a new one */
+            serve_waiting(client);
         pthread_mutex_lock(&client->lock);
         bool stopping = client->stopping;
         pthread_mutex_unlock(&client->lock);
@@ -667,6 +678,7 @@ static void *loop(void *arg)
             break;
     }
     connection_failed(client, "client closed");
+    fail_waiting(client, "client closed");
     return NULL;
 }
 

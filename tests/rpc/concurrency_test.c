@@ -178,6 +178,45 @@ static void test_reconnect_after_server_restart(void **state)
     assert_call_works(fixture->client);
 }
 
+struct stop_in_background {
+    struct steep_rpc_server *server;
+    pthread_t thread;
+};
+
+static void *stop_with_grace(void *arg)
+{
+    struct stop_in_background *stop = arg;
+    steep_rpc_server_stop(stop->server, 5000);
+    return NULL;
+}
+
+/* A graceful restart on the same port: the old server sends GOAWAY, closes
+ * its listener and drains a slow call while the new one already listens.
+ * A call made meanwhile waits for the drain, then goes to the new server. */
+static void test_call_during_graceful_restart(void **state)
+{
+    struct fixture *fixture = *state;
+    int port = steep_rpc_server_port(fixture->server);
+    struct caller slow = {
+        .client = fixture->client, .sleep_ms = 1000, .ignore_cancel = true, .calls = 1};
+    pthread_create(&slow.thread, NULL, caller_run, &slow);
+    usleep(150 * 1000);
+    struct stop_in_background stop = {.server = fixture->server};
+    pthread_create(&stop.thread, NULL, stop_with_grace, &stop);
+    usleep(150 * 1000);
+    char listen[64];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    struct steep_rpc_server_config config = {.listen = listen};
+    struct steep_rpc_server *new_server = start_server(&config);
+    assert_call_works(fixture->client);
+    pthread_join(slow.thread, NULL);
+    assert_int_equal(slow.failures, 0);
+    pthread_join(stop.thread, NULL);
+    steep_rpc_server_free(fixture->server);
+    fixture->server = new_server;
+    assert_call_works(fixture->client);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +226,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_graceful_stop_finishes_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grace_period_ends_stuck_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconnect_after_server_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_call_during_graceful_restart, setup, teardown),
     };
     return fixture_main("concurrency", tests, sizeof(tests) / sizeof(tests[0]));
 }
