@@ -514,13 +514,28 @@ STEEP_MANAGEMENT_HANDLER(steep_management_approve_task)
 
 /* ---- InvokeTask ---- */
 
-static int use_quota(json_t *usage, void *arg)
+static int count_use(json_t *usage, void *arg)
 {
-    const json_t *quota = arg;
     json_int_t used = json_integer_value(json_object_get(usage, "use_numbers"));
-    if (json_is_integer(quota) && json_integer_value(quota) <= used)
-        return steep_management_fail(STEEP_GRPC_UNKNOWN, "function quota has been used up");
     json_object_set_new(usage, "use_numbers", json_integer(used + 1));
+    return 0;
+}
+
+/* Teaclave: refused when quota <= use_numbers; 0 means never. */
+static int check_quota(struct steep_management *m, const char *usage_key, const json_t *function)
+{
+    const json_t *quota = json_object_get(function, "usage_quota");
+    if (!json_is_integer(quota))
+        return 0;
+    json_t *usage = NULL;
+    int rc = steep_record_load(&m->kv, usage_key, &usage, NULL);
+    if (rc == STEEP_STORE_ERROR)
+        return steep_management_internal("load usage");
+    json_int_t used =
+        rc == STEEP_STORE_OK ? json_integer_value(json_object_get(usage, "use_numbers")) : 0;
+    json_decref(usage);
+    if (json_integer_value(quota) <= used)
+        return steep_management_fail(STEEP_GRPC_UNKNOWN, "function quota has been used up");
     return 0;
 }
 
@@ -557,24 +572,23 @@ static json_t *staged_task(const json_t *task, const json_t *function)
         staged_inputs(steep_record_inner(task, "assigned_outputs"), true));
 }
 
-static int invoke(struct steep_management *m, const char *key, const json_t *task)
+/* Stages the task: the StagedTask record first (the scheduler's durable
+ * index), then the task record moves to Staged by compare-and-swap (a
+ * concurrent cancel or invoke wins or loses as a whole). usage_key gets the
+ * usage record's key, counted by the caller once the scheduler was told. */
+static int invoke(struct steep_management *m, const char *key, const json_t *task,
+                  char usage_key[STEEP_ID_TEXT])
 {
     json_t *function = NULL, *staged = NULL;
-    char function_id[STEEP_ID_TEXT], usage_key[STEEP_ID_TEXT], staged_key[STEEP_ID_TEXT];
+    char function_id[STEEP_ID_TEXT], staged_key[STEEP_ID_TEXT];
     snprintf(function_id, sizeof function_id, "function-%s",
              steep_record_string(json_object_get(task, "function_id"), "uuid"));
     GUARD_CODE(load_function(m, function_id, &function));
-    snprintf(usage_key, sizeof usage_key, "usage-%s", steep_record_string(function, "id"));
+    snprintf(usage_key, STEEP_ID_TEXT, "usage-%s", steep_record_string(function, "id"));
     snprintf(staged_key, sizeof staged_key, "staged-%s", key + 5);
-    int rc = steep_task_can_stage(task)
-                 ? 0
-                 : steep_management_fail(STEEP_GRPC_UNKNOWN, "failed to invoke task");
-    json_t *usage = json_pack("{s:s, s:i}", "function_id", steep_record_string(function, "id"),
-                              "use_numbers", 0);
-    if (rc == 0)
-        rc = steep_record_update(&m->kv, usage_key, usage, use_quota,
-                                 json_object_get(function, "usage_quota"));
-    json_decref(usage);
+    int rc = check_quota(m, usage_key, function);
+    if (rc == 0 && !steep_task_can_stage(task))
+        rc = steep_management_fail(STEEP_GRPC_UNKNOWN, "failed to invoke task");
     if (rc == 0) {
         staged = staged_task(task, function);
         rc = staged && steep_record_save(&m->kv, staged_key, staged) == STEEP_STORE_OK ? 0 : -1;
@@ -592,13 +606,20 @@ STEEP_MANAGEMENT_HANDLER(steep_management_invoke_task)
     char key[STEEP_ID_TEXT];
     json_t *task = NULL;
     GUARD_CODE(load_task(m, req->task_id, key, &task));
+    char usage_key[STEEP_ID_TEXT];
     int rc = check_task(m, "task_invoke", key, task, caller, false);
     if (rc == 0)
-        rc = invoke(m, key, task);
+        rc = invoke(m, key, task, usage_key);
     json_decref(task);
     GUARD_CODE(rc);
     if (m->notify)
         m->notify(m->notify_arg, STEEP_MANAGEMENT_TASK_STAGED, key);
+    /* Counted after the stage, as Teaclave does (off the dispatch path). */
+    json_t *usage = json_pack("{s:s, s:i}", "function_id", usage_key + 6, "use_numbers", 0);
+    rc = steep_record_update(&m->kv, usage_key, usage, count_use, NULL);
+    json_decref(usage);
+    if (rc != 0)
+        log_error("task %s staged but its usage not counted: %s", key, steep_error_get());
     return empty_response(response);
 }
 
