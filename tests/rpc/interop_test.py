@@ -5,7 +5,9 @@
    status + message, every refusal followed by a working call, big messages,
    concurrency; mutual TLS with the verify hook (accepted, refused, missing
    certificate); raw TLS 1.2-only and TLS 1.3 clients from Python's ssl with
-   Teaclave's cipher string speaking minimal HTTP/2; peers without ALPN h2.
+   Teaclave's cipher string speaking minimal HTTP/2; the server's own
+   grpc-timeout enforcement (raw client, handler ignoring cancellation);
+   peers without ALPN h2.
 2. Our client (rpc-interop-client) -> grpcio server: its own list of checks.
 
 Certificates are generated here (P-256, self-signed) in a temporary dir.
@@ -205,14 +207,14 @@ def literal(name, value):
     return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
 
 
-def raw_h2_call(context, port, body):
+def raw_h2_call(context, port, body, extra_headers=()):
     """Sends one gRPC request; returns (tls version, cipher, response DATA bytes, ended)."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         with context.wrap_socket(sock, server_hostname="localhost") as tls:
             headers = b"".join(literal(n, v) for n, v in [
                 (b":method", b"POST"), (b":scheme", b"https"), (b":path", SAY.encode()),
                 (b":authority", b"localhost"), (b"content-type", b"application/grpc"),
-                (b"te", b"trailers")])
+                (b"te", b"trailers")] + list(extra_headers))
             tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b"") +
                         frame(1, 4, 1, headers) + frame(0, 1, 1, body))
             received, data, ended = b"", b"", False
@@ -275,6 +277,22 @@ def tls_version_checks(pb2, port):
         check("weak TLS 1.2 suites refused", False, "handshake succeeded")
     except (OSError, ssl.SSLError):
         check("weak TLS 1.2 suites refused", True)
+
+
+def server_deadline_check(pb2, port):
+    """The server itself answers when grpc-timeout passes, even though the
+    handler keeps sleeping (this raw client enforces no deadline)."""
+    message = pb2.EchoRequest(sleep_ms=3000, ignore_cancel=True).SerializeToString()
+    body = b"\x00" + struct.pack(">I", len(message)) + message
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    start = time.monotonic()
+    _, _, data, ended = raw_h2_call(context, port, body, [(b"grpc-timeout", b"200m")])
+    took = time.monotonic() - start
+    check("server answers at grpc-timeout", ended and data == b"" and 0.15 < took < 1.5,
+          (ended, data, took))
 
 
 def alpn_checks(port):
@@ -341,6 +359,7 @@ def main():
         try:
             grpcio_client_checks(pb2, server_identity, server.port)
             tls_version_checks(pb2, server.port)
+            server_deadline_check(pb2, server.port)
             alpn_checks(server.port)
             reply = stub(channel_to(server.port, server_identity["cert"]), pb2)(
                 pb2.EchoRequest(message="end"), timeout=10)
