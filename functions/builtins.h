@@ -19,6 +19,7 @@ STEEP_FN(steep_fn_rsa_sign);
 STEEP_FN(steep_fn_online_decrypt);
 STEEP_FN(steep_fn_logistic_regression_predict);
 STEEP_FN(steep_fn_gbdt_predict);
+STEEP_FN(steep_fn_gbdt_train);
 STEEP_FN(steep_fn_logistic_regression_train);
 STEEP_FN(steep_fn_principal_components_analysis);
 STEEP_FN(steep_fn_test_crash);

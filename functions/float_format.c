@@ -8,14 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Shortest digits (no dot) and decimal exponent such that x = 0.d1d2.. * 10^exp10... here
- * d1.d2d3 * 10^exp. */
-static void shortest(double x, char *digits, int *exponent)
+/* Shortest digits (no dot) and decimal exponent: x = d1.d2d3... * 10^exponent; for
+ * single precision the digits must read back (strtof) to the same float. */
+static void shortest(double x, int single, char *digits, int *exponent)
 {
     char buf[64];
     for (int precision = 0; precision < 17; precision++) {
         snprintf(buf, sizeof(buf), "%.*e", precision, x);
-        if (strtod(buf, NULL) == x)
+        if (single ? (strtof(buf, NULL) == (float)x) : (strtod(buf, NULL) == x))
             break;
     }
     /* buf: d[.ddd]e[+-]XX */
@@ -30,7 +30,7 @@ static void shortest(double x, char *digits, int *exponent)
     digits[n] = 0;
 }
 
-static int format_finite(struct steep_buf *out, double x, double low)
+static int format_finite(struct steep_buf *out, double x, double low, int single)
 {
     if (signbit(x))
         GUARD(steep_buf_append_u8(out, '-'));
@@ -39,7 +39,7 @@ static int format_finite(struct steep_buf *out, double x, double low)
         return steep_buf_printf(out, "0.0");
     char digits[32];
     int exponent;
-    shortest(x, digits, &exponent);
+    shortest(x, single, digits, &exponent);
     int count = (int)strlen(digits);
     if (x < low || x >= 1e16) {
         GUARD(steep_buf_append_u8(out, (uint8_t)digits[0]));
@@ -70,12 +70,19 @@ int steep_format_f64_debug(struct steep_buf *out, double x)
         return steep_buf_printf(out, "NaN");
     if (isinf(x))
         return steep_buf_printf(out, x < 0 ? "-inf" : "inf");
-    return format_finite(out, x, 1e-4);
+    return format_finite(out, x, 1e-4, 0);
 }
 
 int steep_format_f64_json(struct steep_buf *out, double x)
 {
     if (!isfinite(x))
         return steep_buf_printf(out, "null");
-    return format_finite(out, x, 1e-5);
+    return format_finite(out, x, 1e-5, 0);
+}
+
+int steep_format_f32_json(struct steep_buf *out, float x)
+{
+    if (!isfinite(x))
+        return steep_buf_printf(out, "null");
+    return format_finite(out, (double)x, 1e-5, 1);
 }

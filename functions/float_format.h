@@ -13,5 +13,7 @@ int steep_format_f64_debug(struct steep_buf *out, double x);
 /* serde_json's f64 (ryu): the same digits, decimal when 1e-5 <= |x| < 1e16,
  * "null" for NaN and infinities. */
 int steep_format_f64_json(struct steep_buf *out, double x);
+/* serde_json's f32 (ryu): shortest digits that read back as the same float. */
+int steep_format_f32_json(struct steep_buf *out, float x);
 
 #endif

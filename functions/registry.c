@@ -22,6 +22,7 @@ static const struct steep_builtin builtins[] = {
     {"builtin_online_decrypt", steep_fn_online_decrypt},
     {"builtin-logistic-regression-predict", steep_fn_logistic_regression_predict},
     {"builtin-gbdt-predict", steep_fn_gbdt_predict},
+    {"builtin-gbdt-train", steep_fn_gbdt_train},
     {"builtin-logistic-regression-train", steep_fn_logistic_regression_train},
     {"builtin_principal_components_analysis", steep_fn_principal_components_analysis},
 #ifdef STEEP_TEST_PAYLOADS

@@ -419,6 +419,46 @@ static void test_predict_functions(void **state)
     model_error("builtin-gbdt-predict", lr, "1.0\n", "missing conf or trees");
 }
 
+static void test_gbdt_train(void **state)
+{
+    const char *args = "{\"feature_size\":4,\"max_depth\":4,\"iterations\":100,\"shrinkage\":0.1,"
+                       "\"feature_sample_ratio\":1.0,\"data_sample_ratio\":1.0,\"min_leaf_size\":1,"
+                       "\"loss\":\"LAD\",\"training_optimization_level\":2}";
+    for (int encrypted = 0; encrypted < 2; encrypted++) {
+        struct fn_test_io t;
+        fn_test_io_init(&t);
+        if (encrypted)
+            fn_test_add_fixture_tf128(&t, "training_data", "gbdt_training/train.enc");
+        else
+            fn_test_add_fixture(&t, "training_data", "gbdt_training/train.txt");
+        fn_test_add_output(&t, "trained_model", encrypted);
+        expect_ok(&t, "builtin-gbdt-train", args, "Trained 120 lines of data.");
+        struct steep_buf out = STEEP_BUF_INIT, want = STEEP_BUF_INIT;
+        fn_test_read_output(&t, "trained_model", &out);
+        read_fixture("gbdt_training/expected_model.txt", &want);
+        assert_int_equal(out.len, want.len);
+        assert_memory_equal(out.data, want.data, want.len);
+        steep_buf_free(&out);
+        steep_buf_free(&want);
+        fn_test_io_free(&t);
+    }
+    /* Argument and input errors. */
+    struct fn_test_io t;
+    fn_test_io_init(&t);
+    fn_test_add_fixture(&t, "training_data", "gbdt_training/train.txt");
+    expect_error(&t, "builtin-gbdt-train",
+                 "{\"feature_size\":4,\"max_depth\":4,\"iterations\":100,\"shrinkage\":0.1,"
+                 "\"feature_sample_ratio\":1.0,\"data_sample_ratio\":1.0,\"min_leaf_size\":1,"
+                 "\"loss\":\"LAD\"}",
+                 "Cannot deserialize arguments");
+    expect_error(&t, "builtin-gbdt-train",
+                 "{\"feature_size\":3,\"max_depth\":4,\"iterations\":100,\"shrinkage\":0.1,"
+                 "\"feature_sample_ratio\":1.0,\"data_sample_ratio\":1.0,\"min_leaf_size\":1,"
+                 "\"loss\":\"LAD\",\"training_optimization_level\":2}",
+                 "Data format error: column len = 5, expected = 4");
+    fn_test_io_free(&t);
+}
+
 static void test_payloads(void **state)
 {
     struct fn_test_io t;
@@ -471,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_rsa_sign),
         cmocka_unit_test(test_online_decrypt),
         cmocka_unit_test(test_predict_functions),
+        cmocka_unit_test(test_gbdt_train),
         cmocka_unit_test(test_payloads),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,601 @@
+/*
+ * builtin-gbdt-train: gbdt-rs 0.1 gradient boosting (Teaclave's fork) on
+ * rows of feature_size + 1 f32 values (label last; the line is trimmed,
+ * fields are not). Loss "LAD", "SquaredError" or "LogLikelyhood"; every
+ * iteration computes targets from the current predictions, grows one
+ * regression tree (depth-first node numbering, split on the feature and
+ * midpoint value of least impurity, leaves predict the weighted residual
+ * median / mean / logit step) and adds shrinkage * leaf to the predictions,
+ * all in gbdt-rs's f32/f64 mix. The model is written as gbdt-rs's serde
+ * JSON; returns "Trained {n} lines of data.".
+ *
+ * With LAD (the fixture), impurity sums are sums of ±1 and exact, so the
+ * result does not depend on how gbdt-rs's unstable sort orders ties.
+ * Sampling ratios below 1.0 (random subsets in gbdt-rs) are refused. The
+ * data is held in memory.
+ */
+#include "functions/args.h"
+#include "functions/builtins.h"
+#include "functions/float_format.h"
+#include "functions/line_reader.h"
+#include "functions/number.h"
+
+#include "core/error.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FEATURES 4096
+#define MAX_CELLS    (32u << 20)
+#define UNKNOWN      (-FLT_MAX)
+
+enum loss { LOSS_SQUARED, LOSS_LOG, LOSS_LAD };
+
+struct config {
+    uint64_t feature_size, max_depth, iterations, min_leaf_size, level;
+    float shrinkage;
+    double feature_ratio, data_ratio;
+    enum loss loss;
+    const char *loss_name;
+};
+
+struct node {
+    uint64_t feature_index;
+    float feature_value;
+    float pred;
+    bool is_leaf;
+    size_t left, right;
+};
+
+struct tree {
+    struct node *nodes;
+    size_t count, cap;
+};
+
+struct pair {
+    size_t index;
+    float value;
+};
+
+struct trainer {
+    const struct config *conf;
+    size_t rows, features;
+    float *x;      /* rows x features */
+    float *label;  /* rows */
+    float *target; /* rows */
+    float *residual;
+    double *cv_s, *cv_ss, *cv_c; /* gbdt-rs CacheValue */
+    float *logit_c;
+    float *preds;
+    struct pair **by_feature; /* per feature, sorted by value */
+    struct pair *by_residual;
+    uint8_t *member;
+    struct pair *scratch; /* rows entries per feature for split candidates */
+};
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const struct pair *x = a, *y = b;
+    if (x->value < y->value)
+        return -1;
+    if (x->value > y->value)
+        return 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static bool almost_equal(float a, float b)
+{
+    return (double)fabsf(a - b) < 1.0e-5;
+}
+
+/* The entries of sorted (all rows) that belong to members, in order. */
+static size_t filter(struct trainer *t, const struct pair *sorted, const size_t *members,
+                     size_t count, struct pair *out)
+{
+    for (size_t i = 0; i < count; i++)
+        t->member[members[i]] = 1;
+    size_t n = 0;
+    for (size_t i = 0; i < t->rows; i++)
+        if (t->member[sorted[i].index])
+            out[n++] = sorted[i];
+    for (size_t i = 0; i < count; i++)
+        t->member[members[i]] = 0;
+    return n;
+}
+
+static float leaf_value(struct trainer *t, const size_t *members, size_t count)
+{
+    if (t->conf->loss == LOSS_LAD) {
+        size_t n = filter(t, t->by_residual, members, count, t->scratch);
+        double all = 0.0, weight = 0.0;
+        for (size_t i = 0; i < n; i++)
+            all += t->cv_c[t->scratch[i].index];
+        for (size_t i = 0; i < n; i++) {
+            weight += t->cv_c[t->scratch[i].index];
+            if (weight * 2.0 > all) {
+                float v = i >= 1 ? (t->scratch[i].value + t->scratch[i - 1].value) / 2.0f
+                                 : t->scratch[i].value;
+                return (float)(double)v;
+            }
+        }
+        return 0.0f;
+    }
+    double s = 0.0, c = 0.0;
+    for (size_t i = 0; i < count; i++) {
+        s += t->cv_s[members[i]];
+        c += t->conf->loss == LOSS_LOG ? (double)t->logit_c[members[i]] : t->cv_c[members[i]];
+    }
+    return fabs(c) < 1e-10 ? 0.0f : (float)(s / c);
+}
+
+static bool same_target(struct trainer *t, const size_t *members, size_t count)
+{
+    if (count == 0)
+        return false;
+    for (size_t i = 1; i < count; i++)
+        if (!almost_equal(t->target[members[0]], t->target[members[i]]))
+            return false;
+    return true;
+}
+
+/* gbdt-rs get_impurity over the members sorted by one feature. */
+static void impurity(struct trainer *t, const struct pair *sorted, size_t n, double *best,
+                     float *value)
+{
+    *best = DBL_MAX;
+    *value = UNKNOWN;
+    size_t unknown = 0;
+    double s = 0.0, ss = 0.0, c = 0.0;
+    for (; unknown < n && sorted[unknown].value == UNKNOWN; unknown++) {
+        s += t->cv_s[sorted[unknown].index];
+        ss += t->cv_ss[sorted[unknown].index];
+        c += t->cv_c[sorted[unknown].index];
+    }
+    if (unknown == n)
+        return;
+    double fitness0 = c > 1.0 ? ss - s * s / c : 0.0;
+    if (fitness0 < 0.0)
+        fitness0 = 0.0;
+    double sum_s = 0.0, sum_ss = 0.0, sum_c = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        sum_s += t->cv_s[sorted[i].index];
+        sum_ss += t->cv_ss[sorted[i].index];
+        sum_c += t->cv_c[sorted[i].index];
+    }
+    double rs = sum_s - s, rss = sum_ss - ss, rc = sum_c - c;
+    double ls = 0.0, lss = 0.0, lc = 0.0;
+    for (size_t i = unknown; i + 1 < n; i++) {
+        size_t index = sorted[i].index;
+        ls += t->cv_s[index];
+        lss += t->cv_ss[index];
+        lc += t->cv_c[index];
+        rs -= t->cv_s[index];
+        rss -= t->cv_ss[index];
+        rc -= t->cv_c[index];
+        float f1 = sorted[i].value, f2 = sorted[i + 1].value;
+        if (almost_equal(f1, f2))
+            continue;
+        double fitness1 = lc > 1.0 ? lss - ls * ls / lc : 0.0;
+        if (fitness1 < 0.0)
+            fitness1 = 0.0;
+        double fitness2 = rc > 1.0 ? rss - rs * rs / rc : 0.0;
+        if (fitness2 < 0.0)
+            fitness2 = 0.0;
+        double fitness = fitness0 + fitness1 + fitness2;
+        if (*best > fitness) {
+            *best = fitness;
+            *value = (f1 + f2) / 2.0f;
+        }
+    }
+}
+
+static int add_node(struct tree *tree, size_t *index)
+{
+    if (tree->count == tree->cap) {
+        size_t cap = tree->cap ? tree->cap * 2 : 16;
+        struct node *fresh = realloc(tree->nodes, cap * sizeof(*fresh));
+        ENSURE(fresh, "out of memory");
+        tree->nodes = fresh;
+        tree->cap = cap;
+    }
+    tree->nodes[tree->count] = (struct node){0};
+    *index = tree->count++;
+    return 0;
+}
+
+static int fit_node(struct trainer *t, struct tree *tree, size_t node, uint64_t depth,
+                    const size_t *members, size_t count)
+{
+    float pred = leaf_value(t, members, count);
+    tree->nodes[node].pred = pred;
+    if (depth >= t->conf->max_depth || same_target(t, members, count) ||
+        count <= t->conf->min_leaf_size) {
+        tree->nodes[node].is_leaf = true;
+        for (size_t i = 0; i < count; i++)
+            t->preds[members[i]] = pred;
+        return 0;
+    }
+    double best = DBL_MAX;
+    float best_value = 0.0f;
+    size_t best_feature = 0;
+    bool found = false;
+    struct pair *chosen = malloc(count * sizeof(*chosen));
+    ENSURE(chosen, "out of memory");
+    size_t chosen_n = 0;
+    for (size_t f = 0; f < t->features; f++) {
+        size_t n = filter(t, t->by_feature[f], members, count, t->scratch);
+        double fitness;
+        float value;
+        impurity(t, t->scratch, n, &fitness, &value);
+        if (best > fitness) {
+            found = true;
+            best = fitness;
+            best_feature = f;
+            best_value = value;
+            memcpy(chosen, t->scratch, n * sizeof(*chosen));
+            chosen_n = n;
+        }
+    }
+    size_t *left = malloc((count + 1) * sizeof(*left));
+    size_t *right = malloc((count + 1) * sizeof(*right));
+    size_t n_left = 0, n_right = 0, n_unknown = 0;
+    int rc = left && right ? 0 : steep_error_set("out of memory");
+    if (rc == 0 && found) {
+        for (size_t i = 0; i < chosen_n; i++) {
+            if (chosen[i].value == UNKNOWN)
+                n_unknown++;
+            else if (chosen[i].value < best_value)
+                left[n_left++] = chosen[i].index;
+            else
+                right[n_right++] = chosen[i].index;
+        }
+        found = (n_left == 0) + (n_right == 0) + (n_unknown == 0) < 2;
+    }
+    free(chosen);
+    if (rc == 0 && !found) {
+        tree->nodes[node].is_leaf = true;
+        for (size_t i = 0; i < count; i++)
+            t->preds[members[i]] = pred;
+    } else if (rc == 0) {
+        tree->nodes[node].feature_index = best_feature;
+        tree->nodes[node].feature_value = best_value;
+        size_t child;
+        rc = add_node(tree, &child);
+        if (rc == 0) {
+            tree->nodes[node].left = child;
+            rc = fit_node(t, tree, child, depth + 1, left, n_left);
+        }
+        if (rc == 0 && (rc = add_node(tree, &child)) == 0) {
+            tree->nodes[node].right = child;
+            rc = fit_node(t, tree, child, depth + 1, right, n_right);
+        }
+    }
+    free(left);
+    free(right);
+    return rc;
+}
+
+static float initial_bias(const struct trainer *t)
+{
+    if (t->conf->loss == LOSS_LAD) {
+        float *sorted = malloc(t->rows * sizeof(float));
+        if (!sorted || t->rows == 0) {
+            free(sorted);
+            return 0.0f;
+        }
+        memcpy(sorted, t->label, t->rows * sizeof(float));
+        for (size_t i = 1; i < t->rows; i++) /* stable insertion sort by label */
+            for (size_t j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+                float v = sorted[j];
+                sorted[j] = sorted[j - 1];
+                sorted[j - 1] = v;
+            }
+        double all = (double)t->rows, weight = 0.0;
+        float median = 0.0f;
+        for (size_t i = 0; i < t->rows; i++) {
+            weight += 1.0;
+            if (weight * 2.0 > all) {
+                median = i >= 2 ? (sorted[i] + sorted[i - 1]) / 2.0f : sorted[i];
+                break;
+            }
+        }
+        free(sorted);
+        return median;
+    }
+    float s = 0.0f, c = 0.0f;
+    for (size_t i = 0; i < t->rows; i++) {
+        s += t->label[i] * 1.0f;
+        c += 1.0f;
+    }
+    float v = s / c;
+    return t->conf->loss == LOSS_LOG ? logf((1.0f + v) / (1.0f - v)) / 2.0f : v;
+}
+
+static void set_targets(struct trainer *t, const float *predicted)
+{
+    for (size_t i = 0; i < t->rows; i++) {
+        float y = t->label[i], f = predicted[i];
+        if (t->conf->loss == LOSS_LAD) {
+            t->residual[i] = y - f;
+            t->target[i] = t->residual[i] >= 0.0f ? 1.0f : -1.0f;
+        } else if (t->conf->loss == LOSS_LOG) {
+            t->target[i] = 2.0f * y / (1.0f + expf(2.0f * y * f));
+        } else {
+            t->target[i] = y - f;
+        }
+        double target = (double)t->target[i], weight = 1.0;
+        t->cv_s[i] = target * weight;
+        t->cv_ss[i] = target * t->cv_s[i];
+        t->cv_c[i] = weight;
+        if (t->conf->loss == LOSS_LOG) {
+            double a = fabs(target);
+            t->logit_c[i] = (float)(a * (2.0 - a) * weight);
+        }
+    }
+    if (t->conf->loss == LOSS_LAD) {
+        for (size_t i = 0; i < t->rows; i++)
+            t->by_residual[i] = (struct pair){i, t->residual[i]};
+        qsort(t->by_residual, t->rows, sizeof(struct pair), cmp_pair);
+    }
+}
+
+static int append_tree(struct steep_buf *out, const struct tree *tree, const struct config *c)
+{
+    GUARD(steep_buf_printf(out, "{\"tree\":{\"tree\":["));
+    for (size_t i = 0; i < tree->count; i++) {
+        const struct node *n = &tree->nodes[i];
+        GUARD(steep_buf_printf(out, "%s{\"value\":{\"feature_index\":%llu,\"feature_value\":",
+                               i ? "," : "", (unsigned long long)n->feature_index));
+        GUARD(steep_format_f32_json(out, n->feature_value));
+        GUARD(steep_buf_printf(out, ",\"pred\":"));
+        GUARD(steep_format_f32_json(out, n->pred));
+        GUARD(steep_buf_printf(out,
+                               ",\"missing\":0,\"is_leaf\":%s},\"index\":%zu,\"left\":%zu,"
+                               "\"right\":%zu}",
+                               n->is_leaf ? "true" : "false", i, n->left, n->right));
+    }
+    GUARD(steep_buf_printf(out,
+                           "]},\"feature_size\":%llu,\"max_depth\":%llu,\"min_leaf_size\":%llu,"
+                           "\"loss\":\"%s\",\"feature_sample_ratio\":",
+                           (unsigned long long)c->feature_size, (unsigned long long)c->max_depth,
+                           (unsigned long long)c->min_leaf_size, c->loss_name));
+    GUARD(steep_format_f64_json(out, c->feature_ratio));
+    return steep_buf_append_u8(out, '}');
+}
+
+static int serialize(struct steep_buf *out, const struct config *c, const struct tree *trees,
+                     float bias)
+{
+    GUARD(
+        steep_buf_printf(out,
+                         "{\"conf\":{\"feature_size\":%llu,\"max_depth\":%llu,\"iterations\":%llu,"
+                         "\"shrinkage\":",
+                         (unsigned long long)c->feature_size, (unsigned long long)c->max_depth,
+                         (unsigned long long)c->iterations));
+    GUARD(steep_format_f32_json(out, c->shrinkage));
+    GUARD(steep_buf_printf(out, ",\"feature_sample_ratio\":"));
+    GUARD(steep_format_f64_json(out, c->feature_ratio));
+    GUARD(steep_buf_printf(out, ",\"data_sample_ratio\":"));
+    GUARD(steep_format_f64_json(out, c->data_ratio));
+    GUARD(steep_buf_printf(out,
+                           ",\"min_leaf_size\":%llu,\"loss\":\"%s\",\"debug\":false,"
+                           "\"initial_guess_enabled\":false,\"training_optimization_level\":%llu},"
+                           "\"trees\":[",
+                           (unsigned long long)c->min_leaf_size, c->loss_name,
+                           (unsigned long long)c->level));
+    for (uint64_t i = 0; i < c->iterations; i++) {
+        if (i)
+            GUARD(steep_buf_append_u8(out, ','));
+        GUARD(append_tree(out, &trees[i], c));
+    }
+    GUARD(steep_buf_printf(out, "],\"bias\":"));
+    GUARD(steep_format_f32_json(out, bias));
+    return steep_buf_append_u8(out, '}');
+}
+
+static int parse_config(const char *args_json, struct config *c)
+{
+    json_t *args;
+    GUARD(steep_args_parse(args_json, &args));
+    double shrinkage;
+    const char *loss = NULL;
+    int rc = steep_args_uint(args, "feature_size", UINT64_MAX, &c->feature_size);
+    if (rc == 0)
+        rc = steep_args_uint(args, "max_depth", UINT32_MAX, &c->max_depth);
+    if (rc == 0)
+        rc = steep_args_uint(args, "iterations", UINT64_MAX, &c->iterations);
+    if (rc == 0)
+        rc = steep_args_f64(args, "shrinkage", &shrinkage);
+    if (rc == 0)
+        rc = steep_args_f64(args, "feature_sample_ratio", &c->feature_ratio);
+    if (rc == 0)
+        rc = steep_args_f64(args, "data_sample_ratio", &c->data_ratio);
+    if (rc == 0)
+        rc = steep_args_uint(args, "min_leaf_size", UINT64_MAX, &c->min_leaf_size);
+    if (rc == 0)
+        rc = steep_args_string(args, "loss", &loss);
+    if (rc == 0)
+        rc = steep_args_uint(args, "training_optimization_level", UINT8_MAX, &c->level);
+    if (rc == 0) {
+        c->shrinkage = (float)shrinkage;
+        if (strcmp(loss, "LAD") == 0)
+            c->loss = LOSS_LAD, c->loss_name = "LAD";
+        else if (strcmp(loss, "SquaredError") == 0)
+            c->loss = LOSS_SQUARED, c->loss_name = "SquaredError";
+        else if (strcmp(loss, "LogLikelyhood") == 0)
+            c->loss = LOSS_LOG, c->loss_name = "LogLikelyhood";
+        else
+            rc = steep_error_set("unsupported loss %s (LAD, SquaredError, LogLikelyhood)", loss);
+    }
+    json_decref(args);
+    GUARD(rc);
+    ENSURE(c->feature_ratio >= 1.0 && c->data_ratio >= 1.0,
+           "feature_sample_ratio and data_sample_ratio below 1.0 are not supported");
+    ENSURE(c->feature_size >= 1 && c->feature_size <= MAX_FEATURES, "feature_size must be 1..%d",
+           MAX_FEATURES);
+    ENSURE(c->iterations <= 100000, "iterations larger than 100000");
+    return 0;
+}
+
+static int read_rows(struct steep_fn_io *io, struct trainer *t, struct steep_buf *x,
+                     struct steep_buf *labels)
+{
+    struct steep_reader *r = steep_fn_open_input(io, "training_data");
+    if (!r)
+        return -1;
+    struct steep_line_reader *lr = malloc(sizeof(*lr));
+    float *row = malloc((t->features + 1) * sizeof(float));
+    int rc = lr && row ? 0 : steep_error_set("out of memory");
+    if (rc == 0) {
+        steep_line_reader_init(lr, r);
+        const char *line;
+        size_t len;
+        int got;
+        while (rc == 0 && (got = steep_line_next(lr, &line, &len)) == 1) {
+            steep_trim(&line, &len);
+            if (len == 0) {
+                rc = steep_error_set("Empty line");
+                break;
+            }
+            size_t column = 0;
+            const char *p = line, *end = line + len;
+            for (;;) {
+                const char *comma = memchr(p, ',', (size_t)(end - p));
+                const char *field_end = comma ? comma : end;
+                float value;
+                if ((rc = steep_parse_f32(p, (size_t)(field_end - p), &value)) < 0)
+                    break;
+                if (column <= t->features)
+                    row[column] = value;
+                column++;
+                if (!comma)
+                    break;
+                p = comma + 1;
+            }
+            if (rc == 0 && column != t->features + 1)
+                rc = steep_error_set("Data format error: column len = %zu, expected = %zu", column,
+                                     t->features + 1);
+            if (rc == 0 && (t->rows + 1) * (t->features + 1) > MAX_CELLS)
+                rc = steep_error_set("training data larger than %u values", MAX_CELLS);
+            if (rc == 0)
+                rc = steep_buf_append(x, row, t->features * sizeof(float));
+            if (rc == 0)
+                rc = steep_buf_append(labels, &row[t->features], sizeof(float));
+            if (rc == 0)
+                t->rows++;
+        }
+        if (rc == 0 && got < 0)
+            rc = -1;
+        steep_line_reader_free(lr);
+    }
+    free(lr);
+    free(row);
+    steep_reader_close(r);
+    return rc;
+}
+
+static int allocate(struct trainer *t)
+{
+    size_t n = t->rows ? t->rows : 1;
+    t->target = calloc(n, sizeof(float));
+    t->residual = calloc(n, sizeof(float));
+    t->cv_s = calloc(n, sizeof(double));
+    t->cv_ss = calloc(n, sizeof(double));
+    t->cv_c = calloc(n, sizeof(double));
+    t->logit_c = calloc(n, sizeof(float));
+    t->preds = calloc(n, sizeof(float));
+    t->by_residual = calloc(n, sizeof(struct pair));
+    t->member = calloc(n, 1);
+    t->scratch = calloc(n, sizeof(struct pair));
+    t->by_feature = calloc(t->features, sizeof(struct pair *));
+    ENSURE(t->target && t->residual && t->cv_s && t->cv_ss && t->cv_c && t->logit_c && t->preds &&
+               t->by_residual && t->member && t->scratch && t->by_feature,
+           "out of memory");
+    for (size_t f = 0; f < t->features; f++) {
+        t->by_feature[f] = calloc(n, sizeof(struct pair));
+        ENSURE(t->by_feature[f], "out of memory");
+        for (size_t i = 0; i < t->rows; i++)
+            t->by_feature[f][i] = (struct pair){i, t->x[i * t->features + f]};
+        qsort(t->by_feature[f], t->rows, sizeof(struct pair), cmp_pair);
+    }
+    return 0;
+}
+
+static void release(struct trainer *t)
+{
+    if (t->by_feature)
+        for (size_t f = 0; f < t->features; f++)
+            free(t->by_feature[f]);
+    free(t->by_feature);
+    free(t->target);
+    free(t->residual);
+    free(t->cv_s);
+    free(t->cv_ss);
+    free(t->cv_c);
+    free(t->logit_c);
+    free(t->preds);
+    free(t->by_residual);
+    free(t->member);
+    free(t->scratch);
+}
+
+static int boost(struct trainer *t, struct tree *trees, float *bias)
+{
+    GUARD(allocate(t));
+    *bias = initial_bias(t);
+    float *predicted = malloc((t->rows ? t->rows : 1) * sizeof(float));
+    size_t *all = malloc((t->rows ? t->rows : 1) * sizeof(size_t));
+    int rc = predicted && all ? 0 : steep_error_set("out of memory");
+    for (size_t i = 0; rc == 0 && i < t->rows; i++) {
+        predicted[i] = *bias;
+        all[i] = i;
+    }
+    for (uint64_t it = 0; rc == 0 && it < t->conf->iterations; it++) {
+        set_targets(t, predicted);
+        size_t root;
+        rc = add_node(&trees[it], &root);
+        if (rc == 0 && t->rows > 0)
+            rc = fit_node(t, &trees[it], root, 0, all, t->rows);
+        for (size_t i = 0; rc == 0 && i < t->rows; i++) {
+            float step = t->preds[i] * t->conf->shrinkage;
+            predicted[i] = predicted[i] + step;
+        }
+    }
+    free(predicted);
+    free(all);
+    return rc;
+}
+
+STEEP_FN(steep_fn_gbdt_train)
+{
+    struct config conf;
+    GUARD(parse_config(args_json, &conf));
+    struct trainer t = {.conf = &conf, .features = (size_t)conf.feature_size};
+    struct steep_buf x = STEEP_BUF_INIT, labels = STEEP_BUF_INIT, out = STEEP_BUF_INIT;
+    struct tree *trees = calloc(conf.iterations ? conf.iterations : 1, sizeof(*trees));
+    int rc = trees ? read_rows(io, &t, &x, &labels) : steep_error_set("out of memory");
+    float bias = 0.0f;
+    if (rc == 0) {
+        t.x = (float *)x.data;
+        t.label = (float *)labels.data;
+        rc = boost(&t, trees, &bias);
+    }
+    if (rc == 0)
+        rc = serialize(&out, &conf, trees, bias);
+    if (rc == 0) {
+        struct steep_writer *w = steep_fn_create_output(io, "trained_model");
+        rc = w ? steep_fn_close_output(w, steep_writer_write_all(w, out.data, out.len)) : -1;
+    }
+    if (rc == 0)
+        rc = steep_buf_printf(summary, "Trained %zu lines of data.", t.rows);
+    release(&t);
+    for (uint64_t i = 0; trees && i < conf.iterations; i++)
+        free(trees[i].nodes);
+    free(trees);
+    steep_buf_free(&x);
+    steep_buf_free(&labels);
+    steep_buf_free(&out);
+    return rc;
+}
