@@ -75,6 +75,14 @@ static const struct target targets[] = {
      "{\"n\":2,\"center\":true,\"feature_size\":3}",
      {"input_data", NULL}},
     {"builtin-rsa-sign", "{\"data\":\"x\"}", {"rsa_key", NULL}},
+    {"builtin-gbdt-train",
+     "{\"feature_size\":2,\"max_depth\":3,\"iterations\":3,\"shrinkage\":0.1,"
+     "\"feature_sample_ratio\":1.0,\"data_sample_ratio\":1.0,\"min_leaf_size\":1,"
+     "\"loss\":\"LAD\",\"training_optimization_level\":2}",
+     {"training_data", NULL}},
+    {"builtin-logistic-regression-train",
+     "{\"alg_alpha\":0.3,\"alg_iters\":3,\"feature_size\":2}",
+     {"training_data", NULL}},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
