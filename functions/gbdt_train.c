@@ -11,8 +11,8 @@
  *
  * With LAD (the fixture), impurity sums are sums of ±1 and exact, so the
  * result does not depend on how gbdt-rs's unstable sort orders ties.
- * Sampling ratios below 1.0 (random subsets in gbdt-rs) are refused. The
- * data is held in memory.
+ * Sampling ratios below 1.0 (random subsets in gbdt-rs) and max_depth above
+ * 1000 are refused. The data is held in memory.
  */
 #include "functions/args.h"
 #include "functions/builtins.h"
@@ -436,6 +436,8 @@ static int parse_config(const char *args_json, struct config *c)
     ENSURE(c->feature_size >= 1 && c->feature_size <= MAX_FEATURES, "feature_size must be 1..%d",
            MAX_FEATURES);
     ENSURE(c->iterations <= 100000, "iterations larger than 100000");
+    /* Trees are grown recursively: bound the depth (and so the stack). */
+    ENSURE(c->max_depth <= 1000, "max_depth larger than 1000 is not supported");
     return 0;
 }
 
