@@ -179,6 +179,7 @@ struct steep_rpc_server {
     bool started, joined, stop_begun;
     atomic_bool stopping;
     int64_t stop_deadline_ms;
+    int64_t accept_resume_ms; /* listener paused (out of descriptors) until then */
     struct steep_rpc_conn *conns;
     struct steep_rpc_conn *dirty;
     struct steep_rpc_conn *closed; /* to free after the current batch */

@@ -25,6 +25,7 @@
 #define HANDSHAKE_TIMEOUT_MS 10000
 #define MAX_WORKERS          1024
 #define WORKER_IDLE_MS       10000
+#define ACCEPT_PAUSE_MS      100
 
 static void wake(struct steep_rpc_server *server)
 {
@@ -232,6 +233,28 @@ static void conn_io(struct steep_rpc_conn *conn, uint32_t events)
     conn_flush(conn);
 }
 
+/* Out of descriptors or memory: stop watching the listener for a moment
+ * instead of spinning on a listener that stays readable. */
+static void pause_accepting(struct steep_rpc_server *server)
+{
+    log_warn("rpc: %s: accept: %s; pausing new connections for %d ms", server->name,
+             strerror(errno), ACCEPT_PAUSE_MS);
+    struct epoll_event event = {.events = 0, .data.ptr = &server->listen_fd};
+    epoll_ctl(server->epoll_fd, EPOLL_CTL_MOD, server->listen_fd, &event);
+    server->accept_resume_ms = steep_rpc_now_ms() + ACCEPT_PAUSE_MS;
+}
+
+static void resume_accepting(struct steep_rpc_server *server, int64_t now)
+{
+    if (!server->accept_resume_ms || now < server->accept_resume_ms)
+        return;
+    server->accept_resume_ms = 0;
+    if (server->listen_fd < 0)
+        return;
+    struct epoll_event event = {.events = EPOLLIN, .data.ptr = &server->listen_fd};
+    epoll_ctl(server->epoll_fd, EPOLL_CTL_MOD, server->listen_fd, &event);
+}
+
 static void accept_all(struct steep_rpc_server *server)
 {
     for (;;) {
@@ -240,7 +263,9 @@ static void accept_all(struct steep_rpc_server *server)
         int fd = accept4(server->listen_fd, (struct sockaddr *)&addr, &addr_len,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accepting(server);
+            else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 log_warn("rpc: %s: accept: %s", server->name, strerror(errno));
             return;
         }
@@ -353,6 +378,8 @@ static int timeout_for(struct steep_rpc_server *server, int64_t now, int64_t nex
         until = server->next_deadline_ms;
     if (server->stop_begun && server->stop_deadline_ms < until)
         until = server->stop_deadline_ms;
+    if (server->accept_resume_ms && server->accept_resume_ms < until)
+        until = server->accept_resume_ms;
     return until <= now ? 0 : (int)(until - now);
 }
 
@@ -378,6 +405,7 @@ static void *loop(void *arg)
             server->next_deadline_ms = steep_rpc_expire_deadlines(server, now);
             flush_all(server);
         }
+        resume_accepting(server, now);
         if (now >= next_check) {
             expire_handshakes(server, now);
             next_check = now + 1000;

@@ -15,6 +15,7 @@ Certificates are generated here (P-256, self-signed) in a temporary dir.
 import concurrent.futures
 import datetime
 import os
+import resource
 import socket
 import ssl
 import struct
@@ -80,11 +81,14 @@ def load_echo_pb2(directory):
 class EchoServer:
     """rpc-echo-server as a child process."""
 
-    def __init__(self, identity, *extra):
+    def __init__(self, identity, *extra, max_files=None):
+        def limit_files():
+            if max_files:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (max_files, max_files))
         self.process = subprocess.Popen(
             [os.path.join(BIN, "rpc-echo-server"), "--cert", identity["cert_path"],
              "--key", identity["key_path"], *extra],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=limit_files)
         line = self.process.stdout.readline()
         assert line.startswith("PORT "), line
         self.port = int(line.split()[1])
@@ -295,6 +299,33 @@ def server_deadline_check(pb2, port):
           (ended, data, took))
 
 
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descriptor_exhaustion_check(pb2, identity):
+    """Out of file descriptors, the server pauses accepting instead of
+    spinning on its listener, and serves again once descriptors free up."""
+    server = EchoServer(identity, max_files=48)
+    try:
+        sockets = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(80)]
+        time.sleep(0.2)
+        before = cpu_seconds(server.process.pid)
+        time.sleep(0.5)
+        spent = cpu_seconds(server.process.pid) - before
+        check("out of descriptors: no busy loop", spent < 0.25, "%.2f s CPU in 0.5 s" % spent)
+        for sock in sockets:
+            sock.close()
+        time.sleep(0.3)
+        with channel_to(server.port, identity["cert"]) as channel:
+            reply = stub(channel, pb2)(pb2.EchoRequest(message="after"), timeout=10)
+            check("out of descriptors: serves again", reply.message == "after")
+    finally:
+        server.stop()
+
+
 def alpn_checks(port):
     for label, protocols in [("no ALPN", None), ("ALPN http/1.1 only", ["http/1.1"])]:
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
@@ -366,6 +397,8 @@ def main():
             check("works after TLS and ALPN refusals", reply.message == "end")
         finally:
             server.stop()
+
+        descriptor_exhaustion_check(pb2, server_identity)
 
         server = EchoServer(server_identity, "--require-client-cert", "--allow", "client")
         try:
