@@ -150,21 +150,63 @@ void platform_ports_from_base(int base, struct platform_ports *p)
     p->files = 6789;
 }
 
-int platform_ports_load(const char *dir, struct platform_ports *ports)
+/* DIR/platform.state: how the platform was launched, reused by the next
+ * `up` on the same DIR unless the command line says otherwise. */
+struct launch_state {
+    int port_base;
+    int files_port;
+    int executors;
+    char files[PATH_MAX]; /* "" when no file server */
+};
+
+static int state_load(const char *dir, struct launch_state *st)
 {
     char path[PATH_MAX];
-    if (path_join(path, sizeof(path), dir, "run/ports") < 0)
+    if (path_join(path, sizeof(path), dir, "platform.state") < 0)
         return -1;
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
-    int base = 0, files = 0;
-    int n = fscanf(f, "%d %d", &base, &files);
+    char line[PATH_MAX + 32];
+    int seen = 0;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (sscanf(line, "port_base %d", &st->port_base) == 1 ||
+            sscanf(line, "files_port %d", &st->files_port) == 1 ||
+            sscanf(line, "executors %d", &st->executors) == 1)
+            seen++;
+        else if (!strncmp(line, "files ", 6))
+            pathf(st->files, sizeof(st->files), "%s", line + 6);
+    }
     fclose(f);
-    if (n != 2 || base <= 0 || base > 65535 - 10004)
+    if (seen != 3 || st->port_base < 1024 || st->port_base > 65535 - 10004)
         return -1;
-    platform_ports_from_base(base, ports);
-    ports->files = files;
+    return 0;
+}
+
+static int state_save(const char *dir, const struct launch_state *st)
+{
+    char path[PATH_MAX];
+    if (path_join(path, sizeof(path), dir, "platform.state") < 0)
+        return -1;
+    FILE *f = fopen(path, "w");
+    if (!f ||
+        fprintf(f, "port_base %d\nfiles_port %d\nexecutors %d\nfiles %s\n", st->port_base,
+                st->files_port, st->executors, st->files) < 0 ||
+        fclose(f) != 0) {
+        cli_error("up: cannot write %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+int platform_ports_load(const char *dir, struct platform_ports *ports)
+{
+    struct launch_state st = {0};
+    if (state_load(dir, &st) < 0)
+        return -1;
+    platform_ports_from_base(st.port_base, ports);
+    ports->files = st.files_port;
     return 0;
 }
 
@@ -529,7 +571,7 @@ static void up_usage(void)
 int cli_up(int argc, char **argv)
 {
     const char *dir_arg = NULL, *files = NULL;
-    int executors = 2, base = 7776, files_port = 6789;
+    int executors = -1, base = 0, files_port = 0;
     long slots = sysconf(_SC_NPROCESSORS_ONLN);
     if (cli_wants_help(argc, argv)) {
         up_usage();
@@ -554,8 +596,8 @@ int cli_up(int argc, char **argv)
             return CLI_USAGE;
         }
     }
-    if (!dir_arg || executors < 0 || executors > 32 || slots < 1 || slots > 256 || base < 1024 ||
-        base > 65535 - 10004 || files_port <= 0 || files_port > 65535) {
+    if (!dir_arg || executors < -1 || executors > 32 || slots < 1 || slots > 256 ||
+        (base && (base < 1024 || base > 65535 - 10004)) || files_port < 0 || files_port > 65535) {
         cli_error("up: --dir is required; --executors 0-32, --slots 1-256, --port-base "
                   "1024-%d",
                   65535 - 10004);
@@ -580,22 +622,32 @@ int cli_up(int argc, char **argv)
             return CLI_FAILED;
     }
 
-    /* A second `up` restarts: stop what runs, keep every byte of state. */
-    struct platform_ports ports;
-    bool configured = exists(dir) && platform_ports_load(dir, &ports) == 0;
+    /* A second `up` restarts: stop what runs, keep every byte of state, and
+     * launch as before unless the command line says otherwise. */
+    struct launch_state st = {.port_base = 7776, .files_port = 6789, .executors = 2};
+    bool configured = state_load(dir, &st) == 0;
+    if (configured && base && base != st.port_base) {
+        cli_error("up: %s already uses port base %d (edit steep.toml to move services)", dir,
+                  st.port_base);
+        return CLI_USAGE;
+    }
+    if (base)
+        st.port_base = base;
+    if (files_port)
+        st.files_port = files_port;
+    if (executors >= 0)
+        st.executors = executors;
+    if (files && !realpath(files, st.files)) {
+        cli_error("up: --files %s: %s", files, strerror(errno));
+        return CLI_FAILED;
+    }
     if (stop_all(dir, true) > 0)
         printf("restarting the platform in %s\n", dir);
-    if (!configured) {
-        platform_ports_from_base(base, &ports);
-        ports.files = files_port;
-        char path[PATH_MAX];
-        pathf(path, sizeof(path), "%s/run/ports", dir);
-        FILE *f = fopen(path, "w");
-        if (!f || fprintf(f, "%d %d\n", ports.authentication_api, ports.files) < 0 || fclose(f)) {
-            cli_error("up: cannot write %s", path);
-            return CLI_FAILED;
-        }
-    }
+    if (state_save(dir, &st) < 0)
+        return CLI_FAILED;
+    struct platform_ports ports;
+    platform_ports_from_base(st.port_base, &ports);
+    ports.files = st.files_port;
     if (ensure_keys(dir) < 0 || measure_and_sign(dir) < 0 || ensure_policies(dir) < 0 ||
         write_config(dir, &ports, (int)slots) < 0)
         return CLI_FAILED;
@@ -615,7 +667,7 @@ int cli_up(int argc, char **argv)
         }
         printf("started %-16s pid %-7d port %d\n", s->name, pid, port);
     }
-    for (int i = 0; i < executors; i++) {
+    for (int i = 0; i < st.executors; i++) {
         char name[32];
         pathf(name, sizeof(name), "execution-%d", i + 1);
         int pid = spawn(dir, name, "steep-execution", NULL);
@@ -625,22 +677,17 @@ int cli_up(int argc, char **argv)
         }
         printf("started %-16s pid %d (%ld slots)\n", name, pid, slots);
     }
-    if (files) {
-        char root[PATH_MAX], port_text[16];
-        if (!realpath(files, root)) {
-            cli_error("up: --files %s: %s", files, strerror(errno));
-            stop_all(dir, true);
-            return CLI_FAILED;
-        }
+    if (st.files[0]) {
+        char port_text[16];
         pathf(port_text, sizeof(port_text), "%d", ports.files);
-        char *args[] = {"serve-files", "--root", root, "--port", port_text, NULL};
+        char *args[] = {"serve-files", "--root", st.files, "--port", port_text, NULL};
         int pid = spawn(dir, "files", "steep", args);
         if (pid < 0 || wait_ready(dir, "files", pid, ports.files, 5000) < 0) {
             stop_all(dir, true);
             return CLI_FAILED;
         }
         printf("started %-16s pid %-7d http://127.0.0.1:%d/ serves %s\n", "files", pid, ports.files,
-               root);
+               st.files);
     }
     printf("platform up in %s (TEE back-end: sim — SIMULATION, not hardware attestation)\n"
            "  authentication https://localhost:%d   frontend https://localhost:%d\n",
