@@ -97,6 +97,7 @@ struct spawn {
     char *argv[2];
     char *envp[4];
     char log_env[64];
+    int null_fd; /* /dev/null, the runner's stdin and stdout */
     pid_t parent;
 };
 
@@ -121,6 +122,9 @@ static void __attribute__((noreturn)) exec_runner(const char *path, struct spawn
     for (size_t i = 0; i < spawn->n; i++)
         if (dup2(moved[i], CHANNEL_FD + (int)i) < 0)
             _exit(126);
+    /* stderr stays the node's log (runner and sanitizer messages). */
+    if (dup2(spawn->null_fd, 0) < 0 || dup2(spawn->null_fd, 1) < 0)
+        _exit(126);
     close_range((unsigned)low, ~0u, 0);
     struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
@@ -192,11 +196,19 @@ static int start(const struct steep_sandbox_task *task, int *channel, pid_t *pid
         return steep_error_set("cannot create the task channel: %s", strerror(errno));
     }
     spawn.sources[0] = pair[1];
+    spawn.null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (spawn.null_fd < 0) {
+        close(pair[0]);
+        close(pair[1]);
+        steep_buf_free(&encoded);
+        return steep_error_set("cannot open /dev/null: %s", strerror(errno));
+    }
     *pid = fork();
     if (*pid == 0)
         exec_runner(task->runner_path, &spawn);
     int fork_errno = errno;
     close(pair[1]);
+    close(spawn.null_fd);
     if (*pid < 0) {
         close(pair[0]);
         steep_buf_free(&encoded);
