@@ -847,6 +847,28 @@ static void run_call(struct steep_rpc_client *client, struct client_call *call)
     steep_buf_free(&call->request);
 }
 
+/* HTTP/2 header names are lowercase: when a key is not, *items becomes a
+ * lowercased copy of metadata (backed by headers). */
+static int lowercase_metadata(const struct steep_rpc_metadata *metadata, size_t count,
+                              struct steep_rpc_headers *headers, struct steep_rpc_metadata **items)
+{
+    bool needed = false;
+    for (size_t i = 0; i < count && !needed; i++) {
+        for (const char *p = metadata[i].key; *p && !needed; p++)
+            needed = *p >= 'A' && *p <= 'Z';
+    }
+    if (!needed)
+        return 0;
+    *items = calloc(count, sizeof(**items));
+    ENSURE(*items, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        GUARD(steep_rpc_headers_add(headers, metadata[i].key, strlen(metadata[i].key),
+                                    metadata[i].value, strlen(metadata[i].value)));
+        (*items)[i] = (struct steep_rpc_metadata){headers->items[i].key, headers->items[i].value};
+    }
+    return 0;
+}
+
 int steep_rpc_call_with_metadata(struct steep_rpc_client *client, const char *path,
                                  const ProtobufCMessage *request,
                                  const ProtobufCMessageDescriptor *response_type,
@@ -867,12 +889,21 @@ int steep_rpc_call_with_metadata(struct steep_rpc_client *client, const char *pa
         received->items = NULL;
         received->count = 0;
     }
-    if (steep_rpc_frame_encode(request, &call.request) < 0) {
+    struct steep_rpc_headers lowered = {0};
+    struct steep_rpc_metadata *lowered_items = NULL;
+    if (lowercase_metadata(metadata, n_metadata, &lowered, &lowered_items) < 0 ||
+        steep_rpc_frame_encode(request, &call.request) < 0) {
         set_status(status, STEEP_GRPC_INTERNAL, steep_error_get());
         steep_buf_free(&call.request);
+        steep_rpc_headers_free(&lowered);
+        free(lowered_items);
         return -1;
     }
+    if (lowered_items)
+        call.metadata = lowered_items;
     run_call(client, &call);
+    steep_rpc_headers_free(&lowered);
+    free(lowered_items);
     int rc = -1;
     if (call.code == STEEP_GRPC_OK) {
         *response = protobuf_c_message_unpack(response_type, NULL, call.reader.message.len,

@@ -1,7 +1,9 @@
 /*
  * A small list of header (metadata) pairs. Each pair is one allocation,
- * "key\0value\0", with value pointing inside it.
+ * "key\0value\0", with value pointing inside it; keys are stored lowercase
+ * as HTTP/2 requires.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +22,8 @@ int steep_rpc_headers_add(struct steep_rpc_headers *headers, const char *key, si
     }
     char *pair = malloc(key_len + value_len + 2);
     ENSURE(pair, "out of memory");
-    memcpy(pair, key, key_len);
+    for (size_t i = 0; i < key_len; i++) /* HTTP/2 header names are lowercase */
+        pair[i] = (char)tolower((unsigned char)key[i]);
     pair[key_len] = '\0';
     memcpy(pair + key_len + 1, value, value_len);
     pair[key_len + 1 + value_len] = '\0';

@@ -156,16 +156,20 @@ static void submit_response(nghttp2_session *session, struct steep_rpc_call *cal
     }
     char status_text[12];
     struct steep_buf encoded = STEEP_BUF_INIT;
+    int rc;
     if (status == STEEP_GRPC_OK) {
         nghttp2_data_provider provider = {.source.ptr = call, .read_callback = read_response};
-        nghttp2_submit_response(session, call->stream_id, nv, n, &provider);
+        rc = nghttp2_submit_response(session, call->stream_id, nv, n, &provider);
     } else {
         int length = snprintf(status_text, sizeof(status_text), "%d", status);
         nv[n++] = (nghttp2_nv)NV("grpc-status", status_text, (size_t)length);
         if (message && message[0] && steep_rpc_percent_encode(message, &encoded) == 0)
             nv[n++] = (nghttp2_nv)NV("grpc-message", encoded.data, encoded.len);
-        nghttp2_submit_response(session, call->stream_id, nv, n, NULL);
+        rc = nghttp2_submit_response(session, call->stream_id, nv, n, NULL);
     }
+    if (rc != 0) /* never leave the client waiting for an answer */
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, call->stream_id,
+                                  NGHTTP2_INTERNAL_ERROR);
     steep_buf_free(&encoded);
     if (nv != stack_nv)
         free(nv);

@@ -39,7 +39,7 @@ static void test_metadata_both_ways(void **state)
     SteepTest__EchoRequest request = STEEP_TEST__ECHO_REQUEST__INIT;
     request.message = "md";
     request.echo_metadata = "token";
-    struct steep_rpc_metadata metadata[] = {{"id", "alice"}, {"token", "jwt.value.here"}};
+    struct steep_rpc_metadata metadata[] = {{"id", "alice"}, {"Token", "jwt.value.here"}};
     struct steep_rpc_received_metadata received;
     SteepTest__EchoReply *reply = NULL;
     struct steep_rpc_status status;

@@ -149,7 +149,7 @@ void test_echo_say(struct steep_rpc_call *call, const ProtobufCMessage *message,
         const char *value = steep_rpc_call_metadata(call, request->echo_metadata);
         reply.metadata_value = value ? (char *)value : "";
         if (value)
-            steep_rpc_call_add_metadata(call, "x-echo", value);
+            steep_rpc_call_add_metadata(call, "X-Echo", value); /* sent lowercase */
     }
     uint8_t *payload = NULL;
     if (request->payload_size > 0) {

@@ -242,6 +242,9 @@ static void test_metadata_list(void **state)
     assert_int_equal(headers.count, 20);
     assert_string_equal(steep_rpc_headers_get(&headers, "key-13"), "value-13");
     assert_string_equal(steep_rpc_headers_get(&headers, "KEY-0"), "value-0");
+    /* Keys are stored lowercase, as HTTP/2 requires. */
+    assert_int_equal(steep_rpc_headers_add(&headers, "X-Token", 7, "v", 1), 0);
+    assert_string_equal(headers.items[headers.count - 1].key, "x-token");
     assert_null(steep_rpc_headers_get(&headers, "key-20"));
     /* Lengths, not NULs, delimit: a value may contain anything printable. */
     assert_int_equal(steep_rpc_headers_add(&headers, "idX", 2, "a=b;c", 3), 0);
