@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define NONCE_POOL 128
+
 struct tf128_writer {
     struct steep_writer base;
     int fd;
@@ -47,12 +49,18 @@ struct tf128_writer {
      * 1..96): physically contiguous, written with one pwrite per group. */
     uint8_t *group;
     size_t group_data;
+    uint8_t nonces[32 * NONCE_POOL];
+    size_t nonce_used;
 };
 
 static int random_node_key(struct tf128_writer *w, uint64_t physical, uint8_t key[16])
 {
-    uint8_t nonce[32];
-    ENSURE(RAND_bytes(nonce, sizeof(nonce)) == 1, "random generator failed");
+    /* KDF nonces are drawn from the CSPRNG 128 at a time. */
+    if (w->nonce_used == NONCE_POOL) {
+        ENSURE(RAND_bytes(w->nonces, sizeof(w->nonces)) == 1, "random generator failed");
+        w->nonce_used = 0;
+    }
+    const uint8_t *nonce = w->nonces + 32 * w->nonce_used++;
     return tf128_ctx_derive(&w->crypto, TF128_LABEL_RANDOM, physical, nonce, key);
 }
 
@@ -276,6 +284,7 @@ struct steep_writer *steep_tf128_writer_new(int fd, const char *name, const uint
         steep_error_set("out of memory or random generator failed");
         return NULL;
     }
+    w->nonce_used = NONCE_POOL;
     w->base.write = tf128_write;
     w->base.close = tf128_writer_close;
     w->fd = fd;
