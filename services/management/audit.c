@@ -58,6 +58,8 @@ struct steep_audit *steep_audit_open(const struct steep_audit_store *store, cons
         audit->keyed = true;
         memcpy(audit->mac_key, mac_key, STEEP_AUDIT_MAC_KEY_LEN);
     }
+    if (audit_cache_init(&audit->cache, AUDIT_CACHE_ENTRIES) < 0)
+        audit_cache_init(&audit->cache, 0); /* no memory for a cache: work without */
     pthread_mutex_init(&audit->lock, NULL);
     return audit;
 }
@@ -67,6 +69,7 @@ void steep_audit_free(struct steep_audit *audit)
     if (!audit)
         return;
     OPENSSL_cleanse(audit->mac_key, sizeof audit->mac_key);
+    audit_cache_free(&audit->cache);
     pthread_mutex_destroy(&audit->lock);
     free(audit);
 }
@@ -177,10 +180,16 @@ int steep_audit_append(struct steep_audit *audit, TeaclaveCommonProto__Entry *co
             /* The batch may have been applied before the failure was seen
              * (a lost answer): read the head again before the next append. */
             audit->head_loaded = false;
+            audit_cache_reset(&audit->cache, false, 0);
         }
     }
-    if (rc == 0)
+    if (rc == 0) {
+        if (!audit->cache.known || audit->cache.top != audit->head.count)
+            audit_cache_reset(&audit->cache, true, audit->head.count);
+        for (size_t i = 0; i < n; i++)
+            audit_cache_push(&audit->cache, p.values[i].data, entries[i]);
         audit->head = next;
+    }
     pthread_mutex_unlock(&audit->lock);
 done:
     pending_free(&p);
@@ -189,22 +198,21 @@ done:
 
 /* ---- walking the chain ---------------------------------------------------- */
 
-/* Called newest first with each record's position and hash, and its entry
- * when the walk decodes them (the callback owns it); returns 0 to continue,
- * 1 to stop, -1 to fail. */
+/* Called newest first with each record's position, hash and prev hash, and
+ * its entry when the walk decodes them (the callback owns it); returns 0 to
+ * continue, 1 to stop, -1 to fail. */
 typedef int (*visit_fn)(void *arg, uint64_t seq, const uint8_t hash[AUDIT_HASH_LEN],
-                        TeaclaveCommonProto__Entry *entry);
+                        const uint8_t prev[AUDIT_HASH_LEN], TeaclaveCommonProto__Entry *entry);
 
-static int walk(struct steep_audit *audit, visit_fn visit, bool decode, void *arg, uint64_t *count)
+/* Walks positions count-1 down to 0, the record at count-1 having hash. */
+static int walk_from(struct steep_audit *audit, uint64_t count, const uint8_t top[AUDIT_HASH_LEN],
+                     visit_fn visit, bool decode, void *arg)
 {
-    struct audit_head head;
-    GUARD(read_head(audit, &head));
-    *count = head.count;
     uint8_t hash[AUDIT_HASH_LEN];
-    memcpy(hash, head.last, AUDIT_HASH_LEN);
+    memcpy(hash, top, AUDIT_HASH_LEN);
     struct steep_buf value = STEEP_BUF_INIT;
     int rc = 0;
-    for (uint64_t seq = head.count; seq-- > 0 && rc == 0;) {
+    for (uint64_t seq = count; seq-- > 0 && rc == 0;) {
         char key[AUDIT_KEY_MAX];
         audit_record_key(seq, hash, key);
         int found = audit->store.get(audit->store.ctx, key, strlen(key), &value);
@@ -224,11 +232,20 @@ static int walk(struct steep_audit *audit, visit_fn visit, bool decode, void *ar
         rc = audit_record_decode(value.data, value.len, seq, hash, prev, decode ? &entry : NULL);
         if (rc < 0)
             break;
-        rc = visit(arg, seq, hash, entry);
+        rc = visit(arg, seq, hash, prev, entry);
         memcpy(hash, prev, AUDIT_HASH_LEN);
     }
     steep_buf_free(&value);
     return rc < 0 ? -1 : 0;
+}
+
+/* Walks the whole chain from the stored head. */
+static int walk(struct steep_audit *audit, visit_fn visit, bool decode, void *arg, uint64_t *count)
+{
+    struct audit_head head;
+    GUARD(read_head(audit, &head));
+    *count = head.count;
+    return walk_from(audit, head.count, head.last, visit, decode, arg);
 }
 
 /* ---- verify --------------------------------------------------------------- */
@@ -241,7 +258,7 @@ struct chain_hashes {
 };
 
 static int remember_hash(void *arg, uint64_t seq, const uint8_t hash[AUDIT_HASH_LEN],
-                         TeaclaveCommonProto__Entry *entry)
+                         const uint8_t prev[AUDIT_HASH_LEN], TeaclaveCommonProto__Entry *entry)
 {
     struct chain_hashes *c = arg;
     if (!c->hashes) {
@@ -302,20 +319,16 @@ int steep_audit_verify(struct steep_audit *audit, uint64_t *count)
 /* ---- query ---------------------------------------------------------------- */
 
 struct query_results {
+    struct steep_audit *audit;
     const struct audit_query *query;
     uint64_t limit;
+    uint64_t walk_count; /* the walk's starting length */
     TeaclaveCommonProto__Entry **entries;
     size_t n;
 };
 
-static int collect(void *arg, uint64_t seq, const uint8_t hash[AUDIT_HASH_LEN],
-                   TeaclaveCommonProto__Entry *entry)
+static int add_result(struct query_results *r, TeaclaveCommonProto__Entry *entry)
 {
-    struct query_results *r = arg;
-    if (!audit_query_match(r->query, entry)) {
-        audit_entry_free(entry);
-        return 0;
-    }
     TeaclaveCommonProto__Entry **grown = realloc(r->entries, (r->n + 1) * sizeof *grown);
     if (!grown) {
         audit_entry_free(entry);
@@ -326,6 +339,56 @@ static int collect(void *arg, uint64_t seq, const uint8_t hash[AUDIT_HASH_LEN],
     return r->n >= r->limit ? 1 : 0;
 }
 
+/* A record fetched (and verified) below the cache: remember it, then match. */
+static int collect(void *arg, uint64_t seq, const uint8_t hash[AUDIT_HASH_LEN],
+                   const uint8_t prev[AUDIT_HASH_LEN], TeaclaveCommonProto__Entry *entry)
+{
+    struct query_results *r = arg;
+    struct steep_audit *audit = r->audit;
+    pthread_mutex_lock(&audit->lock);
+    /* The walk began at the stored head: with nothing cached, that is the top
+     * (an append in between would have made the cache known). */
+    if (!audit->cache.known && seq + 1 == r->walk_count)
+        audit_cache_reset(&audit->cache, true, r->walk_count);
+    audit_cache_prepend(&audit->cache, seq, prev, entry);
+    pthread_mutex_unlock(&audit->lock);
+    if (!audit_query_match(r->query, entry)) {
+        audit_entry_free(entry);
+        return 0;
+    }
+    return add_result(r, entry);
+}
+
+/* Matches the cached entries, newest first, without holding the lock. Sets
+ * where the walk in storage must go on (*count records below, the top one
+ * with hash *next); returns 1 when the limit was reached. */
+static int query_cache(struct query_results *r, uint64_t *count, uint8_t next[AUDIT_HASH_LEN],
+                       bool *have_start)
+{
+    struct audit_cached **items = NULL;
+    uint64_t base = 0;
+    pthread_mutex_lock(&r->audit->lock);
+    size_t n = audit_cache_snapshot(&r->audit->cache, &items, &base);
+    pthread_mutex_unlock(&r->audit->lock);
+    *have_start = n > 0;
+    if (n == 0)
+        return 0;
+    *count = base;
+    memcpy(next, audit_cached_prev(items[0]), AUDIT_HASH_LEN);
+    int rc = 0;
+    for (size_t i = n; i-- > 0 && rc == 0;) {
+        const TeaclaveCommonProto__Entry *entry = audit_cached_entry(items[i]);
+        if (!audit_query_match(r->query, entry))
+            continue;
+        TeaclaveCommonProto__Entry *copy = audit_entry_copy(entry);
+        rc = copy ? add_result(r, copy) : audit_fail(STEEP_GRPC_INTERNAL, "service internal error");
+    }
+    for (size_t i = 0; i < n; i++)
+        audit_cached_release(items[i]);
+    free(items);
+    return rc;
+}
+
 void steep_audit_entries_free(TeaclaveCommonProto__Entry **entries, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -333,19 +396,34 @@ void steep_audit_entries_free(TeaclaveCommonProto__Entry **entries, size_t n)
     free(entries);
 }
 
-int steep_audit_query(struct steep_audit *audit, const char *query, uint64_t limit,
+static int query(struct steep_audit *audit, struct query_results *r)
+{
+    uint64_t count = 0;
+    uint8_t next[AUDIT_HASH_LEN];
+    bool have_start = false;
+    int rc = query_cache(r, &count, next, &have_start);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    if (!have_start) {
+        struct audit_head head;
+        GUARD(read_head(audit, &head));
+        count = head.count;
+        memcpy(next, head.last, AUDIT_HASH_LEN);
+    }
+    r->walk_count = count;
+    return walk_from(audit, count, next, collect, true, r);
+}
+
+int steep_audit_query(struct steep_audit *audit, const char *query_text, uint64_t limit,
                       TeaclaveCommonProto__Entry ***entries, size_t *n)
 {
     *entries = NULL;
     *n = 0;
-    struct query_results results = {.limit = limit};
+    struct query_results results = {.audit = audit, .limit = limit};
     struct audit_query *parsed = NULL;
-    GUARD(audit_query_parse(query, &parsed));
+    GUARD(audit_query_parse(query_text, &parsed));
     results.query = parsed;
-    int rc = 0;
-    uint64_t count;
-    if (limit > 0)
-        rc = walk(audit, collect, true, &results, &count);
+    int rc = limit > 0 ? query(audit, &results) : 0;
     audit_query_free(parsed);
     if (rc < 0) {
         steep_audit_entries_free(results.entries, results.n);

@@ -23,6 +23,18 @@ struct audit_head {
     uint8_t last[AUDIT_HASH_LEN];
 };
 
+struct audit_cached; /* audit_cache.c */
+
+/* The newest entries, positions [base, top) of the chain (audit_cache.c). */
+struct audit_cache {
+    struct audit_cached **items; /* ring of capacity slots */
+    uint64_t capacity;
+    bool known; /* top is the chain's length */
+    uint64_t base, top;
+};
+
+#define AUDIT_CACHE_ENTRIES 65536
+
 struct steep_audit {
     struct steep_audit_store store;
     bool keyed;
@@ -30,6 +42,7 @@ struct steep_audit {
     pthread_mutex_t lock; /* serializes appends and the cached head */
     bool head_loaded;
     struct audit_head head;
+    struct audit_cache cache; /* under lock */
 };
 
 /* Records code for steep_audit_last_code() and the message; returns -1. */
@@ -53,6 +66,26 @@ void audit_head_encode(const struct steep_audit *audit, const struct audit_head 
                        uint8_t out[AUDIT_HEAD_LEN]);
 int audit_head_decode(const struct steep_audit *audit, const uint8_t *data, size_t len,
                       struct audit_head *head);
+
+TeaclaveCommonProto__Entry *audit_entry_copy(const TeaclaveCommonProto__Entry *entry);
+int audit_cache_init(struct audit_cache *cache, uint64_t capacity);
+void audit_cache_free(struct audit_cache *cache);
+/* Forgets every entry; known: the chain's length is top. */
+void audit_cache_reset(struct audit_cache *cache, bool known, uint64_t top);
+/* The entry at position top (copied), evicting the oldest when full. */
+void audit_cache_push(struct audit_cache *cache, const uint8_t prev[AUDIT_HASH_LEN],
+                      const TeaclaveCommonProto__Entry *entry);
+/* The verified entry at seq == base - 1 (copied), if there is room. */
+void audit_cache_prepend(struct audit_cache *cache, uint64_t seq,
+                         const uint8_t prev[AUDIT_HASH_LEN],
+                         const TeaclaveCommonProto__Entry *entry);
+/* Referenced items base..top-1 (oldest first) in a malloc'd array; release
+ * each with audit_cached_release() (no lock needed) and free the array. */
+size_t audit_cache_snapshot(struct audit_cache *cache, struct audit_cached ***items,
+                            uint64_t *base);
+const TeaclaveCommonProto__Entry *audit_cached_entry(const struct audit_cached *item);
+const uint8_t *audit_cached_prev(const struct audit_cached *item);
+void audit_cached_release(struct audit_cached *item);
 
 struct audit_query;
 int audit_query_parse(const char *text, struct audit_query **query);

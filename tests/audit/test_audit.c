@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "audit.h"
+#include "audit_internal.h"
 #include "core/error.h"
 #include "rpc/rpc.h"
 #include "store/store.h"
@@ -283,11 +284,16 @@ static void expect_broken(struct fixture *f, const char *error)
     assert_int_equal(steep_audit_last_code(), STEEP_GRPC_UNKNOWN);
     if (strcmp(steep_error_get(), error) != 0)
         fail_msg("got \"%s\", want \"%s\"", steep_error_get(), error);
-    /* a query reaching the doctored record fails the same way */
+    /* A query that reads the doctored record from storage fails the same
+     * way (a fresh handle: nothing cached)... */
+    struct steep_audit *fresh = steep_audit_open(&f->seam, mac_key);
     TeaclaveCommonProto__Entry **entries = NULL;
     size_t n = 0;
-    assert_int_equal(steep_audit_query(f->audit, "*", 100, &entries, &n), -1);
+    assert_int_equal(steep_audit_query(fresh, "*", 100, &entries, &n), -1);
     assert_string_equal(steep_error_get(), error);
+    steep_audit_free(fresh);
+    /* ...while the writer's cache still serves the entries it wrote. */
+    assert_string_equal(query_times(f->audit, "*", 100), "6000,5000,4000,3000,2000,1000");
 }
 
 static void test_edited_entry_detected(void **state)
@@ -305,7 +311,9 @@ static void test_edited_entry_detected(void **state)
     steep_buf_free(&value);
     expect_broken(f, "audit log error, reason: chain broken at entry 2 (record altered)");
     /* newer entries are still readable up to the doctored one */
-    assert_string_equal(query_times(f->audit, "*", 3), "6000,5000,4000");
+    struct steep_audit *fresh = steep_audit_open(&f->seam, mac_key);
+    assert_string_equal(query_times(fresh, "*", 3), "6000,5000,4000");
+    steep_audit_free(fresh);
 }
 
 static void test_removed_entry_detected(void **state)
@@ -454,6 +462,8 @@ static void test_injected_record_detected(void **state)
     assert_string_equal(query_times(f->audit, "*", 1), "6000");
 }
 
+static void set_cache(struct steep_audit *audit, uint64_t capacity);
+
 struct writer {
     struct steep_audit *audit;
     int id;
@@ -478,20 +488,98 @@ static void *write_many(void *arg)
     return NULL;
 }
 
+struct reader {
+    struct steep_audit *audit;
+    volatile bool stop;
+    int queries;
+    int failures;
+};
+
+/* Queries while appends run: each answer is a well-formed, duplicate-free list. */
+static void *read_many(void *arg)
+{
+    struct reader *r = arg;
+    while (!r->stop) {
+        TeaclaveCommonProto__Entry **entries = NULL;
+        size_t n = 0;
+        if (steep_audit_query(r->audit, "get_task", 30, &entries, &n) != 0 || n > 30)
+            r->failures++;
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < i; k++)
+                if (entries[i]->microsecond == entries[k]->microsecond)
+                    r->failures++;
+        steep_audit_entries_free(entries, n);
+        r->queries++;
+    }
+    return NULL;
+}
+
 static void test_concurrent_appends(void **state)
 {
     struct fixture *f = *state;
-    pthread_t threads[4];
+    set_cache(f->audit, 16); /* small: appends evict while queries read */
+    pthread_t threads[4], reader_thread;
     struct writer writers[4];
+    struct reader reader = {.audit = f->audit};
+    pthread_create(&reader_thread, NULL, read_many, &reader);
     for (int i = 0; i < 4; i++) {
         writers[i] = (struct writer){f->audit, i + 1};
         pthread_create(&threads[i], NULL, write_many, &writers[i]);
     }
     for (int i = 0; i < 4; i++)
         pthread_join(threads[i], NULL);
+    reader.stop = true;
+    pthread_join(reader_thread, NULL);
+    assert_int_equal(reader.failures, 0);
+    assert_true(reader.queries > 0);
+    assert_int_equal(strlen(query_times(f->audit, "get_task", 3)) > 0, 1);
     uint64_t count = 0;
     assert_int_equal(steep_audit_verify(f->audit, &count), 0);
     assert_int_equal(count, 80);
+}
+
+static void set_cache(struct steep_audit *audit, uint64_t capacity)
+{
+    audit_cache_free(&audit->cache);
+    assert_int_equal(audit_cache_init(&audit->cache, capacity), 0);
+}
+
+static void test_cache_window(void **state)
+{
+    struct fixture *f = *state;
+    /* The writer caches only its 3 newest entries: queries go on in storage. */
+    set_cache(f->audit, 3);
+    populate(f->audit);
+    assert_int_equal(f->audit->cache.top - f->audit->cache.base, 3);
+    assert_string_equal(query_times(f->audit, "*", 100), "6000,5000,4000,3000,2000,1000");
+    assert_string_equal(query_times(f->audit, "register_function", 100), "5000,1000");
+    assert_string_equal(query_times(f->audit, "result:false", 2), "5000,4000");
+
+    /* A restarted reader fills its cache from storage, newest first, then
+     * keeps appending on top of it. */
+    struct steep_audit *reader = steep_audit_open(&f->seam, mac_key);
+    set_cache(reader, 4);
+    assert_string_equal(query_times(reader, "*", 2), "6000,5000");
+    assert_true(reader->cache.known);
+    assert_int_equal(reader->cache.top, 6);
+    assert_int_equal(reader->cache.base, 4);
+    assert_string_equal(query_times(reader, "*", 100), "6000,5000,4000,3000,2000,1000");
+    assert_int_equal(reader->cache.base, 2); /* full: 4 entries */
+    steep_audit_free(f->audit);
+    f->audit = reader;
+    append_one(reader, make_entry(7000, "127.0.0.1", alice, "get_task", true));
+    assert_int_equal(reader->cache.top, 7);
+    assert_int_equal(reader->cache.base, 3);
+    assert_string_equal(query_times(reader, "*", 100), "7000,6000,5000,4000,3000,2000,1000");
+    uint64_t count = 0;
+    assert_int_equal(steep_audit_verify(reader, &count), 0);
+    assert_int_equal(count, 7);
+
+    /* no cache at all */
+    set_cache(reader, 0);
+    assert_string_equal(query_times(reader, "get_task", 100), "7000");
+    append_one(reader, make_entry(8000, "127.0.0.1", alice, "get_task", true));
+    assert_string_equal(query_times(reader, "get_task", 100), "8000,7000");
 }
 
 /* ---- storage failures -------------------------------------------------------- */
@@ -624,6 +712,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_injected_record_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handlers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
