@@ -13,6 +13,16 @@
  * steep_builtin_run() parses args_json (a JSON object text), runs the
  * function and appends its return value (the task's "summary") to summary.
  * It returns 0, or -1 with steep_error_get() = the task's failure reason.
+ * functions/runtime.h is a ready-made steep_fn_io over staged files.
+ *
+ * Built-ins: builtin-echo, builtin-ordered-set-intersect,
+ * builtin-ordered-set-join, builtin-private-join-and-compute,
+ * builtin-password-check, builtin-rsa-sign, builtin_online_decrypt,
+ * builtin-gbdt-train, builtin-gbdt-predict, builtin-logistic-regression-train,
+ * builtin-logistic-regression-predict, builtin_principal_components_analysis;
+ * with STEEP_TEST_PAYLOADS also test-crash, test-loop, test-alloc, test-fork,
+ * test-network, test-open-file, test-sleep, test-write-big
+ * (functions/test_payloads.c).
  */
 #ifndef STEEP_FUNCTIONS_FUNCTION_H
 #define STEEP_FUNCTIONS_FUNCTION_H
