@@ -5,10 +5,10 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/crypto.h>
 
+#include "builtin.h"
 #include "core/error.h"
 
 #define MAX_PAYLOAD (64u << 20)
@@ -181,10 +181,5 @@ void steep_staged_task_free(struct steep_staged_task *task)
 
 int steep_staged_task_executor(const struct steep_staged_task *task, const char **executor)
 {
-    if (strcasecmp(task->executor_type, "builtin") == 0 &&
-        strcasecmp(task->executor, "builtin") == 0) {
-        *executor = "builtin";
-        return 0;
-    }
-    return steep_error_set("function not available: (%s, %s)", task->executor_type, task->executor);
+    return steep_executor_select(task->executor_type, task->executor, executor);
 }

@@ -13,7 +13,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "functions/function.h"
+#include "builtin.h"
 #include "runner_confine.h"
 #include "runner_io.h"
 #include "runner_protocol.h"
@@ -38,15 +38,11 @@ static int fail(const char *reason)
 
 static int run(const struct steep_runner_request *request)
 {
-    if (strcmp(request->executor, "builtin") != 0)
-        return fail("function not available: unknown executor");
-    const struct steep_builtin *function = steep_builtin_find(request->function_name);
-    if (!function)
-        return fail(steep_error_get());
     struct steep_runner_io runner_io;
     struct steep_buf summary = STEEP_BUF_INIT;
     steep_runner_io_init(&runner_io, request, CHANNEL_FD);
-    if (steep_builtin_run(function, request->arguments, &runner_io.io, &summary) < 0) {
+    if (steep_executor_run(request->executor, request->function_name, request->arguments,
+                           &runner_io.io, &summary) < 0) {
         char reason[STEEP_ERROR_MAX];
         snprintf(reason, sizeof reason, "%s", steep_error_get());
         steep_buf_free(&summary);
