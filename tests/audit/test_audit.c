@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -490,7 +491,7 @@ static void *write_many(void *arg)
 
 struct reader {
     struct steep_audit *audit;
-    volatile bool stop;
+    atomic_bool stop;
     int queries;
     int failures;
 };
