@@ -38,8 +38,8 @@ int steep_id_new(const char *prefix, char out[STEEP_ID_TEXT], char uuid_out[STEE
 {
     char uuid[STEEP_UUID_TEXT];
     GUARD(steep_id_uuid_new(uuid));
-    ENSURE(strlen(prefix) + 1 + strlen(uuid) < STEEP_ID_TEXT, "id prefix too long");
-    snprintf(out, STEEP_ID_TEXT, "%s-%s", prefix, uuid);
+    int n = snprintf(out, STEEP_ID_TEXT, "%s-%s", prefix, uuid);
+    ENSURE(n > 0 && n < STEEP_ID_TEXT, "id prefix too long");
     if (uuid_out)
         memcpy(uuid_out, uuid, STEEP_UUID_TEXT);
     return 0;

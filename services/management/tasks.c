@@ -8,6 +8,7 @@
  * task_cancel) with the task's participants, creator and declared owners
  * as facts; the state machine itself is task_state.c.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -572,15 +573,46 @@ static json_t *staged_task(const json_t *task, const json_t *function)
         staged_inputs(steep_record_inner(task, "assigned_outputs"), true));
 }
 
-/* Stages the task: the StagedTask record first (the scheduler's durable
- * index), then the task record moves to Staged by compare-and-swap (a
- * concurrent cancel or invoke wins or loses as a whole). usage_key gets the
- * usage record's key, counted by the caller once the scheduler was told. */
+/* The StagedTask record written on a second thread, so that its synced
+ * write and the task's compare-and-swap reach storage together and share
+ * one group commit instead of two disk flushes in a row. */
+struct background_put {
+    const struct steep_kv *kv;
+    const char *key;
+    char *text;
+    int rc;
+    char error[STEEP_ERROR_MAX];
+};
+
+static void *background_put_main(void *arg)
+{
+    struct background_put *put = arg;
+    put->rc = put->kv->put(put->kv->ctx, put->key, put->text, strlen(put->text));
+    if (put->rc != STEEP_STORE_OK)
+        snprintf(put->error, sizeof put->error, "%s", steep_error_get());
+    return NULL;
+}
+
+static int fail_unstaged(json_t *task, void *arg)
+{
+    if (steep_record_task_status(task) != TEACLAVE_COMMON_PROTO__TASK_STATUS__Staged)
+        return 1;
+    steep_record_task_set_error(task, "Runtime Error: the task could not be staged");
+    steep_record_task_set_status(task, TEACLAVE_COMMON_PROTO__TASK_STATUS__Failed);
+    return 0;
+}
+
+/* Stages the task: the StagedTask record (the scheduler's durable index)
+ * and the task record's move to Staged by compare-and-swap (a concurrent
+ * cancel or invoke wins or loses as a whole). A Staged task always has its
+ * StagedTask record: if that write fails the task ends Failed. usage_key
+ * gets the usage record's key, counted by the caller once the scheduler
+ * was told. */
 static int invoke(struct steep_management *m, const char *key, const json_t *task,
                   char usage_key[STEEP_ID_TEXT])
 {
-    json_t *function = NULL, *staged = NULL;
-    char function_id[STEEP_ID_TEXT], staged_key[STEEP_ID_TEXT];
+    json_t *function = NULL;
+    char function_id[STEEP_ID_TEXT], staged_key[STEEP_ID_TEXT + 8];
     snprintf(function_id, sizeof function_id, "function-%s",
              steep_record_string(json_object_get(task, "function_id"), "uuid"));
     GUARD_CODE(load_function(m, function_id, &function));
@@ -589,14 +621,28 @@ static int invoke(struct steep_management *m, const char *key, const json_t *tas
     int rc = check_quota(m, usage_key, function);
     if (rc == 0 && !steep_task_can_stage(task))
         rc = steep_management_fail(STEEP_GRPC_UNKNOWN, "failed to invoke task");
-    if (rc == 0) {
-        staged = staged_task(task, function);
-        rc = staged && steep_record_save(&m->kv, staged_key, staged) == STEEP_STORE_OK ? 0 : -1;
-    }
-    if (rc == 0)
-        rc = steep_record_update(&m->kv, key, NULL, steep_task_stage, NULL);
+    json_t *staged = rc == 0 ? staged_task(task, function) : NULL;
     json_decref(function);
+    GUARD_CODE(rc);
+    struct background_put put = {
+        .kv = &m->kv, .key = staged_key, .text = staged ? steep_record_dump(staged) : NULL};
     json_decref(staged);
+    pthread_t thread;
+    if (!put.text || pthread_create(&thread, NULL, background_put_main, &put) != 0) {
+        free(put.text);
+        return steep_management_internal("invoke task");
+    }
+    rc = steep_record_update(&m->kv, key, NULL, steep_task_stage, NULL);
+    pthread_join(thread, NULL);
+    if (rc == 0 && put.rc != STEEP_STORE_OK) {
+        log_error("task %s: writing its StagedTask record: %s; retrying", key, put.error);
+        put.rc = m->kv.put(m->kv.ctx, staged_key, put.text, strlen(put.text));
+        if (put.rc != STEEP_STORE_OK && steep_record_update(&m->kv, key, NULL, fail_unstaged, NULL))
+            log_error("task %s could not be failed either: %s", key, steep_error_get());
+        if (put.rc != STEEP_STORE_OK)
+            rc = -1;
+    }
+    free(put.text);
     return rc < 0 ? steep_management_internal("invoke task") : rc;
 }
 

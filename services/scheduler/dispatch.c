@@ -30,29 +30,47 @@ static int claim(json_t *task, void *executor_id)
     return 0;
 }
 
+/* The StagedTask record, read on a second thread while the claim runs. */
+struct staged_read {
+    const struct steep_scheduler_store *store;
+    char key[64];
+    struct steep_buf *value;
+    int rc;
+};
+
+static void *staged_read_main(void *arg)
+{
+    struct staged_read *read = arg;
+    read->rc = read->store->get(read->store->ctx, read->key, read->value);
+    return NULL;
+}
+
 static enum claim_result claim_task(struct steep_scheduler *s, const char *uuid,
                                     const char *executor_id, struct steep_buf *staged)
 {
+    struct staged_read read = {.store = &s->store, .value = staged, .rc = STEEP_STORE_ERROR};
+    snprintf(read.key, sizeof read.key, "staged-%s", uuid);
+    pthread_t thread;
+    bool threaded = pthread_create(&thread, NULL, staged_read_main, &read) == 0;
     char key[64];
-    snprintf(key, sizeof key, "staged-%s", uuid);
-    int rc = s->store.get(s->store.ctx, key, staged);
-    if (rc == STEEP_STORE_NOT_FOUND) {
-        /* Never expected (the record outlives the Staged state); end the
-         * task rather than leave it Staged forever. */
-        log_error("scheduler: task %s has no staged record", uuid);
-        return steep_task_record_fail(&s->store, uuid, "Runtime Error: staged task missing") < 0
-                   ? FAILED
-                   : SKIPPED;
-    }
-    if (rc != STEEP_STORE_OK)
-        return FAILED;
     snprintf(key, sizeof key, "task-%s", uuid);
-    rc = steep_task_record_update(&s->store, key, claim, (void *)executor_id);
-    if (rc == 0)
-        return CLAIMED;
+    int rc = steep_task_record_update(&s->store, key, claim, (void *)executor_id);
+    if (threaded)
+        pthread_join(thread, NULL);
+    else
+        staged_read_main(&read);
     if (rc == 2 || rc == STEEP_TASK_RECORD_MISSING)
         return SKIPPED;
-    return FAILED;
+    if (rc != 0)
+        return FAILED;
+    if (read.rc == STEEP_STORE_OK)
+        return CLAIMED;
+    /* Claimed, but its StagedTask cannot be read: never expected (the record
+     * is written with the stage); end the task rather than leave it. */
+    log_error("scheduler: task %s: no StagedTask record", uuid);
+    if (steep_task_record_fail(&s->store, uuid, "Runtime Error: staged task missing") < 0)
+        log_error("scheduler: failing task %s: %s", uuid, steep_error_get());
+    return SKIPPED;
 }
 
 static void deadline_in(struct timespec *ts, int64_t ms)
