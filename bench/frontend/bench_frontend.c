@@ -107,6 +107,30 @@ static void measure(const char *label, int clients, bool login, double seconds, 
     free(threads);
 }
 
+/* QueryAuditLogs over the log the round trips just wrote. */
+static void query_figures(void)
+{
+    steep_client *admin = platform_login("admin", platform_admin_password(), NULL, NULL);
+    static const struct {
+        const char *query;
+        uint64_t limit;
+    } queries[] = {{"*", 100}, {"get_function", 1000}, {"no_such_word", 1000000}};
+    for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+        struct steep_audit_entry *entries = NULL;
+        size_t n = 0;
+        struct steep_error err;
+        double start = now_s();
+        int rc =
+            steep_query_audit_logs(admin, queries[i].query, queries[i].limit, &entries, &n, &err);
+        double ms = (now_s() - start) * 1e3;
+        printf("query_audit_logs %-26s limit %-7llu %8.1f ms  (%zu entries%s%s)\n",
+               queries[i].query, (unsigned long long)queries[i].limit, ms, n, rc ? ", error: " : "",
+               rc ? err.message : "");
+        steep_audit_entries_free(entries, n);
+    }
+    steep_client_free(admin);
+}
+
 int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 2.0;
@@ -139,6 +163,7 @@ int main(int argc, char **argv)
     measure("login (argon2id as configured)", 1, true, seconds, pool, token);
     measure("login (argon2id as configured)", cpus > 0 && cpus < POOL ? (int)cpus : 2, true,
             seconds, pool, token);
+    query_figures();
     for (int i = 0; i < POOL; i++)
         steep_client_free(pool[i]);
     free(token);
