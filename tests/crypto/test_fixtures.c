@@ -126,6 +126,20 @@ static void test_aes_gcm_fixture(void **state)
     assert_null(steep_file_reader_open(enc, &crypto, NULL, NULL));
 }
 
+struct progress {
+    int calls;
+    uint64_t done, total;
+};
+
+static void record_progress(void *arg, uint64_t done, uint64_t total)
+{
+    struct progress *p = arg;
+    assert_true(done >= p->done);
+    p->calls++;
+    p->done = done;
+    p->total = total;
+}
+
 /* Encrypts text with the scheme and checks the tag, then decrypts it back. */
 static void check_generated(const char *schema, const uint8_t *key, size_t key_len,
                             const char *iv_hex, const char *text, const char *tag_hex)
@@ -140,8 +154,12 @@ static void check_generated(const char *schema, const uint8_t *key, size_t key_l
     test_temp_path(enc, sizeof(enc), "gen.enc");
     test_temp_path(out, sizeof(out), "gen.out");
     assert_int_equal(steep_write_file_atomic(in, text, strlen(text), 0600), 0);
-    assert_int_equal(steep_file_encrypt(in, enc, &crypto, NULL, NULL, tag), 0);
+    struct progress progress = {0};
+    assert_int_equal(steep_file_encrypt(in, enc, &crypto, record_progress, &progress, tag), 0);
     assert_memory_equal(tag, expected, 16);
+    assert_true(progress.calls >= 1);
+    assert_int_equal(progress.done, strlen(text));
+    assert_int_equal(progress.total, strlen(text));
     assert_int_equal(steep_file_decrypt(enc, out, &crypto, NULL, NULL, tag), 0);
     struct steep_buf got = STEEP_BUF_INIT;
     assert_int_equal(steep_read_file(out, 4096, &got), 0);
