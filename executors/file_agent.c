@@ -273,6 +273,16 @@ static int curl_failure(CURLcode code, const char *error_text, const struct http
     return steep_error_set("%s", curl_easy_strerror(code));
 }
 
+/* Runs the request; the HTTP status goes to *status. */
+static int http_perform(CURL *curl, const char *error_text, const struct http_body *body,
+                        long *status)
+{
+    CURLcode code = curl_easy_perform(curl);
+    *status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+    return code == CURLE_OK ? 0 : curl_failure(code, error_text, body);
+}
+
 static int http_get(const char *url, const char *local)
 {
     char error_text[CURL_ERROR_SIZE];
@@ -285,12 +295,9 @@ static int http_get(const char *url, const char *local)
         curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_receive);
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-        CURLcode code = curl_easy_perform(curl);
-        long status = 0;
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        if (code != CURLE_OK)
-            rc = curl_failure(code, error_text, &body);
-        else if (status >= 400)
+        long status;
+        rc = http_perform(curl, error_text, &body, &status);
+        if (rc == 0 && status >= 400)
             rc = steep_error_set("HTTP status %ld", status);
         curl_easy_cleanup(curl);
     }
@@ -322,12 +329,9 @@ static int http_put(const char *url, const char *local)
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_send);
         curl_easy_setopt(curl, CURLOPT_READDATA, &body);
-        CURLcode code = curl_easy_perform(curl);
-        long status = 0;
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        if (code != CURLE_OK)
-            rc = curl_failure(code, error_text, &body);
-        else if (status != 200)
+        long status;
+        rc = http_perform(curl, error_text, &body, &status);
+        if (rc == 0 && status != 200)
             rc = steep_error_set("HTTP status %ld (only 200 counts as success)", status);
         curl_easy_cleanup(curl);
     }

@@ -114,6 +114,21 @@ static int create_workspace(const struct steep_task_environment *environment,
     return 0;
 }
 
+/* <dir>/<kind>/<index>/<basename> as fetched, <kind>/<index>-staged/ for the function. */
+static int place_file(struct workspace *space, const char *kind, size_t index,
+                      const struct steep_staged_file *staged, struct task_file *file)
+{
+    file->fd = -1;
+    url_basename(staged->url, staged->name, file->basename);
+    GUARD(make_dir("%s/%s/%zu", space->dir, kind, index));
+    GUARD(make_dir("%s/%s/%zu-staged", space->dir, kind, index));
+    snprintf(file->fetched, sizeof file->fetched, "%s/%s/%zu/%s", space->dir, kind, index,
+             file->basename);
+    snprintf(file->staged, sizeof file->staged, "%s/%s/%zu-staged/%s", space->dir, kind, index,
+             file->basename);
+    return 0;
+}
+
 static int prepare_files(struct workspace *space, const struct steep_staged_task *task)
 {
     space->inputs = calloc(task->n_inputs + 1, sizeof *space->inputs);
@@ -121,28 +136,10 @@ static int prepare_files(struct workspace *space, const struct steep_staged_task
     ENSURE(space->inputs && space->outputs, "out of memory");
     space->n_inputs = task->n_inputs;
     space->n_outputs = task->n_outputs;
-    for (size_t i = 0; i < task->n_inputs; i++) {
-        struct task_file *file = &space->inputs[i];
-        file->fd = -1;
-        url_basename(task->inputs[i].url, task->inputs[i].name, file->basename);
-        GUARD(make_dir("%s/inputs/%zu", space->dir, i));
-        GUARD(make_dir("%s/inputs/%zu-staged", space->dir, i));
-        snprintf(file->fetched, sizeof file->fetched, "%s/inputs/%zu/%s", space->dir, i,
-                 file->basename);
-        snprintf(file->staged, sizeof file->staged, "%s/inputs/%zu-staged/%s", space->dir, i,
-                 file->basename);
-    }
-    for (size_t i = 0; i < task->n_outputs; i++) {
-        struct task_file *file = &space->outputs[i];
-        file->fd = -1;
-        url_basename(task->outputs[i].url, task->outputs[i].name, file->basename);
-        GUARD(make_dir("%s/outputs/%zu", space->dir, i));
-        GUARD(make_dir("%s/outputs/%zu-staged", space->dir, i));
-        snprintf(file->fetched, sizeof file->fetched, "%s/outputs/%zu/%s", space->dir, i,
-                 file->basename);
-        snprintf(file->staged, sizeof file->staged, "%s/outputs/%zu-staged/%s", space->dir, i,
-                 file->basename);
-    }
+    for (size_t i = 0; i < task->n_inputs; i++)
+        GUARD(place_file(space, "inputs", i, &task->inputs[i], &space->inputs[i]));
+    for (size_t i = 0; i < task->n_outputs; i++)
+        GUARD(place_file(space, "outputs", i, &task->outputs[i], &space->outputs[i]));
     return 0;
 }
 

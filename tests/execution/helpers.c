@@ -76,6 +76,20 @@ void test_fixture_path(char *out, size_t size, const char *rel)
     snprintf(out, size, "%s/fixtures/teaclave/%s", shared && *shared ? shared : "../shared", rel);
 }
 
+void test_copy_fixture(const char *rel, const char *to)
+{
+    char from[1024];
+    size_t len;
+    test_fixture_path(from, sizeof from, rel);
+    char *data = test_read_file(from, &len);
+    if (!data) {
+        errno = ENOENT;
+        die(from);
+    }
+    test_write_file(to, data, len);
+    free(data);
+}
+
 void test_http_start(struct test_http_server *server, const char *root)
 {
     int in[2], out[2];

@@ -18,6 +18,9 @@ bool test_file_exists(const char *path);
 /* $STEEP_SHARED_DIR/fixtures/teaclave/<rel> (or ../shared/... from the repo root). */
 void test_fixture_path(char *out, size_t size, const char *rel);
 
+/* Copies a fixture (path relative to fixtures/teaclave) to `to`; aborts on failure. */
+void test_copy_fixture(const char *rel, const char *to);
+
 struct test_http_server {
     pid_t pid;
     int stdin_fd;

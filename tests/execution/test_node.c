@@ -82,17 +82,6 @@ static int stop_node(struct node *node, int timeout_ms)
     return -1;
 }
 
-static void copy_fixture(const char *rel, const char *to)
-{
-    char from[1024];
-    size_t len;
-    test_fixture_path(from, sizeof from, rel);
-    char *data = test_read_file(from, &len);
-    assert_non_null(data);
-    test_write_file(to, data, len);
-    free(data);
-}
-
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
@@ -103,9 +92,9 @@ static int setup(void **state)
     snprintf(f->fusion, sizeof f->fusion, "%s/fusion", f->dir);
     mkdir(f->served, 0700);
     snprintf(path, sizeof path, "%s/psi0.txt.enc", f->served);
-    copy_fixture("functions/ordered_set_intersect/psi0.txt.enc", path);
+    test_copy_fixture("functions/ordered_set_intersect/psi0.txt.enc", path);
     snprintf(path, sizeof path, "%s/psi1.txt.enc", f->served);
-    copy_fixture("functions/ordered_set_intersect/psi1.txt.enc", path);
+    test_copy_fixture("functions/ordered_set_intersect/psi1.txt.enc", path);
     test_http_start(&f->http, f->served);
     if (fake_scheduler_start(&f->scheduler) < 0)
         return -1;

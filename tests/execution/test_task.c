@@ -41,17 +41,6 @@ struct fixture {
     struct steep_task_outcome outcome;
 };
 
-static void copy_fixture(const char *rel, const char *to)
-{
-    char from[1024];
-    size_t len;
-    test_fixture_path(from, sizeof from, rel);
-    char *data = test_read_file(from, &len);
-    assert_non_null(data);
-    test_write_file(to, data, len);
-    free(data);
-}
-
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
@@ -65,9 +54,9 @@ static int setup(void **state)
     const char *build = getenv("STEEP_BUILD_DIR");
     snprintf(f->runner, sizeof f->runner, "%s/bin/steep-task-runner", build ? build : "build");
     snprintf(path, sizeof path, "%s/psi0.txt.enc", f->served);
-    copy_fixture("functions/ordered_set_intersect/psi0.txt.enc", path);
+    test_copy_fixture("functions/ordered_set_intersect/psi0.txt.enc", path);
     snprintf(path, sizeof path, "%s/psi1.txt.enc", f->served);
-    copy_fixture("functions/ordered_set_intersect/psi1.txt.enc", path);
+    test_copy_fixture("functions/ordered_set_intersect/psi1.txt.enc", path);
     /* aes-gcm-128 and aes-gcm-256 copies of the plaintexts. */
     test_fixture_path(plain, sizeof plain, "functions/ordered_set_intersect/psi0.txt");
     snprintf(path, sizeof path, "%s/psi0.aes128", f->served);
