@@ -128,5 +128,11 @@ kill_node
 wait_status "$t7" alice Failed 10 && ok "dead node's task Failed" || fail "dead node's task Failed"
 expect "timeout reason"           1 "Runtime Error: Executor Timeout" -- "$STEEP" task result "$t7" --user alice
 
+# No sanitizer report from the services under test (ASan builds).
+if grep -lE "AddressSanitizer|LeakSanitizer|runtime error:" "$STEEP_DIR"/logs/management.log \
+     "$STEEP_DIR"/logs/scheduler.log >/dev/null 2>&1; then
+  fail "sanitizer report in the management or scheduler log" \
+    "$(grep -hE -A5 "AddressSanitizer|LeakSanitizer|runtime error:" "$STEEP_DIR"/logs/{management,scheduler}.log | head -40)"
+else ok "no sanitizer report from management or scheduler"; fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
