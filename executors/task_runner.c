@@ -49,6 +49,10 @@ static int run(const struct steep_runner_request *request)
         steep_runner_report_memory();
         return fail(reason);
     }
+    if (summary.len > STEEP_RUNNER_MAX_FRAME) {
+        steep_buf_free(&summary);
+        return fail("function result too large");
+    }
     /* A function that survived a failed allocation still hit its limit. */
     steep_runner_report_memory();
     int rc = steep_runner_frame_write(CHANNEL_FD, STEEP_RUNNER_OK, summary.data, summary.len);

@@ -150,6 +150,13 @@ static void update_result(struct steep_rpc_call *call, const ProtobufCMessage *m
     struct fake_scheduler *s = arg;
     const TeaclaveSchedulerServiceProto__UpdateTaskResultRequest *request = (const void *)message;
     pthread_mutex_lock(&s->lock);
+    if (s->refuse_results > 0) {
+        s->refuse_results--;
+        s->results_refused++;
+        pthread_mutex_unlock(&s->lock);
+        steep_rpc_fail(call, STEEP_GRPC_UNAVAILABLE, "scheduler busy");
+        return;
+    }
     struct fake_task *task = find_task(s, request->task_id);
     bool accepted = task && task->running && !task->finished;
     if (accepted) {

@@ -45,6 +45,8 @@ struct fake_scheduler {
     struct fake_executor executors[FAKE_MAX_EXECUTORS];
     size_t n_executors;
     int results_received;
+    int refuse_results; /* the next this many UpdateTaskResult calls fail UNAVAILABLE */
+    int results_refused;
     struct steep_rpc_server *server;
     void *identity;
     char address[64];

@@ -239,6 +239,25 @@ static void test_crash_fails_only_its_task(void **state)
     assert_string_equal(task_at(f, echo)->return_value, "fine");
 }
 
+static void test_result_delivery_is_retried(void **state)
+{
+    struct fixture *f = *state;
+    pthread_mutex_lock(&f->scheduler.lock);
+    f->scheduler.refuse_results = 3;
+    pthread_mutex_unlock(&f->scheduler.lock);
+    size_t echo = queue_simple(f, "builtin-echo", "message", json_string("delivered"));
+    assert_true(fake_scheduler_wait(&f->scheduler, echo, fake_task_finished, 30000));
+    assert_true(task_at(f, echo)->ok);
+    assert_string_equal(task_at(f, echo)->return_value, "delivered");
+    pthread_mutex_lock(&f->scheduler.lock);
+    assert_int_equal(f->scheduler.results_refused, 3);
+    pthread_mutex_unlock(&f->scheduler.lock);
+    /* The slot is free again afterwards. */
+    size_t next = queue_simple(f, "builtin-echo", "message", json_string("next"));
+    assert_true(fake_scheduler_wait(&f->scheduler, next, fake_task_finished, 30000));
+    assert_true(task_at(f, next)->ok);
+}
+
 static void test_cancel_by_heartbeat_stop(void **state)
 {
     struct fixture *f = *state;
@@ -363,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_echo_and_intersect),
         cmocka_unit_test(test_slots_heartbeat),
         cmocka_unit_test(test_crash_fails_only_its_task),
+        cmocka_unit_test(test_result_delivery_is_retried),
         cmocka_unit_test(test_cancel_by_heartbeat_stop),
         cmocka_unit_test(test_kill_node_while_another_serves),
     };
