@@ -179,7 +179,7 @@ static void test_wall_clock_timeout(void **state)
     double start = now_seconds();
     run_job(&job);
     check_job(&job);
-    assert_true(now_seconds() - start < 5.0);
+    assert_true(now_seconds() - start < 10.0);
     steep_sandbox_result_free(&job.result);
 }
 
@@ -208,7 +208,7 @@ static void test_cancel_kills_only_its_task(void **state)
     pthread_join(other.thread, NULL);
     check_job(&victim);
     assert_true(victim.result.canceled);
-    assert_true(canceled_after < 5.0);
+    assert_true(canceled_after < 10.0);
     check_job(&other);
     assert_false(other.result.canceled);
     steep_sandbox_result_free(&victim.result);
