@@ -11,8 +11,9 @@
  *
  * With LAD (the fixture), impurity sums are sums of ±1 and exact, so the
  * result does not depend on how gbdt-rs's unstable sort orders ties.
- * Sampling ratios below 1.0 (random subsets in gbdt-rs) and max_depth above
- * 1000 are refused. The data is held in memory.
+ * Sampling ratios below 1.0 draw random row and feature subsets like
+ * gbdt-rs (so such models differ from run to run, as in Teaclave).
+ * max_depth above 1000 is refused. The data is held in memory.
  */
 #include "functions/args.h"
 #include "functions/builtins.h"
@@ -24,6 +25,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,7 +75,42 @@ struct trainer {
     struct pair *by_residual;
     uint8_t *member;
     struct pair *scratch; /* rows entries per feature for split candidates */
+    size_t *feature_order;
+    uint64_t rng; /* xorshift64* state for the sampling ratios, seeded from RAND_bytes */
 };
+
+static uint64_t next_random(struct trainer *t)
+{
+    t->rng ^= t->rng >> 12;
+    t->rng ^= t->rng << 25;
+    t->rng ^= t->rng >> 27;
+    return t->rng * 0x2545F4914F6CDD1DULL;
+}
+
+static void shuffle(struct trainer *t, size_t *a, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(next_random(t) % i);
+        size_t v = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = v;
+    }
+}
+
+/* Rust's `(ratio * n as f64) as usize`: saturating, NaN → 0. */
+static size_t scaled_count(double ratio, size_t n)
+{
+    double v = ratio * (double)n;
+    if (!(v > 0.0))
+        return 0;
+    return v >= (double)SIZE_MAX ? SIZE_MAX : (size_t)v;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
 
 static int cmp_pair(const void *a, const void *b)
 {
@@ -224,7 +261,15 @@ static int fit_node(struct trainer *t, struct tree *tree, size_t node, uint64_t 
     struct pair *chosen = malloc(count * sizeof(*chosen));
     ENSURE(chosen, "out of memory");
     size_t chosen_n = 0;
-    for (size_t f = 0; f < t->features; f++) {
+    size_t sampled = t->features;
+    for (size_t f = 0; f < t->features; f++)
+        t->feature_order[f] = f;
+    if (t->conf->feature_ratio < 1.0) {
+        sampled = scaled_count(t->conf->feature_ratio, t->features);
+        shuffle(t, t->feature_order, t->features);
+    }
+    for (size_t k = 0; k < sampled && k < t->features; k++) {
+        size_t f = t->feature_order[k];
         size_t n = filter(t, t->by_feature[f], members, count, t->scratch);
         double fitness;
         float value;
@@ -431,8 +476,6 @@ static int parse_config(const char *args_json, struct config *c)
     }
     json_decref(args);
     GUARD(rc);
-    ENSURE(c->feature_ratio >= 1.0 && c->data_ratio >= 1.0,
-           "feature_sample_ratio and data_sample_ratio below 1.0 are not supported");
     ENSURE(c->feature_size >= 1 && c->feature_size <= MAX_FEATURES, "feature_size must be 1..%d",
            MAX_FEATURES);
     ENSURE(c->iterations <= 100000, "iterations larger than 100000");
@@ -512,8 +555,9 @@ static int allocate(struct trainer *t)
     t->member = calloc(n, 1);
     t->scratch = calloc(n, sizeof(struct pair));
     t->by_feature = calloc(t->features, sizeof(struct pair *));
+    t->feature_order = calloc(t->features, sizeof(size_t));
     ENSURE(t->target && t->residual && t->cv_s && t->cv_ss && t->cv_c && t->logit_c && t->preds &&
-               t->by_residual && t->member && t->scratch && t->by_feature,
+               t->by_residual && t->member && t->scratch && t->by_feature && t->feature_order,
            "out of memory");
     for (size_t f = 0; f < t->features; f++) {
         t->by_feature[f] = calloc(n, sizeof(struct pair));
@@ -541,32 +585,61 @@ static void release(struct trainer *t)
     free(t->by_residual);
     free(t->member);
     free(t->scratch);
+    free(t->feature_order);
+}
+
+/* gbdt-rs predict_one for a training row (no missing values are produced). */
+static float tree_predict(const struct tree *tree, const float *x)
+{
+    size_t index = 0;
+    for (size_t steps = 0; steps <= tree->count; steps++) {
+        const struct node *n = &tree->nodes[index];
+        if (n->is_leaf || x[n->feature_index] == UNKNOWN)
+            return n->pred;
+        index = x[n->feature_index] < n->feature_value ? n->left : n->right;
+    }
+    return 0.0f;
 }
 
 static int boost(struct trainer *t, struct tree *trees, float *bias)
 {
     GUARD(allocate(t));
+    ENSURE(RAND_bytes((uint8_t *)&t->rng, sizeof(t->rng)) == 1, "random generator failed");
+    t->rng |= 1;
     *bias = initial_bias(t);
-    float *predicted = malloc((t->rows ? t->rows : 1) * sizeof(float));
-    size_t *all = malloc((t->rows ? t->rows : 1) * sizeof(size_t));
-    int rc = predicted && all ? 0 : steep_error_set("out of memory");
-    for (size_t i = 0; rc == 0 && i < t->rows; i++) {
+    size_t n = t->rows ? t->rows : 1;
+    float *predicted = malloc(n * sizeof(float));
+    size_t *samples = malloc(n * sizeof(size_t));
+    int rc = predicted && samples ? 0 : steep_error_set("out of memory");
+    size_t subset =
+        t->conf->data_ratio < 1.0 ? scaled_count(t->conf->data_ratio, t->rows) : t->rows;
+    if (subset > t->rows)
+        subset = t->rows;
+    for (size_t i = 0; rc == 0 && i < t->rows; i++)
         predicted[i] = *bias;
-        all[i] = i;
-    }
     for (uint64_t it = 0; rc == 0 && it < t->conf->iterations; it++) {
+        for (size_t i = 0; i < t->rows; i++)
+            samples[i] = i;
+        if (subset < t->rows) {
+            shuffle(t, samples, t->rows);
+            qsort(samples, subset, sizeof(size_t), cmp_size);
+            qsort(samples + subset, t->rows - subset, sizeof(size_t), cmp_size);
+        }
         set_targets(t, predicted);
         size_t root;
         rc = add_node(&trees[it], &root);
-        if (rc == 0 && t->rows > 0)
-            rc = fit_node(t, &trees[it], root, 0, all, t->rows);
-        for (size_t i = 0; rc == 0 && i < t->rows; i++) {
-            float step = t->preds[i] * t->conf->shrinkage;
+        if (rc == 0)
+            rc = fit_node(t, &trees[it], root, 0, samples, subset);
+        for (size_t k = 0; rc == 0 && k < t->rows; k++) {
+            size_t i = samples[k];
+            float value =
+                k < subset ? t->preds[i] : tree_predict(&trees[it], t->x + i * t->features);
+            float step = value * t->conf->shrinkage;
             predicted[i] = predicted[i] + step;
         }
     }
     free(predicted);
-    free(all);
+    free(samples);
     return rc;
 }
 

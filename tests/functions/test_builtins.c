@@ -442,6 +442,30 @@ static void test_gbdt_train(void **state)
         steep_buf_free(&want);
         fn_test_io_free(&t);
     }
+    /* Random row and feature subsets (ratios below 1.0): a model that
+     * gbdt-predict accepts. */
+    {
+        struct fn_test_io t;
+        fn_test_io_init(&t);
+        fn_test_add_fixture(&t, "training_data", "gbdt_training/train.txt");
+        fn_test_add_output(&t, "trained_model", 0);
+        expect_ok(&t, "builtin-gbdt-train",
+                  "{\"feature_size\":4,\"max_depth\":3,\"iterations\":10,\"shrinkage\":0.1,"
+                  "\"feature_sample_ratio\":0.5,\"data_sample_ratio\":0.5,\"min_leaf_size\":1,"
+                  "\"loss\":\"SquaredError\",\"training_optimization_level\":2}",
+                  "Trained 120 lines of data.");
+        struct fn_test_io p;
+        fn_test_io_init(&p);
+        p.inputs[0] = (struct fn_test_file){.name = "model_file"};
+        snprintf(p.inputs[0].path, sizeof(p.inputs[0].path), "%s", t.outputs[0].path);
+        p.inputs[0].crypto.scheme = STEEP_SCHEME_RAW;
+        p.input_count = 1;
+        fn_test_add_fixture(&p, "data_file", "gbdt_prediction/test_data.txt");
+        fn_test_add_output(&p, "result_file", 0);
+        expect_ok(&p, "builtin-gbdt-predict", "{}", "Predict result has 30 lines of data.");
+        fn_test_io_free(&p);
+        fn_test_io_free(&t);
+    }
     /* Argument and input errors. */
     struct fn_test_io t;
     fn_test_io_init(&t);

@@ -1,0 +1,212 @@
+#!/usr/bin/python3
+"""Hostile tasks fail alone, with a reason that names the problem.
+
+Against a live platform (run by run_on_platform.sh with a short
+[execution] task_timeout_secs and memory_mb): tasks whose arguments are
+wrong, whose input URL is unreachable / 404 / file:///etc/shadow / a
+fusion:// path escape, whose input cmac is wrong, whose output server
+answers 500, and the test-only hostile built-ins (test-crash, test-loop,
+test-alloc, test-fork, test-network, test-open-file, test-sleep) all run
+at the same time as normal tasks. Each hostile task ends Failed (or, for a
+payload that reports what the sandbox let it do, Finished with a summary
+showing the forbidden thing did not happen) with a reason that names the
+problem and contains no key; the normal tasks finish with the right result.
+"""
+import base64
+import http.server
+import os
+import socket
+import sys
+import threading
+import time
+
+import grpc
+
+import robust as r
+from robust import common_pb2, fe_pb2
+
+TASK_TIMEOUT = int(os.environ.get("ROBUST_TASK_TIMEOUT", "4"))
+MEMORY_MB = int(os.environ.get("ROBUST_MEMORY_MB", "256"))
+
+
+class Answer500(http.server.BaseHTTPRequestHandler):
+    def _fail(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self.send_response(500)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_PUT = do_POST = do_HEAD = _fail
+
+    def log_message(self, *args):
+        pass
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when the socket goes
+
+
+def key_leaks(reason, key):
+    text = reason.lower()
+    return any(form.lower() in text for form in
+               (key.hex(), base64.b64encode(key).decode(), repr(key)[2:-1]))
+
+
+def main():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer500)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url500 = "http://127.0.0.1:%d" % server.server_address[1]
+
+    _, fe = r.new_user("hostile")
+    secret_key = os.urandom(16)
+    rsa = r.builtin_function(fe, "builtin-rsa-sign", arguments=["data"], inputs=["rsa_key"])
+    rsa_file = "fixtures/functions/rsa_sign/rsakey.enc"
+    with open(os.path.join(r.FILES_DIR, rsa_file), "rb") as f:
+        rsa_cmac = f.read()[80:96]
+    tasks = []  # (name, task_id, expectation, keywords, key)
+
+    def hostile_input(name, url, keywords, cmac=rsa_cmac, key=None):
+        key = key or secret_key
+        outcome = fe.call("RegisterInputFile", fe_pb2.RegisterInputFileRequest(
+            url=url, cmac=cmac, crypto_info=common_pb2.FileCryptoInfo(
+                schema="teaclave-file-128", key=key)))
+        if outcome.code != grpc.StatusCode.OK:
+            r.check("%s: refused at registration with a precise error (%s)" % (name, outcome),
+                    outcome.details.strip().lower() not in r.VAGUE
+                    and not key_leaks(outcome.details, key), repr(outcome))
+            return
+        task_id = r.create_task(fe, rsa, '{"data": "x"}', inputs=[("rsa_key", ["hostile"])])
+        r.assign(fe, task_id, inputs=[("rsa_key", outcome.response.data_id)])
+        tasks.append((name, task_id, "failed", keywords, key))
+
+    def hostile_task(name, function_id, arguments, expectation, keywords, outputs=()):
+        task_id = r.create_task(fe, function_id, arguments,
+                                outputs=[(n, ["hostile"]) for n, _ in outputs])
+        if outputs:
+            r.assign(fe, task_id, outputs=list(outputs))
+        tasks.append((name, task_id, expectation, keywords, None))
+
+    # Normal work that must not notice the hostile tasks.
+    echo = r.echo_function(fe)
+    normal = [r.create_task(fe, echo, '{"message": "normal %d"}' % i) for i in range(4)]
+
+    # Wrong arguments.
+    no_args = r.echo_function(fe, arguments=())
+    hostile_task("builtin-echo without message", no_args, "{}", "failed", ["message", "argument"])
+    for case, value in (("a number", "5"), ("an object", '{"a": 1}'), ("null", "null"),
+                        ("an array", "[1]")):
+        hostile_task("builtin-echo with message %s" % case, echo, '{"message": %s}' % value,
+                     "failed", ["message", "argument"])
+    # Hostile inputs.
+    hostile_input("input URL unreachable", "http://127.0.0.1:%d/rsakey.enc" % closed_port(),
+                  ["connect", "refused", "unreachable", "rsa_key", "fetch", "download"])
+    hostile_input("input URL 404", r.FILES_URL + "/no/such/file.enc",
+                  ["404", "not found", "rsa_key"])
+    hostile_input("input URL answering 500", url500 + "/rsakey.enc", ["500", "rsa_key"])
+    hostile_input("input file:///etc/shadow", "file:///etc/shadow",
+                  ["file", "scheme", "/etc/shadow", "permission", "not allowed", "rsa_key"])
+    hostile_input("input fusion:// path escape",
+                  "fusion:///TEACLAVE_FUSION_BASE/../../etc/passwd",
+                  ["fusion", "..", "path", "escape", "rsa_key"])
+    hostile_input("input with a wrong cmac", r.FILES_URL + "/" + rsa_file,
+                  ["cmac", "mac", "integrity", "tag", "rsa_key"], cmac=bytes(16),
+                  key=bytes(16))
+    hostile_input("input with a wrong key", r.FILES_URL + "/" + rsa_file,
+                  ["cmac", "mac", "integrity", "tag", "decrypt", "rsa_key"])
+    # An output whose server answers 500 (and the same function writing to a good server).
+    write_big = r.builtin_function(fe, "test-write-big", arguments=["bytes"], outputs=["output"])
+    bad_out = r.output_file(fe, url500 + "/out.enc")
+    good_out = r.output_file(fe, r.FILES_URL + "/outputs/hostile-good.enc")
+    hostile_task("output server answers 500", write_big, '{"bytes": 100000}', "failed",
+                 ["500", "output"], outputs=[("output", bad_out)])
+    good_write = r.create_task(fe, write_big, '{"bytes": 100000}',
+                               outputs=[("output", ["hostile"])])
+    r.assign(fe, good_write, outputs=[("output", good_out)])
+
+    # The test-only hostile built-ins.
+    def payload(name, arguments, expectation, keywords, **task_args):
+        function_id = r.builtin_function(fe, name, arguments=list(task_args))
+        import json
+        hostile_task(name + " " + json.dumps(task_args), function_id, json.dumps(task_args),
+                     expectation, keywords)
+    payload("test-crash", [], "failed", ["signal", "crash", "sigsegv", "segmentation", "killed"])
+    payload("test-loop", [], "failed", ["time", "limit", "killed", "cpu"])
+    payload("test-sleep", ["ms"], "failed", ["time", "limit", "killed"], ms=600000)
+    payload("test-alloc", ["max_mb"], "contained", ["memory", "limit", "killed", "allocated"],
+            max_mb=100000)
+    payload("test-fork", ["count"], "contained", ["fork", "clone", "sandbox", "not permitted"], count=64)
+    payload("test-network", ["port"], "contained",
+            ["connect failed", "socket failed", "syscall socket", "syscall connect",
+             "not permitted"], port=int(r.FILES_URL.rsplit(":", 1)[1]))
+    payload("test-open-file", ["path"], "contained",
+            ["open failed", "syscall open", "not permitted"],
+            path="/etc/passwd")
+
+    # Invoke everything, the normal tasks in between.
+    order = [t[1] for t in tasks]
+    for i, task_id in enumerate(normal + [good_write]):
+        order.insert(min(len(order), 3 * i + 1), task_id)
+    for task_id in order:
+        r.invoke(fe, task_id)
+    deadline_s = 3 * TASK_TIMEOUT + 60
+
+    for i, task_id in enumerate(normal):
+        task = r.wait_task(fe, task_id, deadline_s)
+        r.check("a normal echo task beside the hostile ones finishes",
+                task.status == common_pb2.Finished
+                and task.result.Ok.return_value == ("normal %d" % i).encode(),
+                "%s %s" % (r.status_name(task.status), task.result))
+    task = r.wait_task(fe, good_write, deadline_s)
+    out = fe.call("GetOutputFile", fe_pb2.GetOutputFileRequest(data_id=good_out))
+    r.check("test-write-big to a good server finishes and its output has a cmac",
+            task.status == common_pb2.Finished and out.code == grpc.StatusCode.OK
+            and len(out.response.cmac) == 16,
+            "%s %s %r" % (r.status_name(task.status), task.result, out))
+
+    for name, task_id, expectation, keywords, key in tasks:
+        task = r.wait_task(fe, task_id, deadline_s)
+        reason = task.result.Err.reason if task.result.HasField("Err") else ""
+        summary = task.result.Ok.return_value.decode("utf-8", "replace") \
+            if task.result.HasField("Ok") else ""
+        text = (reason or summary).lower()
+        print("        %s: %s %r" % (name, r.status_name(task.status), reason or summary))
+        if expectation == "failed":
+            r.check("%s: task Failed" % name, task.status == common_pb2.Failed,
+                    "%s %r" % (r.status_name(task.status), reason or summary))
+        else:
+            escaped = task.status == common_pb2.Finished and (
+                "connected to" in text or text.startswith("opened")
+                or (text.startswith("forked") and "failed" not in text))
+            if name.startswith("test-alloc") and task.status == common_pb2.Finished:
+                try:
+                    escaped = int(text.split("allocated ")[1].split(" ")[0]) > MEMORY_MB
+                except (IndexError, ValueError):
+                    escaped = True
+            r.check("%s: contained (Failed, or Finished showing it was refused)" % name,
+                    task.status in (common_pb2.Failed, common_pb2.Finished) and not escaped,
+                    "%s %r" % (r.status_name(task.status), reason or summary))
+        r.check("%s: the reason names the problem" % name,
+                text.strip() not in r.VAGUE and any(word in text for word in keywords),
+                "%r does not mention any of %s" % (reason or summary, keywords))
+        if key is not None:
+            r.check("%s: the reason holds no key" % name, not key_leaks(reason, key), reason)
+
+    code, output = r.platform_status()
+    r.check("steep status: every service still runs after the hostile tasks", code == 0, output)
+    task = r.echo_flow(fe, "after hostile tasks")
+    r.check("a builtin-echo task finishes after the hostile tasks",
+            task.status == common_pb2.Finished
+            and task.result.Ok.return_value == b"after hostile tasks",
+            "%s %s" % (r.status_name(task.status), task.result))
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    start = time.time()
+    r.run_flow(main)
+    print("hostile tasks took %.1f s" % (time.time() - start))
+    sys.exit(r.summary())
