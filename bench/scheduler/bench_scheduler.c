@@ -36,6 +36,7 @@
 #include "core/log.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "rpc/rpc.h"
+#include "peer.h"
 #include "tee/attested.h"
 #include "teaclave_scheduler_service.pb-c.h"
 
@@ -238,48 +239,6 @@ static double reference_latency(steep_client *c, const char *function_id, int ta
 
 /* ---- platform access ---- */
 
-static struct steep_attested *open_as_execution(struct steep_config *config)
-{
-    /* steep_attested_open_from_config(), measuring steep-execution instead of us. */
-    static char exe[4096];
-    snprintf(exe, sizeof exe, "%s/steep-execution",
-             getenv("STEEP_BIN") ? getenv("STEEP_BIN") : "build/bin");
-    size_t n = config->auditor_signature_count;
-    struct steep_enclave_info_signature *signatures = calloc(n + 1, sizeof *signatures);
-    for (size_t i = 0; i < n; i++)
-        signatures[i] = (struct steep_enclave_info_signature){config->auditor_signatures[i].data,
-                                                              config->auditor_signatures[i].len,
-                                                              config->auditor_signatures[i].path};
-    const char *const *keys = NULL;
-    size_t n_keys = steep_config_get_string_array(config, "tee.auditor_public_keys", &keys);
-    char **resolved = calloc(n_keys + 1, sizeof *resolved);
-    for (size_t i = 0; i < n_keys; i++)
-        resolved[i] = steep_config_resolve(config, keys[i]);
-    struct steep_attested_options options = {
-        .service_name = "teaclave_execution_service",
-        .exe_path = exe,
-        .authority_key = steep_config_get_path(config, "tee.authority_key", NULL),
-        .authority_cert = steep_config_get_path(config, "tee.authority_cert", NULL),
-        .platform_public_key = steep_config_get_path(config, "tee.platform_public_key", NULL),
-        .master_key = steep_config_get_path(config, "tee.master_key", NULL),
-        .root_ca = steep_config_get_path(config, "tee.as_root_ca_cert", NULL),
-        .enclave_info_path = config->enclave_info.path,
-        .enclave_info_data = config->enclave_info.data,
-        .enclave_info_len = config->enclave_info.len,
-        .signatures = signatures,
-        .n_signatures = n,
-        .auditor_public_keys = (const char *const *)resolved,
-        .n_auditor_public_keys = n_keys,
-        .insecure_allow_simulation = steep_config_get_bool(config, "tee.allow_simulation", false),
-    };
-    struct steep_attested *attested = steep_attested_open(&options);
-    for (size_t i = 0; i < n_keys; i++)
-        free(resolved[i]);
-    free(resolved);
-    free(signatures);
-    return attested;
-}
-
 static steep_client *frontend_client(void)
 {
     static char root[4096], info[4096];
@@ -397,20 +356,14 @@ int main(int argc, char **argv)
     struct steep_config *config = NULL;
     if (steep_config_load(path, &config) < 0)
         die("config", steep_error_get());
-    struct steep_attested *attested = open_as_execution(config);
+    struct steep_attested *attested =
+        peer_open(config, "teaclave_execution_service", "steep-execution");
     if (!attested)
         die("attestation", steep_error_get());
-    char address[256];
-    if (steep_config_connect_address(config->internal[STEEP_ENDPOINT_SCHEDULER].advertised_address,
-                                     address, sizeof address) < 0)
-        die("scheduler address", steep_error_get());
-    for (int i = 0; i < NODES; i++) {
-        struct steep_rpc_client_config client_config = {.address = address};
-        if (steep_attested_client_tls(attested, "teaclave_scheduler_service", &client_config.tls) <
-                0 ||
-            !(node_clients[i] = steep_rpc_client_new(&client_config)))
+    for (int i = 0; i < NODES; i++)
+        if (!(node_clients[i] = peer_client(attested, config, STEEP_ENDPOINT_SCHEDULER,
+                                            "teaclave_scheduler_service")))
             die("scheduler client", steep_error_get());
-    }
     steep_client *c = frontend_client();
     struct steep_error err;
     struct steep_function_argument arg = {"message", "", true};

@@ -15,6 +15,23 @@
 #define TEACLAVE "/teaclave_scheduler_service_proto.TeaclaveScheduler/"
 #define STEEP    "/steep_scheduler_proto.SteepScheduler/"
 
+/* Teaclave's methods are the execution slots', the wake-ups management's:
+ * both may connect (the inbound list), each calls only its own. */
+static bool peer_is(struct steep_rpc_call *call, const char *service)
+{
+    if (strcmp(steep_rpc_call_peer_name(call), service) == 0)
+        return true;
+    steep_rpc_fail(call, STEEP_GRPC_PERMISSION_DENIED, "permission denied");
+    return false;
+}
+
+#define FROM_EXECUTION(call)                                                                       \
+    if (!peer_is(call, "teaclave_execution_service"))                                              \
+    return
+#define FROM_MANAGEMENT(call)                                                                      \
+    if (!peer_is(call, "teaclave_management_service"))                                             \
+    return
+
 static void answer_empty(struct steep_rpc_call *call, int code)
 {
     if (code != 0) {
@@ -27,12 +44,14 @@ static void answer_empty(struct steep_rpc_call *call, int code)
 
 static void publish_task(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
 {
+    FROM_EXECUTION(call);
     const TeaclaveSchedulerServiceProto__PublishTaskRequest *req = (const void *)request;
     answer_empty(call, steep_scheduler_publish(arg, req->staged_task.data, req->staged_task.len));
 }
 
 static void subscribe(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
 {
+    FROM_EXECUTION(call);
     steep_rpc_fail(call, STEEP_GRPC_UNIMPLEMENTED, "Subscribe is not implemented");
 }
 
@@ -43,6 +62,7 @@ static bool call_cancelled(void *call)
 
 static void pull_task(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
 {
+    FROM_EXECUTION(call);
     const TeaclaveSchedulerServiceProto__PullTaskRequest *req = (const void *)request;
     struct steep_buf staged = STEEP_BUF_INIT;
     int64_t remaining = steep_rpc_call_remaining_ms(call);
@@ -63,6 +83,7 @@ static void pull_task(struct steep_rpc_call *call, const ProtobufCMessage *reque
 static void update_task_status(struct steep_rpc_call *call, const ProtobufCMessage *request,
                                void *arg)
 {
+    FROM_EXECUTION(call);
     const TeaclaveSchedulerServiceProto__UpdateTaskStatusRequest *req = (const void *)request;
     answer_empty(call, steep_scheduler_update_status(arg, req->task_id, req->task_status));
 }
@@ -70,12 +91,14 @@ static void update_task_status(struct steep_rpc_call *call, const ProtobufCMessa
 static void update_task_result(struct steep_rpc_call *call, const ProtobufCMessage *request,
                                void *arg)
 {
+    FROM_EXECUTION(call);
     const TeaclaveSchedulerServiceProto__UpdateTaskResultRequest *req = (const void *)request;
     answer_empty(call, steep_scheduler_update_result(arg, req->task_id, req->result));
 }
 
 static void heartbeat(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
 {
+    FROM_EXECUTION(call);
     const TeaclaveSchedulerServiceProto__HeartbeatRequest *req = (const void *)request;
     TeaclaveSchedulerServiceProto__HeartbeatResponse resp =
         TEACLAVE_SCHEDULER_SERVICE_PROTO__HEARTBEAT_RESPONSE__INIT;
@@ -88,6 +111,7 @@ static void heartbeat(struct steep_rpc_call *call, const ProtobufCMessage *reque
 
 static void task_staged(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
 {
+    FROM_MANAGEMENT(call);
     const SteepSchedulerProto__TaskStagedRequest *req = (const void *)request;
     int code = steep_scheduler_task_staged(arg, req->task_id);
     if (code)
@@ -97,6 +121,7 @@ static void task_staged(struct steep_rpc_call *call, const ProtobufCMessage *req
 
 static void cancel_task(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
 {
+    FROM_MANAGEMENT(call);
     const SteepSchedulerProto__CancelTaskRequest *req = (const void *)request;
     int code = steep_scheduler_task_canceled(arg, req->task_id);
     if (code)

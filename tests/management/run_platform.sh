@@ -33,6 +33,9 @@ wait_status() {
   done
 }
 
+# The RPC surfaces of scheduler and management, called as their peers.
+if out=$("$STEEP_BIN/rpc_checks" 2>&1); then ok "rpc checks: $(grep -c '^ok' <<<"$out") calls"; else
+  fail "rpc checks" "$out"; fi
 "$STEEP" user login admin --password teaclave >/dev/null
 for u in alice:a bob:b carol:c; do
   "$STEEP" user register "${u%%:*}" --role DataOwner --attribute "${u##*:}" --password pw --user admin >/dev/null
