@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 
 #include "core/log.h"
 #include "file_agent.h"
+#include "work_dir.h"
 
 #define MAX_NAME 200
 
@@ -73,19 +73,6 @@ static int make_dir(const char *fmt, ...)
     va_end(args);
     ENSURE(mkdir(path, 0700) == 0, "cannot create %s: %s", path, strerror(errno));
     return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    if (remove(path) < 0)
-        log_warn("cannot remove %s: %s", path, strerror(errno));
-    return 0;
-}
-
-static void remove_tree(const char *dir)
-{
-    if (dir[0] && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-        log_warn("cannot remove work directory %s: %s", dir, strerror(errno));
 }
 
 static int create_workspace(const struct steep_task_environment *environment,
@@ -353,7 +340,7 @@ void steep_task_run(const struct steep_task_environment *environment,
     if (rc == 0)
         rc = execute(environment, task, control, &space, outcome);
     close_files(&space);
-    remove_tree(space.dir);
+    steep_work_dir_remove_tree(space.dir);
     outcome->ok = rc == 0;
     if (rc < 0) {
         size_t len = strnlen(steep_error_get(), sizeof outcome->reason - 1);

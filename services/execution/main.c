@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "executors/file_agent.h"
+#include "executors/work_dir.h"
 #include "node.h"
 #include "tee/attested.h"
 
@@ -56,6 +57,8 @@ struct setup {
     char scheduler[256];
     char runner[PATH_MAX];
     char *work_dir;
+    char node_dir[3072];
+    int lock_fd;
     struct steep_execution_options options;
 };
 
@@ -85,29 +88,40 @@ static int read_options(const struct steep_config *config, struct setup *setup)
     const char *work_dir = steep_config_get_path(config, "execution.work_dir", NULL);
     setup->work_dir = work_dir ? strdup(work_dir) : steep_config_service_dir(config, "execution");
     ENSURE(setup->work_dir, "cannot create the execution work directory: %s", steep_error_get());
-    options->environment.work_dir = setup->work_dir;
+    GUARD(steep_work_dir_claim(setup->work_dir, setup->node_dir, sizeof setup->node_dir,
+                               &setup->lock_fd));
+    options->environment.work_dir = setup->node_dir;
     options->environment.fusion_base = config->fusion_base_dir;
     return steep_config_check(config);
 }
+
+static int serve(struct steep_config *config, struct setup *setup, const sigset_t *stop);
 
 static int run(struct steep_config *config, const sigset_t *stop)
 {
     struct setup setup;
     memset(&setup, 0, sizeof setup);
-    if (read_options(config, &setup) < 0) {
-        free(setup.work_dir);
-        return -1;
-    }
+    setup.lock_fd = -1;
+    int rc = read_options(config, &setup);
+    if (rc == 0)
+        rc = serve(config, &setup, stop);
+    if (setup.lock_fd >= 0)
+        steep_work_dir_release(setup.node_dir, setup.lock_fd);
+    free(setup.work_dir);
+    return rc;
+}
+
+static int serve(struct steep_config *config, struct setup *setup, const sigset_t *stop)
+{
     struct steep_attested *attested =
         steep_attested_open_from_config(config, "teaclave_execution_service");
-    if (!attested) {
-        free(setup.work_dir);
+    if (!attested)
         return steep_error_wrap("attestation");
-    }
-    int rc = steep_attested_client_tls(attested, SCHEDULER_SERVICE, &setup.options.tls);
-    struct steep_execution_node *node = rc == 0 ? steep_execution_node_start(&setup.options) : NULL;
+    int rc = steep_attested_client_tls(attested, SCHEDULER_SERVICE, &setup->options.tls);
+    struct steep_execution_node *node =
+        rc == 0 ? steep_execution_node_start(&setup->options) : NULL;
     if (node) {
-        log_info("serving scheduler %s, work directory %s", setup.scheduler, setup.work_dir);
+        log_info("serving scheduler %s, work directory %s", setup->scheduler, setup->node_dir);
         int signal_number = 0;
         sigwait(stop, &signal_number);
         log_info("stopping on signal %d", signal_number);
@@ -116,7 +130,6 @@ static int run(struct steep_config *config, const sigset_t *stop)
         rc = -1;
     }
     steep_attested_free(attested);
-    free(setup.work_dir);
     return rc;
 }
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -48,6 +49,7 @@ struct fixture {
     struct fake_scheduler scheduler;
     struct node first;
     int task_counter;
+    int live_lock;
 };
 
 static void start_node(struct fixture *f, struct node *node, const char *name, int slots)
@@ -98,6 +100,21 @@ static int setup(void **state)
     test_http_start(&f->http, f->served);
     if (fake_scheduler_start(&f->scheduler) < 0)
         return -1;
+    /* Work directories left by nodes: one dead (its lock is free), one
+     * "live" (this process holds its lock). */
+    mkdir(f->work, 0700);
+    const char *olds[2] = {"node-dead", "node-live"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", f->work, olds[i]);
+        mkdir(path, 0700);
+        snprintf(path, sizeof path, "%s/%s/.lock", f->work, olds[i]);
+        test_write_file(path, "", 0);
+        snprintf(path, sizeof path, "%s/%s/leftover", f->work, olds[i]);
+        test_write_file(path, "plaintext", 9);
+    }
+    snprintf(path, sizeof path, "%s/node-live/.lock", f->work);
+    f->live_lock = open(path, O_RDWR);
+    flock(f->live_lock, LOCK_EX);
     start_node(f, &f->first, "first", 2);
     *state = f;
     return 0;
@@ -109,6 +126,7 @@ static int teardown(void **state)
     if (f->first.pid > 0)
         stop_node(&f->first, 10000);
     fake_scheduler_stop(&f->scheduler);
+    close(f->live_lock);
     test_http_stop(&f->http);
     test_remove_tree(f->dir);
     free(f);
@@ -202,6 +220,17 @@ static void test_echo_and_intersect(void **state)
         assert_string_equal(text, first ? "0101010" : "01101");
         free(text);
     }
+}
+
+static void test_dead_nodes_work_dirs_removed(void **state)
+{
+    struct fixture *f = *state;
+    char path[1024];
+    /* The node is up (the previous test ran tasks on it). */
+    snprintf(path, sizeof path, "%s/node-dead", f->work);
+    assert_false(test_file_exists(path));
+    snprintf(path, sizeof path, "%s/node-live/leftover", f->work);
+    assert_true(test_file_exists(path));
 }
 
 static void test_slots_heartbeat(void **state)
@@ -380,6 +409,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_echo_and_intersect),
+        cmocka_unit_test(test_dead_nodes_work_dirs_removed),
         cmocka_unit_test(test_slots_heartbeat),
         cmocka_unit_test(test_crash_fails_only_its_task),
         cmocka_unit_test(test_result_delivery_is_retried),
