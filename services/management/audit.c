@@ -5,11 +5,13 @@
  * The log has one writer, the management service: appends are serialized
  * by a mutex on a cached head and write the new records together with the
  * new head in ONE atomic storage Batch (one synced write per SaveLogs, which
- * is what a frontend request waits for). Walking always starts from the
- * stored head and checks every record against the hash and position the
- * chain expects; verification also lists every stored record and fails on
- * one the chain does not reach (injected, or written by a second writer
- * whose head was overwritten).
+ * is what a frontend request waits for). Queries match the cached newest
+ * entries (audit_cache.c) and go on in storage below them; every record read
+ * from storage is checked against the hash and position the chain expects.
+ * Verification never uses the cache: it walks the stored chain from the
+ * stored head, then lists every stored record and fails on one the chain
+ * does not reach (injected, or written by a second writer whose head was
+ * overwritten).
  */
 #include <openssl/crypto.h>
 #include <stdarg.h>

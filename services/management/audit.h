@@ -17,10 +17,13 @@
  * The log has one writer (the management service; appends are serialized
  * in-process): an append writes its records and the new head in ONE atomic
  * Batch and returns only after storage acknowledged it, so a SaveLogs
- * answered OK is durable and costs one synced write. Queries walk the chain
- * newest first from the head, checking every hash on the way;
- * steep_audit_verify() walks it all and also fails on any stored record the
- * chain does not reach (injected, or left by a second writer).
+ * answered OK is durable and costs one synced write. Queries read the
+ * newest entries (up to 65 536) from an in-memory cache of entries this
+ * process wrote or already verified, and walk the chain in storage below
+ * them, checking every hash on the way; steep_audit_verify() ignores the
+ * cache, walks the stored chain from the stored head and also fails on any
+ * stored record the chain does not reach (injected, or left by a second
+ * writer). Run it to detect tampering with records already cached.
  *
  * Errors: functions return 0, or -1 with steep_audit_last_code() giving the
  * gRPC code and steep_error_get() the client-facing text (Teaclave's):
