@@ -192,9 +192,16 @@ static void handshake(struct steep_rpc_conn *conn)
             conn_watch(conn);
             return;
         }
+        /* A peer that connects and closes (a readiness probe) is no news. */
+        bool quiet = error == SSL_ERROR_ZERO_RETURN ||
+                     (error == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) ||
+                     ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
         char reason[512];
         steep_rpc_tls_describe_error(conn->transport.ssl, &conn->tls, reason, sizeof(reason));
-        log_warn("rpc: %s: TLS handshake failed: %s", conn->server->name, reason);
+        if (quiet)
+            log_debug("rpc: %s: peer closed during the TLS handshake", conn->server->name);
+        else
+            log_warn("rpc: %s: TLS handshake failed: %s", conn->server->name, reason);
         conn_close(conn);
         return;
     }
