@@ -165,7 +165,7 @@ static int predict(const struct model *m, const float *features, size_t count, f
 {
     float predicted = m->bias;
     for (size_t i = 0; i < m->tree_count; i++) {
-        float v;
+        float v = 0.0f;
         GUARD(tree_predict(&m->trees[i], features, count, &v));
         float step = m->shrinkage * v; /* separate statements: no FMA contraction */
         predicted = predicted + step;
@@ -213,8 +213,8 @@ static int run(struct steep_fn_io *io, const struct model *m, float *features, u
         int got;
         struct steep_buf out = STEEP_BUF_INIT;
         while (rc == 0 && (got = steep_line_next(lr, &line, &len)) == 1) {
-            size_t count;
-            float value;
+            size_t count = 0;
+            float value = 0.0f;
             steep_buf_reset(&out);
             rc = parse_line(line, len, features, &count);
             if (rc == 0)
