@@ -150,70 +150,74 @@ static void fail(struct steep_frontend *fe, struct steep_rpc_call *call, struct 
     steep_rpc_fail(call, code, "%s", text);
 }
 
-static double elapsed_ms(int64_t *since)
+/* Step timings for the debug log: authenticate, authorize, management, audit. */
+struct timings {
+    int64_t since;
+    double ms[4];
+};
+
+static void lap(struct timings *t, int step)
 {
     int64_t now = steep_frontend_now_us();
-    double ms = (double)(now - *since) / 1000.0;
-    *since = now;
-    return ms;
+    t->ms[step] = (double)(now - t->since) / 1000.0;
+    t->since = now;
 }
 
-static void handle(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
+static void log_timings(const struct timings *t, const char *api, bool ok)
 {
-    const struct route *route = arg;
-    struct steep_frontend *fe = route->frontend;
+    log_debug("%s%s: authenticate %.3f ms, authorize %.3f ms, management %.3f ms, audit %.3f ms",
+              api, ok ? "" : " (failed)", t->ms[0], t->ms[1], t->ms[2], t->ms[3]);
+}
+
+/* A transport failure's text names internal hosts: say only what happened. */
+static const char *client_text(const struct steep_rpc_status *status)
+{
+    switch (status->code) {
+    case STEEP_GRPC_UNAVAILABLE:
+        return "service unavailable";
+    case STEEP_GRPC_DEADLINE_EXCEEDED:
+        return "deadline exceeded";
+    case STEEP_GRPC_CANCELLED:
+        return "cancelled";
+    default:
+        return status->message;
+    }
+}
+
+/* Step 4 and 5: management's answer, audited, goes back unchanged. */
+static void forward(struct steep_frontend *fe, const struct route *route,
+                    struct steep_rpc_call *call, const ProtobufCMessage *request,
+                    struct request_state *rs, struct timings *t)
+{
     const struct steep_frontend_method *method = route->method;
-    struct request_state rs = {0};
-    struct sockaddr_storage addr;
-    socklen_t addr_len = sizeof addr;
-    memset(&addr, 0, sizeof addr);
-    steep_rpc_call_peer_addr(call, &addr, &addr_len);
-    steep_frontend_entry_ip(&addr, addr_len, rs.ip);
-
-    int64_t clock = steep_frontend_now_us();
-    double step_ms[4] = {0};
-    const char *error = NULL;
-    int code = authenticate(fe, call, &rs, &error);
-    step_ms[0] = elapsed_ms(&clock);
-    if (code != 0) {
-        snprintf(rs.message, sizeof rs.message, "authenticate to %s: %s", method->api, error);
-        fail(fe, call, &rs, code, error);
-        return;
-    }
-    if (!authorize(fe, method, &rs)) {
-        snprintf(rs.message, sizeof rs.message, "authenticate to %s", method->api);
-        fail(fe, call, &rs, STEEP_GRPC_PERMISSION_DENIED, "permission denied");
-        return;
-    }
-    step_ms[1] = elapsed_ms(&clock);
-    steep_frontend_entry_user(rs.sub, rs.role, rs.user, sizeof rs.user);
-
     const struct steep_rpc_metadata metadata[] = {
-        {"id", rs.id},
-        {"token", rs.token},
-        {"role", rs.role},
+        {"id", rs->id},
+        {"token", rs->token},
+        {"role", rs->role},
     };
     ProtobufCMessage *response = NULL;
     struct steep_rpc_status status;
-    if (steep_rpc_call(fe->backends.management, route->management_path, request, method->response,
-                       &response, metadata, 3, forward_timeout(fe, call), &status) < 0) {
+    int rc =
+        steep_rpc_call(fe->backends.management, route->management_path, request, method->response,
+                       &response, metadata, 3, forward_timeout(fe, call), &status);
+    lap(t, 2);
+    if (rc < 0) {
+        const char *text = client_text(&status);
+        if (text != status.message)
+            log_warn("%s: management: %s: %s", method->api, steep_grpc_code_name(status.code),
+                     status.message);
         char display[700];
-        steep_frontend_entry_status(status.code, status.message, display, sizeof display);
-        snprintf(rs.message, sizeof rs.message, "%s:%s", method->api, display);
-        step_ms[2] = elapsed_ms(&clock);
-        fail(fe, call, &rs, status.code, status.message);
-        step_ms[3] = elapsed_ms(&clock);
-        log_debug("%s (failed): authenticate %.3f ms, authorize %.3f ms, management %.3f ms, "
-                  "audit %.3f ms",
-                  method->api, step_ms[0], step_ms[1], step_ms[2], step_ms[3]);
+        steep_frontend_entry_status(status.code, text, display, sizeof display);
+        snprintf(rs->message, sizeof rs->message, "%s:%s", method->api, display);
+        fail(fe, call, rs, status.code, text);
+        lap(t, 3);
+        log_timings(t, method->api, false);
         return;
     }
-    step_ms[2] = elapsed_ms(&clock);
-    snprintf(rs.message, sizeof rs.message, "%s", method->api);
-    int audited = audit(fe, &rs, true);
-    step_ms[3] = elapsed_ms(&clock);
-    log_debug("%s: authenticate %.3f ms, authorize %.3f ms, management %.3f ms, audit %.3f ms",
-              method->api, step_ms[0], step_ms[1], step_ms[2], step_ms[3]);
+    snprintf(rs->message, sizeof rs->message, "%s", method->api);
+    int audited = audit(fe, rs, true);
+    lap(t, 3);
+    log_timings(t, method->api, true);
     if (audited < 0) {
         log_error("audit log unavailable: answering %s with UNAVAILABLE", method->api);
         steep_rpc_fail(call, STEEP_GRPC_UNAVAILABLE, "audit log unavailable");
@@ -221,6 +225,38 @@ static void handle(struct steep_rpc_call *call, const ProtobufCMessage *request,
         steep_rpc_reply(call, response);
     }
     protobuf_c_message_free_unpacked(response, NULL);
+}
+
+static void handle(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
+{
+    const struct route *route = arg;
+    struct steep_frontend *fe = route->frontend;
+    const char *api = route->method->api;
+    struct request_state rs = {0};
+    struct sockaddr_storage addr;
+    socklen_t addr_len = sizeof addr;
+    memset(&addr, 0, sizeof addr);
+    steep_rpc_call_peer_addr(call, &addr, &addr_len);
+    steep_frontend_entry_ip(&addr, addr_len, rs.ip);
+    struct timings t = {.since = steep_frontend_now_us()};
+
+    const char *error = NULL;
+    int code = authenticate(fe, call, &rs, &error);
+    lap(&t, 0);
+    if (code != 0) {
+        snprintf(rs.message, sizeof rs.message, "authenticate to %s: %s", api, error);
+        fail(fe, call, &rs, code, error);
+        return;
+    }
+    bool allowed = authorize(fe, route->method, &rs);
+    lap(&t, 1);
+    if (!allowed) {
+        snprintf(rs.message, sizeof rs.message, "authenticate to %s", api);
+        fail(fe, call, &rs, STEEP_GRPC_PERMISSION_DENIED, "permission denied");
+        return;
+    }
+    steep_frontend_entry_user(rs.sub, rs.role, rs.user, sizeof rs.user);
+    forward(fe, route, call, request, &rs, &t);
 }
 
 /* ---- lifecycle --------------------------------------------------------------- */

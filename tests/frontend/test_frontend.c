@@ -402,6 +402,46 @@ static void test_audit_group_commit(void **state)
     assert_int_equal(audit_count(f), 4);
 }
 
+/* Management unreachable: the client learns only that the service is
+ * unavailable (the transport error names internal hosts), and the entry
+ * that cannot be saved does not change an error answer. */
+static void test_management_unavailable(void **state)
+{
+    struct fixture *f = *state;
+    int port = 0;
+    {
+        /* a port that was just free: nothing listens there now */
+        struct steep_rpc_server_config config = {
+            .listen = "127.0.0.1:0", .tls = f->tls, .workers = 1, .name = "gone"};
+        struct steep_rpc_server *gone = steep_rpc_server_new(&config);
+        assert_non_null(gone);
+        assert_int_equal(steep_rpc_server_start(gone), 0);
+        port = steep_rpc_server_port(gone);
+        steep_rpc_server_stop(gone, 0);
+        steep_rpc_server_free(gone);
+    }
+    struct steep_rpc_client *dead = client_to(port);
+    struct steep_frontend_backends backends = {f->backend, f->backend, dead};
+    struct steep_frontend *frontend = steep_frontend_new(&backends, NULL);
+    struct steep_rpc_server_config config = {
+        .listen = "127.0.0.1:0", .tls = f->tls, .workers = 4, .name = "frontend2"};
+    struct steep_rpc_server *server = steep_rpc_server_new(&config);
+    assert_int_equal(steep_frontend_register(server, frontend), 0);
+    assert_int_equal(steep_rpc_server_start(server), 0);
+    struct steep_rpc_client *saved = f->client;
+    f->client = client_to(steep_rpc_server_port(server));
+    struct steep_rpc_status status;
+    assert_int_equal(get_function(f, "alice", "token-alice", "function-1", &status, NULL, 0),
+                     STEEP_GRPC_UNAVAILABLE);
+    assert_string_equal(status.message, "service unavailable");
+    steep_rpc_client_free(f->client);
+    f->client = saved;
+    steep_rpc_server_stop(server, 1000);
+    steep_rpc_server_free(server);
+    steep_frontend_free(frontend);
+    steep_rpc_client_free(dead);
+}
+
 static void test_entry_formats(void **state)
 {
     char out[256];
@@ -448,6 +488,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit_failure_fails_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_group_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_management_unavailable, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
