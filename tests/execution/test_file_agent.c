@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -240,6 +241,44 @@ static void test_parallel(void **state)
     assert_non_null(strstr(steep_error_get(), "nothere.txt"));
 }
 
+static long max_rss_kb(void)
+{
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_maxrss;
+}
+
+static void test_large_files_are_streamed(void **state)
+{
+    struct fixture *f = *state;
+    enum { MB = 1 << 20, SIZE_MB = 64 };
+    char path[1200], url[1200];
+    snprintf(path, sizeof path, "%s/large.bin", f->served);
+    FILE *out = fopen(path, "wb");
+    char *chunk = calloc(1, MB);
+    for (int i = 0; i < SIZE_MB; i++) {
+        memset(chunk, i, MB);
+        assert_int_equal(fwrite(chunk, 1, MB, out), MB);
+    }
+    fclose(out);
+    free(chunk);
+    long before = max_rss_kb();
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/large.bin", f->http.port);
+    assert_int_equal(download(url, at(f, 0, "large-http")), 0);
+    snprintf(url, sizeof url, "file://%s", path);
+    assert_int_equal(download(url, at(f, 1, "large-file")), 0);
+    /* Memory does not grow with the file (64 MiB moved twice). */
+    assert_true(max_rss_kb() - before < 16 * 1024);
+    struct stat st;
+    assert_int_equal(stat(at(f, 0, "large-http"), &st), 0);
+    assert_int_equal(st.st_size, (off_t)SIZE_MB * MB);
+    assert_int_equal(stat(at(f, 1, "large-file"), &st), 0);
+    assert_int_equal(st.st_size, (off_t)SIZE_MB * MB);
+    unlink(path);
+    unlink(at(f, 0, "large-http"));
+    unlink(at(f, 1, "large-file"));
+}
+
 static void test_redact(void **state)
 {
     char out[256];
@@ -256,7 +295,8 @@ int main(void)
         cmocka_unit_test(test_data_url), cmocka_unit_test(test_file_scheme),
         cmocka_unit_test(test_fusion),   cmocka_unit_test(test_http),
         cmocka_unit_test(test_http_put), cmocka_unit_test(test_unsupported),
-        cmocka_unit_test(test_parallel), cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_parallel), cmocka_unit_test(test_large_files_are_streamed),
+        cmocka_unit_test(test_redact),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
