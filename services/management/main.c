@@ -55,13 +55,16 @@ static int authorize(void *client, const char *request, const struct steep_acs_f
                                reason_len);
 }
 
-static void notify_scheduler(void *client, enum steep_management_event event, const char *task_id)
+static void notify_scheduler(void *client, enum steep_management_event event, const char *task_id,
+                             const struct steep_buf *record)
 {
     SteepSchedulerProto__TaskStagedRequest staged =
         STEEP_SCHEDULER_PROTO__TASK_STAGED_REQUEST__INIT;
     SteepSchedulerProto__CancelTaskRequest cancel =
         STEEP_SCHEDULER_PROTO__CANCEL_TASK_REQUEST__INIT;
     staged.task_id = cancel.task_id = (char *)task_id;
+    if (record)
+        staged.task_record = (ProtobufCBinaryData){record->len, record->data};
     bool is_staged = event == STEEP_MANAGEMENT_TASK_STAGED;
     ProtobufCMessage *response = NULL;
     struct steep_rpc_status status;

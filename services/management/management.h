@@ -34,9 +34,10 @@ typedef int (*steep_management_authorize_fn)(void *arg, const char *request,
                                              bool *accept, char *reason, size_t reason_len);
 
 enum steep_management_event { STEEP_MANAGEMENT_TASK_STAGED, STEEP_MANAGEMENT_TASK_CANCELED };
-/* Wake-up for the scheduler after the record was written; best effort. */
+/* Wake-up for the scheduler after the record was written; best effort.
+ * record (may be NULL): the task record's stored bytes. */
 typedef void (*steep_management_notify_fn)(void *arg, enum steep_management_event event,
-                                           const char *task_id);
+                                           const char *task_id, const struct steep_buf *record);
 
 struct steep_management {
     struct steep_kv kv;

@@ -284,21 +284,30 @@ int steep_record_save(const struct steep_kv *kv, const char *key, const json_t *
     return rc;
 }
 
-int steep_record_update(const struct steep_kv *kv, const char *key, const json_t *initial,
-                        steep_record_update_fn update, void *arg)
+int steep_record_update_known(const struct steep_kv *kv, const char *key,
+                              const struct steep_buf *known, struct steep_buf *written,
+                              steep_record_update_fn update, void *arg)
 {
     struct steep_buf expected = STEEP_BUF_INIT;
     for (int attempt = 0; attempt < 1000; attempt++) {
         json_t *record = NULL;
-        int rc = steep_record_load(kv, key, &record, &expected);
-        bool absent = rc == STEEP_STORE_NOT_FOUND;
-        if (absent && initial)
-            record = json_deep_copy(initial);
-        if (absent && !initial) {
+        int rc;
+        if (attempt == 0 && known) {
+            json_error_t error;
+            expected.len = 0;
+            record = json_loadb((const char *)known->data, known->len, 0, &error);
+            rc = record && steep_buf_append(&expected, known->data, known->len) == 0
+                     ? STEEP_STORE_OK
+                     : steep_error_set("record %.80s is not valid JSON", key);
+        } else {
+            rc = steep_record_load(kv, key, &record, &expected);
+        }
+        if (rc == STEEP_STORE_NOT_FOUND) {
             steep_buf_free(&expected);
             return STEEP_RECORD_MISSING;
         }
-        if ((rc != STEEP_STORE_OK && !absent) || !record) {
+        if (rc != STEEP_STORE_OK || !record) {
+            json_decref(record);
             steep_buf_free(&expected);
             return -1;
         }
@@ -311,9 +320,54 @@ int steep_record_update(const struct steep_kv *kv, const char *key, const json_t
         }
         struct steep_store_cas cas = {.key = key,
                                       .key_len = strlen(key),
-                                      .expect_absent = absent,
                                       .expected = expected.data,
                                       .expected_len = expected.len,
+                                      .value = text,
+                                      .value_len = text ? strlen(text) : 0};
+        rc = text ? kv->compare_and_swap(kv->ctx, &cas) : steep_error_set("out of memory");
+        if (rc == STEEP_STORE_OK && cas.swapped && written) {
+            written->len = 0;
+            if (steep_buf_append(written, text, strlen(text)) < 0)
+                written->len = 0;
+        }
+        free(text);
+        if (rc != STEEP_STORE_OK || cas.swapped) {
+            steep_buf_free(&expected);
+            return rc == STEEP_STORE_OK ? 0 : -1;
+        }
+    }
+    steep_buf_free(&expected);
+    return steep_error_set("record %.80s: too many concurrent updates", key);
+}
+
+int steep_record_update(const struct steep_kv *kv, const char *key, const json_t *initial,
+                        steep_record_update_fn update, void *arg)
+{
+    struct steep_buf expected = STEEP_BUF_INIT;
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        json_t *record = NULL;
+        int rc = steep_record_load(kv, key, &record, &expected);
+        bool absent = rc == STEEP_STORE_NOT_FOUND;
+        if (!absent || !initial) {
+            json_decref(record);
+            if (rc == STEEP_STORE_OK)
+                rc = steep_record_update_known(kv, key, &expected, NULL, update, arg);
+            else
+                rc = absent ? STEEP_RECORD_MISSING : -1;
+            steep_buf_free(&expected);
+            return rc;
+        }
+        record = json_deep_copy(initial);
+        rc = record ? update(record, arg) : steep_error_set("out of memory");
+        char *text = rc == 0 ? steep_record_dump(record) : NULL;
+        json_decref(record);
+        if (rc != 0) {
+            steep_buf_free(&expected);
+            return rc == 1 ? 0 : rc;
+        }
+        struct steep_store_cas cas = {.key = key,
+                                      .key_len = strlen(key),
+                                      .expect_absent = true,
                                       .value = text,
                                       .value_len = text ? strlen(text) : 0};
         rc = text ? kv->compare_and_swap(kv->ctx, &cas) : steep_error_set("out of memory");

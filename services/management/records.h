@@ -82,6 +82,13 @@ typedef int (*steep_record_update_fn)(json_t *record, void *arg);
 int steep_record_update(const struct steep_kv *kv, const char *key, const json_t *initial,
                         steep_record_update_fn update, void *arg);
 
+/* The same for an existing record whose stored bytes the caller just read
+ * (known, may be NULL): the first attempt skips the read. written (may be
+ * NULL) receives the bytes stored by the successful swap. */
+int steep_record_update_known(const struct steep_kv *kv, const char *key,
+                              const struct steep_buf *known, struct steep_buf *written,
+                              steep_record_update_fn update, void *arg);
+
 /* Serialises with sorted keys, compact (the stored form). Caller frees. */
 char *steep_record_dump(const json_t *record);
 

@@ -213,17 +213,23 @@ STEEP_MANAGEMENT_HANDLER(steep_management_create_task)
 
 /* Loads task_id: INVALID_ARGUMENT "invalid task id" when it does not parse
  * or does not exist; key receives "task-<uuid>". */
-static int load_task(struct steep_management *m, const char *task_id, char key[STEEP_ID_TEXT],
-                     json_t **task)
+static int load_task_raw(struct steep_management *m, const char *task_id, char key[STEEP_ID_TEXT],
+                         json_t **task, struct steep_buf *raw)
 {
     char uuid[STEEP_UUID_TEXT];
     if (steep_id_parse(task_id, "task", uuid) < 0)
         return steep_management_fail(STEEP_GRPC_INVALID_ARGUMENT, "invalid task id");
     snprintf(key, STEEP_ID_TEXT, "task-%s", uuid);
-    int rc = steep_record_load(&m->kv, key, task, NULL);
+    int rc = steep_record_load(&m->kv, key, task, raw);
     if (rc == STEEP_STORE_NOT_FOUND)
         return steep_management_fail(STEEP_GRPC_INVALID_ARGUMENT, "invalid task id");
     return rc == STEEP_STORE_OK ? 0 : steep_management_internal("load task");
+}
+
+static int load_task(struct steep_management *m, const char *task_id, char key[STEEP_ID_TEXT],
+                     json_t **task)
+{
+    return load_task_raw(m, task_id, key, task, NULL);
 }
 
 /* The task's participants, creator and declared owners as facts. */
@@ -609,6 +615,7 @@ static int fail_unstaged(json_t *task, void *arg)
  * gets the usage record's key, counted by the caller once the scheduler
  * was told. */
 static int invoke(struct steep_management *m, const char *key, const json_t *task,
+                  const struct steep_buf *known, struct steep_buf *written,
                   char usage_key[STEEP_ID_TEXT])
 {
     json_t *function = NULL;
@@ -632,7 +639,9 @@ static int invoke(struct steep_management *m, const char *key, const json_t *tas
         free(put.text);
         return steep_management_internal("invoke task");
     }
-    rc = steep_record_update(&m->kv, key, NULL, steep_task_stage, NULL);
+    rc = steep_record_update_known(&m->kv, key, known, written, steep_task_stage, NULL);
+    if (rc == STEEP_RECORD_MISSING)
+        rc = steep_management_fail(STEEP_GRPC_INVALID_ARGUMENT, "invalid task id");
     pthread_join(thread, NULL);
     if (rc == 0 && put.rc != STEEP_STORE_OK) {
         log_error("task %s: writing its StagedTask record: %s; retrying", key, put.error);
@@ -649,17 +658,20 @@ static int invoke(struct steep_management *m, const char *key, const json_t *tas
 STEEP_MANAGEMENT_HANDLER(steep_management_invoke_task)
 {
     const TeaclaveFrontendServiceProto__InvokeTaskRequest *req = (const void *)request;
-    char key[STEEP_ID_TEXT];
+    char key[STEEP_ID_TEXT], usage_key[STEEP_ID_TEXT];
+    struct steep_buf raw = STEEP_BUF_INIT, written = STEEP_BUF_INIT;
     json_t *task = NULL;
-    GUARD_CODE(load_task(m, req->task_id, key, &task));
-    char usage_key[STEEP_ID_TEXT];
-    int rc = check_task(m, "task_invoke", key, task, caller, false);
+    int rc = load_task_raw(m, req->task_id, key, &task, &raw);
     if (rc == 0)
-        rc = invoke(m, key, task, usage_key);
+        rc = check_task(m, "task_invoke", key, task, caller, false);
+    if (rc == 0)
+        rc = invoke(m, key, task, &raw, &written, usage_key);
     json_decref(task);
+    steep_buf_free(&raw);
+    if (rc == 0 && m->notify)
+        m->notify(m->notify_arg, STEEP_MANAGEMENT_TASK_STAGED, key, written.len ? &written : NULL);
+    steep_buf_free(&written);
     GUARD_CODE(rc);
-    if (m->notify)
-        m->notify(m->notify_arg, STEEP_MANAGEMENT_TASK_STAGED, key);
     /* Counted after the stage, as Teaclave does (off the dispatch path). */
     json_t *usage = json_pack("{s:s, s:i}", "function_id", usage_key + 6, "use_numbers", 0);
     rc = steep_record_update(&m->kv, usage_key, usage, count_use, NULL);
@@ -689,7 +701,7 @@ STEEP_MANAGEMENT_HANDLER(steep_management_cancel_task)
     if (previous == TEACLAVE_COMMON_PROTO__TASK_STATUS__Staged ||
         previous == TEACLAVE_COMMON_PROTO__TASK_STATUS__Running) {
         if (m->notify)
-            m->notify(m->notify_arg, STEEP_MANAGEMENT_TASK_CANCELED, key);
+            m->notify(m->notify_arg, STEEP_MANAGEMENT_TASK_CANCELED, key, NULL);
     }
     return empty_response(response);
 }

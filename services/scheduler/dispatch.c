@@ -46,6 +46,7 @@ static void *staged_read_main(void *arg)
 }
 
 static enum claim_result claim_task(struct steep_scheduler *s, const char *uuid,
+                                    const uint8_t *record, size_t record_len,
                                     const char *executor_id, struct steep_buf *staged)
 {
     struct staged_read read = {.store = &s->store, .value = staged, .rc = STEEP_STORE_ERROR};
@@ -54,7 +55,8 @@ static enum claim_result claim_task(struct steep_scheduler *s, const char *uuid,
     bool threaded = pthread_create(&thread, NULL, staged_read_main, &read) == 0;
     char key[64];
     snprintf(key, sizeof key, "task-%s", uuid);
-    int rc = steep_task_record_update(&s->store, key, claim, (void *)executor_id);
+    int rc = steep_task_record_update_known(&s->store, key, record, record_len, claim,
+                                            (void *)executor_id);
     if (threaded)
         pthread_join(thread, NULL);
     else
@@ -103,6 +105,8 @@ int steep_scheduler_pull(struct steep_scheduler *s, const char *executor_id, int
         slot->last_seen_ms = steep_scheduler_now_ms();
     for (;;) {
         char uuid[STEEP_TASK_UUID_TEXT];
+        uint8_t *record = NULL;
+        size_t record_len = 0;
         while (!s->stopping && !s->head) {
             int64_t left = deadline - steep_scheduler_now_ms();
             if (left <= 0 || (cancelled && cancelled(arg)))
@@ -113,13 +117,14 @@ int steep_scheduler_pull(struct steep_scheduler *s, const char *executor_id, int
         }
         /* A caller that went away must not take a task with it. */
         if (s->stopping || (cancelled && cancelled(arg)) ||
-            !steep_scheduler_dequeue_locked(s, uuid)) {
+            !steep_scheduler_dequeue_locked(s, uuid, &record, &record_len)) {
             pthread_mutex_unlock(&s->lock);
             steep_error_set("task queue is empty");
             return STEEP_GRPC_UNKNOWN;
         }
         pthread_mutex_unlock(&s->lock);
-        enum claim_result result = claim_task(s, uuid, executor_id, staged);
+        enum claim_result result = claim_task(s, uuid, record, record_len, executor_id, staged);
+        free(record);
         pthread_mutex_lock(&s->lock);
         if (result == CLAIMED) {
             slot = steep_scheduler_slot_locked(s, executor_id, true);
@@ -135,7 +140,7 @@ int steep_scheduler_pull(struct steep_scheduler *s, const char *executor_id, int
             return 0;
         }
         if (result == FAILED) {
-            steep_scheduler_enqueue_locked(s, uuid, true);
+            steep_scheduler_enqueue_locked(s, uuid, true, NULL, 0);
             pthread_mutex_unlock(&s->lock);
             log_error("scheduler: claiming task %s: %s", uuid, steep_error_get());
             steep_error_set("service internal error");

@@ -15,6 +15,8 @@
 
 struct queued_task {
     char uuid[STEEP_TASK_UUID_TEXT];
+    uint8_t *record; /* the task record's bytes from TaskStaged, or NULL */
+    size_t record_len;
     struct queued_task *next;
 };
 
@@ -49,9 +51,13 @@ int64_t steep_scheduler_now_ms(void);
 
 /* With the lock held. */
 bool steep_scheduler_is_queued(struct steep_scheduler *s, const char *uuid);
-/* Queues uuid unless queued or held by a slot; wakes a PullTask. */
-void steep_scheduler_enqueue_locked(struct steep_scheduler *s, const char *uuid, bool front);
-bool steep_scheduler_dequeue_locked(struct steep_scheduler *s, char uuid[STEEP_TASK_UUID_TEXT]);
+/* Queues uuid unless queued or held by a slot; wakes a PullTask. record
+ * (may be NULL): the task record's bytes as management stored them. */
+void steep_scheduler_enqueue_locked(struct steep_scheduler *s, const char *uuid, bool front,
+                                    const uint8_t *record, size_t record_len);
+/* The oldest task; *record (free() it, may be NULL) as given to enqueue. */
+bool steep_scheduler_dequeue_locked(struct steep_scheduler *s, char uuid[STEEP_TASK_UUID_TEXT],
+                                    uint8_t **record, size_t *record_len);
 void steep_scheduler_remove_queued_locked(struct steep_scheduler *s, const char *uuid);
 struct slot *steep_scheduler_slot_locked(struct steep_scheduler *s, const char *executor_id,
                                          bool create);

@@ -69,7 +69,7 @@ static void reconcile_task(struct steep_scheduler *s, const char *uuid, bool at_
     pthread_mutex_lock(&s->lock);
     struct slot *holder = steep_scheduler_slot_of_task_locked(s, uuid);
     if (status == STATUS(Staged) && !executor) {
-        steep_scheduler_enqueue_locked(s, uuid, false);
+        steep_scheduler_enqueue_locked(s, uuid, false, NULL, 0);
     } else if (status == STATUS(Staged) || status == STATUS(Running)) {
         if (!holder) {
             struct slot *slot = steep_scheduler_slot_locked(s, executor ? executor : uuid, true);

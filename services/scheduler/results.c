@@ -219,7 +219,7 @@ int steep_scheduler_publish(struct steep_scheduler *s, const uint8_t *staged, si
     const char *task_id = json_string_value(json_object_get(task, "task_id"));
     char uuid[STEEP_TASK_UUID_TEXT];
     int rc = task_id && steep_task_record_uuid(task_id, uuid) == 0
-                 ? steep_scheduler_task_staged(s, uuid)
+                 ? steep_scheduler_task_staged(s, uuid, NULL, 0)
                  : STEEP_GRPC_INVALID_ARGUMENT;
     if (rc == STEEP_GRPC_INVALID_ARGUMENT)
         steep_error_set("invalid staged task");

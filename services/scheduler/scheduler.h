@@ -50,8 +50,10 @@ int steep_scheduler_start(struct steep_scheduler *scheduler);
 /* Stops the sweeper, wakes every waiting PullTask (they answer empty). */
 void steep_scheduler_free(struct steep_scheduler *scheduler);
 
-/* Steep wake-ups from management. */
-int steep_scheduler_task_staged(struct steep_scheduler *scheduler, const char *task_id);
+/* Steep wake-ups from management. record (may be NULL): the task record's
+ * bytes as management stored them, so the claim needs no read first. */
+int steep_scheduler_task_staged(struct steep_scheduler *scheduler, const char *task_id,
+                                const uint8_t *record, size_t record_len);
 int steep_scheduler_task_canceled(struct steep_scheduler *scheduler, const char *task_id);
 
 /* Teaclave's RPCs. */

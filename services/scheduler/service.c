@@ -113,7 +113,8 @@ static void task_staged(struct steep_rpc_call *call, const ProtobufCMessage *req
 {
     FROM_MANAGEMENT(call);
     const SteepSchedulerProto__TaskStagedRequest *req = (const void *)request;
-    int code = steep_scheduler_task_staged(arg, req->task_id);
+    int code =
+        steep_scheduler_task_staged(arg, req->task_id, req->task_record.data, req->task_record.len);
     if (code)
         steep_error_set("invalid task id");
     answer_empty(call, code);

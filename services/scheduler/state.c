@@ -71,6 +71,7 @@ void steep_scheduler_free(struct steep_scheduler *s)
         pthread_join(s->sweeper, NULL);
     while (s->head) {
         struct queued_task *next = s->head->next;
+        free(s->head->record);
         free(s->head);
         s->head = next;
     }
@@ -89,7 +90,8 @@ bool steep_scheduler_is_queued(struct steep_scheduler *s, const char *uuid)
     return false;
 }
 
-void steep_scheduler_enqueue_locked(struct steep_scheduler *s, const char *uuid, bool front)
+void steep_scheduler_enqueue_locked(struct steep_scheduler *s, const char *uuid, bool front,
+                                    const uint8_t *record, size_t record_len)
 {
     if (steep_scheduler_is_queued(s, uuid) || steep_scheduler_slot_of_task_locked(s, uuid))
         return;
@@ -99,6 +101,10 @@ void steep_scheduler_enqueue_locked(struct steep_scheduler *s, const char *uuid,
         return;
     }
     memcpy(q->uuid, uuid, STEEP_TASK_UUID_TEXT);
+    if (record && record_len && (q->record = malloc(record_len))) {
+        memcpy(q->record, record, record_len);
+        q->record_len = record_len;
+    }
     if (front) {
         q->next = s->head;
         s->head = q;
@@ -115,7 +121,8 @@ void steep_scheduler_enqueue_locked(struct steep_scheduler *s, const char *uuid,
     pthread_cond_signal(&s->work);
 }
 
-bool steep_scheduler_dequeue_locked(struct steep_scheduler *s, char uuid[STEEP_TASK_UUID_TEXT])
+bool steep_scheduler_dequeue_locked(struct steep_scheduler *s, char uuid[STEEP_TASK_UUID_TEXT],
+                                    uint8_t **record, size_t *record_len)
 {
     struct queued_task *q = s->head;
     if (!q)
@@ -125,6 +132,8 @@ bool steep_scheduler_dequeue_locked(struct steep_scheduler *s, char uuid[STEEP_T
         s->tail = NULL;
     s->queued--;
     memcpy(uuid, q->uuid, STEEP_TASK_UUID_TEXT);
+    *record = q->record;
+    *record_len = q->record_len;
     free(q);
     return true;
 }
@@ -139,6 +148,7 @@ void steep_scheduler_remove_queued_locked(struct steep_scheduler *s, const char 
             if (s->tail == q)
                 s->tail = previous;
             s->queued--;
+            free(q->record);
             free(q);
             return;
         }
@@ -197,13 +207,14 @@ void steep_scheduler_counts(struct steep_scheduler *s, int *queued, int *slots)
 
 /* ---- wake-ups from management ---- */
 
-int steep_scheduler_task_staged(struct steep_scheduler *s, const char *task_id)
+int steep_scheduler_task_staged(struct steep_scheduler *s, const char *task_id,
+                                const uint8_t *record, size_t record_len)
 {
     char uuid[STEEP_TASK_UUID_TEXT];
     if (steep_task_record_uuid(task_id, uuid) < 0)
         return STEEP_GRPC_INVALID_ARGUMENT;
     pthread_mutex_lock(&s->lock);
-    steep_scheduler_enqueue_locked(s, uuid, false);
+    steep_scheduler_enqueue_locked(s, uuid, false, record, record_len);
     pthread_mutex_unlock(&s->lock);
     return 0;
 }

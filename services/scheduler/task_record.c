@@ -75,11 +75,28 @@ int steep_task_record_load(const struct steep_scheduler_store *store, const char
 int steep_task_record_update(const struct steep_scheduler_store *store, const char *key,
                              steep_task_record_update_fn update, void *arg)
 {
+    return steep_task_record_update_known(store, key, NULL, 0, update, arg);
+}
+
+int steep_task_record_update_known(const struct steep_scheduler_store *store, const char *key,
+                                   const uint8_t *known, size_t known_len,
+                                   steep_task_record_update_fn update, void *arg)
+{
     struct steep_buf expected = STEEP_BUF_INIT;
     int result = -1;
     for (int attempt = 0; attempt < 1000; attempt++) {
         json_t *record = NULL;
-        int rc = steep_task_record_load(store, key, &record, &expected);
+        int rc;
+        if (attempt == 0 && known) {
+            json_error_t error;
+            record = json_loadb((const char *)known, known_len, 0, &error);
+            expected.len = 0;
+            rc = record && steep_buf_append(&expected, known, known_len) == 0
+                     ? STEEP_STORE_OK
+                     : steep_error_set("record %.80s is not valid JSON", key);
+        } else {
+            rc = steep_task_record_load(store, key, &record, &expected);
+        }
         if (rc == STEEP_STORE_NOT_FOUND) {
             result = STEEP_TASK_RECORD_MISSING;
             break;

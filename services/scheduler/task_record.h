@@ -36,6 +36,12 @@ typedef int (*steep_task_record_update_fn)(json_t *record, void *arg);
 int steep_task_record_update(const struct steep_scheduler_store *store, const char *key,
                              steep_task_record_update_fn update, void *arg);
 
+/* The same with the record's stored bytes already known (known may be
+ * NULL): the first attempt needs no read. */
+int steep_task_record_update_known(const struct steep_scheduler_store *store, const char *key,
+                                   const uint8_t *known, size_t known_len,
+                                   steep_task_record_update_fn update, void *arg);
+
 /* Running/Staged -> Failed with reason (no change when already terminal). */
 int steep_task_record_fail(const struct steep_scheduler_store *store, const char *uuid,
                            const char *reason);

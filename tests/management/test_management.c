@@ -35,7 +35,8 @@ static struct steep_management m;
 static int staged_events, canceled_events;
 static char last_event_task[STEEP_ID_TEXT];
 
-static void notify(void *arg, enum steep_management_event event, const char *task_id)
+static void notify(void *arg, enum steep_management_event event, const char *task_id,
+                   const struct steep_buf *record)
 {
     if (event == STEEP_MANAGEMENT_TASK_STAGED)
         staged_events++;

@@ -39,12 +39,14 @@ static struct steep_scheduler_config config = {.executor_timeout_ms = 400,
                                                .backstop_ms = 200,
                                                .pull_timeout_ms = 2000};
 
-static void notify(void *arg, enum steep_management_event event, const char *task_id)
+static void notify(void *arg, enum steep_management_event event, const char *task_id,
+                   const struct steep_buf *record)
 {
     if (!scheduler)
         return;
     if (event == STEEP_MANAGEMENT_TASK_STAGED)
-        steep_scheduler_task_staged(scheduler, task_id);
+        steep_scheduler_task_staged(scheduler, task_id, record ? record->data : NULL,
+                                    record ? record->len : 0);
     else
         steep_scheduler_task_canceled(scheduler, task_id);
 }
