@@ -129,9 +129,11 @@ typedef void (*steep_rpc_handler_fn)(struct steep_rpc_call *call, const Protobuf
 struct steep_rpc_server_config {
     const char *listen; /* "host:port"; port 0 picks a free one */
     struct steep_tls_config tls;
-    size_t max_message; /* 0: STEEP_RPC_DEFAULT_MAX_MESSAGE */
-    int workers;        /* handler threads; 0: a sensible default */
-    const char *name;   /* for logs, e.g. "storage" */
+    size_t max_message; /* request and response limit; 0: STEEP_RPC_DEFAULT_MAX_MESSAGE */
+    /* Handler threads kept ready; the pool grows while all are busy (up to
+     * 1024) and shrinks back after 10 s idle. 0: 4. */
+    int workers;
+    const char *name; /* for logs, e.g. "storage" */
 };
 
 struct steep_rpc_server *steep_rpc_server_new(const struct steep_rpc_server_config *config);
@@ -176,8 +178,8 @@ struct steep_rpc_client_config {
     const char *address;     /* "host:port" */
     const char *server_name; /* SNI; NULL: the host of address */
     struct steep_tls_config tls;
-    size_t max_message;     /* 0: STEEP_RPC_DEFAULT_MAX_MESSAGE */
-    int connect_timeout_ms; /* 0: 5000 */
+    size_t max_message;     /* response limit; 0: STEEP_RPC_DEFAULT_MAX_MESSAGE */
+    int connect_timeout_ms; /* TCP connect + TLS handshake; 0: 5000 */
 };
 
 struct steep_rpc_metadata {
