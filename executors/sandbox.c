@@ -428,15 +428,19 @@ static void explain(const struct steep_sandbox_task *task, const struct collecte
 }
 
 /* The runner normally closes the channel by exiting; one that closed it
- * early is still killed at the deadline. */
-static void reap(pid_t pid, int64_t deadline, struct collected *seen, int *status,
-                 struct rusage *usage)
+ * early is still killed at the deadline. The exited process is reaped only
+ * after the control forgot its pid, so a late cancel can never signal a
+ * recycled pid. */
+static void reap(const struct steep_sandbox_task *task, pid_t pid, int64_t deadline,
+                 struct collected *seen, int *status, struct rusage *usage)
 {
+    siginfo_t info;
     memset(usage, 0, sizeof *usage);
     for (;;) {
-        pid_t r = wait4(pid, status, WNOHANG, usage);
-        if (r == pid || (r < 0 && errno != EINTR))
-            return;
+        memset(&info, 0, sizeof info);
+        int r = waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT);
+        if ((r == 0 && info.si_pid == pid) || (r < 0 && errno != EINTR))
+            break;
         if (r == 0 && now_ms() >= deadline && !seen->timed_out) {
             seen->timed_out = true;
             kill(pid, SIGKILL);
@@ -444,6 +448,13 @@ static void reap(pid_t pid, int64_t deadline, struct collected *seen, int *statu
         if (r == 0)
             usleep(2000);
     }
+    if (task->control) {
+        pthread_mutex_lock(&task->control->lock);
+        task->control->pid = 0;
+        pthread_mutex_unlock(&task->control->lock);
+    }
+    while (wait4(pid, status, 0, usage) < 0 && errno == EINTR)
+        ;
 }
 
 int steep_sandbox_run(const struct steep_sandbox_task *task, struct steep_sandbox_result *result)
@@ -458,10 +469,9 @@ int steep_sandbox_run(const struct steep_sandbox_task *task, struct steep_sandbo
     int64_t deadline = now_ms() + (int64_t)task->limits.wall_seconds * 1000;
     collect(channel, pid, deadline, result, &seen);
     close(channel);
-    reap(pid, deadline, &seen, &status, &usage);
+    reap(task, pid, deadline, &seen, &status, &usage);
     if (task->control) {
         pthread_mutex_lock(&task->control->lock);
-        task->control->pid = 0;
         result->canceled = task->control->cancel;
         pthread_mutex_unlock(&task->control->lock);
     }
