@@ -4,14 +4,15 @@
 # function fails only its own task with the sandbox's reason, cancel kills
 # the running task, and kill -9 of a node mid-task leaves the other node
 # serving while the scheduler fails the lost task after its executor
-# timeout (shortened to 3 s here).
+# timeout (shortened to 4 s here).
 . "$(dirname "$0")/../lib/platform.sh"
 platform_start 2 1
 trap 'status=$?; [ $status = 0 ] || platform_logs; platform_stop; exit $status' EXIT
-# Restart once with a short executor timeout (the config is kept on restart).
+# Restart once with a short executor timeout and frequent heartbeats (the
+# config is kept on restart; [execution] is its last table).
 "$STEEP" down --dir "$STEEP_DIR" >/dev/null
 config=$STEEP_DIR/steep.toml
-printf '\n[scheduler]\nexecutor_timeout_secs = 3\n' >> "$config"
+printf 'heartbeat_ms = 250\n\n[scheduler]\nexecutor_timeout_secs = 4\n' >> "$config"
 "$STEEP" up --dir "$STEEP_DIR" --files "$FILES_DIR" --files-port "$FILES_PORT" >/dev/null
 passed=0 failed=0
 ok()   { passed=$((passed + 1)); echo "ok      $1"; }
