@@ -9,6 +9,6 @@ function_id=$("$STEEP" function register --user admin --name builtin-echo --exec
 task_id=$("$STEEP" task create --user admin --function "$function_id" --executor builtin \
   --args "{\"message\": \"$message\"}")
 "$STEEP" task invoke "$task_id" --user admin >/dev/null
-result=$("$STEEP" task result "$task_id" --user admin --wait 30) || die "task did not finish"
+result=$("$STEEP" task result "$task_id" --user admin --wait 120) || die "task did not finish"
 say "function return: $result"
 [ "$result" = "$message" ] || die "expected '$message'"

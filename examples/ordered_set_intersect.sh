@@ -29,7 +29,7 @@ done
 # Approval needs every piece of data assigned first.
 for i in 0 1; do "$STEEP" task approve "$task_id" --user "psi_user$i" >/dev/null; done
 "$STEEP" task invoke "$task_id" --user psi_user0 >/dev/null
-result=$("$STEEP" task result "$task_id" --user psi_user1 --wait 30) || die "task did not finish"
+result=$("$STEEP" task result "$task_id" --user psi_user1 --wait 120) || die "task did not finish"
 say "both users see: $result"
 [ "$result" = "3 common items" ] || die "expected '3 common items'"
 expected=(0101010 01101)

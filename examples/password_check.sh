@@ -22,6 +22,6 @@ exposed=$("$STEEP" data input --user pwc_user1 "$FILES_URL/fixtures/functions/pa
 "$STEEP" task approve "$task_id" --user pwc_user0 >/dev/null
 "$STEEP" task approve "$task_id" --user pwc_user1 >/dev/null
 "$STEEP" task invoke "$task_id" --user pwc_user0 >/dev/null
-result=$("$STEEP" task result "$task_id" --user pwc_user1 --wait 30) || die "task did not finish"
+result=$("$STEEP" task result "$task_id" --user pwc_user1 --wait 120) || die "task did not finish"
 say "password exposed: $result"
 [ "$result" = "true" ] || die "expected true"

@@ -44,7 +44,7 @@ done
 for i in 0 1 2 3; do "$STEEP" task approve "$task_id" --user "pjc_user$i" >/dev/null; done
 say "every participant approved; pjc_user3 invokes"
 "$STEEP" task invoke "$task_id" --user pjc_user3 >/dev/null
-summary=$("$STEEP" task result "$task_id" --user pjc_user3 --wait 60) || die "task did not finish"
+summary=$("$STEEP" task result "$task_id" --user pjc_user3 --wait 120) || die "task did not finish"
 say "function returned: $summary"
 [ "$summary" = "3 users join the task in total." ] || die "unexpected summary: $summary"
 

@@ -17,6 +17,6 @@ key=$("$STEEP" data input --user rsa_user1 "$FILES_URL/fixtures/functions/rsa_si
 "$STEEP" task approve "$task_id" --user rsa_user1 >/dev/null
 "$STEEP" task approve "$task_id" --user rsa_user2 >/dev/null
 "$STEEP" task invoke "$task_id" --user rsa_user2 >/dev/null
-signature=$("$STEEP" task result "$task_id" --user rsa_user2 --wait 30) || die "task did not finish"
+signature=$("$STEEP" task result "$task_id" --user rsa_user2 --wait 120) || die "task did not finish"
 say "signature: $signature"
 [ "$signature" = "$(tr -d '\n' < "$data/expected_rsasign.txt")" ] || die "signature differs from the expected one"

@@ -28,7 +28,7 @@ int main(int argc, char **argv)
     check(steep_create_task(admin, &task, &task_id, &err), "create task", &err);
     check(steep_invoke_task(admin, task_id, &err), "invoke task", &err);
     struct steep_task *result;
-    check(steep_wait_task(admin, task_id, 30000, &result, &err), "wait for the task", &err);
+    check(steep_wait_task(admin, task_id, 120000, &result, &err), "wait for the task", &err);
     printf("[+] Task result in string: %s\n",
            result->has_result ? (char *)result->return_value : result->failure_reason);
     int ok =

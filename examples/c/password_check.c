@@ -45,7 +45,7 @@ int main(void)
     check(steep_approve_task(user1, task_id, &err), "approve", &err);
     check(steep_invoke_task(user0, task_id, &err), "invoke", &err);
     struct steep_task *result;
-    check(steep_wait_task(user1, task_id, 30000, &result, &err), "wait", &err);
+    check(steep_wait_task(user1, task_id, 120000, &result, &err), "wait", &err);
     int ok = result->status == STEEP_TASK_FINISHED && !strcmp((char *)result->return_value, "true");
     printf("[+] password exposed: %s\n",
            result->has_result ? (char *)result->return_value : result->failure_reason);

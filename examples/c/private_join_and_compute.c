@@ -71,7 +71,7 @@ int main(void)
         check(steep_approve_task(users[i], task_id, &err), "approve", &err);
     check(steep_invoke_task(users[3], task_id, &err), "invoke", &err);
     struct steep_task *result;
-    check(steep_wait_task(users[3], task_id, 60000, &result, &err), "wait", &err);
+    check(steep_wait_task(users[3], task_id, 120000, &result, &err), "wait", &err);
     int ok = result->status == STEEP_TASK_FINISHED;
     printf("[+] function returned: %s\n",
            ok ? (char *)result->return_value : result->failure_reason);

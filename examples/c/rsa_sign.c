@@ -36,7 +36,7 @@ int main(void)
     check(steep_approve_task(user2, task_id, &err), "approve", &err);
     check(steep_invoke_task(user2, task_id, &err), "invoke", &err);
     struct steep_task *result;
-    check(steep_wait_task(user2, task_id, 30000, &result, &err), "wait", &err);
+    check(steep_wait_task(user2, task_id, 120000, &result, &err), "wait", &err);
     char path[4096];
     snprintf(path, sizeof(path), "%s/fixtures/functions/rsa_sign/expected_rsasign.txt",
              env_or("FILES_DIR", "."));
