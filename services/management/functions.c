@@ -109,10 +109,8 @@ static int function_record(const struct function_fields *f, const char *uuid, co
     return *out ? 0 : steep_management_internal("function record");
 }
 
-/* Loads function_id: INVALID_ARGUMENT "invalid function id" when it does
- * not parse or does not exist. key receives "function-<uuid>". */
-static int load_function(struct steep_management *m, const char *function_id,
-                         char key[STEEP_ID_TEXT], json_t **function)
+int steep_management_load_function(struct steep_management *m, const char *function_id,
+                                   char key[STEEP_ID_TEXT], json_t **function)
 {
     char uuid[STEEP_UUID_TEXT];
     if (steep_id_parse(function_id, "function", uuid) < 0)
@@ -214,7 +212,7 @@ STEEP_MANAGEMENT_HANDLER(steep_management_update_function)
     const TeaclaveFrontendServiceProto__UpdateFunctionRequest *req = (const void *)request;
     char key[STEEP_ID_TEXT];
     json_t *old = NULL, *function = NULL;
-    GUARD_CODE(load_function(m, req->function_id, key, &old));
+    GUARD_CODE(steep_management_load_function(m, req->function_id, key, &old));
     int rc = check_function(m, "function_modify", key, old, caller);
     struct function_fields fields = FUNCTION_FIELDS(req);
     if (rc == 0)
@@ -280,7 +278,7 @@ STEEP_MANAGEMENT_HANDLER(steep_management_get_function)
     const TeaclaveFrontendServiceProto__GetFunctionRequest *req = (const void *)request;
     char key[STEEP_ID_TEXT];
     json_t *function = NULL;
-    GUARD_CODE(load_function(m, req->function_id, key, &function));
+    GUARD_CODE(steep_management_load_function(m, req->function_id, key, &function));
     const char *owner = steep_record_string(function, "owner");
     bool full = json_is_true(json_object_get(function, "public")) ||
                 steep_management_is_admin(caller) || strcmp(owner, caller->id) == 0;
@@ -338,7 +336,7 @@ STEEP_MANAGEMENT_HANDLER(steep_management_get_function_usage_stats)
     const TeaclaveFrontendServiceProto__GetFunctionUsageStatsRequest *req = (const void *)request;
     char key[STEEP_ID_TEXT];
     json_t *function = NULL, *usage = NULL;
-    GUARD_CODE(load_function(m, req->function_id, key, &function));
+    GUARD_CODE(steep_management_load_function(m, req->function_id, key, &function));
     bool allowed = json_is_true(json_object_get(function, "public")) ||
                    steep_management_is_admin(caller) || in_allowlist(function, caller->id);
     json_t *quota = json_object_get(function, "usage_quota");
@@ -378,7 +376,7 @@ STEEP_MANAGEMENT_HANDLER(steep_management_delete_function)
     const TeaclaveFrontendServiceProto__DeleteFunctionRequest *req = (const void *)request;
     char key[STEEP_ID_TEXT];
     json_t *function = NULL;
-    GUARD_CODE(load_function(m, req->function_id, key, &function));
+    GUARD_CODE(steep_management_load_function(m, req->function_id, key, &function));
     /* Teaclave: the owner only, admins included in "only". */
     struct steep_management_caller as_user = {caller->id, ""};
     int rc = check_function(m, "function_modify", key, function, &as_user);
@@ -401,7 +399,7 @@ STEEP_MANAGEMENT_HANDLER(steep_management_disable_function)
     const TeaclaveFrontendServiceProto__DisableFunctionRequest *req = (const void *)request;
     char key[STEEP_ID_TEXT];
     json_t *function = NULL;
-    GUARD_CODE(load_function(m, req->function_id, key, &function));
+    GUARD_CODE(steep_management_load_function(m, req->function_id, key, &function));
     int rc = check_function(m, "function_disable", key, function, caller);
     if (rc == 0 && user_list_change(m, steep_record_string(function, "owner"),
                                     "registered_functions", key, false) != 0)

@@ -91,6 +91,11 @@ void steep_management_facts_free(struct steep_management_facts *facts);
 int steep_management_check(struct steep_management *m, const char *request,
                            const struct steep_management_facts *facts, ...);
 
+/* Loads function_id (functions.c): INVALID_ARGUMENT "invalid function id"
+ * when it does not parse or does not exist; key receives "function-<uuid>". */
+int steep_management_load_function(struct steep_management *m, const char *function_id,
+                                   char key[64], json_t **function);
+
 /* The handlers (files.c, functions.c, tasks.c). */
 #define STEEP_MANAGEMENT_HANDLER(name)                                                             \
     int name(struct steep_management *m, const struct steep_management_caller *caller,             \

@@ -284,17 +284,61 @@ int steep_record_save(const struct steep_kv *kv, const char *key, const json_t *
     return rc;
 }
 
+/* Writes text over key if the stored bytes still equal expected (or the
+ * key is still absent): 0 written, 1 changed meanwhile, -1 failure.
+ * written (may be NULL) gets a copy of text after a write. */
+static int swap(const struct steep_kv *kv, const char *key, bool absent,
+                const struct steep_buf *expected, char *text, struct steep_buf *written)
+{
+    if (!text)
+        return steep_error_set("out of memory");
+    struct steep_store_cas cas = {.key = key,
+                                  .key_len = strlen(key),
+                                  .expect_absent = absent,
+                                  .expected = absent ? NULL : expected->data,
+                                  .expected_len = absent ? 0 : expected->len,
+                                  .value = text,
+                                  .value_len = strlen(text)};
+    int rc = kv->compare_and_swap(kv->ctx, &cas);
+    if (rc != STEEP_STORE_OK)
+        return -1;
+    if (cas.swapped && written) {
+        written->len = 0;
+        if (steep_buf_append(written, text, strlen(text)) < 0)
+            written->len = 0;
+    }
+    return cas.swapped ? 0 : 1;
+}
+
+/* Runs update on record and swaps the result in: 0 written (or nothing to
+ * write: *done), 1 to retry, or update's code / -1 (*done). */
+static int apply(const struct steep_kv *kv, const char *key, json_t *record, bool absent,
+                 const struct steep_buf *expected, struct steep_buf *written,
+                 steep_record_update_fn update, void *arg, bool *done)
+{
+    int rc = record ? update(record, arg) : steep_error_set("out of memory");
+    char *text = rc == 0 ? steep_record_dump(record) : NULL;
+    json_decref(record);
+    *done = true;
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    rc = swap(kv, key, absent, expected, text, written);
+    free(text);
+    *done = rc != 1;
+    return rc;
+}
+
 int steep_record_update_known(const struct steep_kv *kv, const char *key,
                               const struct steep_buf *known, struct steep_buf *written,
                               steep_record_update_fn update, void *arg)
 {
     struct steep_buf expected = STEEP_BUF_INIT;
-    for (int attempt = 0; attempt < 1000; attempt++) {
+    bool done = false;
+    int rc = 0;
+    for (int attempt = 0; !done && attempt < 1000; attempt++) {
         json_t *record = NULL;
-        int rc;
         if (attempt == 0 && known) {
             json_error_t error;
-            expected.len = 0;
             record = json_loadb((const char *)known->data, known->len, 0, &error);
             rc = record && steep_buf_append(&expected, known->data, known->len) == 0
                      ? STEEP_STORE_OK
@@ -302,81 +346,41 @@ int steep_record_update_known(const struct steep_kv *kv, const char *key,
         } else {
             rc = steep_record_load(kv, key, &record, &expected);
         }
-        if (rc == STEEP_STORE_NOT_FOUND) {
-            steep_buf_free(&expected);
-            return STEEP_RECORD_MISSING;
-        }
-        if (rc != STEEP_STORE_OK || !record) {
+        if (rc != STEEP_STORE_OK) {
             json_decref(record);
-            steep_buf_free(&expected);
-            return -1;
+            rc = rc == STEEP_STORE_NOT_FOUND ? STEEP_RECORD_MISSING : -1;
+            break;
         }
-        rc = update(record, arg);
-        char *text = rc == 0 ? steep_record_dump(record) : NULL;
-        json_decref(record);
-        if (rc != 0) {
-            steep_buf_free(&expected);
-            return rc == 1 ? 0 : rc;
-        }
-        struct steep_store_cas cas = {.key = key,
-                                      .key_len = strlen(key),
-                                      .expected = expected.data,
-                                      .expected_len = expected.len,
-                                      .value = text,
-                                      .value_len = text ? strlen(text) : 0};
-        rc = text ? kv->compare_and_swap(kv->ctx, &cas) : steep_error_set("out of memory");
-        if (rc == STEEP_STORE_OK && cas.swapped && written) {
-            written->len = 0;
-            if (steep_buf_append(written, text, strlen(text)) < 0)
-                written->len = 0;
-        }
-        free(text);
-        if (rc != STEEP_STORE_OK || cas.swapped) {
-            steep_buf_free(&expected);
-            return rc == STEEP_STORE_OK ? 0 : -1;
-        }
+        rc = apply(kv, key, record, false, &expected, written, update, arg, &done);
     }
     steep_buf_free(&expected);
-    return steep_error_set("record %.80s: too many concurrent updates", key);
+    if (!done && rc == 1)
+        return steep_error_set("record %.80s: too many concurrent updates", key);
+    return rc;
 }
 
 int steep_record_update(const struct steep_kv *kv, const char *key, const json_t *initial,
                         steep_record_update_fn update, void *arg)
 {
     struct steep_buf expected = STEEP_BUF_INIT;
-    for (int attempt = 0; attempt < 1000; attempt++) {
+    bool done = false;
+    int rc = 0;
+    for (int attempt = 0; !done && attempt < 1000; attempt++) {
         json_t *record = NULL;
-        int rc = steep_record_load(kv, key, &record, &expected);
-        bool absent = rc == STEEP_STORE_NOT_FOUND;
-        if (!absent || !initial) {
+        rc = steep_record_load(kv, key, &record, &expected);
+        if (rc == STEEP_STORE_OK) {
             json_decref(record);
-            if (rc == STEEP_STORE_OK)
-                rc = steep_record_update_known(kv, key, &expected, NULL, update, arg);
-            else
-                rc = absent ? STEEP_RECORD_MISSING : -1;
-            steep_buf_free(&expected);
-            return rc;
+            rc = steep_record_update_known(kv, key, &expected, NULL, update, arg);
+            break;
         }
-        record = json_deep_copy(initial);
-        rc = record ? update(record, arg) : steep_error_set("out of memory");
-        char *text = rc == 0 ? steep_record_dump(record) : NULL;
-        json_decref(record);
-        if (rc != 0) {
-            steep_buf_free(&expected);
-            return rc == 1 ? 0 : rc;
+        if (rc != STEEP_STORE_NOT_FOUND || !initial) {
+            rc = rc == STEEP_STORE_NOT_FOUND ? STEEP_RECORD_MISSING : -1;
+            break;
         }
-        struct steep_store_cas cas = {.key = key,
-                                      .key_len = strlen(key),
-                                      .expect_absent = true,
-                                      .value = text,
-                                      .value_len = text ? strlen(text) : 0};
-        rc = text ? kv->compare_and_swap(kv->ctx, &cas) : steep_error_set("out of memory");
-        free(text);
-        if (rc != STEEP_STORE_OK || cas.swapped) {
-            steep_buf_free(&expected);
-            return rc == STEEP_STORE_OK ? 0 : -1;
-        }
+        rc = apply(kv, key, json_deep_copy(initial), true, NULL, NULL, update, arg, &done);
     }
     steep_buf_free(&expected);
-    return steep_error_set("record %.80s: too many concurrent updates", key);
+    if (!done && rc == 1)
+        return steep_error_set("record %.80s: too many concurrent updates", key);
+    return rc;
 }

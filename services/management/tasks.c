@@ -70,9 +70,9 @@ static int task_arguments(const char *text, const json_t *function, json_t **out
     json_error_t error;
     json_t *arguments = json_loads(text ? text : "", 0, &error);
     if (!json_is_object(arguments)) {
+        const char *why = arguments ? "not a JSON object" : error.text;
         json_decref(arguments);
-        return steep_management_fail(STEEP_GRPC_INTERNAL, "invalid function_arguments: %s",
-                                     error.text);
+        return steep_management_fail(STEEP_GRPC_INTERNAL, "invalid function_arguments: %s", why);
     }
     size_t overwritable = 0, i;
     json_t *declared;
@@ -131,14 +131,8 @@ static int task_ownership(size_t n, TeaclaveFrontendServiceProto__OwnerList **li
 
 static int load_function(struct steep_management *m, const char *function_id, json_t **function)
 {
-    char uuid[STEEP_UUID_TEXT], key[STEEP_ID_TEXT];
-    if (steep_id_parse(function_id, "function", uuid) < 0)
-        return steep_management_fail(STEEP_GRPC_INVALID_ARGUMENT, "invalid function id");
-    snprintf(key, sizeof key, "function-%s", uuid);
-    int rc = steep_record_load(&m->kv, key, function, NULL);
-    if (rc == STEEP_STORE_NOT_FOUND)
-        return steep_management_fail(STEEP_GRPC_INVALID_ARGUMENT, "invalid function id");
-    return rc == STEEP_STORE_OK ? 0 : steep_management_internal("load function");
+    char key[STEEP_ID_TEXT];
+    return steep_management_load_function(m, function_id, key, function);
 }
 
 static int build_task(const TeaclaveFrontendServiceProto__CreateTaskRequest *req,
