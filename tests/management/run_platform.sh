@@ -72,6 +72,25 @@ expect "two parties: only the creator invokes"  1 "PERMISSION_DENIED" -- "$STEEP
 expect "two parties: invoke after both approved" 0 "" -- "$STEEP" task invoke "$t2" --user alice
 expect "two parties: result"                    0 "^two$" -- "$STEEP" task result "$t2" --user bob --wait 20
 
+# ---- optional input, quota, disable and delete ----
+opt_fn=$("$STEEP" function register --user fo --name builtin-echo --executor-type builtin --public \
+  --overwritable-arg message --input a --input extra:optional --quota 1)
+t_opt=$("$STEEP" task create --user alice --function "$opt_fn" --args '{"message":"optional"}' --input a=alice)
+"$STEEP" task assign "$t_opt" --input a="$in_a" --user alice >/dev/null
+"$STEEP" task invoke "$t_opt" --user alice >/dev/null
+expect "optional input left out"     0 "^optional$" -- "$STEEP" task result "$t_opt" --user alice --wait 20
+t_quota=$("$STEEP" task create --user alice --function "$opt_fn" --args '{"message":"again"}' --input a=alice)
+"$STEEP" task assign "$t_quota" --input a="$in_a" --user alice >/dev/null
+expect "quota used up"               1 "function quota has been used up" -- "$STEEP" task invoke "$t_quota" --user alice
+expect "usage stats"                 0 "1" -- "$STEEP" function usage "$opt_fn" --user alice
+private_fn=$("$STEEP" function register --user fo --name builtin-echo --executor-type builtin --allow bob)
+expect "allow-listed user sees it"   0 "$private_fn" -- "$STEEP" function list --user bob
+expect "others may not read it"      1 "PERMISSION_DENIED" -- "$STEEP" function get "$private_fn" --user carol
+"$STEEP" function disable "$private_fn" --user fo >/dev/null
+if "$STEEP" function list --user bob | grep -q "$private_fn"; then fail "disabled function still listed"; else ok "disabled function no longer listed"; fi
+"$STEEP" function delete "$opt_fn" --user fo >/dev/null
+expect "deleted function is gone"    1 "invalid function id" -- "$STEEP" function get "$opt_fn" --user alice
+
 # ---- bad input through the frontend ----
 expect "malformed task id"        1 "invalid task id" -- "$STEEP" task get task-123 --user alice
 expect "wrong prefix"             1 "invalid task id" -- "$STEEP" task approve "${in_a/input-/task-}" --user alice
