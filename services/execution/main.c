@@ -5,8 +5,11 @@
  * (default: CPU count). Other keys of [execution]: heartbeat_ms (1000),
  * pull_timeout_ms (2000), task_timeout_secs (300, wall clock),
  * cpu_time_secs (= task_timeout_secs), memory_mb (1024), file_size_mb
- * (4096), open_files (64), work_dir (<data_dir>/execution), runner_path
- * (steep-task-runner next to this executable). Stops on SIGTERM/SIGINT.
+ * (4096), open_files (64), work_dir (<data_dir>/execution; each node
+ * works in its own locked node-<random> directory below it, see
+ * executors/work_dir.h), runner_path (steep-task-runner next to this
+ * executable). Stops on SIGTERM/SIGINT: running tasks are killed and
+ * reported failed ("execution node stopped").
  */
 #include <limits.h>
 #include <pthread.h>
