@@ -487,7 +487,8 @@ static int ensure_policies(const char *dir)
     return rc;
 }
 
-static int write_config(const char *dir, const struct platform_ports *p, int executor_slots)
+static int write_config(const char *dir, const struct platform_ports *p, int executor_slots,
+                        bool test_payloads)
 {
     char path[PATH_MAX];
     pathf(path, sizeof(path), "%s/steep.toml", dir);
@@ -545,11 +546,15 @@ static int write_config(const char *dir, const struct platform_ports *p, int exe
             "[access_control]\n"
             "policy_dir = \"policies\"\n\n"
             "[execution]\n"
-            "slots = %d\n",
+            "slots = %d\n"
+            "%s",
             p->authentication_api, p->frontend, p->authentication_internal,
             p->authentication_internal, p->management, p->management, p->storage, p->storage,
             p->access_control, p->access_control, p->execution, p->execution, p->scheduler,
-            p->scheduler, executor_slots);
+            p->scheduler, executor_slots,
+            test_payloads ? "# Hostile test functions (test-*) may run: a TEST platform.\n"
+                            "insecure_test_payloads = true\n"
+                          : "");
     return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -565,13 +570,16 @@ static void up_usage(void)
            "  --slots N        concurrent tasks per execution node (default: CPU count)\n"
            "  --port-base P    authentication API port; the others follow Teaclave's\n"
            "                   layout (default 7776: frontend 7777, internal 17776-17780)\n"
-           "  --files-port P   port of the file server (default 6789)\n");
+           "  --files-port P   port of the file server (default 6789)\n"
+           "  --insecure-test-payloads  let the hostile test functions run (test\n"
+           "                   platforms only; written into a new steep.toml)\n");
 }
 
 int cli_up(int argc, char **argv)
 {
     const char *dir_arg = NULL, *files = NULL;
     int executors = -1, base = 0, files_port = 0;
+    bool test_payloads = false;
     long slots = sysconf(_SC_NPROCESSORS_ONLN);
     if (cli_wants_help(argc, argv)) {
         up_usage();
@@ -591,6 +599,8 @@ int cli_up(int argc, char **argv)
             base = atoi(argv[++i]);
         else if (!strcmp(a, "--files-port") && v)
             files_port = atoi(argv[++i]);
+        else if (!strcmp(a, "--insecure-test-payloads"))
+            test_payloads = true;
         else {
             cli_error("up: unknown or incomplete argument '%s' (see steep up --help)", a);
             return CLI_USAGE;
@@ -649,7 +659,7 @@ int cli_up(int argc, char **argv)
     platform_ports_from_base(st.port_base, &ports);
     ports.files = st.files_port;
     if (ensure_keys(dir) < 0 || measure_and_sign(dir) < 0 || ensure_policies(dir) < 0 ||
-        write_config(dir, &ports, (int)slots) < 0)
+        write_config(dir, &ports, (int)slots, test_payloads) < 0)
         return CLI_FAILED;
 
     for (size_t i = 0; i < N_SERVICES; i++) {

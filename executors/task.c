@@ -332,7 +332,11 @@ void steep_task_run(const struct steep_task_environment *environment,
     struct workspace space;
     memset(&space, 0, sizeof space);
     memset(outcome, 0, sizeof *outcome);
-    int rc = create_workspace(environment, task, &space);
+    int rc = 0;
+    if (!environment->allow_test_payloads && strncmp(task->function_name, "test-", 5) == 0)
+        rc = steep_error_set("Function not found.");
+    if (rc == 0)
+        rc = create_workspace(environment, task, &space);
     if (rc == 0)
         rc = prepare_files(&space, task);
     if (rc == 0)

@@ -26,6 +26,10 @@ struct steep_task_environment {
     const char *work_dir;    /* per-task directories are made below it */
     const char *fusion_base; /* [mount] fusion_base_dir */
     struct steep_sandbox_limits limits;
+    /* Run the hostile test functions (test-*) compiled in with
+     * STEEP_TEST_PAYLOADS. Off unless the platform's config turns on
+     * [execution] insecure_test_payloads: tests only. */
+    bool allow_test_payloads;
 };
 
 struct steep_task_tag {

@@ -95,6 +95,10 @@ static int read_options(const struct steep_config *config, struct setup *setup)
                                &setup->lock_fd));
     options->environment.work_dir = setup->node_dir;
     options->environment.fusion_base = config->fusion_base_dir;
+    options->environment.allow_test_payloads =
+        steep_config_get_bool(config, "execution.insecure_test_payloads", false);
+    if (options->environment.allow_test_payloads)
+        log_warn("[execution] insecure_test_payloads: hostile test functions can run (tests only)");
     return steep_config_check(config);
 }
 

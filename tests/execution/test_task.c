@@ -72,6 +72,7 @@ static int setup(void **state)
     f->environment.fusion_base = f->fusion;
     steep_sandbox_limits_default(&f->environment.limits);
     f->environment.limits.wall_seconds = 30;
+    f->environment.allow_test_payloads = true;
     f->environment.limits.memory_bytes = 256u << 20;
     *state = f;
     return 0;
@@ -312,6 +313,15 @@ static void test_failures(void **state)
     assert_false(f->outcome.ok);
     assert_non_null(strstr(f->outcome.reason, "absent.enc"));
     assert_null(strstr(f->outcome.reason, "SECRET"));
+
+    /* Hostile test functions exist in this build but stay off unless the
+     * platform's config turns them on. */
+    f->environment.allow_test_payloads = false;
+    run(f, test_staged_task("00000000-0000-4000-8000-000000000005", "Builtin", "Builtin",
+                            "test-crash", NULL));
+    f->environment.allow_test_payloads = true;
+    assert_false(f->outcome.ok);
+    assert_string_equal(f->outcome.reason, "Function not found.");
 }
 
 int main(void)

@@ -60,7 +60,8 @@ platform_start() {
     rm -rf "$STEEP_DIR"
     platform_seed_keys
     if "$STEEP" up --dir "$STEEP_DIR" --files "$FILES_DIR" --executors "$executors" \
-         --slots "$slots" --port-base "$PORT_BASE" --files-port "$FILES_PORT" >"$platform_tmp/up.log" 2>&1; then
+         --slots "$slots" --port-base "$PORT_BASE" --files-port "$FILES_PORT" \
+         --insecure-test-payloads >"$platform_tmp/up.log" 2>&1; then
       export PORT_BASE FILES_URL=http://localhost:$FILES_PORT
       export STEEP_AUTH_ADDRESS=localhost:$PORT_BASE STEEP_FRONTEND_ADDRESS=localhost:$((PORT_BASE + 1))
       return 0
