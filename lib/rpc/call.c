@@ -104,11 +104,19 @@ void steep_rpc_call_run(struct steep_rpc_call *call)
         set_status(call, STEEP_GRPC_CANCELLED, "call cancelled");
     } else {
         const struct steep_rpc_method *method = call->method;
-        ProtobufCMessage *request = protobuf_c_message_unpack(
-            method->request_type, NULL, call->reader.message.len, call->reader.message.data);
+        /* Strings from clients without an attested identity (the public
+         * endpoints) must be UTF-8 without NUL: see strings.c. */
+        char invalid[160] = "";
+        ProtobufCMessage *request = NULL;
+        if (call->peer->name[0] ||
+            steep_rpc_check_strings(method->request_type, call->reader.message.data,
+                                    call->reader.message.len, invalid, sizeof(invalid)) == 0)
+            request = protobuf_c_message_unpack(
+                method->request_type, NULL, call->reader.message.len, call->reader.message.data);
         steep_rpc_frame_reader_free(&call->reader);
         if (!request) {
-            set_status(call, STEEP_GRPC_INVALID_ARGUMENT, "cannot decode the request message");
+            set_status(call, STEEP_GRPC_INVALID_ARGUMENT,
+                       invalid[0] ? invalid : "cannot decode the request message");
         } else {
             call->request = request;
             method->handler(call, request, method->arg);

@@ -205,6 +205,11 @@ void steep_rpc_peer_release(struct steep_rpc_peer *peer);
 /* call.c: decode, run the handler, record its answer (worker side). */
 void steep_rpc_call_run(struct steep_rpc_call *call);
 
+/* strings.c: 0 when every string field of the wire message (any depth) is
+ * UTF-8 without NUL; else -1 with the offending field named in why. */
+int steep_rpc_check_strings(const ProtobufCMessageDescriptor *type, const uint8_t *data, size_t len,
+                            char *why, size_t why_len);
+
 /* server.c */
 void steep_rpc_server_dispatch(struct steep_rpc_call *call);
 /* In-memory connection (fuzzing): feed cleartext HTTP/2; output is discarded. */
