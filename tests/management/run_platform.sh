@@ -106,13 +106,16 @@ sleep_fn=$("$STEEP" function register --user fo --name test-sleep --executor-typ
 t4=$("$STEEP" task create --user alice --function "$sleep_fn" --args '{"ms":60000}')
 "$STEEP" task invoke "$t4" --user alice >/dev/null
 wait_status "$t4" alice Running 20 && ok "sleeping task runs" || fail "sleeping task runs"
-start=$(date +%s%N)
 expect "bob may not cancel"       1 "PERMISSION_DENIED" -- "$STEEP" task cancel "$t4" --user bob
+start=$(date +%s%N)
 "$STEEP" task cancel "$t4" --user alice >/dev/null
 wait_status "$t4" alice Canceled 5 && ok "running task Canceled" || fail "running task Canceled"
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$elapsed_ms" -lt 1500 ] && ok "canceled within a second ($elapsed_ms ms)" || fail "cancel took $elapsed_ms ms"
 expect "cancel reason"            1 "Task Canceled by the user" -- "$STEEP" task result "$t4" --user alice
+for _ in $(seq 30); do grep -q "scheduler says Stop" "$STEEP_DIR"/logs/execution-1.log && break; sleep 0.1; done
+grep -q "scheduler says Stop" "$STEEP_DIR"/logs/execution-1.log && ok "the slot got Stop and killed the sandbox" \
+  || fail "no Stop reached the slot"
 t5=$("$STEEP" task create --user alice --function "$echo_fn" --args '{"message":"after cancel"}')
 "$STEEP" task invoke "$t5" --user alice >/dev/null
 expect "the node keeps serving after a cancel" 0 "^after cancel$" -- "$STEEP" task result "$t5" --user alice --wait 20
