@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Management and scheduler through the public API, as several users, on a
-# whole platform (steep up): single-party echo; two-party task where invoke
-# fails before the second approval and succeeds after; bad inputs through
+# whole platform (steep up): single-party echo; two- and three-party tasks
+# where invoke fails before the last approval and succeeds after; a fusion
+# output; optional input, quota, allowlist, disable, delete; bad inputs through
 # the frontend; cancel while Created, while queued and while running (the
 # sandbox is killed, the node keeps serving); restart of every service
 # mid-flow with nothing lost or duplicated; an execution node that dies
@@ -71,6 +72,26 @@ expect "two parties: state unchanged"           0 "^DataAssigned$" -- status_of 
 expect "two parties: only the creator invokes"  1 "PERMISSION_DENIED" -- "$STEEP" task invoke "$t2" --user bob
 expect "two parties: invoke after both approved" 0 "" -- "$STEEP" task invoke "$t2" --user alice
 expect "two parties: result"                    0 "^two$" -- "$STEEP" task result "$t2" --user bob --wait 20
+
+# ---- three parties; a fusion output ----
+three_fn=$("$STEEP" function register --user fo --name builtin-echo --executor-type builtin --public \
+  --overwritable-arg message --input a --input b --input c)
+in_c=$("$STEEP" data input "$raw_url" --scheme raw --cmac 00000000000000000000000000000000 --user carol)
+t3p=$("$STEEP" task create --user bob --function "$three_fn" --args '{"message":"three"}' \
+  --input a=alice --input b=bob --input c=carol)
+"$STEEP" task assign "$t3p" --input a="$in_a" --user alice >/dev/null
+"$STEEP" task assign "$t3p" --input b="$in_b" --user bob >/dev/null
+"$STEEP" task assign "$t3p" --input c="$in_c" --user carol >/dev/null
+"$STEEP" task approve "$t3p" --user alice >/dev/null
+"$STEEP" task approve "$t3p" --user bob >/dev/null
+expect "three parties: invoke before carol approved" 1 "failed to invoke task" -- "$STEEP" task invoke "$t3p" --user bob
+"$STEEP" task approve "$t3p" --user carol >/dev/null
+"$STEEP" task invoke "$t3p" --user bob >/dev/null
+expect "three parties: result"       0 "^three$" -- "$STEEP" task result "$t3p" --user carol --wait 20
+fused=$("$STEEP" data fusion --owner alice --owner bob --user alice)
+expect "fusion output needs the caller among its owners" 1 "PERMISSION_DENIED" -- "$STEEP" data fusion --owner alice --owner bob --user carol
+expect "no input from an output not yet written" 1 "invalid output file" -- "$STEEP" data from-output "$fused" --user bob
+expect "fusion output owners"        0 "alice" -- "$STEEP" data get "$fused" --user bob
 
 # ---- optional input, quota, disable and delete ----
 opt_fn=$("$STEEP" function register --user fo --name builtin-echo --executor-type builtin --public \
