@@ -13,7 +13,8 @@ endpoints as a client would:
      never a hang (every call has a deadline; DEADLINE_EXCEEDED and
      UNAVAILABLE count as hangs / crashes);
   3. C-string truncation probes: a NUL inside a user id or password must not
-     alias another user or weaken a password;
+     alias another user or weaken a password (strings with NUL or invalid
+     UTF-8 are refused with INVALID_ARGUMENT naming the field);
   4. oversize messages (just over 4 MiB) -> RESOURCE_EXHAUSTED, a compressed
      message -> UNIMPLEMENTED, an unknown method -> UNIMPLEMENTED, each on
      both endpoints and each followed by a successful call;
@@ -110,7 +111,13 @@ def expect(endpoint, method, case, payload, require_error=True, codes=None):
     outcome = endpoint.raw(method, payload if isinstance(payload, bytes)
                            else payload.SerializeToString())
     name = "%s/%s %s" % (endpoint.service, method, case)
-    if codes:
+    if "NUL" in case or "UTF-8" in case:
+        # A NUL would cut a C string short; proto3 strings are UTF-8: the
+        # request is refused before any service code sees it.
+        r.check(name + " -> INVALID_ARGUMENT naming the string problem",
+                outcome.code == C.INVALID_ARGUMENT
+                and ("NUL" in outcome.details or "UTF-8" in outcome.details), repr(outcome))
+    elif codes:
         r.check(name + " -> " + "/".join(c.name for c in codes),
                 outcome.code in codes and outcome.details.strip().lower() not in r.VAGUE,
                 repr(outcome))
