@@ -21,6 +21,17 @@
 
 enum claim_result { CLAIMED, SKIPPED, FAILED };
 
+/* Gives back a claim whose PullTask answer can no longer be delivered. */
+static int unclaim(json_t *task, void *executor_id)
+{
+    const char *holder = json_string_value(json_object_get(task, "executor_id"));
+    if (steep_task_record_status(task) != STATUS(Staged) || !holder ||
+        strcmp(holder, executor_id) != 0)
+        return 1;
+    json_object_del(task, "executor_id");
+    return 0;
+}
+
 static int claim(json_t *task, void *executor_id)
 {
     if (steep_task_record_status(task) != STATUS(Staged) ||
@@ -126,6 +137,22 @@ int steep_scheduler_pull(struct steep_scheduler *s, const char *executor_id, int
         enum claim_result result = claim_task(s, uuid, record, record_len, executor_id, staged);
         free(record);
         pthread_mutex_lock(&s->lock);
+        if (result == CLAIMED && cancelled && cancelled(arg)) {
+            /* The caller left while we claimed: give the task back. */
+            char key[64];
+            snprintf(key, sizeof key, "task-%s", uuid);
+            pthread_mutex_unlock(&s->lock);
+            int rc = steep_task_record_update(&s->store, key, unclaim, (void *)executor_id);
+            pthread_mutex_lock(&s->lock);
+            if (rc == 0)
+                steep_scheduler_enqueue_locked(s, uuid, true, NULL, 0);
+            else
+                log_error("scheduler: task %s stays claimed by %s (fails if never started): %s",
+                          uuid, executor_id, steep_error_get());
+            pthread_mutex_unlock(&s->lock);
+            steep_error_set("task queue is empty");
+            return STEEP_GRPC_UNKNOWN;
+        }
         if (result == CLAIMED) {
             slot = steep_scheduler_slot_locked(s, executor_id, true);
             if (slot) {

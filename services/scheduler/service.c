@@ -66,8 +66,11 @@ static void pull_task(struct steep_rpc_call *call, const ProtobufCMessage *reque
     const TeaclaveSchedulerServiceProto__PullTaskRequest *req = (const void *)request;
     struct steep_buf staged = STEEP_BUF_INIT;
     int64_t remaining = steep_rpc_call_remaining_ms(call);
-    /* Answer a little before the client's deadline so it sees our status. */
-    int64_t timeout = remaining > 50 ? remaining - 25 : remaining;
+    /* Stop taking tasks well before the client's deadline, so that a task
+     * claimed at the last moment still reaches it. */
+    int64_t timeout = remaining > 400 ? remaining - 200 : remaining / 2;
+    if (remaining >= 0 && timeout <= 0)
+        timeout = 1;
     int code = steep_scheduler_pull(arg, req->executor_id, timeout, call_cancelled, call, &staged);
     if (code != 0) {
         steep_rpc_fail(call, code, "%s", steep_error_get());

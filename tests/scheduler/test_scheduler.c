@@ -359,6 +359,36 @@ static void test_no_task_to_two_slots(void **state)
         free(tasks[t]);
 }
 
+/* A caller that leaves while its task is being claimed gives it back. */
+static bool leaves_after_first_check(void *arg)
+{
+    return ++*(int *)arg > 1;
+}
+
+static void test_caller_gone_during_claim(void **state)
+{
+    char *task = staged_task(NULL);
+    struct steep_buf staged = STEEP_BUF_INIT;
+    int checks = 0;
+    assert_int_equal(
+        steep_scheduler_pull(scheduler, SLOT1, 1000, leaves_after_first_check, &checks, &staged),
+        STEEP_GRPC_UNKNOWN);
+    assert_int_equal(checks, 2);
+    json_t *record = load(task);
+    assert_null(json_object_get(record, "executor_id"));
+    json_decref(record);
+    int code;
+    char *again = pull(SLOT2, 1000, &code);
+    assert_non_null(again);
+    char *id = staged_task_id(again);
+    assert_string_equal(id, task);
+    record = load(task);
+    assert_string_equal(json_string_value(json_object_get(record, "executor_id")), SLOT2);
+    json_decref(record);
+    steep_buf_free(&staged);
+    free(again), free(id), free(task);
+}
+
 /* ---- results ---- */
 
 static TeaclaveCommonProto__TaskResult
@@ -614,6 +644,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_push_to_waiting_slot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_task_to_two_slots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_caller_gone_during_claim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heartbeat_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
