@@ -51,6 +51,44 @@ def flow(i, results):
     fe.close()
 
 
+def racing_invokes():
+    """The creator invokes each task from 4 threads at once: one InvokeTask wins,
+    the task runs once, and the function's usage counts each task once."""
+    _, fe = r.new_user("racer")
+    echo = r.echo_function(fe)
+    tasks = [r.create_task(fe, echo, '{"message": "race %d"}' % i) for i in range(8)]
+    outcomes = {t: [] for t in tasks}
+    barrier = threading.Barrier(4 * len(tasks))
+
+    def invoke(task_id):
+        channel = r.Endpoint("frontend", fe.metadata)
+        barrier.wait(30)
+        outcomes[task_id].append(channel.call("InvokeTask",
+                                              fe_pb2.InvokeTaskRequest(task_id=task_id)))
+        channel.close()
+
+    threads = [threading.Thread(target=invoke, args=(t,)) for t in tasks for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    for i, task_id in enumerate(tasks):
+        codes = [o.code for o in outcomes[task_id]]
+        r.check("racing InvokeTask x4 on task %d: exactly one OK, the others refused" % i,
+                len(codes) == 4 and codes.count(r.grpc.StatusCode.OK) == 1
+                and all(o.details for o in outcomes[task_id] if o.code != r.grpc.StatusCode.OK),
+                outcomes[task_id])
+        task = r.wait_task(fe, task_id)
+        r.check("racing InvokeTask x4 on task %d: result once" % i,
+                task.status == common_pb2.Finished
+                and task.result.Ok.return_value == ("race %d" % i).encode(), task.result)
+    usage = r.ok(fe.call("GetFunctionUsageStats", fe_pb2.GetFunctionUsageStatsRequest(
+        function_id=echo)), "GetFunctionUsageStats")
+    r.check("the function's usage counts each of the 8 tasks once (%d)" % usage.current_usage,
+            usage.current_usage == len(tasks), usage)
+    return tasks
+
+
 def main():
     os.makedirs(os.path.join(r.FILES_DIR, "outputs", RUN), exist_ok=True)
     results, errors = {}, {}
@@ -91,6 +129,7 @@ def main():
                 on_disk.append(f.read()[80:96])
         r.check("client %d: both output files carry the cmac the platform reports" % i,
                 on_disk == cmacs and all(len(c) == 16 for c in cmacs), (on_disk, cmacs))
+    task_ids += racing_invokes()
     started = {}
     for log in glob.glob(os.path.join(r.PLATFORM, "logs", "execution-*.log")):
         with open(log, errors="replace") as f:
@@ -98,7 +137,7 @@ def main():
                 started[match.group(1)] = started.get(match.group(1), 0) + 1
     counts = {t: started.get(t.split("-", 1)[1], 0) for t in task_ids}
     r.check("the execution logs show each of the %d tasks started exactly once" % len(task_ids),
-            len(task_ids) == 2 * CLIENTS and all(c == 1 for c in counts.values()),
+            len(task_ids) == 2 * CLIENTS + 8 and all(c == 1 for c in counts.values()),
             {t: c for t, c in counts.items() if c != 1})
     code, output = r.platform_status()
     r.check("steep status: every service runs after the concurrent flows", code == 0, output)

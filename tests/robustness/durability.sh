@@ -18,6 +18,10 @@ finish() {
 /usr/bin/python3 "$here/durability.py" populate "$state" 2>&1 | tee -a "$log"
 [ -f "$state" ] || { step "FAILED  populate wrote no state"; finish; }
 
+# Processes the services started (a running task's sandbox) must not outlive them.
+descendants() { local p; for p in $(pgrep -P "$1"); do echo "$p"; descendants "$p"; done; }
+children=""
+for pidfile in "$STEEP_DIR"/run/*.pid; do children="$children $(descendants "$(cat "$pidfile")")"; done
 killed=0
 for pidfile in "$STEEP_DIR"/run/*.pid; do
   kill -9 "$(cat "$pidfile")" 2>/dev/null && killed=$((killed + 1))
@@ -27,6 +31,13 @@ for pidfile in "$STEEP_DIR"/run/*.pid; do
 done
 [ "$killed" -ge 8 ] && step "ok      kill -9 of $killed processes" \
   || step "FAILED  only $killed processes to kill -9 (expected 7 services and the file server)"
+sleep 1
+survivors=""
+for p in $children; do
+  [ -d "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && survivors="$survivors $p:$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
+done
+[ -z "$survivors" ] && step "ok      none of the $(echo $children | wc -w) child processes outlives its killed service" \
+  || step "FAILED  child processes outlive their killed service:$survivors"
 "$STEEP" status --dir "$STEEP_DIR" >/dev/null 2>&1 \
   && step "FAILED  steep status still says everything runs after kill -9" \
   || step "ok      steep status notices the killed platform"
