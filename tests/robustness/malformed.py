@@ -480,6 +480,48 @@ def transport_limits(endpoints):
                     after.code == C.OK, repr(after))
 
 
+def stalled_connections(endpoints):
+    """Idle TCP connections, garbage instead of TLS and HTTP/1.1 inside TLS
+    do not stop a normal client."""
+    import socket
+    import ssl
+    for endpoint in endpoints:
+        port = r.BASE if endpoint.service == "authentication" else r.BASE + 1
+        method = "UserLogin" if endpoint.service == "authentication" else "ListFunctions"
+        good = (auth_pb2.UserLoginRequest(id="admin", password="teaclave")
+                if endpoint.service == "authentication"
+                else fe_pb2.ListFunctionsRequest(user_id="admin"))
+        held = []
+        for i in range(64):
+            held.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        for payload in (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", bytes(range(256)) * 4,
+                        b"\x16\x03\x01\xff\xff" + b"\x00" * 64):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.sendall(payload)
+            held.append(sock)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        context.set_alpn_protocols(["h2"])
+        tls = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5))
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        tls.settimeout(2)
+        try:
+            tls.recv(1024)  # the server answers or closes; either way it must go on serving
+        except (OSError, ssl.SSLError):
+            pass
+        held.append(tls)
+        start = r.time.time()
+        outcome = endpoint.call(method, good, timeout=10)
+        r.check("%s answers a normal call beside 67 stalled or garbage connections (%.1f s)" % (
+            endpoint.service, r.time.time() - start),
+            outcome.code == C.OK and r.time.time() - start < 10, repr(outcome))
+        for sock in held:
+            sock.close()
+        outcome = endpoint.call(method, good)
+        r.check("%s answers after they close" % endpoint.service, outcome.code == C.OK,
+                repr(outcome))
+
+
 def after_barrage():
     code, output = r.platform_status()
     r.check("steep status: every service still runs after the barrage", code == 0, output)
@@ -510,6 +552,7 @@ def main():
     r.run_flow(nul_truncation, admin)
     r.run_flow(hostile_metadata, admin)
     r.run_flow(transport_limits, [admin, fe])
+    r.run_flow(stalled_connections, [admin, fe])
     r.run_flow(after_barrage)
     for case, details in internal_answers:
         print("note: INTERNAL (Teaclave parity) for %s: %s" % (case, details[:120]))
