@@ -168,6 +168,72 @@ def verify(path):
     r.check("steep status: every service runs after the restart", code == 0, output)
 
 
+def writer(path):
+    """Until PATH.stop exists: registers functions, tasks and users as fast as
+    it can, appending each acknowledged id to PATH.acked (the crash hits it
+    mid-flight)."""
+    with open(path) as f:
+        state = json.load(f)
+    fe = r.Endpoint("frontend", (("id", "durable0"), ("token", state["users"]["durable0"]["token"])))
+    admin = r.Endpoint("authentication", (("id", "durable0"),
+                                          ("token", state["users"]["durable0"]["token"])))
+    import os
+    acked = open(path + ".acked", "w")
+    i = 0
+    while not os.path.exists(path + ".stop"):
+        i += 1
+        outcome = fe.call("RegisterFunction", fe_pb2.RegisterFunctionRequest(
+            name="builtin-echo", description="inflight %d" % i, executor_type="builtin",
+            public=True, usage_quota=-1,
+            arguments=[fe_pb2.FunctionArgument(key="message", allow_overwrite=True)]), timeout=5)
+        if outcome.code == OK:
+            function_id = outcome.response.function_id
+            acked.write("function %s\n" % function_id)
+            acked.flush()
+            outcome = fe.call("CreateTask", fe_pb2.CreateTaskRequest(
+                function_id=function_id, function_arguments='{"message": "m"}',
+                executor="builtin"), timeout=5)
+            if outcome.code == OK:
+                acked.write("task %s\n" % outcome.response.task_id)
+                acked.flush()
+        outcome = admin.call("UserRegister", auth_pb2.UserRegisterRequest(
+            id="inflight%d" % i, password="pw%d" % i, role="DataOwner", attribute="x"), timeout=5)
+        if outcome.code == OK:
+            acked.write("user inflight%d pw%d\n" % (i, i))
+            acked.flush()
+        if outcome.code != OK and outcome.code != grpc.StatusCode.UNAUTHENTICATED:
+            time.sleep(0.05)  # the platform is down
+    acked.close()
+
+
+def verify_inflight(path):
+    with open(path) as f:
+        state = json.load(f)
+    fe = r.Endpoint("frontend", (("id", "durable0"), ("token", state["users"]["durable0"]["token"])))
+    with open(path + ".acked") as f:
+        acked = [line.split() for line in f if line.strip()]
+    counts = {"function": 0, "task": 0, "user": 0}
+    lost = []
+    for kind, *fields in acked:
+        counts[kind] += 1
+        if kind == "function":
+            outcome = fe.call("GetFunction", fe_pb2.GetFunctionRequest(function_id=fields[0]))
+        elif kind == "task":
+            outcome = fe.call("GetTask", fe_pb2.GetTaskRequest(task_id=fields[0]))
+        else:
+            auth = r.Endpoint("authentication")
+            outcome = auth.call("UserLogin", auth_pb2.UserLoginRequest(id=fields[0],
+                                                                       password=fields[1]))
+            auth.close()
+        if outcome.code != OK:
+            lost.append((kind, fields[0], outcome))
+    r.check("records acknowledged while the platform was killed are all there "
+            "(%d functions, %d tasks, %d users)" % (counts["function"], counts["task"],
+                                                     counts["user"]),
+            counts["function"] > 0 and not lost, lost[:5])
+
+
 if __name__ == "__main__":
-    r.run_flow({"populate": populate, "verify": verify}[sys.argv[1]], sys.argv[2])
+    r.run_flow({"populate": populate, "verify": verify, "writer": writer,
+                "verify-inflight": verify_inflight}[sys.argv[1]], sys.argv[2])
     sys.exit(r.summary())

@@ -18,6 +18,11 @@ finish() {
 /usr/bin/python3 "$here/durability.py" populate "$state" 2>&1 | tee -a "$log"
 [ -f "$state" ] || { step "FAILED  populate wrote no state"; finish; }
 
+# A writer keeps registering while the crash hits (records acknowledged
+# to it must survive).
+/usr/bin/python3 "$here/durability.py" writer "$state" >"$STEEP_DIR/writer.out" 2>&1 &
+writer=$!
+sleep 1.5
 # Processes the services started (a running task's sandbox) must not outlive them.
 descendants() { local p; for p in $(pgrep -P "$1"); do echo "$p"; descendants "$p"; done; }
 children=""
@@ -32,6 +37,8 @@ done
 [ "$killed" -ge 8 ] && step "ok      kill -9 of $killed processes" \
   || step "FAILED  only $killed processes to kill -9 (expected 7 services and the file server)"
 sleep 1
+touch "$state.stop"
+wait "$writer"
 survivors=""
 for p in $children; do
   [ -d "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && survivors="$survivors $p:$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
@@ -49,4 +56,5 @@ else
   finish
 fi
 /usr/bin/python3 "$here/durability.py" verify "$state" 2>&1 | tee -a "$log"
+/usr/bin/python3 "$here/durability.py" verify-inflight "$state" 2>&1 | tee -a "$log"
 finish
