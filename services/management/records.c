@@ -42,19 +42,21 @@ static int compare_strings(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Sorts the set's members and drops duplicates and anything not a string. */
 static void set_sort(json_t *uids)
 {
-    size_t n = json_array_size(uids);
-    if (n < 2)
-        return;
-    const char **names = calloc(n, sizeof *names);
+    size_t n = json_array_size(uids), m = 0;
+    const char **names = calloc(n + 1, sizeof *names);
     if (!names)
         return;
-    for (size_t i = 0; i < n; i++)
-        names[i] = json_string_value(json_array_get(uids, i));
-    qsort(names, n, sizeof *names, compare_strings);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = json_string_value(json_array_get(uids, i));
+        if (name)
+            names[m++] = name;
+    }
+    qsort(names, m, sizeof *names, compare_strings);
     json_t *sorted = json_array();
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < m; i++)
         if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
             json_array_append_new(sorted, json_string(names[i]));
     free(names);
