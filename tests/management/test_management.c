@@ -303,6 +303,14 @@ static void test_ids(void **state)
     /* uuid5(NAMESPACE_DNS, "python.org") from RFC 4122 implementations */
     assert_int_equal(steep_id_user_key("python.org", id), 0);
     assert_string_equal(id, "user-886313e1-3b8a-5372-9b90-0c9aee199e5d");
+    /* A stored set with junk in it (found by the fuzzer): sorted, junk dropped. */
+    json_error_t error;
+    json_t *set = json_loads("{\"uids\":[true,\"b\",null,\"a\",\"b\"]}", 0, &error);
+    assert_int_equal(steep_record_set_add(set, "c"), 0);
+    char *text = steep_record_dump(set);
+    assert_string_equal(text, "{\"uids\":[\"a\",\"b\",\"c\"]}");
+    free(text);
+    json_decref(set);
 }
 
 static void test_single_party_flow(void **state)
