@@ -4,34 +4,14 @@
 # CLI, tokens that survive a restart of the platform, and a token revoked
 # by a password change, the default-password warning, and an operator-chosen
 # initial admin password ([authentication] admin_password_file).
-set -euo pipefail
-bin=${STEEP_BIN:?}
-dir=$(mktemp -d /tmp/steep-auth-platform-XXXXXX)
-export STEEP_DIR=$dir
-cleanup() {
-  "$bin/steep" down --dir "$dir" >/dev/null 2>&1 || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/../lib/platform.sh"
+bin=$STEEP_BIN
 fail() { echo "FAIL: $*"; for f in "$dir"/logs/authentication.log "$dir"/logs/access-control.log; do
   [ -f "$f" ] && tail -n 20 "$f"; done; exit 1; }
 
-up() {
-  for attempt in 1 2 3 4 5 6; do
-    base=$((20000 + RANDOM % 10000))
-    if "$bin/steep" up --dir "$dir" --port-base "$base" >"$dir.up.log" 2>&1; then
-      rm -f "$dir.up.log"; return 0
-    fi
-    grep -q "already in use" "$dir.up.log" || { cat "$dir.up.log"; rm -f "$dir.up.log"; return 1; }
-    # the ports are written into steep.toml on the first start: start afresh
-    "$bin/steep" down --dir "$dir" >/dev/null 2>&1 || true
-    rm -rf "$dir"/steep.toml
-  done
-  return 1
-}
-
+platform_start 0 1 || fail "steep up"
+dir=$STEEP_DIR
 S="$bin/steep"
-up || fail "steep up"
 $S user login admin --password teaclave >/dev/null || fail "admin login"
 $S user register dom1 --role DataOwnerManager --attribute org1 --password pw-dom1 >/dev/null ||
   fail "register dom1"
