@@ -87,8 +87,10 @@ def populate(path):
                                    "canceled": common_pb2.Canceled}[name], task)
     # The platform has one slot: the first sleeper runs, the second stays Staged.
     busy = []
-    for i in range(2):
-        task_id = r.create_task(fe, sleep, '{"ms": 6000}')
+    # The running one sleeps far longer than the test (it must die with its
+    # service); the staged one runs briefly after the restart.
+    for ms in (600000, 4000):
+        task_id = r.create_task(fe, sleep, '{"ms": %d}' % ms)
         r.invoke(fe, task_id)
         busy.append(task_id)
     deadline = time.time() + 30
