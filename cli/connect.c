@@ -17,30 +17,30 @@ static const char *const auditor_names[] = {"godzilla", "optimus_prime", "albus_
 
 int cli_report(const char *what, const struct steep_error *err)
 {
-    static const char *const names[] = {"OK",
-                                        "CANCELLED",
-                                        "UNKNOWN",
-                                        "INVALID_ARGUMENT",
-                                        "DEADLINE_EXCEEDED",
-                                        "NOT_FOUND",
-                                        "ALREADY_EXISTS",
-                                        "PERMISSION_DENIED",
-                                        "RESOURCE_EXHAUSTED",
-                                        "FAILED_PRECONDITION",
-                                        "ABORTED",
-                                        "OUT_OF_RANGE",
-                                        "UNIMPLEMENTED",
-                                        "INTERNAL",
-                                        "UNAVAILABLE",
-                                        "DATA_LOSS",
-                                        "UNAUTHENTICATED"};
     if (err->code == STEEP_ERROR_LOCAL) {
         cli_error("%s: %s", what, err->message);
         return CLI_FAILED;
     }
-    const char *name = err->code >= 0 && err->code <= 16 ? names[err->code] : "UNKNOWN";
-    cli_error("%s: %s: %s", what, name, err->message);
-    return err->code == 14 ? CLI_UNREACHABLE : CLI_FAILED;
+    cli_error("%s: %s: %s", what, steep_error_code_name(err->code), err->message);
+    return err->code == 14 /* UNAVAILABLE */ ? CLI_UNREACHABLE : CLI_FAILED;
+}
+
+int cli_group_main(int argc, char **argv, const char *options, const char *flags,
+                   void (*usage)(void), cli_group_fn run)
+{
+    if (argc < 2 || cli_wants_help(argc, argv)) {
+        usage();
+        return argc < 2 ? CLI_USAGE : CLI_OK;
+    }
+    struct cli_args args;
+    if (cli_args_parse(argc - 1, argv + 1, options, flags, &args) < 0)
+        return CLI_USAGE;
+    struct cli_session s;
+    int rc = cli_session_open(&args, &s);
+    if (rc == CLI_OK && (rc = cli_session_login_saved(&s, &args)) == CLI_OK)
+        rc = run(&s, argv[1], &args);
+    cli_session_close(&s);
+    return rc;
 }
 
 static int home_dir(char *out, size_t len)

@@ -33,6 +33,14 @@ int cli_session_login_saved(struct cli_session *session, const struct cli_args *
 int cli_credential_save(const struct cli_session *session, const char *user, const char *token);
 void cli_session_close(struct cli_session *session);
 
+/* The body of a command group that acts as a logged-in user: parses the
+ * options after `steep GROUP COMMAND`, opens the session with the saved
+ * credential and calls run(session, COMMAND, args). */
+typedef int (*cli_group_fn)(struct cli_session *session, const char *command,
+                            const struct cli_args *args);
+int cli_group_main(int argc, char **argv, const char *options, const char *flags,
+                   void (*usage)(void), cli_group_fn run);
+
 /* Prints a failed call ("steep: <what>: <CODE>: message") and maps it to an exit status. */
 int cli_report(const char *what, const struct steep_error *err);
 

@@ -307,18 +307,5 @@ static int run(struct cli_session *s, const char *command, const struct cli_args
 
 int cli_task(int argc, char **argv)
 {
-    if (argc < 2 || cli_wants_help(argc, argv)) {
-        usage();
-        return argc < 2 ? CLI_USAGE : CLI_OK;
-    }
-    struct cli_args args;
-    if (cli_args_parse(argc - 1, argv + 1, "function,executor,args,input,output,wait", "", &args) <
-        0)
-        return CLI_USAGE;
-    struct cli_session s;
-    int rc = cli_session_open(&args, &s);
-    if (rc == CLI_OK && (rc = cli_session_login_saved(&s, &args)) == CLI_OK)
-        rc = run(&s, argv[1], &args);
-    cli_session_close(&s);
-    return rc;
+    return cli_group_main(argc, argv, "function,executor,args,input,output,wait", "", usage, run);
 }

@@ -16,6 +16,11 @@
 #define FRONTEND_API       "/teaclave_frontend_service_proto.TeaclaveFrontend/"
 #define DEFAULT_TIMEOUT_MS 30000
 
+const char *steep_error_code_name(int code)
+{
+    return code == STEEP_ERROR_LOCAL ? "LOCAL" : steep_grpc_code_name(code);
+}
+
 int client_error(struct steep_error *err, const char *fmt, ...)
 {
     if (err) {

@@ -47,6 +47,10 @@ struct steep_error {
     char message[512]; /* the service's message, or what went wrong locally */
 };
 
+/* The name of a gRPC status code ("PERMISSION_DENIED"), "LOCAL" for
+ * STEEP_ERROR_LOCAL, "UNKNOWN" for anything else. */
+STEEP_API const char *steep_error_code_name(int code);
+
 typedef struct steep_client steep_client;
 
 struct steep_client_options {
