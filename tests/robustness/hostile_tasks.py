@@ -151,7 +151,16 @@ def main():
                         ("an array", "[1]")):
         hostile_task("builtin-echo with message %s" % case, echo, '{"message": %s}' % value,
                      "failed", ["message", "argument"])
+    # 10 000 arguments make a large StagedTask: it still runs, once.
+    import json
+    wide = r.echo_function(fe, arguments=["message"] + ["k%d" % i for i in range(9999)])
+    wide_args = {"k%d" % i: "v" * 20 for i in range(9999)}
+    wide_args["message"] = "wide"
+    wide_task = r.create_task(fe, wide, json.dumps(wide_args))
+    normal.append(wide_task)
     # Hostile inputs.
+    hostile_input("input data: URL with broken base64", "data:text/plain;base64,!!not*base64",
+                  ["base64", "data", "rsa_key"])
     hostile_input("input URL unreachable", "http://127.0.0.1:%d/rsakey.enc" % closed_port(),
                   ["connect", "refused", "unreachable", "rsa_key", "fetch", "download"])
     hostile_input("input URL 404", r.FILES_URL + "/no/such/file.enc",
@@ -206,9 +215,10 @@ def main():
 
     for i, task_id in enumerate(normal):
         task = r.wait_task(fe, task_id, deadline_s)
-        r.check("a normal echo task beside the hostile ones finishes",
+        expected = "wide" if task_id == wide_task else "normal %d" % i
+        r.check("a normal echo task beside the hostile ones finishes (%s)" % expected,
                 task.status == common_pb2.Finished
-                and task.result.Ok.return_value == ("normal %d" % i).encode(),
+                and task.result.Ok.return_value == expected.encode(),
                 "%s %s" % (r.status_name(task.status), task.result))
     task = r.wait_task(fe, good_write, deadline_s)
     out = fe.call("GetOutputFile", fe_pb2.GetOutputFileRequest(data_id=good_out))
