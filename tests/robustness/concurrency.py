@@ -89,6 +89,67 @@ def racing_invokes():
     return tasks
 
 
+def racing_participants():
+    """Two participants assign and approve the same tasks at the same moment:
+    no update is lost (every task reaches Approved with both approvals)."""
+    users = [r.new_user("party%d" % k, "pw")[1] for k in range(2)]
+    intersect = r.builtin_function(users[0], "builtin-ordered-set-intersect",
+                                   arguments=["order"], inputs=["input_data1", "input_data2"],
+                                   outputs=["output_result1", "output_result2"])
+    tasks = [r.create_task(users[0], intersect, '{"order": "ascending"}',
+                           [("input_data1", ["party0"]), ("input_data2", ["party1"])],
+                           [("output_result1", ["party0"]), ("output_result2", ["party1"])])
+             for _ in range(6)]
+    files = {}
+    for k, fe in enumerate(users):
+        for task_id in tasks:
+            files[(k, task_id)] = (
+                r.input_file(fe, "fixtures/functions/ordered_set_intersect/psi%d.txt.enc" % k),
+                r.output_file(fe, "%s/outputs/%s/party-%d-%s.enc" % (r.FILES_URL, RUN, k,
+                                                                     task_id)))
+    barrier = threading.Barrier(2 * len(tasks))
+    errors = []
+
+    def party(k, task_id):
+        fe = r.Endpoint("frontend", users[k].metadata)
+        data_id, out_id = files[(k, task_id)]
+        try:
+            # Approving needs all data assigned: every assign, then every approve,
+            # each phase started at the same moment.
+            barrier.wait(30)
+            r.assign(fe, task_id, [("input_data%d" % (k + 1), data_id)],
+                     [("output_result%d" % (k + 1), out_id)])
+            barrier.wait(60)
+            r.ok(fe.call("ApproveTask", fe_pb2.ApproveTaskRequest(task_id=task_id)), "Approve")
+        except Exception as error:  # noqa: BLE001
+            errors.append("party%d %s: %s" % (k, task_id, error))
+        fe.close()
+
+    threads = [threading.Thread(target=party, args=(k, t)) for t in tasks for k in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    r.check("racing AssignData + ApproveTask of two participants: no call failed", not errors,
+            errors)
+    for i, task_id in enumerate(tasks):
+        task = r.get_task(users[0], task_id)
+        r.check("racing participants, task %d: Approved by both, all data assigned" % i,
+                task.status == common_pb2.Approved
+                and sorted(task.approved_users) == ["party0", "party1"]
+                and len(task.assigned_inputs) == 2 and len(task.assigned_outputs) == 2,
+                "%s approved %s inputs %d outputs %d" % (
+                    r.status_name(task.status), list(task.approved_users),
+                    len(task.assigned_inputs), len(task.assigned_outputs)))
+        r.invoke(users[0], task_id)
+    for i, task_id in enumerate(tasks):
+        task = r.wait_task(users[0], task_id, 120)
+        r.check("racing participants, task %d: runs to 3 common items" % i,
+                task.status == common_pb2.Finished
+                and task.result.Ok.return_value == b"3 common items", task.result)
+    return tasks
+
+
 def main():
     os.makedirs(os.path.join(r.FILES_DIR, "outputs", RUN), exist_ok=True)
     results, errors = {}, {}
@@ -130,6 +191,7 @@ def main():
         r.check("client %d: both output files carry the cmac the platform reports" % i,
                 on_disk == cmacs and all(len(c) == 16 for c in cmacs), (on_disk, cmacs))
     task_ids += racing_invokes()
+    task_ids += racing_participants()
     started = {}
     for log in glob.glob(os.path.join(r.PLATFORM, "logs", "execution-*.log")):
         with open(log, errors="replace") as f:
@@ -137,7 +199,7 @@ def main():
                 started[match.group(1)] = started.get(match.group(1), 0) + 1
     counts = {t: started.get(t.split("-", 1)[1], 0) for t in task_ids}
     r.check("the execution logs show each of the %d tasks started exactly once" % len(task_ids),
-            len(task_ids) == 2 * CLIENTS + 8 and all(c == 1 for c in counts.values()),
+            len(task_ids) == 2 * CLIENTS + 8 + 6 and all(c == 1 for c in counts.values()),
             {t: c for t, c in counts.items() if c != 1})
     code, output = r.platform_status()
     r.check("steep status: every service runs after the concurrent flows", code == 0, output)
