@@ -434,6 +434,13 @@ def hostile_metadata(admin):
         r.check("frontend/ListFunctions %s -> UNAUTHENTICATED / RESOURCE_EXHAUSTED" % case,
                 outcome.code in (C.UNAUTHENTICATED, C.RESOURCE_EXHAUSTED)
                 and outcome.details != "", repr(outcome))
+    for method, (request_type, _) in r.FRONTEND_METHODS.items():
+        for case, metadata in (("no credentials", ()),
+                               ("a forged token", (("id", "admin"), ("token", "a.b.c"))),
+                               ("another user's token", (("id", "victim"), ("token", token)))):
+            outcome = fe.raw(method, request_type().SerializeToString(), metadata=metadata)
+            r.check("frontend/%s with %s -> UNAUTHENTICATED" % (method, case),
+                    outcome.code == C.UNAUTHENTICATED and outcome.details != "", repr(outcome))
     _, owner = r.new_user("metadata_owner", "pw", "DataOwner", "org1")
     for method, request in (("QueryAuditLogs", fe_pb2.QueryAuditLogsRequest(query="", limit=1)),
                             ("ListFunctions", fe_pb2.ListFunctionsRequest(user_id="admin"))):
