@@ -150,10 +150,21 @@ int client_call(steep_client *client, enum client_service service, const char *m
                 const ProtobufCMessage *request, const ProtobufCMessageDescriptor *response_type,
                 ProtobufCMessage **response, bool with_credential, struct steep_error *err)
 {
+    return client_call_waiting(client, service, method, request, response_type, response,
+                               with_credential, 0, err);
+}
+
+int client_call_waiting(steep_client *client, enum client_service service, const char *method,
+                        const ProtobufCMessage *request,
+                        const ProtobufCMessageDescriptor *response_type,
+                        ProtobufCMessage **response, bool with_credential, int wait_ms,
+                        struct steep_error *err)
+{
     char path[160];
     snprintf(path, sizeof(path), "%s%s", service == CLIENT_AUTHENTICATION ? AUTH_API : FRONTEND_API,
              method);
-    struct steep_rpc_metadata metadata[2];
+    struct steep_rpc_metadata metadata[3];
+    char wait[16];
     size_t n_metadata = 0;
     char *id = NULL, *token = NULL;
     if (with_credential) {
@@ -170,11 +181,15 @@ int client_call(steep_client *client, enum client_service service, const char *m
         metadata[1] = (struct steep_rpc_metadata){"token", token};
         n_metadata = 2;
     }
+    if (wait_ms > 0) {
+        snprintf(wait, sizeof(wait), "%d", wait_ms);
+        metadata[n_metadata++] = (struct steep_rpc_metadata){"steep-wait-ms", wait};
+    }
     struct steep_rpc_status status;
     struct steep_rpc_client *rpc =
         service == CLIENT_AUTHENTICATION ? client->authentication : client->frontend;
     int rc = steep_rpc_call(rpc, path, request, response_type, response, metadata, n_metadata,
-                            client->timeout_ms, &status);
+                            client->timeout_ms + (wait_ms > 0 ? wait_ms : 0), &status);
     free(id);
     free(token);
     if (rc < 0 && err) {

@@ -40,6 +40,14 @@ int client_call(steep_client *client, enum client_service service, const char *m
                 const ProtobufCMessage *request, const ProtobufCMessageDescriptor *response_type,
                 ProtobufCMessage **response, bool with_credential, struct steep_error *err);
 
+/* client_call with Steep's "steep-wait-ms" metadata when wait_ms > 0 (the
+ * server may hold the call that long; the deadline grows by as much). */
+int client_call_waiting(steep_client *client, enum client_service service, const char *method,
+                        const ProtobufCMessage *request,
+                        const ProtobufCMessageDescriptor *response_type,
+                        ProtobufCMessage **response, bool with_credential, int wait_ms,
+                        struct steep_error *err);
+
 int client_error(struct steep_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 char *client_strdup(const char *s, struct steep_error *err);

@@ -304,16 +304,18 @@ static int convert_task(const TeaclaveFrontendServiceProto__GetTaskResponse *r,
     return copy_result(r->result, t, err);
 }
 
-int steep_get_task(steep_client *client, const char *task_id, struct steep_task **task,
-                   struct steep_error *err)
+/* GetTask; wait_ms > 0 asks the platform to hold the answer until the task
+ * is terminal or wait_ms passes (Steep's steep-wait-ms; Teaclave ignores it). */
+static int get_task(steep_client *client, const char *task_id, int wait_ms,
+                    struct steep_task **task, struct steep_error *err)
 {
     TeaclaveFrontendServiceProto__GetTaskRequest request =
         TEACLAVE_FRONTEND_SERVICE_PROTO__GET_TASK_REQUEST__INIT;
     request.task_id = (char *)task_id;
     ProtobufCMessage *message = NULL;
-    if (client_call(client, CLIENT_FRONTEND, "GetTask", &request.base,
-                    &teaclave_frontend_service_proto__get_task_response__descriptor, &message, true,
-                    err) < 0)
+    if (client_call_waiting(client, CLIENT_FRONTEND, "GetTask", &request.base,
+                            &teaclave_frontend_service_proto__get_task_response__descriptor,
+                            &message, true, wait_ms, err) < 0)
         return -1;
     struct steep_task *t = calloc(1, sizeof(*t));
     int rc = t ? convert_task((void *)message, t, err) : client_error(err, "out of memory");
@@ -326,12 +328,21 @@ int steep_get_task(steep_client *client, const char *task_id, struct steep_task 
     return 0;
 }
 
+int steep_get_task(steep_client *client, const char *task_id, struct steep_task **task,
+                   struct steep_error *err)
+{
+    return get_task(client, task_id, 0, task, err);
+}
+
 static long long monotonic_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* The longest single held GetTask (the platform caps it at 20 s). */
+#define WAIT_SLICE_MS 10000
 
 int steep_wait_task(steep_client *client, const char *task_id, int timeout_ms,
                     struct steep_task **task, struct steep_error *err)
@@ -340,7 +351,10 @@ int steep_wait_task(steep_client *client, const char *task_id, int timeout_ms,
     int delay_ms = 2;
     for (;;) {
         struct steep_task *t = NULL;
-        if (steep_get_task(client, task_id, &t, err) < 0)
+        long long left = deadline - monotonic_ms();
+        int wait_ms = left > WAIT_SLICE_MS ? WAIT_SLICE_MS : left > 0 ? (int)left : 0;
+        long long asked = monotonic_ms();
+        if (get_task(client, task_id, wait_ms, &t, err) < 0)
             return -1;
         if (steep_task_status_terminal(t->status)) {
             *task = t;
@@ -356,6 +370,10 @@ int steep_wait_task(steep_client *client, const char *task_id, int timeout_ms,
             }
             return -1;
         }
+        /* A platform that held the call already waited; one that answered
+         * at once (no steep-wait-ms support) is polled with a backoff. */
+        if (monotonic_ms() - asked >= wait_ms / 2)
+            continue;
         usleep((useconds_t)delay_ms * 1000);
         if (delay_ms < 100)
             delay_ms *= 2;

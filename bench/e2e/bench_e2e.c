@@ -1,7 +1,8 @@
 /*
  * End-to-end benchmark: builtin-echo from CreateTask to result, through the
  * public API of a running platform (libsteep, attested TLS to the frontend).
- * Each client thread loops: CreateTask, InvokeTask, poll GetTask until
+ * Each client thread loops: CreateTask, InvokeTask, steep_wait_task (GetTask
+ * held by the platform until the task ends: Steep's steep-wait-ms) until
  * Finished; the latency of each task is create → result seen. Prints p50,
  * p99 and tasks/s for each concurrency level given on the command line.
  *
@@ -68,15 +69,7 @@ static double one_task(steep_client *c)
         return -1;
     }
     struct steep_task *t = NULL;
-    int rc;
-    for (;;) {
-        rc = steep_get_task(c, task_id, &t, &err);
-        if (rc < 0 || steep_task_status_terminal(t->status))
-            break;
-        steep_task_free(t);
-        t = NULL;
-        usleep(200);
-    }
+    int rc = steep_wait_task(c, task_id, 60000, &t, &err);
     double latency = now() - start;
     bool ok = rc == 0 && t->status == STEEP_TASK_FINISHED;
     steep_task_free(t);

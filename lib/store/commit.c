@@ -137,6 +137,13 @@ int steep_store_group_delete(struct steep_store_group *group, const struct steep
     return 0;
 }
 
+static bool group_touched(void *arg, const struct steep_buf *ikey)
+{
+    struct steep_store_group *group = arg;
+    return group->capacity &&
+           overlay_slot(group->slots, group->capacity, ikey->data, ikey->len)->key != NULL;
+}
+
 static void group_free(struct steep_store_group *group)
 {
     for (size_t i = 0; i < group->capacity; i++) {
@@ -211,6 +218,8 @@ static void lead_group(struct steep_store *store, struct steep_store_request *fi
             if (r == last)
                 break;
         }
+    } else {
+        steep_store_watch_notify(store, group_touched, &group);
     }
     group_free(&group);
 }

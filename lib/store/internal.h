@@ -72,7 +72,23 @@ struct steep_store {
     char *path;
     pthread_mutex_t commit_mutex;
     struct steep_store_request *pending_head, *pending_tail;
+    pthread_mutex_t watch_mutex; /* guards watchers (watch.c) */
+    struct steep_store_watcher *watchers;
 };
+
+/* ---- change notification (watch.c) ---- */
+/* One thread waiting in steep_store_wait_change for a user record to change. */
+struct steep_store_watcher {
+    struct steep_buf ikey;
+    bool changed;
+    pthread_cond_t wake;
+    struct steep_store_watcher *next;
+};
+/* Called by the commit leader after a group's synced write: wakes every
+ * watcher whose key the group wrote (touched says whether it did). */
+void steep_store_watch_notify(struct steep_store *store,
+                              bool (*touched)(void *group, const struct steep_buf *ikey),
+                              void *group);
 
 /* ---- internal keys (keyspace.c) ---- */
 int steep_store_user_key(struct steep_buf *out, const void *key, size_t key_len);

@@ -162,6 +162,7 @@ static int set_up(struct steep_store *store, const char *path, const uint8_t *ke
     leveldb_readoptions_set_verify_checksums(store->read_options, 1);
     leveldb_writeoptions_set_sync(store->write_options, 1);
     ENSURE(pthread_mutex_init(&store->commit_mutex, NULL) == 0, "mutex init failed");
+    ENSURE(pthread_mutex_init(&store->watch_mutex, NULL) == 0, "mutex init failed");
     return 0;
 }
 
@@ -212,8 +213,10 @@ void steep_store_close(struct steep_store *store)
         leveldb_readoptions_destroy(store->read_options);
     if (store->write_options)
         leveldb_writeoptions_destroy(store->write_options);
-    if (store->path)
+    if (store->path) {
         pthread_mutex_destroy(&store->commit_mutex);
+        pthread_mutex_destroy(&store->watch_mutex);
+    }
     steep_store_sealer_free(&store->sealer);
     free(store->path);
     free(store);

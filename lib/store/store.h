@@ -68,6 +68,15 @@ int steep_store_batch(struct steep_store *store, const struct steep_store_op *op
 /* Compare-and-swap on one key (struct steep_store_cas, store/result.h). */
 int steep_store_compare_and_swap(struct steep_store *store, struct steep_store_cas *cas);
 
+/* Waits until the user record key is committed with a value other than the
+ * one the caller knows (known_absent: the caller saw no record), or
+ * timeout_ms passes. *changed says which; a record that already differs on
+ * entry returns at once. Any committed write of the key wakes the waiter,
+ * which then compares again. For long polls (GetTask's steep-wait-ms). */
+int steep_store_wait_change(struct steep_store *store, const void *key, size_t key_len,
+                            bool known_absent, const void *known, size_t known_len, int timeout_ms,
+                            bool *changed);
+
 /*
  * Per-queue FIFO, named by an arbitrary non-empty byte string. Queues live
  * in their own key space. The element and the queue's head/tail counters are

@@ -226,6 +226,27 @@ int steep_store_client_compare_and_swap(struct steep_store_client *client,
     return rc;
 }
 
+int steep_store_client_wait_change(struct steep_store_client *client, const void *key,
+                                   size_t key_len, bool known_absent, const void *known,
+                                   size_t known_len, int wait_ms, bool *changed)
+{
+    SteepStorageProto__WaitChangeRequest request = STEEP_STORAGE_PROTO__WAIT_CHANGE_REQUEST__INIT;
+    ProtobufCMessage *response = NULL;
+    request.key = bytes(key, key_len);
+    request.known_absent = known_absent;
+    request.known = bytes(known, known_len);
+    request.timeout_ms = wait_ms > 0 ? (uint32_t)wait_ms : 0;
+    *changed = false;
+    int rc = call(client, STEEP_PATH "WaitChange", "WaitChange", &request.base,
+                  &steep_storage_proto__wait_change_response__descriptor, &response,
+                  (wait_ms > 0 ? wait_ms : 0) + client->timeout_ms, STEEP_GRPC_OK, 0);
+    if (rc != STEEP_STORE_OK)
+        return rc;
+    *changed = ((const SteepStorageProto__WaitChangeResponse *)response)->changed;
+    protobuf_c_message_free_unpacked(response, NULL);
+    return rc;
+}
+
 int steep_store_client_batch(struct steep_store_client *client, const struct steep_store_op *ops,
                              size_t n, int timeout_ms)
 {

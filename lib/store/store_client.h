@@ -66,5 +66,11 @@ int steep_store_client_compare_and_swap(struct steep_store_client *client,
 /* All operations or none, atomically, in order. */
 int steep_store_client_batch(struct steep_store_client *client, const struct steep_store_op *ops,
                              size_t n, int timeout_ms);
+/* Long poll (steep_store_wait_change over the service): *changed once the
+ * record key differs from known (known_absent: no record), false after
+ * wait_ms. The call's deadline is wait_ms plus the client's timeout. */
+int steep_store_client_wait_change(struct steep_store_client *client, const void *key,
+                                   size_t key_len, bool known_absent, const void *known,
+                                   size_t known_len, int wait_ms, bool *changed);
 
 #endif

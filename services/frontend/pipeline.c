@@ -190,16 +190,22 @@ static void forward(struct steep_frontend *fe, const struct route *route,
                     struct request_state *rs, struct timings *t)
 {
     const struct steep_frontend_method *method = route->method;
-    const struct steep_rpc_metadata metadata[] = {
+    struct steep_rpc_metadata metadata[] = {
         {"id", rs->id},
         {"token", rs->token},
         {"role", rs->role},
+        {"steep-wait-ms", NULL},
     };
+    size_t n_metadata = 3;
+    /* Steep's long-poll hint (GetTask); management bounds and parses it. */
+    const char *wait = steep_rpc_call_metadata(call, "steep-wait-ms");
+    if (wait && wait[0] && strlen(wait) <= 9 && strspn(wait, "0123456789") == strlen(wait))
+        metadata[n_metadata++].value = wait;
     ProtobufCMessage *response = NULL;
     struct steep_rpc_status status;
     int rc =
         steep_rpc_call(fe->backends.management, route->management_path, request, method->response,
-                       &response, metadata, 3, forward_timeout(fe, call), &status);
+                       &response, metadata, n_metadata, forward_timeout(fe, call), &status);
     lap(t, 2);
     if (rc < 0) {
         const char *text = client_text(&status);

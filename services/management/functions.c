@@ -378,7 +378,7 @@ STEEP_MANAGEMENT_HANDLER(steep_management_delete_function)
     json_t *function = NULL;
     GUARD_CODE(steep_management_load_function(m, req->function_id, key, &function));
     /* Teaclave: the owner only, admins included in "only". */
-    struct steep_management_caller as_user = {caller->id, ""};
+    struct steep_management_caller as_user = {.id = caller->id, .role = ""};
     int rc = check_function(m, "function_modify", key, function, &as_user);
     json_decref(function);
     GUARD_CODE(rc);

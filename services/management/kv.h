@@ -8,6 +8,7 @@
 #ifndef STEEP_MANAGEMENT_KV_H
 #define STEEP_MANAGEMENT_KV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/buf.h"
@@ -21,6 +22,10 @@ struct steep_kv {
     int (*compare_and_swap)(void *ctx, struct steep_store_cas *cas);
     /* Every key starting with prefix + "-", ascending (Teaclave's GetKeysByPrefix). */
     int (*keys)(void *ctx, const char *prefix, steep_store_scan_fn fn, void *arg);
+    /* Optional (NULL: not supported): waits up to wait_ms until key holds a
+     * value other than known (known == NULL: absent); *changed says which. */
+    int (*wait_change)(void *ctx, const char *key, const struct steep_buf *known, int wait_ms,
+                       bool *changed);
 };
 
 struct steep_store_client;

@@ -33,9 +33,18 @@ static int client_keys(void *ctx, const char *prefix, steep_store_scan_fn fn, vo
     return steep_store_client_keys_by_prefix(ctx, prefix, strlen(prefix), fn, arg, 0);
 }
 
+static int client_wait_change(void *ctx, const char *key, const struct steep_buf *known,
+                              int wait_ms, bool *changed)
+{
+    return steep_store_client_wait_change(ctx, key, strlen(key), known == NULL,
+                                          known ? known->data : NULL, known ? known->len : 0,
+                                          wait_ms, changed);
+}
+
 struct steep_kv steep_kv_over_client(struct steep_store_client *client)
 {
     struct steep_kv kv = {
-        client, client_get, client_put, client_remove, client_compare_and_swap, client_keys};
+        client,      client_get,        client_put, client_remove, client_compare_and_swap,
+        client_keys, client_wait_change};
     return kv;
 }

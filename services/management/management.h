@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "kv.h"
 #include "policy/acs_client.h"
@@ -47,9 +48,17 @@ struct steep_management {
     void *notify_arg;
 };
 
+/* The longest GetTask hold a caller may ask for (steep-wait-ms). */
+#define STEEP_MANAGEMENT_WAIT_MAX_MS 20000
+
 struct steep_management_caller {
     const char *id;   /* metadata "id" */
     const char *role; /* metadata "role", e.g. "DataOwner-org1", "PlatformAdmin" */
+    /* metadata "steep-wait-ms" (Steep addition, GetTask only): hold the call
+     * up to this long until the task is Finished, Failed or Canceled; 0: answer at once */
+    int wait_ms;
+    /* ms left of the call's deadline, or -1 for none */
+    int64_t remaining_ms;
 };
 
 typedef int (*steep_management_handler_fn)(struct steep_management *m,

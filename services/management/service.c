@@ -65,6 +65,16 @@ static int caller_of(struct steep_rpc_call *call, struct steep_management_caller
         return steep_management_fail(STEEP_GRPC_UNKNOWN, "missing user id");
     if (!caller->role || !caller->role[0])
         return steep_management_fail(STEEP_GRPC_UNKNOWN, "missing user role");
+    caller->wait_ms = 0;
+    const char *wait = steep_rpc_call_metadata(call, "steep-wait-ms");
+    if (wait) {
+        char *end = NULL;
+        long value = strtol(wait, &end, 10);
+        if (end != wait && *end == '\0' && value > 0)
+            caller->wait_ms =
+                value > STEEP_MANAGEMENT_WAIT_MAX_MS ? STEEP_MANAGEMENT_WAIT_MAX_MS : (int)value;
+    }
+    caller->remaining_ms = steep_rpc_call_remaining_ms(call);
     return 0;
 }
 

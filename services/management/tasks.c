@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -377,13 +378,70 @@ static TeaclaveCommonProto__TaskResult *task_result(const json_t *result)
     return out;
 }
 
+static bool task_terminal(const json_t *task)
+{
+    int status = steep_record_task_status(task);
+    return status == TEACLAVE_COMMON_PROTO__TASK_STATUS__Finished ||
+           status == TEACLAVE_COMMON_PROTO__TASK_STATUS__Failed ||
+           status == TEACLAVE_COMMON_PROTO__TASK_STATUS__Canceled;
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Steep's steep-wait-ms: after an allowed read of a task that is not yet
+ * terminal, waits for its record to change in storage (a long poll, no
+ * polling) and reloads it, until it is terminal or the wait is over (kept
+ * 100 ms inside the call's deadline). The caller's access is asked again
+ * for the record that is answered. */
+static int wait_for_task(struct steep_management *m, const struct steep_management_caller *caller,
+                         const char *key, json_t **task, struct steep_buf *raw)
+{
+    int64_t wait = caller->wait_ms;
+    if (caller->remaining_ms >= 0 && caller->remaining_ms - 100 < wait)
+        wait = caller->remaining_ms - 100;
+    if (wait <= 0 || !m->kv.wait_change || task_terminal(*task))
+        return 0;
+    int64_t deadline = monotonic_ms() + wait;
+    bool reloaded = false;
+    for (int64_t left = wait; left > 0 && !task_terminal(*task); left = deadline - monotonic_ms()) {
+        bool changed = false;
+        if (m->kv.wait_change(m->kv.ctx, key, raw, (int)left, &changed) != STEEP_STORE_OK)
+            return steep_management_internal("wait for task");
+        if (!changed)
+            break;
+        json_t *fresh = NULL;
+        int rc = steep_record_load(&m->kv, key, &fresh, raw);
+        if (rc == STEEP_STORE_NOT_FOUND)
+            return steep_management_fail(STEEP_GRPC_INVALID_ARGUMENT, "invalid task id");
+        if (rc != STEEP_STORE_OK)
+            return steep_management_internal("load task");
+        json_decref(*task);
+        *task = fresh;
+        reloaded = true;
+    }
+    return reloaded ? check_task(m, "task_access", key, *task, caller, false) : 0;
+}
+
 STEEP_MANAGEMENT_HANDLER(steep_management_get_task)
 {
     const TeaclaveFrontendServiceProto__GetTaskRequest *req = (const void *)request;
     char key[STEEP_ID_TEXT];
     json_t *task = NULL;
-    GUARD_CODE(load_task(m, req->task_id, key, &task));
-    int rc = check_task(m, "task_access", key, task, caller, false);
+    struct steep_buf raw = STEEP_BUF_INIT;
+    int rc = load_task_raw(m, req->task_id, key, &task, &raw);
+    if (rc != 0) {
+        steep_buf_free(&raw);
+        return rc;
+    }
+    rc = check_task(m, "task_access", key, task, caller, false);
+    if (rc == 0)
+        rc = wait_for_task(m, caller, key, &task, &raw);
+    steep_buf_free(&raw);
     TeaclaveFrontendServiceProto__GetTaskResponse *resp = rc == 0 ? malloc(sizeof *resp) : NULL;
     if (rc == 0 && !resp)
         rc = steep_management_internal("allocation");

@@ -1,7 +1,8 @@
 /*
  * Steep's additions to the storage service (steep_storage_proto.SteepStorage):
  * CompareAndSwap on one key and an atomic Batch of puts and deletes, both
- * durable when acknowledged.
+ * durable when acknowledged, and WaitChange, a long poll on one record
+ * (management's GetTask with steep-wait-ms).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,13 +91,43 @@ static void handle_batch(struct steep_rpc_call *call, const ProtobufCMessage *me
     free(ops);
 }
 
+#define WAIT_CHANGE_MAX_MS 30000
+
+static void handle_wait_change(struct steep_rpc_call *call, const ProtobufCMessage *message,
+                               void *arg)
+{
+    struct steep_storage_service *service = arg;
+    const SteepStorageProto__WaitChangeRequest *request = (const void *)message;
+    if (steep_storage_check_key(call, service, "key", &request->key) < 0)
+        return;
+    int timeout_ms =
+        request->timeout_ms > WAIT_CHANGE_MAX_MS ? WAIT_CHANGE_MAX_MS : (int)request->timeout_ms;
+    int64_t remaining = steep_rpc_call_remaining_ms(call);
+    if (remaining >= 0 && remaining < timeout_ms)
+        timeout_ms = (int)remaining;
+    bool changed = false;
+    if (steep_store_wait_change(service->store, request->key.data, request->key.len,
+                                request->known_absent, request->known.data, request->known.len,
+                                timeout_ms, &changed) < 0) {
+        steep_storage_fail_internal(call, "WaitChange");
+        return;
+    }
+    SteepStorageProto__WaitChangeResponse response =
+        STEEP_STORAGE_PROTO__WAIT_CHANGE_RESPONSE__INIT;
+    response.changed = changed;
+    steep_rpc_reply(call, &response.base);
+}
+
 int steep_storage_register_steep(struct steep_rpc_server *server,
                                  struct steep_storage_service *service)
 {
     GUARD(steep_rpc_server_add(server, STEEP_STORAGE_STEEP_PREFIX "CompareAndSwap",
                                &steep_storage_proto__compare_and_swap_request__descriptor,
                                handle_compare_and_swap, service));
-    return steep_rpc_server_add(server, STEEP_STORAGE_STEEP_PREFIX "Batch",
-                                &steep_storage_proto__batch_request__descriptor, handle_batch,
-                                service);
+    GUARD(steep_rpc_server_add(server, STEEP_STORAGE_STEEP_PREFIX "Batch",
+                               &steep_storage_proto__batch_request__descriptor, handle_batch,
+                               service));
+    return steep_rpc_server_add(server, STEEP_STORAGE_STEEP_PREFIX "WaitChange",
+                                &steep_storage_proto__wait_change_request__descriptor,
+                                handle_wait_change, service);
 }

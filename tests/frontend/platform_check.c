@@ -124,6 +124,36 @@ int main(void)
     check(entries && n >= 1, "query by a word of the message", NULL);
     steep_audit_entries_free(entries, n);
 
+    /* 7. steep_wait_task is one held GetTask (steep-wait-ms), audited once */
+    struct steep_function_argument argument = {"message", "", true};
+    struct steep_function_spec echo = {.name = "builtin-echo",
+                                       .executor_type = "builtin",
+                                       .arguments = &argument,
+                                       .n_arguments = 1,
+                                       .usage_quota = -1};
+    char *function_id = NULL;
+    rc = steep_register_function(admin, &echo, &function_id, &err);
+    check(rc == 0, "register builtin-echo", err.message);
+    struct steep_task_spec echo_task = {.function_id = function_id,
+                                        .arguments_json = "{\"message\": \"held\"}",
+                                        .executor = "builtin"};
+    size_t before = 0, after = 0;
+    steep_audit_entries_free(query(admin, "get_task", 10000, &before), before);
+    struct steep_task *task = NULL;
+    rc = function_id ? steep_create_task(admin, &echo_task, &task_id, &err) : -1;
+    if (rc == 0)
+        rc = steep_invoke_task(admin, task_id, &err);
+    if (rc == 0)
+        rc = steep_wait_task(admin, task_id, 60000, &task, &err);
+    check(rc == 0 && task->status == STEEP_TASK_FINISHED, "waited task finished", err.message);
+    steep_audit_entries_free(query(admin, "get_task", 10000, &after), after);
+    check(after == before + 1, "the wait was one GetTask (one audit entry)", NULL);
+    if (after != before + 1)
+        fprintf(stderr, "    get_task entries: %zu before, %zu after\n", before, after);
+    steep_task_free(task);
+    free(task_id);
+    free(function_id);
+
     steep_client_free(forged);
     steep_client_free(fred);
     steep_client_free(alice);

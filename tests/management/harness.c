@@ -81,7 +81,7 @@ static int kv_keys(void *ctx, const char *prefix, steep_store_scan_fn fn, void *
 
 struct steep_kv harness_kv(struct harness_store *h)
 {
-    struct steep_kv kv = {h, kv_get, kv_put, kv_remove, kv_cas, kv_keys};
+    struct steep_kv kv = {h, kv_get, kv_put, kv_remove, kv_cas, kv_keys, NULL};
     return kv;
 }
 

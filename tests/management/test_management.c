@@ -65,7 +65,7 @@ static int teardown(void **state)
 static int call(steep_management_handler_fn handler, const char *user, const char *role,
                 const void *request, ProtobufCMessage **response)
 {
-    struct steep_management_caller caller = {user, role};
+    struct steep_management_caller caller = {.id = user, .role = role};
     ProtobufCMessage *out = NULL;
     int code = handler(&m, &caller, request, &out);
     if (code == 0)

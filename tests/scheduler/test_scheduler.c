@@ -99,7 +99,7 @@ static int64_t now_ms(void)
 static int call(steep_management_handler_fn handler, const char *user, const void *request,
                 ProtobufCMessage **response)
 {
-    struct steep_management_caller caller = {user, "DataOwner-org"};
+    struct steep_management_caller caller = {.id = user, .role = "DataOwner-org"};
     ProtobufCMessage *out = NULL;
     int code = handler(&m, &caller, request, &out);
     if (response)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/error.h"
 #include "helpers.h"
@@ -427,6 +428,87 @@ static void test_concurrent_writers(void **state)
     free(seen);
 }
 
+/* ---- wait_change: the long poll behind GetTask's steep-wait-ms ---- */
+
+struct delayed_put {
+    struct steep_store *store;
+    const char *key, *value;
+    int delay_ms;
+};
+
+static void *delayed_put_main(void *arg)
+{
+    struct delayed_put *p = arg;
+    struct timespec ts = {p->delay_ms / 1000, (long)(p->delay_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    /* an unrelated key first: it must not end the wait */
+    assert_int_equal(steep_store_put(p->store, "other", 5, "x", 1), STEEP_STORE_OK);
+    nanosleep(&ts, NULL);
+    assert_int_equal(steep_store_put(p->store, p->key, strlen(p->key), p->value, strlen(p->value)),
+                     STEEP_STORE_OK);
+    return NULL;
+}
+
+static double elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - since->tv_sec) * 1e3 +
+           (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+static void test_wait_change(void **state)
+{
+    struct fixture *f = *state;
+    bool changed = true;
+    struct timespec start;
+    /* absent and known absent: times out */
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    assert_int_equal(steep_store_wait_change(f->store, "task-1", 6, true, NULL, 0, 50, &changed),
+                     STEEP_STORE_OK);
+    assert_false(changed);
+    assert_true(elapsed_ms(&start) >= 45);
+    /* differs on entry: at once */
+    put_string(f->store, "task-1", "Staged");
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    assert_int_equal(steep_store_wait_change(f->store, "task-1", 6, true, NULL, 0, 5000, &changed),
+                     STEEP_STORE_OK);
+    assert_true(changed);
+    assert_int_equal(
+        steep_store_wait_change(f->store, "task-1", 6, false, "Running", 7, 5000, &changed),
+        STEEP_STORE_OK);
+    assert_true(changed);
+    assert_true(elapsed_ms(&start) < 1000);
+    /* the record still equals what the caller knows: times out */
+    assert_int_equal(
+        steep_store_wait_change(f->store, "task-1", 6, false, "Staged", 6, 30, &changed),
+        STEEP_STORE_OK);
+    assert_false(changed);
+    /* a later write of the key ends the wait, an unrelated one does not */
+    struct delayed_put put = {f->store, "task-1", "Finished", 100};
+    pthread_t thread;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    assert_int_equal(pthread_create(&thread, NULL, delayed_put_main, &put), 0);
+    assert_int_equal(
+        steep_store_wait_change(f->store, "task-1", 6, false, "Staged", 6, 10000, &changed),
+        STEEP_STORE_OK);
+    double waited = elapsed_ms(&start);
+    pthread_join(thread, NULL);
+    assert_true(changed);
+    assert_true(waited >= 190);
+    assert_true(waited < 5000);
+    expect_record(f->store, "task-1", 6, "Finished");
+    /* a delete is a change too */
+    struct steep_store_op del = {true, "task-1", 6, NULL, 0};
+    assert_int_equal(steep_store_batch(f->store, &del, 1), STEEP_STORE_OK);
+    assert_int_equal(
+        steep_store_wait_change(f->store, "task-1", 6, false, "Finished", 8, 5000, &changed),
+        STEEP_STORE_OK);
+    assert_true(changed);
+    assert_int_equal(steep_store_wait_change(f->store, "", 0, true, NULL, 0, 10, &changed),
+                     STEEP_STORE_ERROR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -439,6 +521,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_compare_and_swap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_change, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -309,8 +309,11 @@ STEEP_API void steep_task_free(struct steep_task *task);
 
 STEEP_API int steep_get_task(steep_client *client, const char *task_id, struct steep_task **task,
                              struct steep_error *err);
-/* Polls GetTask until the task is Finished, Failed or Canceled, or timeout_ms
- * passes (error DEADLINE_EXCEEDED). */
+/* Waits until the task is Finished, Failed or Canceled, or timeout_ms passes
+ * (error DEADLINE_EXCEEDED). On a Steep platform each GetTask carries the
+ * request metadata "steep-wait-ms", so the platform answers as soon as the
+ * task ends instead of being polled; against a platform that ignores it, it
+ * polls with a backoff. */
 STEEP_API int steep_wait_task(steep_client *client, const char *task_id, int timeout_ms,
                               struct steep_task **task, struct steep_error *err);
 
