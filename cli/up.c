@@ -552,8 +552,9 @@ static int write_config(const char *dir, const struct platform_ports *p, int exe
             p->authentication_internal, p->management, p->management, p->storage, p->storage,
             p->access_control, p->access_control, p->execution, p->execution, p->scheduler,
             p->scheduler, executor_slots,
-            test_payloads ? "# Hostile test functions (test-*) may run: a TEST platform.\n"
-                            "insecure_test_payloads = true\n"
+            test_payloads ? "# A TEST platform: hostile test functions (test-*) may run and\n"
+                            "# tasks may use file:// URLs on this host.\n"
+                            "insecure_test_payloads = true\ninsecure_file_urls = true\n"
                           : "");
     return fclose(f) == 0 ? 0 : -1;
 }
@@ -571,8 +572,8 @@ static void up_usage(void)
            "  --port-base P    authentication API port; the others follow Teaclave's\n"
            "                   layout (default 7776: frontend 7777, internal 17776-17780)\n"
            "  --files-port P   port of the file server (default 6789)\n"
-           "  --insecure-test-payloads  let the hostile test functions run (test\n"
-           "                   platforms only; written into a new steep.toml)\n");
+           "  --insecure-test-payloads  a TEST platform: hostile test functions may run\n"
+           "                   and tasks may use file:// URLs (written into a new steep.toml)\n");
 }
 
 int cli_up(int argc, char **argv)

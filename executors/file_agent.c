@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -246,7 +247,27 @@ static size_t on_send(char *data, size_t size, size_t count, void *arg)
     }
 }
 
-static CURL *http_handle(const char *url, char *error_text)
+/* Stops a transfer when its task is canceled or the batch's time is up. */
+struct transfer_guard {
+    const struct steep_file_agent_options *options;
+    time_t deadline; /* 0: none */
+    bool canceled;
+    bool expired;
+};
+
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    struct transfer_guard *guard = arg;
+    if (guard->options->canceled && guard->options->canceled(guard->options->canceled_arg))
+        guard->canceled = true;
+    else if (guard->deadline && time(NULL) >= guard->deadline)
+        guard->expired = true;
+    return guard->canceled || guard->expired; /* non-zero aborts the transfer */
+}
+
+static CURL *http_handle(const char *url, char *error_text, struct transfer_guard *guard)
 {
     CURL *curl = curl_easy_init();
     if (!curl)
@@ -260,12 +281,20 @@ static CURL *http_handle(const char *url, char *error_text)
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_text);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, guard);
     error_text[0] = 0;
     return curl;
 }
 
-static int curl_failure(CURLcode code, const char *error_text, const struct http_body *body)
+static int curl_failure(CURLcode code, const char *error_text, const struct http_body *body,
+                        const struct transfer_guard *guard)
 {
+    if (guard->canceled)
+        return steep_error_set("transfer canceled");
+    if (guard->expired)
+        return steep_error_set("transfer took longer than the task's time limit");
     if (body->failed)
         return steep_error_set("local file: %s", strerror(body->saved_errno));
     /* libcurl's text may repeat the URL; the code's description does not. */
@@ -275,20 +304,20 @@ static int curl_failure(CURLcode code, const char *error_text, const struct http
 
 /* Runs the request; the HTTP status goes to *status. */
 static int http_perform(CURL *curl, const char *error_text, const struct http_body *body,
-                        long *status)
+                        const struct transfer_guard *guard, long *status)
 {
     CURLcode code = curl_easy_perform(curl);
     *status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-    return code == CURLE_OK ? 0 : curl_failure(code, error_text, body);
+    return code == CURLE_OK ? 0 : curl_failure(code, error_text, body, guard);
 }
 
-static int http_get(const char *url, const char *local)
+static int http_get(const char *url, const char *local, struct transfer_guard *guard)
 {
     char error_text[CURL_ERROR_SIZE];
     struct http_body body = {.fd = create_exclusive(local)};
     GUARD(body.fd);
-    CURL *curl = http_handle(url, error_text);
+    CURL *curl = http_handle(url, error_text, guard);
     int rc = curl ? 0 : steep_error_set("cannot create an HTTP request");
     if (curl) {
         curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
@@ -296,7 +325,7 @@ static int http_get(const char *url, const char *local)
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_receive);
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
         long status;
-        rc = http_perform(curl, error_text, &body, &status);
+        rc = http_perform(curl, error_text, &body, guard, &status);
         if (rc == 0 && status >= 400)
             rc = steep_error_set("HTTP status %ld", status);
         curl_easy_cleanup(curl);
@@ -309,7 +338,7 @@ static int http_get(const char *url, const char *local)
     return rc;
 }
 
-static int http_put(const char *url, const char *local)
+static int http_put(const char *url, const char *local, struct transfer_guard *guard)
 {
     char error_text[CURL_ERROR_SIZE];
     struct http_body body = {.fd = open(local, O_RDONLY | O_CLOEXEC)};
@@ -321,7 +350,7 @@ static int http_put(const char *url, const char *local)
     }
     struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/x-binary");
     headers = headers ? curl_slist_append(headers, "Expect:") : NULL;
-    CURL *curl = headers ? http_handle(url, error_text) : NULL;
+    CURL *curl = headers ? http_handle(url, error_text, guard) : NULL;
     int rc = curl ? 0 : steep_error_set("cannot create an HTTP request");
     if (curl) {
         curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
@@ -330,7 +359,7 @@ static int http_put(const char *url, const char *local)
         curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_send);
         curl_easy_setopt(curl, CURLOPT_READDATA, &body);
         long status;
-        rc = http_perform(curl, error_text, &body, &status);
+        rc = http_perform(curl, error_text, &body, guard, &status);
         if (rc == 0 && status != 200)
             rc = steep_error_set("HTTP status %ld (only 200 counts as success)", status);
         curl_easy_cleanup(curl);
@@ -348,12 +377,14 @@ static bool has_scheme(const char *url, const char *scheme)
     return strncasecmp(url, scheme, n) == 0 && url[n] == ':';
 }
 
-static int download_one(const struct steep_file_transfer *file, const char *fusion_base)
+static int download_one(const struct steep_file_transfer *file, struct transfer_guard *guard)
 {
     char path[4096];
+    const char *fusion_base = guard->options->fusion_base;
     if (has_scheme(file->url, "http") || has_scheme(file->url, "https"))
-        return http_get(file->url, file->local);
+        return http_get(file->url, file->local, guard);
     if (has_scheme(file->url, "file")) {
+        ENSURE(guard->options->allow_file_urls, "file:// URLs are disabled on this platform");
         GUARD(file_url_path(file->url, path, sizeof path));
         return copy_file(path, file->local);
     }
@@ -382,12 +413,14 @@ static int make_parent_dirs(const char *path)
     return 0;
 }
 
-static int upload_one(const struct steep_file_transfer *file, const char *fusion_base)
+static int upload_one(const struct steep_file_transfer *file, struct transfer_guard *guard)
 {
     char path[4096];
+    const char *fusion_base = guard->options->fusion_base;
     if (has_scheme(file->url, "http") || has_scheme(file->url, "https"))
-        return http_put(file->url, file->local);
+        return http_put(file->url, file->local, guard);
     if (has_scheme(file->url, "file")) {
+        ENSURE(guard->options->allow_file_urls, "file:// URLs are disabled on this platform");
         GUARD(file_url_path(file->url, path, sizeof path));
         return copy_file(file->local, path);
     }
@@ -401,7 +434,7 @@ static int upload_one(const struct steep_file_transfer *file, const char *fusion
 
 struct job {
     const struct steep_file_transfer *file;
-    const char *fusion_base;
+    struct transfer_guard guard;
     bool upload;
     int rc;
     char error[STEEP_ERROR_MAX];
@@ -413,8 +446,8 @@ static void *run_job(void *arg)
 {
     struct job *job = arg;
     char redacted[512];
-    job->rc = job->upload ? upload_one(job->file, job->fusion_base)
-                          : download_one(job->file, job->fusion_base);
+    job->rc =
+        job->upload ? upload_one(job->file, &job->guard) : download_one(job->file, &job->guard);
     if (job->rc < 0) {
         steep_url_redact(job->file->url, redacted, sizeof redacted);
         steep_error_wrap("failed to %s %s", job->upload ? "upload" : "download", redacted);
@@ -425,15 +458,20 @@ static void *run_job(void *arg)
     return NULL;
 }
 
-static int run_batch(const struct steep_file_transfer *files, size_t n, const char *fusion_base,
-                     bool upload)
+static int run_batch(const struct steep_file_transfer *files, size_t n,
+                     const struct steep_file_agent_options *options, bool upload)
 {
+    static const struct steep_file_agent_options defaults = {0};
+    if (!options)
+        options = &defaults;
+    time_t deadline = options->timeout_seconds ? time(NULL) + options->timeout_seconds : 0;
     struct job *jobs = calloc(n ? n : 1, sizeof *jobs);
     ENSURE(jobs, "out of memory");
     for (size_t start = 0; start < n; start += MAX_PARALLEL) {
         size_t end = start + MAX_PARALLEL < n ? start + MAX_PARALLEL : n;
         for (size_t i = start; i < end; i++) {
-            jobs[i] = (struct job){.file = &files[i], .fusion_base = fusion_base, .upload = upload};
+            jobs[i] = (struct job){
+                .file = &files[i], .guard = {options, deadline, false, false}, .upload = upload};
             jobs[i].started =
                 end - start > 1 && pthread_create(&jobs[i].thread, NULL, run_job, &jobs[i]) == 0;
             if (!jobs[i].started)
@@ -452,13 +490,13 @@ static int run_batch(const struct steep_file_transfer *files, size_t n, const ch
 }
 
 int steep_file_agent_download(const struct steep_file_transfer *files, size_t n,
-                              const char *fusion_base)
+                              const struct steep_file_agent_options *options)
 {
-    return run_batch(files, n, fusion_base, false);
+    return run_batch(files, n, options, false);
 }
 
 int steep_file_agent_upload(const struct steep_file_transfer *files, size_t n,
-                            const char *fusion_base)
+                            const struct steep_file_agent_options *options)
 {
-    return run_batch(files, n, fusion_base, true);
+    return run_batch(files, n, options, true);
 }

@@ -16,7 +16,20 @@
 #ifndef STEEP_EXECUTORS_FILE_AGENT_H
 #define STEEP_EXECUTORS_FILE_AGENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+/* How a batch may run. */
+struct steep_file_agent_options {
+    const char *fusion_base; /* [mount] fusion_base_dir; NULL: fusion:// refused */
+    /* Polled during transfers; true stops them with "transfer canceled". */
+    bool (*canceled)(void *arg);
+    void *canceled_arg;
+    unsigned timeout_seconds; /* the whole batch; 0: no limit */
+    /* file:// reads and writes the execution host's own files: tests only
+     * ([execution] insecure_file_urls). Refused otherwise. */
+    bool allow_file_urls;
+};
 
 struct steep_file_transfer {
     const char *url;
@@ -24,9 +37,9 @@ struct steep_file_transfer {
 };
 
 int steep_file_agent_download(const struct steep_file_transfer *files, size_t n,
-                              const char *fusion_base);
+                              const struct steep_file_agent_options *options);
 int steep_file_agent_upload(const struct steep_file_transfer *files, size_t n,
-                            const char *fusion_base);
+                            const struct steep_file_agent_options *options);
 
 /* The URL as it may appear in messages: no query, fragment or user info,
  * and at most the first bytes of a data: URL. */

@@ -130,14 +130,39 @@ static int prepare_files(struct workspace *space, const struct steep_staged_task
     return 0;
 }
 
+static bool control_canceled(void *arg)
+{
+    struct steep_sandbox_control *control = arg;
+    pthread_mutex_lock(&control->lock);
+    bool canceled = control->cancel;
+    pthread_mutex_unlock(&control->lock);
+    return canceled;
+}
+
+/* Transfers stop when the task is canceled and cannot outlast its time limit. */
+static struct steep_file_agent_options
+agent_options(const struct steep_task_environment *environment,
+              struct steep_sandbox_control *control)
+{
+    return (struct steep_file_agent_options){
+        .fusion_base = environment->fusion_base,
+        .canceled = control ? control_canceled : NULL,
+        .canceled_arg = control,
+        .timeout_seconds = environment->limits.wall_seconds,
+        .allow_file_urls = environment->allow_file_urls,
+    };
+}
+
 static int download_inputs(const struct steep_task_environment *environment,
-                           const struct steep_staged_task *task, struct workspace *space)
+                           const struct steep_staged_task *task, struct workspace *space,
+                           struct steep_sandbox_control *control)
 {
     struct steep_file_transfer *transfers = calloc(task->n_inputs + 1, sizeof *transfers);
     ENSURE(transfers, "out of memory");
     for (size_t i = 0; i < task->n_inputs; i++)
         transfers[i] = (struct steep_file_transfer){task->inputs[i].url, space->inputs[i].fetched};
-    int rc = steep_file_agent_download(transfers, task->n_inputs, environment->fusion_base);
+    struct steep_file_agent_options options = agent_options(environment, control);
+    int rc = steep_file_agent_download(transfers, task->n_inputs, &options);
     free(transfers);
     return rc;
 }
@@ -229,7 +254,8 @@ static const struct steep_sandbox_output *find_output(const struct steep_sandbox
 static int deliver_outputs(const struct steep_task_environment *environment,
                            const struct steep_staged_task *task, struct workspace *space,
                            const struct steep_sandbox_result *result,
-                           struct steep_task_outcome *outcome)
+                           struct steep_task_outcome *outcome,
+                           struct steep_sandbox_control *control)
 {
     outcome->tags = calloc(task->n_outputs + 1, sizeof *outcome->tags);
     struct steep_file_transfer *transfers = calloc(task->n_outputs + 1, sizeof *transfers);
@@ -257,8 +283,9 @@ static int deliver_outputs(const struct steep_task_environment *environment,
         outcome->n_tags++;
         transfers[i] = (struct steep_file_transfer){output->url, file->fetched};
     }
+    struct steep_file_agent_options options = agent_options(environment, control);
     if (rc == 0)
-        rc = steep_file_agent_upload(transfers, task->n_outputs, environment->fusion_base);
+        rc = steep_file_agent_upload(transfers, task->n_outputs, &options);
     free(transfers);
     return rc;
 }
@@ -315,7 +342,7 @@ static int execute(const struct steep_task_environment *environment,
         if (!result.ok)
             rc = steep_error_set("%s", result.reason);
         else
-            rc = deliver_outputs(environment, task, space, &result, outcome);
+            rc = deliver_outputs(environment, task, space, &result, outcome, control);
         if (rc == 0) {
             outcome->summary = result.summary;
             result.summary = (struct steep_buf)STEEP_BUF_INIT;
@@ -340,12 +367,14 @@ void steep_task_run(const struct steep_task_environment *environment,
     if (rc == 0)
         rc = prepare_files(&space, task);
     if (rc == 0)
-        rc = download_inputs(environment, task, &space);
+        rc = download_inputs(environment, task, &space, control);
     if (rc == 0)
         rc = execute(environment, task, control, &space, outcome);
     close_files(&space);
     steep_work_dir_remove_tree(space.dir);
     outcome->ok = rc == 0;
+    if (rc < 0 && control && control_canceled(control))
+        outcome->canceled = true;
     if (rc < 0) {
         size_t len = strnlen(steep_error_get(), sizeof outcome->reason - 1);
         memcpy(outcome->reason, steep_error_get(), len);

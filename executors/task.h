@@ -30,6 +30,9 @@ struct steep_task_environment {
      * STEEP_TEST_PAYLOADS. Off unless the platform's config turns on
      * [execution] insecure_test_payloads: tests only. */
     bool allow_test_payloads;
+    /* file:// URLs read and write this host's own files: tests only
+     * ([execution] insecure_file_urls). */
+    bool allow_file_urls;
 };
 
 struct steep_task_tag {

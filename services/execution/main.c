@@ -97,6 +97,11 @@ static int read_options(const struct steep_config *config, struct setup *setup)
     options->environment.fusion_base = config->fusion_base_dir;
     options->environment.allow_test_payloads =
         steep_config_get_bool(config, "execution.insecure_test_payloads", false);
+    options->environment.allow_file_urls =
+        steep_config_get_bool(config, "execution.insecure_file_urls", false);
+    if (options->environment.allow_file_urls)
+        log_warn("[execution] insecure_file_urls: tasks may read and write this host's files "
+                 "(tests only)");
     if (options->environment.allow_test_payloads)
         log_warn("[execution] insecure_test_payloads: hostile test functions can run (tests only)");
     return steep_config_check(config);

@@ -3,7 +3,8 @@
 
 Serves files below ROOT (argv[1]) on 127.0.0.1 at a free port, printed as the
 first line on stdout. GET /slow/<name> waits 0.5 s first; GET /redirect/<name>
-answers 302 to /<name>; PUT /created/<name> stores the body but answers 201
+answers 302 to /<name>; GET /drip/<n> sends n bytes, one every 0.2 s (a
+stalling server); PUT /created/<name> stores the body but answers 201
 (Teaclave counts only 200 as success); any other PUT stores the body and
 answers 200. Missing files answer 404. Stops when stdin closes.
 """
@@ -33,6 +34,19 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Location", "/" + self.path[len("/redirect/"):])
             self.send_header("Content-Length", "0")
             self.end_headers()
+            return
+        if self.path.startswith("/drip/"):
+            count = int(self.path[len("/drip/"):])
+            self.send_response(200)
+            self.send_header("Content-Length", str(count))
+            self.end_headers()
+            try:
+                for _ in range(count):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass  # the client gave up, as it should
             return
         if self.path.startswith("/slow/"):
             time.sleep(0.5)

@@ -51,6 +51,7 @@ int main(int argc, char **argv)
     steep_sandbox_limits_default(&options.environment.limits);
     options.environment.limits.wall_seconds = 60;
     options.environment.allow_test_payloads = true;
+    options.environment.allow_file_urls = true;
     options.environment.limits.memory_bytes = 256u << 20;
     struct steep_execution_node *node = steep_execution_node_start(&options);
     if (!node) {

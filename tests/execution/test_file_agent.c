@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,10 +53,15 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The tests' agent may use file:// URLs (a platform allows them only with
+ * [execution] insecure_file_urls). */
+static const struct steep_file_agent_options permissive = {.allow_file_urls = true};
+#define WITH_FUSION(base) (&(struct steep_file_agent_options){.fusion_base = (base)})
+
 static int download(const char *url, const char *local)
 {
     struct steep_file_transfer t = {url, local};
-    return steep_file_agent_download(&t, 1, NULL);
+    return steep_file_agent_download(&t, 1, &permissive);
 }
 
 static void test_data_url(void **state)
@@ -71,7 +77,7 @@ static void test_data_url(void **state)
     assert_false(test_file_exists(at(f, 1, "bad")));
     assert_int_equal(download("data:application/json,{}", at(f, 1, "other")), -1);
     struct steep_file_transfer up = {"data:text/plain;base64,aGk=", at(f, 0, "data")};
-    assert_int_equal(steep_file_agent_upload(&up, 1, NULL), -1);
+    assert_int_equal(steep_file_agent_upload(&up, 1, &permissive), -1);
     assert_non_null(strstr(steep_error_get(), "Scheme not supported"));
 }
 
@@ -92,10 +98,10 @@ static void test_file_scheme(void **state)
     /* Upload refuses an existing destination and creates a new one. */
     snprintf(url, sizeof url, "file://%s", at(f, 0, "source"));
     struct steep_file_transfer up = {url, at(f, 1, "copy")};
-    assert_int_equal(steep_file_agent_upload(&up, 1, NULL), -1);
+    assert_int_equal(steep_file_agent_upload(&up, 1, &permissive), -1);
     snprintf(url, sizeof url, "file://%s", at(f, 3, "uploaded"));
     up.url = url;
-    assert_int_equal(steep_file_agent_upload(&up, 1, NULL), 0);
+    assert_int_equal(steep_file_agent_upload(&up, 1, &permissive), 0);
     text = test_read_file(at(f, 3, "uploaded"), NULL);
     assert_string_equal(text, "abc");
     free(text);
@@ -108,10 +114,10 @@ static void test_fusion(void **state)
     snprintf(base, sizeof base, "%s/fusion", f->dir);
     test_write_file(at(f, 0, "out"), "fused", 5);
     struct steep_file_transfer up = {"fusion:///TEACLAVE_FUSION_BASE/a.fusion", at(f, 0, "out")};
-    assert_int_equal(steep_file_agent_upload(&up, 1, base), 0);
-    assert_int_equal(steep_file_agent_upload(&up, 1, base), -1); /* exists */
+    assert_int_equal(steep_file_agent_upload(&up, 1, WITH_FUSION(base)), 0);
+    assert_int_equal(steep_file_agent_upload(&up, 1, WITH_FUSION(base)), -1); /* exists */
     struct steep_file_transfer down = {"fusion:///TEACLAVE_FUSION_BASE/a.fusion", at(f, 1, "in")};
-    assert_int_equal(steep_file_agent_download(&down, 1, base), 0);
+    assert_int_equal(steep_file_agent_download(&down, 1, WITH_FUSION(base)), 0);
     char *text = test_read_file(at(f, 1, "in"), NULL);
     assert_string_equal(text, "fused");
     free(text);
@@ -121,11 +127,11 @@ static void test_fusion(void **state)
     for (size_t i = 0; i < sizeof escapes / sizeof escapes[0]; i++) {
         down.url = escapes[i];
         down.local = at(f, 2, "escaped");
-        assert_int_equal(steep_file_agent_download(&down, 1, base), -1);
+        assert_int_equal(steep_file_agent_download(&down, 1, WITH_FUSION(base)), -1);
         assert_false(test_file_exists(at(f, 2, "escaped")));
     }
     down.url = "fusion:///TEACLAVE_FUSION_BASE/../out";
-    assert_int_equal(steep_file_agent_download(&down, 1, base), -1);
+    assert_int_equal(steep_file_agent_download(&down, 1, WITH_FUSION(base)), -1);
     assert_non_null(strstr(steep_error_get(), "escapes"));
 }
 
@@ -168,7 +174,7 @@ static void test_http_put(void **state)
     test_write_file(at(f, 0, "upload"), big, big_len);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/put.bin", f->http.port);
     struct steep_file_transfer up = {url, at(f, 0, "upload")};
-    assert_int_equal(steep_file_agent_upload(&up, 1, NULL), 0);
+    assert_int_equal(steep_file_agent_upload(&up, 1, &permissive), 0);
     snprintf(path, sizeof path, "%s/put.bin", f->served);
     size_t len;
     char *stored = test_read_file(path, &len);
@@ -182,7 +188,7 @@ static void test_http_put(void **state)
     /* 201 is not 200: Teaclave counts it as a failure. */
     snprintf(url, sizeof url, "http://127.0.0.1:%d/created/put2.bin", f->http.port);
     up.url = url;
-    assert_int_equal(steep_file_agent_upload(&up, 1, NULL), -1);
+    assert_int_equal(steep_file_agent_upload(&up, 1, &permissive), -1);
     assert_non_null(strstr(steep_error_get(), "201"));
     free(big);
 }
@@ -194,7 +200,7 @@ static void test_unsupported(void **state)
     assert_non_null(strstr(steep_error_get(), "Scheme not supported"));
     assert_non_null(strstr(steep_error_get(), "s3://bucket/key"));
     struct steep_file_transfer up = {"ftp://host/x", at(f, 0, "s3")};
-    assert_int_equal(steep_file_agent_upload(&up, 1, NULL), -1);
+    assert_int_equal(steep_file_agent_upload(&up, 1, &permissive), -1);
     assert_non_null(strstr(steep_error_get(), "Scheme not supported"));
 }
 
@@ -221,7 +227,7 @@ static void test_parallel(void **state)
         batch[i] = (struct steep_file_transfer){urls[i], locals[i]};
     }
     double start = now_seconds();
-    assert_int_equal(steep_file_agent_download(batch, N, NULL), 0);
+    assert_int_equal(steep_file_agent_download(batch, N, &permissive), 0);
     double elapsed = now_seconds() - start;
     /* Each response takes 0.5 s: one after another would take 3 s. */
     assert_true(elapsed < 2.5);
@@ -237,7 +243,7 @@ static void test_parallel(void **state)
     snprintf(locals[0], sizeof locals[0], "%s/batch-fail0", f->dir);
     for (int i = 1; i < N; i++)
         snprintf(locals[i], sizeof locals[i], "%s/batch-fail%d", f->dir, i);
-    assert_int_equal(steep_file_agent_download(batch, N, NULL), -1);
+    assert_int_equal(steep_file_agent_download(batch, N, &permissive), -1);
     assert_non_null(strstr(steep_error_get(), "nothere.txt"));
 }
 
@@ -288,15 +294,88 @@ static void test_redact(void **state)
     assert_string_equal(out, "file:///tmp/x");
 }
 
+static void test_file_urls_refused_by_default(void **state)
+{
+    struct fixture *f = *state;
+    char url[1200];
+    test_write_file(at(f, 0, "host-file"), "secret", 6);
+    snprintf(url, sizeof url, "file://%s", at(f, 0, "host-file"));
+    struct steep_file_transfer t = {url, at(f, 1, "stolen")};
+    assert_int_equal(steep_file_agent_download(&t, 1, NULL), -1);
+    assert_non_null(strstr(steep_error_get(), "file:// URLs are disabled"));
+    assert_false(test_file_exists(at(f, 1, "stolen")));
+    struct steep_file_transfer up = {url, at(f, 0, "host-file")};
+    assert_int_equal(steep_file_agent_upload(&up, 1, NULL), -1);
+    assert_non_null(strstr(steep_error_get(), "file:// URLs are disabled"));
+}
+
+struct cancel_flag {
+    pthread_mutex_t lock;
+    bool set;
+};
+
+static bool flag_set(void *arg)
+{
+    struct cancel_flag *flag = arg;
+    pthread_mutex_lock(&flag->lock);
+    bool set = flag->set;
+    pthread_mutex_unlock(&flag->lock);
+    return set;
+}
+
+static void *cancel_later(void *arg)
+{
+    usleep(500 * 1000);
+    struct cancel_flag *flag = arg;
+    pthread_mutex_lock(&flag->lock);
+    flag->set = true;
+    pthread_mutex_unlock(&flag->lock);
+    return NULL;
+}
+
+/* A server that sends a byte every 0.2 s must not hold a slot past a cancel
+ * or past the task's time limit. */
+static void test_stalling_download_stops(void **state)
+{
+    struct fixture *f = *state;
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/drip/300", f->http.port);
+    struct cancel_flag flag = {PTHREAD_MUTEX_INITIALIZER, false};
+    struct steep_file_agent_options options = {.canceled = flag_set, .canceled_arg = &flag};
+    struct steep_file_transfer t = {url, at(f, 0, "dripped")};
+    pthread_t canceler;
+    assert_int_equal(pthread_create(&canceler, NULL, cancel_later, &flag), 0);
+    double start = now_seconds();
+    assert_int_equal(steep_file_agent_download(&t, 1, &options), -1);
+    double elapsed = now_seconds() - start;
+    pthread_join(canceler, NULL);
+    assert_non_null(strstr(steep_error_get(), "transfer canceled"));
+    assert_true(elapsed < 5.0);
+
+    options = (struct steep_file_agent_options){.timeout_seconds = 1};
+    t.local = at(f, 1, "dripped");
+    start = now_seconds();
+    assert_int_equal(steep_file_agent_download(&t, 1, &options), -1);
+    elapsed = now_seconds() - start;
+    assert_non_null(strstr(steep_error_get(), "time limit"));
+    assert_true(elapsed >= 0.9 && elapsed < 5.0);
+}
+
 int main(void)
 {
     steep_file_agent_global_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_data_url), cmocka_unit_test(test_file_scheme),
-        cmocka_unit_test(test_fusion),   cmocka_unit_test(test_http),
-        cmocka_unit_test(test_http_put), cmocka_unit_test(test_unsupported),
-        cmocka_unit_test(test_parallel), cmocka_unit_test(test_large_files_are_streamed),
+        cmocka_unit_test(test_data_url),
+        cmocka_unit_test(test_file_scheme),
+        cmocka_unit_test(test_fusion),
+        cmocka_unit_test(test_http),
+        cmocka_unit_test(test_http_put),
+        cmocka_unit_test(test_unsupported),
+        cmocka_unit_test(test_parallel),
+        cmocka_unit_test(test_large_files_are_streamed),
         cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_file_urls_refused_by_default),
+        cmocka_unit_test(test_stalling_download_stops),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -73,6 +73,7 @@ static int setup(void **state)
     steep_sandbox_limits_default(&f->environment.limits);
     f->environment.limits.wall_seconds = 30;
     f->environment.allow_test_payloads = true;
+    f->environment.allow_file_urls = true;
     f->environment.limits.memory_bytes = 256u << 20;
     *state = f;
     return 0;
