@@ -2,7 +2,7 @@
  * Node side of the sandbox: start the runner, feed it the request, collect
  * its frames under a wall-clock deadline, reap it and explain its end.
  *
- * The process is forked from a multi-threaded node, so the child does only
+ * The process is vforked from a multi-threaded node, so the child does only
  * async-signal-safe work (dup2, close_range, prctl, execve) before exec;
  * everything else (namespaces, chroot, rlimits, seccomp) happens in the
  * single-threaded runner (task_runner.c). All descriptors the node opens
@@ -101,7 +101,8 @@ struct spawn {
     pid_t parent;
 };
 
-/* Runs in the forked child: async-signal-safe calls only. */
+/* Runs in the vforked child (the parent's memory, this thread suspended):
+ * async-signal-safe calls only, no writes outside this frame. */
 static void __attribute__((noreturn)) exec_runner(const char *path, struct spawn *spawn)
 {
     int low = (int)(CHANNEL_FD + spawn->n);
@@ -203,9 +204,15 @@ static int start(const struct steep_sandbox_task *task, int *channel, pid_t *pid
         steep_buf_free(&encoded);
         return steep_error_set("cannot open /dev/null: %s", strerror(errno));
     }
-    *pid = fork();
+    /* vfork: the node is a big multithreaded process, and copying its page
+     * tables for a child that only moves descriptors and execs cost more
+     * than the runner's own start. The child touches nothing but its own
+     * stack frame (exec_runner) and per-process state (descriptors, signal
+     * mask and dispositions, rlimits); this thread waits until it execs. */
+    const char *runner_path = task->runner_path;
+    *pid = vfork();
     if (*pid == 0)
-        exec_runner(task->runner_path, &spawn);
+        exec_runner(runner_path, &spawn);
     int fork_errno = errno;
     close(pair[1]);
     close(spawn.null_fd);
