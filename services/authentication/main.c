@@ -16,22 +16,17 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "service/service.h"
 #include "tee/attested.h"
 
 #include <openssl/crypto.h>
 #include <malloc.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const inbound[] = {"teaclave_frontend_service"};
-
-struct servers {
-    struct steep_rpc_server *api;
-    struct steep_rpc_server *internal;
-};
 
 static int read_admin_password(const struct steep_config *config, struct steep_buf *password)
 {
@@ -84,49 +79,27 @@ static int read_options(const struct steep_config *config, struct steep_attested
     return steep_config_check(config);
 }
 
-static struct steep_rpc_server *
-start_server(const char *listen, const char *name, const struct steep_tls_config *tls, int workers,
-             struct steep_auth *auth, int (*add)(struct steep_rpc_server *, struct steep_auth *))
+static int add_api(struct steep_rpc_server *server, void *auth)
 {
-    struct steep_rpc_server_config server_config = {
-        .listen = listen, .tls = *tls, .workers = workers, .name = name};
-    struct steep_rpc_server *server = steep_rpc_server_new(&server_config);
-    if (!server)
-        return NULL;
-    if (add(server, auth) < 0 || steep_rpc_server_start(server) < 0) {
-        steep_rpc_server_free(server);
-        return NULL;
-    }
-    log_info("%s endpoint serving on %s (port %d)", name, listen, steep_rpc_server_port(server));
-    return server;
+    return steep_auth_register_api(server, auth);
 }
 
-static int start_servers(const struct steep_config *config, struct steep_attested *attested,
-                         struct steep_auth *auth, struct servers *servers)
+static int add_internal(struct steep_rpc_server *server, void *auth)
 {
-    struct steep_tls_config one_way, mutual;
-    GUARD(steep_attested_server_tls(attested, NULL, 0, &one_way));
-    GUARD(steep_attested_server_tls(attested, inbound, 1, &mutual));
+    return steep_auth_register_internal(server, auth);
+}
+
+/* The public API (one-way attested) and the frontend's internal endpoint. */
+static int serve(const struct steep_config *config, struct steep_attested *attested,
+                 struct steep_auth *auth, const sigset_t *stop)
+{
     int workers = (int)steep_config_get_int(config, "authentication.workers", 0);
-    servers->api = start_server(config->api_authentication_listen, "authentication-api", &one_way,
-                                workers, auth, steep_auth_register_api);
-    if (!servers->api)
-        return -1;
-    servers->internal = start_server(config->internal[STEEP_ENDPOINT_AUTHENTICATION].listen_address,
-                                     "authentication-internal", &mutual, workers, auth,
-                                     steep_auth_register_internal);
-    return servers->internal ? 0 : -1;
-}
-
-static void stop_servers(struct servers *servers)
-{
-    struct steep_rpc_server *list[] = {servers->api, servers->internal};
-    for (size_t i = 0; i < 2; i++) {
-        if (list[i]) {
-            steep_rpc_server_stop(list[i], 2000);
-            steep_rpc_server_free(list[i]);
-        }
-    }
+    const struct steep_service_endpoint endpoints[] = {
+        {config->api_authentication_listen, "authentication-api", workers, NULL, 0, add_api, auth},
+        {config->internal[STEEP_ENDPOINT_AUTHENTICATION].listen_address, "authentication-internal",
+         workers, inbound, 1, add_internal, auth},
+    };
+    return steep_service_serve(attested, config, endpoints, 2, stop, 2000);
 }
 
 static int run(struct steep_config *config, const sigset_t *stop)
@@ -138,7 +111,6 @@ static int run(struct steep_config *config, const sigset_t *stop)
     struct steep_buf admin_password = STEEP_BUF_INIT;
     char *state_dir = steep_config_service_dir(config, "authentication");
     struct steep_auth *auth = NULL;
-    struct servers servers = {0};
     int rc = -1;
     if (state_dir && read_options(config, attested, &options, &admin_password) == 0) {
         options.state_dir = state_dir;
@@ -146,15 +118,10 @@ static int run(struct steep_config *config, const sigset_t *stop)
     }
     OPENSSL_cleanse(&options, sizeof options);
     steep_buf_free(&admin_password);
-    if (auth && start_servers(config, attested, auth, &servers) == 0) {
-        int signal_number = 0;
-        sigwait(stop, &signal_number);
-        log_info("stopping on signal %d", signal_number);
-        rc = 0;
-    }
+    if (auth)
+        rc = serve(config, attested, auth, stop);
     char message[STEEP_ERROR_MAX];
     snprintf(message, sizeof message, "%s", steep_error_get());
-    stop_servers(&servers);
     steep_auth_close(auth);
     steep_attested_free(attested);
     free(state_dir);
@@ -165,26 +132,16 @@ static int run(struct steep_config *config, const sigset_t *stop)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 || strcmp(argv[1], "--config") != 0) {
-        fprintf(stderr, "usage: steep-authentication --config FILE\n");
-        return 2;
-    }
-    steep_log_init("authentication");
     /* Every argon2id hash allocates m_cost KiB. Keep such blocks in mmap so
      * they go back to the system when freed: glibc's adaptive threshold would
      * otherwise keep one per thread arena and idle RSS grows to hundreds of MiB. */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
     struct steep_config *config = NULL;
-    if (steep_config_load(argv[2], &config) < 0) {
-        log_error("%s", steep_error_get());
-        return 1;
-    }
-    int rc = run(config, &stop);
+    int rc = steep_service_begin(argc, argv, "authentication", &stop, &config);
+    if (rc)
+        return rc;
+    rc = run(config, &stop);
     if (rc < 0)
         log_error("%s", steep_error_get());
     steep_config_free(config);

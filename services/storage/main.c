@@ -13,33 +13,18 @@
  * framing), workers (RPC handler threads; 0 = the RPC default), data_dir.
  */
 #include <openssl/crypto.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "service/service.h"
 #include "services/storage/service.h"
 #include "tee/attested.h"
 
 static const char *const inbound[] = {"teaclave_management_service", "teaclave_scheduler_service"};
-
-static int usage(void)
-{
-    fprintf(stderr, "usage: steep-storage --config FILE\n");
-    return 2;
-}
-
-static void block_stop_signals(sigset_t *set)
-{
-    sigemptyset(set);
-    sigaddset(set, SIGTERM);
-    sigaddset(set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, set, NULL);
-}
 
 static int read_limits(const struct steep_config *config, struct steep_storage_service *service)
 {
@@ -78,29 +63,24 @@ static int open_store(const struct steep_config *config, struct steep_attested *
     return rc;
 }
 
+static int add_methods(struct steep_rpc_server *server, void *service)
+{
+    return steep_storage_service_register(server, service);
+}
+
 static int serve(struct steep_config *config, struct steep_attested *attested,
                  struct steep_storage_service *service, const sigset_t *stop)
 {
-    struct steep_rpc_server_config server_config = {
+    struct steep_service_endpoint endpoint = {
         .listen = config->internal[STEEP_ENDPOINT_STORAGE].listen_address,
-        .workers = (int)steep_config_get_int(config, "storage.workers", 0),
         .name = "storage",
+        .workers = (int)steep_config_get_int(config, "storage.workers", 0),
+        .inbound = inbound,
+        .n_inbound = 2,
+        .add_methods = add_methods,
+        .arg = service,
     };
-    GUARD(steep_attested_server_tls(attested, inbound, 2, &server_config.tls));
-    GUARD(steep_config_check(config));
-    struct steep_rpc_server *server = steep_rpc_server_new(&server_config);
-    ENSURE(server != NULL, "%s", steep_error_get());
-    if (steep_storage_service_register(server, service) < 0 || steep_rpc_server_start(server) < 0) {
-        steep_rpc_server_free(server);
-        return -1;
-    }
-    log_info("serving on %s (port %d)", server_config.listen, steep_rpc_server_port(server));
-    int signal_number = 0;
-    sigwait(stop, &signal_number);
-    log_info("stopping on signal %d", signal_number);
-    steep_rpc_server_stop(server, 5000);
-    steep_rpc_server_free(server);
-    return 0;
+    return steep_service_serve(attested, config, &endpoint, 1, stop, 5000);
 }
 
 static int run(struct steep_config *config, const sigset_t *stop)
@@ -121,17 +101,12 @@ static int run(struct steep_config *config, const sigset_t *stop)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 || strcmp(argv[1], "--config") != 0)
-        return usage();
-    steep_log_init("storage");
     sigset_t stop;
-    block_stop_signals(&stop);
     struct steep_config *config = NULL;
-    if (steep_config_load(argv[2], &config) < 0) {
-        log_error("%s", steep_error_get());
-        return 1;
-    }
-    int rc = run(config, &stop);
+    int rc = steep_service_begin(argc, argv, "storage", &stop, &config);
+    if (rc)
+        return rc;
+    rc = run(config, &stop);
     if (rc < 0)
         log_error("%s", steep_error_get());
     steep_config_free(config);

@@ -1,0 +1,80 @@
+/* The common life of a service process; see service.h. */
+#include "service/service.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/log.h"
+
+#define MAX_ENDPOINTS 4
+
+int steep_service_begin(int argc, char **argv, const char *name, sigset_t *stop,
+                        struct steep_config **config)
+{
+    if (argc != 3 || strcmp(argv[1], "--config") != 0) {
+        fprintf(stderr, "usage: steep-%s --config FILE\n", name);
+        return 2;
+    }
+    steep_log_init(name);
+    sigemptyset(stop);
+    sigaddset(stop, SIGTERM);
+    sigaddset(stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, stop, NULL);
+    if (steep_config_load(argv[2], config) < 0) {
+        log_error("%s", steep_error_get());
+        return 1;
+    }
+    return 0;
+}
+
+int steep_service_wait(const sigset_t *stop)
+{
+    int signal_number = 0;
+    sigwait(stop, &signal_number);
+    log_info("stopping on signal %d", signal_number);
+    return signal_number;
+}
+
+static void stop_all(struct steep_rpc_server **servers, size_t n, int grace_ms)
+{
+    for (size_t i = 0; i < n; i++)
+        steep_rpc_server_stop(servers[i], grace_ms);
+    for (size_t i = 0; i < n; i++)
+        steep_rpc_server_free(servers[i]);
+}
+
+int steep_service_serve(struct steep_attested *attested, const struct steep_config *config,
+                        const struct steep_service_endpoint *endpoints, size_t n,
+                        const sigset_t *stop, int grace_ms)
+{
+    ENSURE(n > 0 && n <= MAX_ENDPOINTS, "a service has 1 to %d endpoints", MAX_ENDPOINTS);
+    GUARD(steep_config_check(config));
+    struct steep_rpc_server *servers[MAX_ENDPOINTS];
+    size_t started = 0;
+    for (; started < n; started++) {
+        const struct steep_service_endpoint *e = &endpoints[started];
+        struct steep_rpc_server_config server_config = {
+            .listen = e->listen, .workers = e->workers, .name = e->name};
+        struct steep_rpc_server *server = NULL;
+        int rc = steep_attested_server_tls(attested, e->inbound, e->n_inbound, &server_config.tls);
+        if (rc == 0 && !(server = steep_rpc_server_new(&server_config)))
+            rc = -1;
+        if (rc == 0 && (e->add_methods(server, e->arg) < 0 || steep_rpc_server_start(server) < 0))
+            rc = -1;
+        if (rc < 0) {
+            steep_error_wrap("%s endpoint", e->name);
+            if (server)
+                steep_rpc_server_free(server);
+            stop_all(servers, started, 0);
+            return -1;
+        }
+        servers[started] = server;
+        log_info("serving %s on %s (port %d)", e->name, e->listen, steep_rpc_server_port(server));
+    }
+    steep_service_wait(stop);
+    stop_all(servers, started, grace_ms);
+    return 0;
+}

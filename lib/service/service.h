@@ -1,0 +1,59 @@
+/*
+ * The life of a Steep service process, written once: `--config FILE`,
+ * logging, the stop signals, the attested endpoints, a graceful stop.
+ *
+ *   sigset_t stop;
+ *   struct steep_config *config;
+ *   int rc = steep_service_begin(argc, argv, "storage", &stop, &config);
+ *   if (rc) return rc;                      // usage (2) or config error (1), logged
+ *   ... open the service's own state ...
+ *   struct steep_service_endpoint endpoint = {listen, "storage", workers,
+ *                                             inbound, 2, add_methods, &service};
+ *   rc = steep_service_serve(attested, &endpoint, 1, &stop, 5000);
+ *
+ * SIGTERM and SIGINT are blocked in every thread and taken by sigwait(), so
+ * a stop is an orderly return from steep_service_serve(), never a handler
+ * racing the service's threads.
+ */
+#ifndef STEEP_SERVICE_SERVICE_H
+#define STEEP_SERVICE_SERVICE_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "core/config.h"
+#include "rpc/rpc.h"
+#include "tee/attested.h"
+
+/* Parses `--config FILE`, names the log after the service, blocks the stop
+ * signals into *stop and loads the config. Returns 0, or the exit status to
+ * return (2: usage, 1: the config could not be loaded; both logged). */
+int steep_service_begin(int argc, char **argv, const char *name, sigset_t *stop,
+                        struct steep_config **config);
+
+/* Waits for SIGTERM or SIGINT; returns the signal number. */
+int steep_service_wait(const sigset_t *stop);
+
+struct steep_service_endpoint {
+    const char *listen; /* "host:port" */
+    const char *name;   /* for logs */
+    int workers;        /* 0: the RPC layer's default */
+    /* Peers that must attest as one of these services; none: one-way
+     * attestation (a public endpoint). */
+    const char *const *inbound;
+    size_t n_inbound;
+    int (*add_methods)(struct steep_rpc_server *server, void *arg);
+    void *arg;
+};
+
+/*
+ * Starts every endpoint, serves until a stop signal, then stops them,
+ * letting in-flight calls finish for up to grace_ms. Returns 0, or -1 with
+ * steep_error_get() when an endpoint could not start. Calls
+ * steep_config_check() first, so a wrongly typed key fails the start.
+ */
+int steep_service_serve(struct steep_attested *attested, const struct steep_config *config,
+                        const struct steep_service_endpoint *endpoints, size_t n,
+                        const sigset_t *stop, int grace_ms);
+
+#endif
