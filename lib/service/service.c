@@ -30,6 +30,25 @@ int steep_service_begin(int argc, char **argv, const char *name, sigset_t *stop,
     return 0;
 }
 
+struct steep_rpc_client *steep_service_connect(const struct steep_config *config,
+                                               struct steep_attested *attested,
+                                               enum steep_endpoint endpoint,
+                                               const char *service_name)
+{
+    char address[256];
+    const char *advertised = config->internal[endpoint].advertised_address;
+    GUARD_PTR(steep_config_connect_address(advertised, address, sizeof address));
+    struct steep_rpc_client_config client_config = {.address = address};
+    GUARD_PTR(steep_attested_client_tls(attested, service_name, &client_config.tls));
+    struct steep_rpc_client *client = steep_rpc_client_new(&client_config);
+    if (!client) {
+        steep_error_wrap("client for %s", service_name);
+        return NULL;
+    }
+    log_info("%s at %s", service_name, advertised);
+    return client;
+}
+
 int steep_service_wait(const sigset_t *stop)
 {
     int signal_number = 0;

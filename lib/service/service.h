@@ -31,6 +31,14 @@
 int steep_service_begin(int argc, char **argv, const char *name, sigset_t *stop,
                         struct steep_config **config);
 
+/* A client for another service: its [internal_endpoints] advertised
+ * address, TLS pinned to its attested identity (e.g.
+ * "teaclave_storage_service"). NULL with steep_error_get() on failure. */
+struct steep_rpc_client *steep_service_connect(const struct steep_config *config,
+                                               struct steep_attested *attested,
+                                               enum steep_endpoint endpoint,
+                                               const char *service_name);
+
 /* Waits for SIGTERM or SIGINT; returns the signal number. */
 int steep_service_wait(const sigset_t *stop);
 
