@@ -247,10 +247,17 @@ static size_t on_send(char *data, size_t size, size_t count, void *arg)
     }
 }
 
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Stops a transfer when its task is canceled or the batch's time is up. */
 struct transfer_guard {
     const struct steep_file_agent_options *options;
-    time_t deadline; /* 0: none */
+    int64_t deadline_ms; /* CLOCK_MONOTONIC; 0: none */
     bool canceled;
     bool expired;
 };
@@ -262,7 +269,7 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
     struct transfer_guard *guard = arg;
     if (guard->options->canceled && guard->options->canceled(guard->options->canceled_arg))
         guard->canceled = true;
-    else if (guard->deadline && time(NULL) >= guard->deadline)
+    else if (guard->deadline_ms && monotonic_ms() >= guard->deadline_ms)
         guard->expired = true;
     return guard->canceled || guard->expired; /* non-zero aborts the transfer */
 }
@@ -464,7 +471,8 @@ static int run_batch(const struct steep_file_transfer *files, size_t n,
     static const struct steep_file_agent_options defaults = {0};
     if (!options)
         options = &defaults;
-    time_t deadline = options->timeout_seconds ? time(NULL) + options->timeout_seconds : 0;
+    int64_t deadline =
+        options->timeout_seconds ? monotonic_ms() + (int64_t)options->timeout_seconds * 1000 : 0;
     struct job *jobs = calloc(n ? n : 1, sizeof *jobs);
     ENSURE(jobs, "out of memory");
     for (size_t start = 0; start < n; start += MAX_PARALLEL) {

@@ -138,7 +138,9 @@ int main(void)
                                         .arguments_json = "{\"message\": \"held\"}",
                                         .executor = "builtin"};
     size_t before = 0, after = 0;
-    steep_audit_entries_free(query(admin, "get_task", 10000, &before), before);
+    entries =
+        query(admin, "get_task", 10000, &before); /* n is set by the call: not in one expression */
+    steep_audit_entries_free(entries, before);
     struct steep_task *task = NULL;
     rc = function_id ? steep_create_task(admin, &echo_task, &task_id, &err) : -1;
     if (rc == 0)
@@ -146,7 +148,9 @@ int main(void)
     if (rc == 0)
         rc = steep_wait_task(admin, task_id, 60000, &task, &err);
     check(rc == 0 && task->status == STEEP_TASK_FINISHED, "waited task finished", err.message);
-    steep_audit_entries_free(query(admin, "get_task", 10000, &after), after);
+    entries =
+        query(admin, "get_task", 10000, &after); /* n is set by the call: not in one expression */
+    steep_audit_entries_free(entries, after);
     check(after == before + 1, "the wait was one GetTask (one audit entry)", NULL);
     if (after != before + 1)
         fprintf(stderr, "    get_task entries: %zu before, %zu after\n", before, after);
