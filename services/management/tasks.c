@@ -393,11 +393,22 @@ static int64_t monotonic_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The fields task_facts reads (fixed at creation): equal ones give the same
+ * policy answer, so a reloaded record need not be asked about again. */
+static bool same_facts(const json_t *a, const json_t *b)
+{
+    const char *fields[] = {"participants", "creator", "inputs_ownership", "outputs_ownership"};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        if (!json_equal(json_object_get(a, fields[i]), json_object_get(b, fields[i])))
+            return false;
+    return true;
+}
+
 /* Steep's steep-wait-ms: after an allowed read of a task that is not yet
  * terminal, waits for its record to change in storage (a long poll, no
  * polling) and reloads it, until it is terminal or the wait is over (kept
  * 100 ms inside the call's deadline). The caller's access is asked again
- * for the record that is answered. */
+ * for the record that is answered if its policy facts changed. */
 static int wait_for_task(struct steep_management *m, const struct steep_management_caller *caller,
                          const char *key, json_t **task, struct steep_buf *raw)
 {
@@ -408,23 +419,32 @@ static int wait_for_task(struct steep_management *m, const struct steep_manageme
         return 0;
     int64_t deadline = monotonic_ms() + wait;
     bool reloaded = false;
+    json_t *first = json_incref(*task);
     for (int64_t left = wait; left > 0 && !task_terminal(*task); left = deadline - monotonic_ms()) {
         bool changed = false;
-        if (m->kv.wait_change(m->kv.ctx, key, raw, (int)left, &changed) != STEEP_STORE_OK)
+        if (m->kv.wait_change(m->kv.ctx, key, raw, (int)left, &changed) != STEEP_STORE_OK) {
+            json_decref(first);
             return steep_management_internal("wait for task");
+        }
         if (!changed)
             break;
         json_t *fresh = NULL;
         int rc = steep_record_load(&m->kv, key, &fresh, raw);
-        if (rc == STEEP_STORE_NOT_FOUND)
-            return steep_management_fail(STEEP_GRPC_INVALID_ARGUMENT, "invalid task id");
-        if (rc != STEEP_STORE_OK)
-            return steep_management_internal("load task");
+        if (rc != STEEP_STORE_OK) {
+            json_decref(first);
+            return rc == STEEP_STORE_NOT_FOUND
+                       ? steep_management_fail(STEEP_GRPC_INVALID_ARGUMENT, "invalid task id")
+                       : steep_management_internal("load task");
+        }
         json_decref(*task);
         *task = fresh;
         reloaded = true;
     }
-    return reloaded ? check_task(m, "task_access", key, *task, caller, false) : 0;
+    int rc = reloaded && !same_facts(first, *task)
+                 ? check_task(m, "task_access", key, *task, caller, false)
+                 : 0;
+    json_decref(first);
+    return rc;
 }
 
 STEEP_MANAGEMENT_HANDLER(steep_management_get_task)
