@@ -341,8 +341,8 @@ static long long monotonic_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The longest single held GetTask (the platform caps it at 20 s). */
-#define WAIT_SLICE_MS 10000
+/* The longest single held GetTask (the platform caps it at 5 s). */
+#define WAIT_SLICE_MS 5000
 
 int steep_wait_task(steep_client *client, const char *task_id, int timeout_ms,
                     struct steep_task **task, struct steep_error *err)

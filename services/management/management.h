@@ -48,8 +48,9 @@ struct steep_management {
     void *notify_arg;
 };
 
-/* The longest GetTask hold a caller may ask for (steep-wait-ms). */
-#define STEEP_MANAGEMENT_WAIT_MAX_MS 20000
+/* The longest GetTask hold a caller may ask for (steep-wait-ms): also
+ * bounds how long a held call can delay a graceful stop of the frontend. */
+#define STEEP_MANAGEMENT_WAIT_MAX_MS 5000
 
 struct steep_management_caller {
     const char *id;   /* metadata "id" */
@@ -59,6 +60,10 @@ struct steep_management_caller {
     int wait_ms;
     /* ms left of the call's deadline, or -1 for none */
     int64_t remaining_ms;
+    /* NULL in tests: a held GetTask ends early once cancelled(call) says
+     * so (caller gone, server stopping) */
+    bool (*cancelled)(const void *call);
+    const void *call;
 };
 
 typedef int (*steep_management_handler_fn)(struct steep_management *m,

@@ -57,6 +57,11 @@ struct binding {
 };
 
 /* Caller metadata: Teaclave answers UNKNOWN "missing user id" / "missing user role". */
+static bool call_cancelled(const void *call)
+{
+    return steep_rpc_call_cancelled(call);
+}
+
 static int caller_of(struct steep_rpc_call *call, struct steep_management_caller *caller)
 {
     caller->id = steep_rpc_call_metadata(call, "id");
@@ -75,6 +80,8 @@ static int caller_of(struct steep_rpc_call *call, struct steep_management_caller
                 value > STEEP_MANAGEMENT_WAIT_MAX_MS ? STEEP_MANAGEMENT_WAIT_MAX_MS : (int)value;
     }
     caller->remaining_ms = steep_rpc_call_remaining_ms(call);
+    caller->cancelled = call_cancelled;
+    caller->call = call;
     return 0;
 }
 

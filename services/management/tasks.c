@@ -386,6 +386,9 @@ static bool task_terminal(const json_t *task)
            status == TEACLAVE_COMMON_PROTO__TASK_STATUS__Canceled;
 }
 
+/* A held GetTask re-checks its own call this often (caller gone, stopping). */
+#define WAIT_SLICE_MS 1000
+
 static int64_t monotonic_ms(void)
 {
     struct timespec ts;
@@ -421,13 +424,16 @@ static int wait_for_task(struct steep_management *m, const struct steep_manageme
     bool reloaded = false;
     json_t *first = json_incref(*task);
     for (int64_t left = wait; left > 0 && !task_terminal(*task); left = deadline - monotonic_ms()) {
+        if (caller->cancelled && caller->cancelled(caller->call))
+            break;
         bool changed = false;
-        if (m->kv.wait_change(m->kv.ctx, key, raw, (int)left, &changed) != STEEP_STORE_OK) {
+        int slice = left > WAIT_SLICE_MS ? WAIT_SLICE_MS : (int)left;
+        if (m->kv.wait_change(m->kv.ctx, key, raw, slice, &changed) != STEEP_STORE_OK) {
             json_decref(first);
             return steep_management_internal("wait for task");
         }
         if (!changed)
-            break;
+            continue;
         json_t *fresh = NULL;
         int rc = steep_record_load(&m->kv, key, &fresh, raw);
         if (rc != STEEP_STORE_OK) {

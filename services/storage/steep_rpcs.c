@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "core/error.h"
 #include "services/storage/service.h"
@@ -91,7 +92,15 @@ static void handle_batch(struct steep_rpc_call *call, const ProtobufCMessage *me
     free(ops);
 }
 
-#define WAIT_CHANGE_MAX_MS 30000
+#define WAIT_CHANGE_MAX_MS   30000
+#define WAIT_CHANGE_SLICE_MS 200
+
+static int64_t steep_storage_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void handle_wait_change(struct steep_rpc_call *call, const ProtobufCMessage *message,
                                void *arg)
@@ -105,12 +114,19 @@ static void handle_wait_change(struct steep_rpc_call *call, const ProtobufCMessa
     int64_t remaining = steep_rpc_call_remaining_ms(call);
     if (remaining >= 0 && remaining < timeout_ms)
         timeout_ms = (int)remaining;
+    /* In slices, so a caller that left or a stopping server ends the wait
+     * (and frees this worker) within WAIT_CHANGE_SLICE_MS. */
     bool changed = false;
-    if (steep_store_wait_change(service->store, request->key.data, request->key.len,
-                                request->known_absent, request->known.data, request->known.len,
-                                timeout_ms, &changed) < 0) {
-        steep_storage_fail_internal(call, "WaitChange");
-        return;
+    int64_t deadline = steep_storage_now_ms() + timeout_ms;
+    for (int64_t left = timeout_ms; !changed && left > 0 && !steep_rpc_call_cancelled(call);
+         left = deadline - steep_storage_now_ms()) {
+        if (steep_store_wait_change(service->store, request->key.data, request->key.len,
+                                    request->known_absent, request->known.data, request->known.len,
+                                    left > WAIT_CHANGE_SLICE_MS ? WAIT_CHANGE_SLICE_MS : (int)left,
+                                    &changed) < 0) {
+            steep_storage_fail_internal(call, "WaitChange");
+            return;
+        }
     }
     SteepStorageProto__WaitChangeResponse response =
         STEEP_STORAGE_PROTO__WAIT_CHANGE_RESPONSE__INIT;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/error.h"
 #include "helpers.h"
@@ -324,6 +325,73 @@ static void test_concurrent_clients_and_restart(void **state)
     steep_buf_free(&value);
 }
 
+/* ---- WaitChange: the long poll behind GetTask's steep-wait-ms ---- */
+
+struct held_wait {
+    struct steep_store_client *client;
+    int rc;
+    bool changed;
+};
+
+static void *held_wait_main(void *arg)
+{
+    struct held_wait *w = arg;
+    w->rc = steep_store_client_wait_change(w->client, "task-w", 6, false, "Staged", 6, 20000,
+                                           &w->changed);
+    return NULL;
+}
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_wait_change(void **state)
+{
+    struct fixture *f = *state;
+    bool changed = true;
+    /* a record that differs already answers at once; an equal one times out */
+    put(f, "task-w", "Staged");
+    assert_int_equal(
+        steep_store_client_wait_change(f->client, "task-w", 6, true, NULL, 0, 5000, &changed),
+        STEEP_STORE_OK);
+    assert_true(changed);
+    double start = seconds_now();
+    assert_int_equal(
+        steep_store_client_wait_change(f->client, "task-w", 6, false, "Staged", 6, 300, &changed),
+        STEEP_STORE_OK);
+    assert_false(changed);
+    assert_true(seconds_now() - start >= 0.25);
+    /* a put of the key ends a held wait */
+    struct held_wait w = {f->client, -1, false};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, held_wait_main, &w), 0);
+    nanosleep(&(struct timespec){0, 300 * 1000 * 1000}, NULL);
+    start = seconds_now();
+    put(f, "task-w", "Finished");
+    pthread_join(thread, NULL);
+    assert_int_equal(w.rc, STEEP_STORE_OK);
+    assert_true(w.changed);
+    assert_true(seconds_now() - start < 2.0);
+    /* an empty key is refused */
+    expect_invalid(steep_store_client_wait_change(f->client, "", 0, true, NULL, 0, 10, &changed),
+                   "key");
+    /* a held wait does not hold up the server's stop */
+    struct steep_store_client *other = test_storage_client(f->server.port);
+    assert_non_null(other);
+    w = (struct held_wait){other, -1, true};
+    assert_int_equal(pthread_create(&thread, NULL, held_wait_main, &w), 0);
+    nanosleep(&(struct timespec){0, 300 * 1000 * 1000}, NULL);
+    start = seconds_now();
+    steep_rpc_server_stop(f->server.server, 5000);
+    double stopped = seconds_now() - start;
+    pthread_join(thread, NULL);
+    steep_store_client_free(other);
+    assert_true(stopped < 2.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +402,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreachable_service_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_clients_and_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_change, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
