@@ -6,7 +6,6 @@
  * tells the scheduler at once when a task is staged or canceled (best
  * effort: the scheduler also scans storage). Stops on SIGTERM/SIGINT.
  */
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include "policy/acs_client.h"
 #include "rpc/rpc.h"
 #include "service.h"
+#include "service/service.h"
 #include "steep_scheduler.pb-c.h"
 #include "store/store_client.h"
 #include "tee/attested.h"
@@ -27,12 +27,6 @@
 #define SCHEDULER_TIMEOUT_MS 2000
 
 static const char *const inbound[] = {"teaclave_frontend_service"};
-
-static int usage(void)
-{
-    fprintf(stderr, "usage: steep-management --config FILE\n");
-    return 2;
-}
 
 static struct steep_rpc_client *client_for(struct steep_config *config,
                                            struct steep_attested *attested,
@@ -121,15 +115,13 @@ static void close_clients(struct clients *c)
     steep_store_client_free(c->storage);
 }
 
+static int add_methods(struct steep_rpc_server *server, void *service)
+{
+    return steep_management_register(server, service);
+}
+
 static int serve(struct steep_config *config, struct steep_attested *attested, const sigset_t *stop)
 {
-    struct steep_rpc_server_config server_config = {
-        .listen = config->internal[STEEP_ENDPOINT_MANAGEMENT].listen_address,
-        .workers = (int)steep_config_get_int(config, "management.workers", 0),
-        .name = "management",
-    };
-    GUARD(steep_config_check(config));
-    GUARD(steep_attested_server_tls(attested, inbound, 1, &server_config.tls));
     struct clients clients = {0};
     if (open_clients(config, attested, &clients) < 0) {
         close_clients(&clients);
@@ -143,40 +135,28 @@ static int serve(struct steep_config *config, struct steep_attested *attested, c
         .notify_arg = clients.scheduler,
     };
     struct steep_management_service service = {&management, clients.audit};
-    struct steep_rpc_server *server = steep_rpc_server_new(&server_config);
-    int rc = -1;
-    if (server && steep_management_register(server, &service) == 0 &&
-        steep_rpc_server_start(server) == 0) {
-        log_info("serving on %s (port %d)", server_config.listen, steep_rpc_server_port(server));
-        int signal_number = 0;
-        sigwait(stop, &signal_number);
-        log_info("stopping on signal %d", signal_number);
-        rc = 0;
-    }
-    if (server) {
-        steep_rpc_server_stop(server, 2000);
-        steep_rpc_server_free(server);
-    }
+    struct steep_service_endpoint endpoint = {
+        .listen = config->internal[STEEP_ENDPOINT_MANAGEMENT].listen_address,
+        .name = "management",
+        .workers = (int)steep_config_get_int(config, "management.workers", 0),
+        .inbound = inbound,
+        .n_inbound = 1,
+        .add_methods = add_methods,
+        .arg = &service,
+    };
+    int rc = steep_service_serve(attested, config, &endpoint, 1, stop, 2000);
     close_clients(&clients);
     return rc;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 || strcmp(argv[1], "--config") != 0)
-        return usage();
-    steep_log_init("management");
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
     struct steep_config *config = NULL;
-    if (steep_config_load(argv[2], &config) < 0) {
-        log_error("%s", steep_error_get());
-        return 1;
-    }
-    int rc = 1;
+    int rc = steep_service_begin(argc, argv, "management", &stop, &config);
+    if (rc)
+        return rc;
+    rc = 1;
     struct steep_attested *attested =
         steep_attested_open_from_config(config, "teaclave_management_service");
     if (!attested)

@@ -7,7 +7,6 @@
  * backstop_scan_ms (5000), workers (handler threads; long polls hold one
  * each, default 128).
  */
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,16 +17,11 @@
 #include "rpc/rpc.h"
 #include "scheduler.h"
 #include "service.h"
+#include "service/service.h"
 #include "store/store_client.h"
 #include "tee/attested.h"
 
 static const char *const inbound[] = {"teaclave_execution_service", "teaclave_management_service"};
-
-static int usage(void)
-{
-    fprintf(stderr, "usage: steep-scheduler --config FILE\n");
-    return 2;
-}
 
 static struct steep_store_client *storage_client(struct steep_config *config,
                                                  struct steep_attested *attested)
@@ -41,6 +35,11 @@ static struct steep_store_client *storage_client(struct steep_config *config,
     return steep_store_client_new(&client_config);
 }
 
+static int add_methods(struct steep_rpc_server *server, void *scheduler)
+{
+    return steep_scheduler_register(server, scheduler);
+}
+
 static int serve(struct steep_config *config, struct steep_attested *attested, const sigset_t *stop)
 {
     struct steep_scheduler_config scheduler_config = {
@@ -48,53 +47,39 @@ static int serve(struct steep_config *config, struct steep_attested *attested, c
             (int)steep_config_get_int(config, "scheduler.executor_timeout_secs", 30) * 1000,
         .backstop_ms = (int)steep_config_get_int(config, "scheduler.backstop_scan_ms", 5000),
     };
-    struct steep_rpc_server_config server_config = {
-        .listen = config->internal[STEEP_ENDPOINT_SCHEDULER].listen_address,
-        .workers = (int)steep_config_get_int(config, "scheduler.workers", 128),
-        .name = "scheduler",
-    };
-    GUARD(steep_config_check(config));
     ENSURE(scheduler_config.executor_timeout_ms > 0, "scheduler.executor_timeout_secs must be > 0");
-    GUARD(steep_attested_server_tls(attested, inbound, 2, &server_config.tls));
     struct steep_store_client *client = storage_client(config, attested);
     ENSURE(client != NULL, "storage client: %s", steep_error_get());
     struct steep_scheduler_store store = steep_scheduler_store_over_client(client);
     struct steep_scheduler *scheduler = steep_scheduler_new(&store, &scheduler_config);
-    struct steep_rpc_server *server = scheduler ? steep_rpc_server_new(&server_config) : NULL;
-    int rc = -1;
-    if (server && steep_scheduler_start(scheduler) == 0 &&
-        steep_scheduler_register(server, scheduler) == 0 && steep_rpc_server_start(server) == 0) {
-        log_info("serving on %s (port %d), executor timeout %d s", server_config.listen,
-                 steep_rpc_server_port(server), scheduler_config.executor_timeout_ms / 1000);
-        int signal_number = 0;
-        sigwait(stop, &signal_number);
-        log_info("stopping on signal %d", signal_number);
-        rc = 0;
+    int rc = scheduler && steep_scheduler_start(scheduler) == 0 ? 0 : -1;
+    if (rc == 0) {
+        log_info("executor timeout %d s", scheduler_config.executor_timeout_ms / 1000);
+        struct steep_service_endpoint endpoint = {
+            .listen = config->internal[STEEP_ENDPOINT_SCHEDULER].listen_address,
+            .name = "scheduler",
+            .workers = (int)steep_config_get_int(config, "scheduler.workers", 128),
+            .inbound = inbound,
+            .n_inbound = 2,
+            .add_methods = add_methods,
+            .arg = scheduler,
+        };
+        /* A stop cancels the waiting PullTasks (steep_rpc_call_cancelled). */
+        rc = steep_service_serve(attested, config, &endpoint, 1, stop, 2000);
     }
-    if (server)
-        steep_rpc_server_stop(server, 2000);
-    steep_scheduler_free(scheduler); /* wakes waiting PullTasks first */
-    steep_rpc_server_free(server);
+    steep_scheduler_free(scheduler);
     steep_store_client_free(client);
     return rc;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 || strcmp(argv[1], "--config") != 0)
-        return usage();
-    steep_log_init("scheduler");
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
     struct steep_config *config = NULL;
-    if (steep_config_load(argv[2], &config) < 0) {
-        log_error("%s", steep_error_get());
-        return 1;
-    }
-    int rc = 1;
+    int rc = steep_service_begin(argc, argv, "scheduler", &stop, &config);
+    if (rc)
+        return rc;
+    rc = 1;
     struct steep_attested *attested =
         steep_attested_open_from_config(config, "teaclave_scheduler_service");
     if (!attested)
