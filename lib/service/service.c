@@ -97,3 +97,24 @@ int steep_service_serve(struct steep_attested *attested, const struct steep_conf
     stop_all(servers, started, grace_ms);
     return 0;
 }
+
+int steep_service_main(int argc, char **argv, const char *name, const char *enclave_name,
+                       steep_service_serve_fn serve)
+{
+    sigset_t stop;
+    struct steep_config *config = NULL;
+    int rc = steep_service_begin(argc, argv, name, &stop, &config);
+    if (rc)
+        return rc;
+    rc = 1;
+    struct steep_attested *attested = steep_attested_open_from_config(config, enclave_name);
+    if (!attested)
+        log_error("attestation: %s", steep_error_get());
+    else if (serve(config, attested, &stop) < 0)
+        log_error("%s", steep_error_get());
+    else
+        rc = 0;
+    steep_attested_free(attested);
+    steep_config_free(config);
+    return rc;
+}

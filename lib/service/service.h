@@ -64,4 +64,15 @@ int steep_service_serve(struct steep_attested *attested, const struct steep_conf
                         const struct steep_service_endpoint *endpoints, size_t n,
                         const sigset_t *stop, int grace_ms);
 
+/*
+ * The whole main() of a service whose state lives elsewhere: begin, open the
+ * attested identity (enclave_info name, e.g. "teaclave_frontend_service"),
+ * run serve() until it returns, log its error, free everything. Returns the
+ * process exit status.
+ */
+typedef int (*steep_service_serve_fn)(struct steep_config *config, struct steep_attested *attested,
+                                      const sigset_t *stop);
+int steep_service_main(int argc, char **argv, const char *name, const char *enclave_name,
+                       steep_service_serve_fn serve);
+
 #endif

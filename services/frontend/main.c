@@ -44,8 +44,7 @@ static int serve(const struct steep_config *config, struct steep_frontend *front
     return steep_service_serve(attested, config, &endpoint, 1, stop, 2000);
 }
 
-static int run(const struct steep_config *config, struct steep_attested *attested,
-               const sigset_t *stop)
+static int run(struct steep_config *config, struct steep_attested *attested, const sigset_t *stop)
 {
     struct backend backends[3] = {
         {STEEP_ENDPOINT_AUTHENTICATION, "teaclave_authentication_service", NULL},
@@ -84,21 +83,5 @@ static int run(const struct steep_config *config, struct steep_attested *atteste
 
 int main(int argc, char **argv)
 {
-    sigset_t stop;
-    struct steep_config *config = NULL;
-    int rc = steep_service_begin(argc, argv, "frontend", &stop, &config);
-    if (rc)
-        return rc;
-    rc = 1;
-    struct steep_attested *attested =
-        steep_attested_open_from_config(config, "teaclave_frontend_service");
-    if (!attested)
-        log_error("attestation: %s", steep_error_get());
-    else if (run(config, attested, &stop) < 0)
-        log_error("%s", steep_error_get());
-    else
-        rc = 0;
-    steep_attested_free(attested);
-    steep_config_free(config);
-    return rc;
+    return steep_service_main(argc, argv, "frontend", "teaclave_frontend_service", run);
 }

@@ -151,21 +151,5 @@ static int serve(struct steep_config *config, struct steep_attested *attested, c
 
 int main(int argc, char **argv)
 {
-    sigset_t stop;
-    struct steep_config *config = NULL;
-    int rc = steep_service_begin(argc, argv, "management", &stop, &config);
-    if (rc)
-        return rc;
-    rc = 1;
-    struct steep_attested *attested =
-        steep_attested_open_from_config(config, "teaclave_management_service");
-    if (!attested)
-        log_error("attestation: %s", steep_error_get());
-    else if (serve(config, attested, &stop) < 0)
-        log_error("%s", steep_error_get());
-    else
-        rc = 0;
-    steep_attested_free(attested);
-    steep_config_free(config);
-    return rc;
+    return steep_service_main(argc, argv, "management", "teaclave_management_service", serve);
 }
