@@ -3,8 +3,6 @@
 
 #include "core/error.h"
 
-#include <openssl/evp.h>
-#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,60 +14,6 @@
 #include "teaclave_authentication_service.pb-c.h"
 #include "teaclave_frontend_service.pb-c.h"
 #include "teaclave_management_service.pb-c.h"
-
-/* ---- TLS identity ----------------------------------------------------------- */
-
-struct identity {
-    X509 *cert;
-    EVP_PKEY *key;
-};
-
-static int credentials(void *arg, X509 **cert, EVP_PKEY **key)
-{
-    struct identity *id = arg;
-    X509_up_ref(id->cert);
-    EVP_PKEY_up_ref(id->key);
-    *cert = id->cert;
-    *key = id->key;
-    return 0;
-}
-
-int stub_tls_identity(struct steep_tls_config *tls)
-{
-    struct identity *id = calloc(1, sizeof *id);
-    if (!id)
-        return -1;
-    id->key = EVP_EC_gen("P-256");
-    id->cert = X509_new();
-    if (!id->key || !id->cert)
-        return -1;
-    X509_set_version(id->cert, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(id->cert), 1);
-    X509_gmtime_adj(X509_getm_notBefore(id->cert), -60);
-    X509_gmtime_adj(X509_getm_notAfter(id->cert), 3600);
-    X509_NAME *name = X509_get_subject_name(id->cert);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
-                               0);
-    X509_set_issuer_name(id->cert, name);
-    X509_set_pubkey(id->cert, id->key);
-    if (X509_sign(id->cert, id->key, EVP_sha256()) <= 0)
-        return -1;
-    memset(tls, 0, sizeof *tls);
-    tls->credentials = credentials;
-    tls->credentials_arg = id;
-    return 0;
-}
-
-void stub_tls_identity_free(struct steep_tls_config *tls)
-{
-    struct identity *id = tls->credentials_arg;
-    if (!id)
-        return;
-    X509_free(id->cert);
-    EVP_PKEY_free(id->key);
-    free(id);
-    tls->credentials_arg = NULL;
-}
 
 /* ---- authentication ---------------------------------------------------------- */
 
@@ -282,7 +226,7 @@ int stubs_start(struct stubs *s)
         return -1;
     s->seam = steep_audit_store_over_engine(s->store);
     s->audit = steep_audit_open(&s->seam, NULL);
-    if (!s->audit || stub_tls_identity(&s->tls) < 0)
+    if (!s->audit || test_tls_server_identity(&s->tls) < 0)
         return -1;
     struct steep_rpc_server_config config = {
         .listen = "127.0.0.1:0", .tls = s->tls, .workers = 48, .name = "stubs"};
@@ -299,7 +243,7 @@ void stubs_stop(struct stubs *s)
         steep_rpc_server_stop(s->server, 1000);
         steep_rpc_server_free(s->server);
     }
-    stub_tls_identity_free(&s->tls);
+    test_tls_server_identity_free(&s->tls);
     steep_audit_free(s->audit);
     steep_store_close(s->store);
     char command[128];

@@ -15,6 +15,7 @@
 
 #include "audit.h"
 #include "rpc/rpc.h"
+#include "test_tls.h"
 #include "store/store.h"
 
 struct stub_seen {
@@ -48,9 +49,5 @@ struct stubs {
 
 int stubs_start(struct stubs *s);
 void stubs_stop(struct stubs *s);
-
-/* A self-signed server identity (clients in these tests verify nothing). */
-int stub_tls_identity(struct steep_tls_config *tls);
-void stub_tls_identity_free(struct steep_tls_config *tls);
 
 #endif

@@ -53,7 +53,7 @@ static int setup(void **state)
     struct steep_frontend_backends backends = {f->backend, f->backend, f->backend};
     struct steep_frontend_options options = {.backend_timeout_ms = 5000};
     f->frontend = steep_frontend_new(&backends, &options);
-    if (!f->backend || !f->frontend || stub_tls_identity(&f->tls) < 0)
+    if (!f->backend || !f->frontend || test_tls_server_identity(&f->tls) < 0)
         return -1;
     struct steep_rpc_server_config config = {
         .listen = "127.0.0.1:0", .tls = f->tls, .workers = 40, .name = "frontend"};
@@ -74,7 +74,7 @@ static int teardown(void **state)
     steep_rpc_server_free(f->server);
     steep_frontend_free(f->frontend);
     steep_rpc_client_free(f->backend);
-    stub_tls_identity_free(&f->tls);
+    test_tls_server_identity_free(&f->tls);
     stubs_stop(&f->stubs);
     free(f);
     return 0;

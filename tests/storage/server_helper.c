@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "server_helper.h"
-#include "tls_helper.h"
+#include "test_tls.h"
 
 const uint8_t test_storage_key[STEEP_STORE_KEY_BYTES] = {0x5e, 0xe9, 7, 7, 7};
 

@@ -1,10 +1,10 @@
-/* Self-signed test identity for in-process servers (tls_helper.h). */
+/* Self-signed test identity for in-process servers (test_tls.h). */
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tls_helper.h"
+#include "test_tls.h"
 
 struct identity {
     X509 *cert;
