@@ -8,6 +8,7 @@
  * summation order.
  */
 #include "functions/builtins.h"
+#include "linalg.h"
 #include "functions/line_reader.h"
 #include "functions/model_file.h"
 #include "functions/number.h"
@@ -17,24 +18,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* rulinalg utils::dot. */
-static double dot(const double *u, const double *v, size_t n)
-{
-    double p[8] = {0};
-    size_t i = 0;
-    for (; n - i >= 8; i += 8)
-        for (int k = 0; k < 8; k++)
-            p[k] = p[k] + u[i + k] * v[i + k];
-    double s = 0.0;
-    s = s + (p[0] + p[4]);
-    s = s + (p[1] + p[5]);
-    s = s + (p[2] + p[6]);
-    s = s + (p[3] + p[7]);
-    for (; i < n; i++)
-        s = s + u[i] * v[i];
-    return s;
-}
 
 static int load_parameters(struct steep_fn_io *io, double **params, size_t *count)
 {
@@ -87,7 +70,7 @@ static int predict_line(const char *line, size_t len, const double *params, size
     /* rusty-machine prepends a column of ones: [1, x] · parameters. */
     double *full = row - 1;
     full[0] = 1.0;
-    double z = dot(full, params, features + 1);
+    double z = steep_fn_dot(full, params, features + 1);
     double probability = 1.0 / (1.0 + exp(-z));
     return steep_buf_printf(out, "%.4f\n", probability);
 }

@@ -12,6 +12,7 @@
  * of the SGX libm that produced the fixture).
  */
 #include "functions/args.h"
+#include "linalg.h"
 #include "functions/builtins.h"
 #include "functions/float_format.h"
 #include "functions/line_reader.h"
@@ -25,24 +26,6 @@
 
 #define MAX_FEATURES 65536
 #define MAX_CELLS    (64u << 20)
-
-/* rulinalg utils::dot. */
-static double dot(const double *u, const double *v, size_t n)
-{
-    double p[8] = {0};
-    size_t i = 0;
-    for (; n - i >= 8; i += 8)
-        for (int k = 0; k < 8; k++)
-            p[k] = p[k] + u[i + k] * v[i + k];
-    double s = 0.0;
-    s = s + (p[0] + p[4]);
-    s = s + (p[1] + p[5]);
-    s = s + (p[2] + p[6]);
-    s = s + (p[3] + p[7]);
-    for (; i < n; i++)
-        s = s + u[i] * v[i];
-    return s;
-}
 
 /* Rows of [1, features...] into full, labels into targets. */
 static int read_rows(struct steep_fn_io *io, size_t features, struct steep_buf *full,
@@ -127,14 +110,14 @@ static int train(const double *full, const double *targets, size_t rows, size_t 
     double start_cost = 0.0;
     for (uint64_t it = 0; rc == 0 && it < iters; it++) {
         for (size_t i = 0; i < rows; i++)
-            outputs[i] = 1.0 / (1.0 + exp(-dot(full + i * cols, params, cols)));
+            outputs[i] = 1.0 / (1.0 + exp(-steep_fn_dot(full + i * cols, params, cols)));
         double cost = cross_entropy(outputs, targets, rows);
         if (fabs(start_cost - cost) < 1e-20)
             break;
         for (size_t i = 0; i < rows; i++)
             column[i] = outputs[i] - targets[i];
         for (size_t j = 0; j < cols; j++) {
-            double grad = dot(transposed + j * rows, column, rows) / (double)rows;
+            double grad = steep_fn_dot(transposed + j * rows, column, rows) / (double)rows;
             params[j] = params[j] - grad * alpha;
         }
         start_cost = cost;

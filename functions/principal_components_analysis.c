@@ -18,6 +18,7 @@
  * takes the transposed path otherwise); the data is held in memory.
  */
 #include "functions/args.h"
+#include "linalg.h"
 #include "functions/builtins.h"
 #include "functions/float_format.h"
 #include "functions/line_reader.h"
@@ -50,24 +51,6 @@ static int matrix_new(struct matrix *m, size_t rows, size_t cols)
     return 0;
 }
 
-/* rulinalg utils::dot. */
-static double dot(const double *u, const double *v, size_t n)
-{
-    double p[8] = {0};
-    size_t i = 0;
-    for (; n - i >= 8; i += 8)
-        for (int k = 0; k < 8; k++)
-            p[k] = p[k] + u[i + k] * v[i + k];
-    double s = 0.0;
-    s = s + (p[0] + p[4]);
-    s = s + (p[1] + p[5]);
-    s = s + (p[2] + p[6]);
-    s = s + (p[3] + p[7]);
-    for (; i < n; i++)
-        s = s + u[i] * v[i];
-    return s;
-}
-
 static double signum(double x)
 {
     return signbit(x) ? -1.0 : 1.0;
@@ -77,14 +60,14 @@ static double signum(double x)
 static int make_householder(const double *column, size_t size, struct matrix *h)
 {
     ENSURE(size > 0, "Could not compute SVD.");
-    double denom = column[0] + signum(column[0]) * sqrt(dot(column, column, size));
+    double denom = column[0] + signum(column[0]) * sqrt(steep_fn_dot(column, column, size));
     ENSURE(denom != 0.0, "Could not compute SVD.");
     double *v = malloc(size * sizeof(double));
     ENSURE(v, "out of memory");
     for (size_t i = 0; i < size; i++)
         v[i] = column[i] / denom;
     v[0] = 1.0;
-    double factor = (1.0 + 1.0) / dot(v, v, size);
+    double factor = (1.0 + 1.0) / steep_fn_dot(v, v, size);
     int rc = matrix_new(h, size, size);
     for (size_t i = 0; rc == 0 && i < size; i++)
         for (size_t j = 0; j < size; j++)
