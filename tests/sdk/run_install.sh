@@ -27,7 +27,7 @@ cc -std=c17 -Wall -Werror "$prefix/user.c" $flags -Wl,-rpath,"$prefix/lib" -o "$
 out=$("$prefix/user")
 [ "$out" = "refused|PERMISSION_DENIED|Failed" ] || { echo "unexpected output: $out"; exit 1; }
 lib=$(ls "$prefix"/lib/libsteep.so.0* | head -n 1)
-exported=$(nm -D --defined-only "$lib" | awk '$2 == "T" {print $3}' | sort)
+exported=$(nm -D --defined-only "$lib" | awk '$2 == "T" {print $3}' | sed 's/@.*//' | sort)
 declared=$(grep -o '^STEEP_API [^(]*(' "$prefix/include/steep/steep.h" | sed 's/($//' | awk '{print $NF}' | tr -d '*' | sort)
 [ "$exported" = "$declared" ] || { echo "exported symbols differ from the header:"; diff <(echo "$declared") <(echo "$exported"); exit 1; }
 echo "1 passed, 0 failed"
