@@ -5,7 +5,9 @@
 # (rpc-bench-grpc-server, Debian libgrpc++). Builds nothing: it uses
 # $STEEP_BUILD_DIR (default build/). Prints RPC/s, p50/p99 latency and the
 # ratio ours/reference for: 1 stream, 100 concurrent streams on one
-# connection, 16 connections x 10 streams.
+# connection, 16 connections x 10 streams. The "Steep inline" column is the
+# same method registered with steep_rpc_server_add_inline (handler on the
+# event loop, no worker pool), as storage's Get is.
 #   BENCH_REQUESTS=N scales the request counts (default 100000).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -69,6 +71,8 @@ measure() {
 }
 
 start_server ours 7 "$bin/rpc-echo-server" --cert "$work/cert.pem" --key "$work/key.pem"
+# The same method registered inline (handler on the event loop, no pool).
+start_server inline 9 "$bin/rpc-echo-server" --cert "$work/cert.pem" --key "$work/key.pem" --inline
 have_reference=0
 if [ -x "$bin/rpc-bench-grpc-server" ]; then
   start_server grpc 8 "$bin/rpc-bench-grpc-server" "$work/cert.pem" "$work/key.pem"
@@ -80,12 +84,16 @@ fi
 workloads=("1 stream:1:1:$((requests / 5))"
            "100 streams, 1 connection:1:100:$requests"
            "16 connections x 10 streams:16:10:$requests")
-printf '%-30s | %-30s | %-30s | %s\n' "workload" "Steep RPC/s  p50  p99 (us)" \
-  "gRPC C++ RPC/s  p50  p99 (us)" "ratio RPC/s"
+printf '%-30s | %-30s | %-30s | %-30s | %s\n' "workload" "Steep RPC/s  p50  p99 (us)" \
+  "Steep inline RPC/s p50 p99" "gRPC C++ RPC/s  p50  p99 (us)" "ratio RPC/s"
 for workload in "${workloads[@]}"; do
   IFS=: read -r label c m n <<<"$workload"
   measure "$port_ours" 2000 "$c" "$m" >/dev/null # warm-up
   read -r ours_rps ours_p50 ours_p99 ours_failed < <(measure "$port_ours" "$n" "$c" "$m")
+  measure "$port_inline" 2000 "$c" "$m" >/dev/null
+  read -r in_rps in_p50 in_p99 in_failed < <(measure "$port_inline" "$n" "$c" "$m")
+  fast=$(printf '%10.0f %6s %6s' "$in_rps" "$in_p50" "$in_p99")
+  [ "$in_failed" = 0 ] || fast="$fast (failed: $in_failed)"
   ref="-"; ratio="-"
   if [ $have_reference = 1 ]; then
     measure "$port_grpc" 2000 "$c" "$m" >/dev/null
@@ -96,5 +104,5 @@ for workload in "${workloads[@]}"; do
   fi
   mine=$(printf '%10.0f %6s %6s' "$ours_rps" "$ours_p50" "$ours_p99")
   [ "$ours_failed" = 0 ] || mine="$mine (failed: $ours_failed)"
-  printf '%-30s | %-30s | %-30s | %s\n' "$label" "$mine" "$ref" "$ratio"
+  printf '%-30s | %-30s | %-30s | %-30s | %s\n' "$label" "$mine" "$fast" "$ref" "$ratio"
 done

@@ -97,7 +97,8 @@ void steep_rpc_fail(struct steep_rpc_call *call, int code, const char *fmt, ...)
     set_status(call, code, message);
 }
 
-/* Worker side: runs on a pool thread (or inline when fuzzing). */
+/* Worker side: runs on a pool thread, or on the loop for inline methods
+ * (and every method when fuzzing). */
 void steep_rpc_call_run(struct steep_rpc_call *call)
 {
     if (steep_rpc_call_cancelled(call)) {

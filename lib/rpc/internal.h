@@ -6,6 +6,9 @@
  * is created on the loop when a request's headers arrive, travels to a
  * worker once its message is complete, and comes back to the loop through
  * the loop's completion queue (mutex + eventfd) carrying the response.
+ * A method registered inline (steep_rpc_server_add_inline) skips both
+ * hand-offs: its handler runs on the loop as soon as the message is
+ * complete and the response is submitted before the loop flushes.
  * A call is freed by the loop once its stream is closed AND it is no longer
  * with a worker, whichever happens last.
  *
@@ -83,6 +86,7 @@ struct steep_rpc_method {
     const ProtobufCMessageDescriptor *request_type;
     steep_rpc_handler_fn handler;
     void *arg;
+    bool on_loop; /* registered with steep_rpc_server_add_inline: runs on the event loop */
 };
 
 struct steep_rpc_header {

@@ -47,7 +47,9 @@
  *
  * Threads: the credentials callback and the verify hook run on the event
  * thread during handshakes (keep them quick: return cached credentials).
- * Handlers run on the worker pool, which grows while all workers are busy
+ * Methods registered with steep_rpc_server_add_inline (opt-in, for handlers
+ * that never block) also run on the event thread. Other handlers run on
+ * the worker pool, which grows while all workers are busy
  * (up to 1024) and shrinks after 10 s idle; a handler may block. The first
  * server or client sets SIGPIPE to SIG_IGN if it was still SIG_DFL.
  */
@@ -142,6 +144,26 @@ struct steep_rpc_server *steep_rpc_server_new(const struct steep_rpc_server_conf
 int steep_rpc_server_add(struct steep_rpc_server *server, const char *path,
                          const ProtobufCMessageDescriptor *request_type,
                          steep_rpc_handler_fn handler, void *arg);
+/*
+ * Registers a unary method whose handler NEVER BLOCKS. It runs directly on
+ * the server's event-loop thread, and its answer is sent without a trip
+ * through the worker pool, which makes short calls (a storage read) much
+ * cheaper. The price: while it runs, NO other call or connection of this
+ * server makes progress. So the handler must finish in microseconds and:
+ *   - hold no lock that another thread may keep for long (short internal
+ *     locks such as LevelDB's or a context cache's are fine);
+ *   - do no I/O that waits (no network, no fsync, no waiting on a commit,
+ *     a condition variable, a sleep or a long poll);
+ *   - never call another service (steep_rpc_call on the loop deadlocks
+ *     when the peer is this server, and stalls it otherwise);
+ *   - do no unbounded work (bound any scan by the message limit).
+ * Everything else of the handler contract holds unchanged: answer exactly
+ * once, metadata, steep_rpc_call_cancelled / remaining_ms, status, the
+ * deadline. When in doubt, use steep_rpc_server_add.
+ */
+int steep_rpc_server_add_inline(struct steep_rpc_server *server, const char *path,
+                                const ProtobufCMessageDescriptor *request_type,
+                                steep_rpc_handler_fn handler, void *arg);
 /* Binds and starts serving in background threads. */
 int steep_rpc_server_start(struct steep_rpc_server *server);
 int steep_rpc_server_port(const struct steep_rpc_server *server);

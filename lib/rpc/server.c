@@ -48,9 +48,12 @@ static void run_and_post(struct steep_rpc_call *call)
         wake(server);
 }
 
+/* Handlers registered as non-blocking (and every handler when fuzzing) run
+ * right here on the loop: the response is submitted before the loop flushes
+ * the connection, with no trip through the pool and the completion queue. */
 void steep_rpc_server_dispatch(struct steep_rpc_call *call)
 {
-    if (call->server->inline_handlers) {
+    if (call->server->inline_handlers || call->method->on_loop) {
         steep_rpc_call_run(call);
         steep_rpc_call_completed(call);
         return;
@@ -84,9 +87,9 @@ fail:
     return NULL;
 }
 
-int steep_rpc_server_add(struct steep_rpc_server *server, const char *path,
-                         const ProtobufCMessageDescriptor *request_type,
-                         steep_rpc_handler_fn handler, void *arg)
+static int add_method(struct steep_rpc_server *server, const char *path,
+                      const ProtobufCMessageDescriptor *request_type, steep_rpc_handler_fn handler,
+                      void *arg, bool on_loop)
 {
     ENSURE(!server->started, "methods must be added before the server starts");
     ENSURE(path && path[0] == '/' && request_type && handler, "bad method registration");
@@ -98,8 +101,23 @@ int steep_rpc_server_add(struct steep_rpc_server *server, const char *path,
     server->methods = methods;
     char *copy = strdup(path);
     ENSURE(copy, "out of memory");
-    methods[server->n_methods++] = (struct steep_rpc_method){copy, request_type, handler, arg};
+    methods[server->n_methods++] =
+        (struct steep_rpc_method){copy, request_type, handler, arg, on_loop};
     return 0;
+}
+
+int steep_rpc_server_add(struct steep_rpc_server *server, const char *path,
+                         const ProtobufCMessageDescriptor *request_type,
+                         steep_rpc_handler_fn handler, void *arg)
+{
+    return add_method(server, path, request_type, handler, arg, false);
+}
+
+int steep_rpc_server_add_inline(struct steep_rpc_server *server, const char *path,
+                                const ProtobufCMessageDescriptor *request_type,
+                                steep_rpc_handler_fn handler, void *arg)
+{
+    return add_method(server, path, request_type, handler, arg, true);
 }
 
 int steep_rpc_server_port(const struct steep_rpc_server *server)

@@ -174,19 +174,33 @@ int steep_storage_register_teaclave(struct steep_rpc_server *server,
         const char *method;
         const ProtobufCMessageDescriptor *request;
         steep_rpc_handler_fn handler;
+        bool never_blocks; /* runs on the RPC event loop: see steep_rpc_server_add_inline */
     } methods[] = {
-        {"Get", &teaclave_storage_service_proto__get_request__descriptor, handle_get},
-        {"Put", &teaclave_storage_service_proto__put_request__descriptor, handle_put},
-        {"Delete", &teaclave_storage_service_proto__delete_request__descriptor, handle_delete},
-        {"Enqueue", &teaclave_storage_service_proto__enqueue_request__descriptor, handle_enqueue},
-        {"Dequeue", &teaclave_storage_service_proto__dequeue_request__descriptor, handle_dequeue},
+        /* Get is one LevelDB read (never through the committer, see
+         * lib/store/read.c) and one unseal of a size-limited value. */
+        {"Get", &teaclave_storage_service_proto__get_request__descriptor, handle_get, true},
+        /* Writes wait for the group commit's fsync: worker pool. */
+        {"Put", &teaclave_storage_service_proto__put_request__descriptor, handle_put, false},
+        {"Delete", &teaclave_storage_service_proto__delete_request__descriptor, handle_delete,
+         false},
+        {"Enqueue", &teaclave_storage_service_proto__enqueue_request__descriptor, handle_enqueue,
+         false},
+        {"Dequeue", &teaclave_storage_service_proto__dequeue_request__descriptor, handle_dequeue,
+         false},
+        /* A scan unseals every matching record (an audit log can hold
+         * thousands): its time grows with the data, so it stays off the loop. */
         {"GetKeysByPrefix", &teaclave_storage_service_proto__get_keys_by_prefix_request__descriptor,
-         handle_keys_by_prefix},
+         handle_keys_by_prefix, false},
     };
     char path[128];
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
         snprintf(path, sizeof path, "%s%s", STEEP_STORAGE_PATH_PREFIX, methods[i].method);
-        GUARD(steep_rpc_server_add(server, path, methods[i].request, methods[i].handler, service));
+        if (methods[i].never_blocks)
+            GUARD(steep_rpc_server_add_inline(server, path, methods[i].request, methods[i].handler,
+                                              service));
+        else
+            GUARD(steep_rpc_server_add(server, path, methods[i].request, methods[i].handler,
+                                       service));
     }
     return 0;
 }

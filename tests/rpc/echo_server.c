@@ -4,7 +4,10 @@
  * stdin closes or on SIGTERM/SIGINT.
  *
  *   rpc-echo-server --cert F --key F [--listen host:port] [--require-client-cert]
- *                   [--allow CN]... [--max-message N] [--workers N]
+ *                   [--allow CN]... [--max-message N] [--workers N] [--inline]
+ *
+ * --inline registers Say with steep_rpc_server_add_inline (handler on the
+ * event loop; for the benchmark, never with sleep_ms).
  */
 #include <poll.h>
 #include <signal.h>
@@ -31,6 +34,7 @@ int main(int argc, char **argv)
     struct test_verifier verifier = {0};
     int allowed = 0;
     struct steep_rpc_server_config config = {.listen = "127.0.0.1:0", .name = "echo"};
+    bool on_loop = false;
     for (int i = 1; i < argc; i++) {
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--cert") && value)
@@ -47,6 +51,8 @@ int main(int argc, char **argv)
             config.max_message = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--workers") && value)
             config.workers = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--inline"))
+            on_loop = true;
         else {
             fprintf(stderr, "rpc-echo-server: bad argument %s\n", argv[i]);
             return 2;
@@ -65,8 +71,8 @@ int main(int argc, char **argv)
     }
     struct steep_rpc_server *server = steep_rpc_server_new(&config);
     if (!server ||
-        steep_rpc_server_add(server, ECHO_SAY, &steep_test__echo_request__descriptor, test_echo_say,
-                             NULL) < 0 ||
+        (on_loop ? steep_rpc_server_add_inline : steep_rpc_server_add)(
+            server, ECHO_SAY, &steep_test__echo_request__descriptor, test_echo_say, NULL) < 0 ||
         steep_rpc_server_start(server) < 0) {
         fprintf(stderr, "rpc-echo-server: %s\n", steep_error_get());
         return 1;
