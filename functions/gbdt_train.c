@@ -499,29 +499,7 @@ static int read_rows(struct steep_fn_io *io, struct trainer *t, struct steep_buf
         size_t len;
         int got;
         while (rc == 0 && (got = steep_line_next(lr, &line, &len)) == 1) {
-            steep_trim(&line, &len);
-            if (len == 0) {
-                rc = steep_error_set("Empty line");
-                break;
-            }
-            size_t column = 0;
-            const char *p = line, *end = line + len;
-            for (;;) {
-                const char *comma = memchr(p, ',', (size_t)(end - p));
-                const char *field_end = comma ? comma : end;
-                float value;
-                if ((rc = steep_parse_f32(p, (size_t)(field_end - p), &value)) < 0)
-                    break;
-                if (column <= t->features)
-                    row[column] = value;
-                column++;
-                if (!comma)
-                    break;
-                p = comma + 1;
-            }
-            if (rc == 0 && column != t->features + 1)
-                rc = steep_error_set("Data format error: column len = %zu, expected = %zu", column,
-                                     t->features + 1);
+            rc = steep_parse_row_f32(line, len, row, t->features + 1);
             if (rc == 0 && (t->rows + 1) * (t->features + 1) > MAX_CELLS)
                 rc = steep_error_set("training data larger than %u values", MAX_CELLS);
             if (rc == 0)

@@ -44,30 +44,8 @@ static int read_rows(struct steep_fn_io *io, size_t features, struct steep_buf *
         size_t len;
         int got;
         while (rc == 0 && (got = steep_line_next(lr, &line, &len)) == 1) {
-            steep_trim(&line, &len);
-            if (len == 0) {
-                rc = steep_error_set("Empty line");
-                break;
-            }
-            size_t column = 0;
-            const char *p = line, *end = line + len;
-            row[0] = 1.0;
-            for (;;) {
-                const char *comma = memchr(p, ',', (size_t)(end - p));
-                const char *field_end = comma ? comma : end;
-                double value;
-                if ((rc = steep_parse_f64(p, (size_t)(field_end - p), &value)) < 0)
-                    break;
-                if (column <= features)
-                    row[1 + column] = value;
-                column++;
-                if (!comma)
-                    break;
-                p = comma + 1;
-            }
-            if (rc == 0 && column != features + 1)
-                rc = steep_error_set("Data format error: column len = %zu, expected = %zu", column,
-                                     features + 1);
+            row[0] = 1.0; /* the intercept's column */
+            rc = steep_parse_row_f64(line, len, row + 1, features + 1);
             if (rc == 0 && (*rows + 1) * (features + 1) > MAX_CELLS)
                 rc = steep_error_set("training data larger than %u values", MAX_CELLS);
             if (rc == 0)

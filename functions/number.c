@@ -2,6 +2,7 @@
 #include "functions/number.h"
 
 #include "core/error.h"
+#include "functions/line_reader.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -65,3 +66,30 @@ int steep_parse_f32(const char *s, size_t len, float *out)
     *out = strtof(buf, NULL);
     return 0;
 }
+
+/* The two row parsers differ only in the element type. */
+#define DEFINE_PARSE_ROW(name, type, parse)                                                        \
+    int name(const char *line, size_t len, type *row, size_t expected)                             \
+    {                                                                                              \
+        steep_trim(&line, &len);                                                                   \
+        ENSURE(len > 0, "Empty line");                                                             \
+        size_t column = 0;                                                                         \
+        for (const char *p = line, *end = line + len;;) {                                          \
+            const char *comma = memchr(p, ',', (size_t)(end - p));                                 \
+            const char *field_end = comma ? comma : end;                                           \
+            type value;                                                                            \
+            GUARD(parse(p, (size_t)(field_end - p), &value));                                      \
+            if (column < expected)                                                                 \
+                row[column] = value;                                                               \
+            column++;                                                                              \
+            if (!comma)                                                                            \
+                break;                                                                             \
+            p = comma + 1;                                                                         \
+        }                                                                                          \
+        ENSURE(column == expected, "Data format error: column len = %zu, expected = %zu", column,  \
+               expected);                                                                          \
+        return 0;                                                                                  \
+    }
+
+DEFINE_PARSE_ROW(steep_parse_row_f64, double, steep_parse_f64)
+DEFINE_PARSE_ROW(steep_parse_row_f32, float, steep_parse_f32)

@@ -342,29 +342,7 @@ static int read_rows(struct steep_fn_io *io, size_t features, struct matrix *x)
         size_t len;
         int got;
         while (rc == 0 && (got = steep_line_next(lr, &line, &len)) == 1) {
-            steep_trim(&line, &len);
-            if (len == 0) {
-                rc = steep_error_set("Empty line");
-                break;
-            }
-            size_t column = 0;
-            const char *p = line, *end = line + len;
-            for (;;) {
-                const char *comma = memchr(p, ',', (size_t)(end - p));
-                const char *field_end = comma ? comma : end;
-                double value;
-                if ((rc = steep_parse_f64(p, (size_t)(field_end - p), &value)) < 0)
-                    break;
-                if (column <= features)
-                    row[column] = value;
-                column++;
-                if (!comma)
-                    break;
-                p = comma + 1;
-            }
-            if (rc == 0 && column != features + 1)
-                rc = steep_error_set("Data format error: column len = %zu, expected = %zu", column,
-                                     features + 1);
+            rc = steep_parse_row_f64(line, len, row, features + 1);
             if (rc == 0 && ++rows > MAX_ROWS)
                 rc = steep_error_set("more than %u rows", MAX_ROWS);
             if (rc == 0)
