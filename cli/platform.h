@@ -38,5 +38,7 @@ int platform_ports_load(const char *dir, struct platform_ports *ports);
 /* Process bookkeeping under DIR/run. */
 int platform_pid_read(const char *dir, const char *name);
 bool platform_pid_alive(int pid);
+/* Alive and started by `steep up` for this platform (runs in DIR). */
+bool platform_pid_ours(const char *dir, int pid);
 
 #endif

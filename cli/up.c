@@ -224,6 +224,24 @@ int platform_pid_read(const char *dir, const char *name)
     return pid;
 }
 
+bool platform_pid_ours(const char *dir, int pid)
+{
+    if (!platform_pid_alive(pid))
+        return false;
+    /* Every process `up` starts runs in the platform directory. A pid file
+     * left by a process that died (kill -9) may name a recycled pid that now
+     * belongs to someone else: never signal or count that one. */
+    char want[PATH_MAX], link[64], cwd[PATH_MAX];
+    if (!realpath(dir, want))
+        return false;
+    pathf(link, sizeof(link), "/proc/%d/cwd", pid);
+    ssize_t n = readlink(link, cwd, sizeof(cwd) - 1);
+    if (n <= 0)
+        return false;
+    cwd[n] = '\0';
+    return strcmp(cwd, want) == 0;
+}
+
 bool platform_pid_alive(int pid)
 {
     return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
@@ -355,7 +373,7 @@ static int stop_all(const char *dir, bool quiet)
         char pid_path[PATH_MAX];
         pathf(pid_path, sizeof(pid_path), "%s/%s.pid", run, line);
         unlink(pid_path);
-        if (!platform_pid_alive(pid))
+        if (!platform_pid_ours(dir, pid))
             continue;
         /* Services run in their own session: signal the whole group. */
         kill(-pid, SIGTERM);
@@ -367,11 +385,11 @@ static int stop_all(const char *dir, bool quiet)
     pclose(ls);
     long long deadline = now_ms() + 5000;
     for (int i = 0; i < n; i++) {
-        while (platform_pid_alive(pids[i]) && now_ms() < deadline) {
+        while (platform_pid_ours(dir, pids[i]) && now_ms() < deadline) {
             waitpid(pids[i], NULL, WNOHANG);
             usleep(20 * 1000);
         }
-        if (platform_pid_alive(pids[i])) {
+        if (platform_pid_ours(dir, pids[i])) {
             kill(-pids[i], SIGKILL);
             kill(pids[i], SIGKILL);
             if (!quiet)
@@ -765,7 +783,7 @@ int cli_status(int argc, char **argv)
     for (size_t i = 0; i < N_SERVICES; i++) {
         int pid = platform_pid_read(dir, services[i].name);
         int port = *(const int *)((const char *)&ports + services[i].port_field);
-        bool alive = platform_pid_alive(pid), listening = alive && port_listening(port);
+        bool alive = platform_pid_ours(dir, pid), listening = alive && port_listening(port);
         all_up = all_up && listening;
         if (json)
             printf("%s{\"name\":\"%s\",\"pid\":%d,\"port\":%d,\"running\":%s}", i ? "," : "",
@@ -783,7 +801,7 @@ int cli_status(int argc, char **argv)
         int pid = platform_pid_read(dir, name);
         if (pid < 0)
             break;
-        bool alive = platform_pid_alive(pid);
+        bool alive = platform_pid_ours(dir, pid);
         all_up = all_up && alive;
         if (json)
             printf(",{\"name\":\"%s\",\"pid\":%d,\"running\":%s}", name, alive ? pid : 0,
