@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -48,9 +49,19 @@ struct steep_scheduler *steep_scheduler_new(const struct steep_scheduler_store *
     return s;
 }
 
+/* Storage may still be starting (or restarting) when the scheduler does:
+ * the first scan is retried with backoff for up to this long. */
+#define START_SCAN_PATIENCE_MS 30000
+
 int steep_scheduler_start(struct steep_scheduler *s)
 {
-    GUARD(steep_scheduler_reconcile(s, true));
+    int64_t give_up = steep_scheduler_now_ms() + START_SCAN_PATIENCE_MS;
+    for (int delay_ms = 100; steep_scheduler_reconcile(s, true) < 0; delay_ms *= 2) {
+        if (steep_scheduler_now_ms() >= give_up)
+            return -1;
+        log_warn("scheduler: %s; retrying in %d ms", steep_error_get(), delay_ms);
+        usleep((useconds_t)(delay_ms > 2000 ? 2000 : delay_ms) * 1000);
+    }
     s->next_backstop_ms = steep_scheduler_now_ms() + s->config.backstop_ms;
     ENSURE(pthread_create(&s->sweeper, NULL, steep_scheduler_sweeper_main, s) == 0,
            "cannot start the sweeper thread");
