@@ -15,6 +15,7 @@
 #include "platform.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -259,6 +260,60 @@ static bool port_listening(int port)
     return ok;
 }
 
+/* True when process pid itself holds a listening TCP socket on port: its
+ * socket inodes (/proc/PID/fd) matched against the LISTEN entries of
+ * /proc/net/tcp and tcp6. A port merely answering could belong to another
+ * program that took it first. */
+static bool pid_listens_on(int pid, int port)
+{
+    char path[64];
+    pathf(path, sizeof(path), "/proc/%d/fd", pid);
+    DIR *fds = opendir(path);
+    if (!fds)
+        return false;
+    unsigned long inodes[256];
+    size_t n = 0;
+    for (struct dirent *e; n < 256 && (e = readdir(fds)) != NULL;) {
+        char link[128], target[64];
+        pathf(link, sizeof(link), "%s/%s", path, e->d_name);
+        ssize_t len = readlink(link, target, sizeof(target) - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        if (sscanf(target, "socket:[%lu]", &inodes[n]) == 1)
+            n++;
+    }
+    closedir(fds);
+    static const char *const tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    for (size_t t = 0; t < 2; t++) {
+        FILE *f = fopen(tables[t], "r");
+        if (!f)
+            continue;
+        char line[512];
+        while (fgets(line, sizeof(line), f)) {
+            char local[128];
+            unsigned state;
+            unsigned long inode;
+            /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+            if (sscanf(line, " %*d: %127s %*s %x %*s %*s %*s %*d %*d %lu", local, &state, &inode) !=
+                    3 ||
+                state != 0x0A)
+                continue;
+            const char *colon = strrchr(local, ':');
+            if (!colon || (int)strtol(colon + 1, NULL, 16) != port)
+                continue;
+            for (size_t i = 0; i < n; i++) {
+                if (inodes[i] == inode) {
+                    fclose(f);
+                    return true;
+                }
+            }
+        }
+        fclose(f);
+    }
+    return false;
+}
+
 static void print_log_tail(const char *log_path)
 {
     FILE *f = fopen(log_path, "r");
@@ -338,7 +393,7 @@ static int wait_ready(const char *dir, const char *name, int pid, int port, int 
             print_log_tail(log_path);
             return -1;
         }
-        if (port ? port_listening(port) : now_ms() > settled)
+        if (port ? pid_listens_on(pid, port) : now_ms() > settled)
             return 0;
         if (now_ms() > deadline) {
             cli_error("%s did not become ready within %d ms", name, timeout_ms);

@@ -49,7 +49,12 @@ platform_start() {
   ln -s "$(cd "$STEEP_SHARED_DIR/fixtures/teaclave" && pwd)" "$FILES_DIR/fixtures"
   trap platform_stop EXIT
   for attempt in 1 2 3 4 5; do
-    PORT_BASE=$((20000 + RANDOM % 20000))
+    # Below Linux's ephemeral range (32768+), so no outgoing connection can
+    # hold one of our ports. Bases are multiples of 16 in [10000, 20000):
+    # API ports base, base+1 ≡ 0,1; internal base+10000..10004 in [20000,
+    # 30000); files base+5000 ≡ 8 (mod 16) — two platforms collide only on
+    # the same base, and the check below plus a retry handles that.
+    PORT_BASE=$((10000 + 16 * (RANDOM % 625)))
     FILES_PORT=$((PORT_BASE + 5000))
     local p ok=1
     for p in $PORT_BASE $((PORT_BASE + 1)) $((PORT_BASE + 10000)) $((PORT_BASE + 10001)) \
