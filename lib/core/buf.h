@@ -52,7 +52,10 @@ struct steep_buf {
     bool secret; /* wipe on growth and free */
 };
 
-#define STEEP_BUF_INIT {NULL, 0, 0, false}
+#define STEEP_BUF_INIT                                                                             \
+    {                                                                                              \
+        NULL, 0, 0, false                                                                          \
+    }
 
 int steep_buf_reserve(struct steep_buf *b, size_t extra);
 int steep_buf_append(struct steep_buf *b, const void *data, size_t n);
@@ -60,7 +63,8 @@ int steep_buf_append_u8(struct steep_buf *b, uint8_t v);
 int steep_buf_append_u32be(struct steep_buf *b, uint32_t v);
 int steep_buf_append_u32le(struct steep_buf *b, uint32_t v);
 int steep_buf_append_u64le(struct steep_buf *b, uint64_t v);
-int steep_buf_printf(struct steep_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int steep_buf_printf(struct steep_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Appends a NUL without counting it in len, so data can be used as a C string. */
 int steep_buf_terminate(struct steep_buf *b);
 /* Marks the buffer as holding secrets: it is wiped before free and on growth. */
