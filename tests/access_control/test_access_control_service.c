@@ -19,6 +19,7 @@
 #include "policy/acs_client.h"
 #include "policy/policy.h"
 #include "rpc_harness.h"
+#include "teaclave_apis.h"
 
 static struct steep_policy *policy;
 static struct test_server server;
@@ -52,30 +53,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char *apis[22] = {
-    "register_input_file",
-    "register_output_file",
-    "update_input_file",
-    "update_output_file",
-    "register_fusion_output",
-    "register_input_from_output",
-    "get_output_file",
-    "get_input_file",
-    "register_function",
-    "get_function",
-    "get_function_usage_stats",
-    "update_function",
-    "list_functions",
-    "delete_function",
-    "disable_function",
-    "create_task",
-    "get_task",
-    "assign_data",
-    "approve_task",
-    "invoke_task",
-    "cancel_task",
-    "query_audit_logs",
-};
+static const char *const *apis = teaclave_apis;
 
 static void test_authorize_api_matrix(void **state)
 {
@@ -87,7 +65,7 @@ static void test_authorize_api_matrix(void **state)
                  {"DataOwner", 17},     {"Invalid", 0},       {"Nobody", 0}};
     for (size_t r = 0; r < sizeof roles / sizeof roles[0]; r++) {
         int allowed = 0;
-        for (size_t a = 0; a < 22; a++) {
+        for (size_t a = 0; a < TEACLAVE_API_COUNT; a++) {
             bool accept = false;
             if (steep_acs_authorize_api(server.client, roles[r].role, apis[a], &accept) < 0)
                 fail_msg("%s", steep_error_get());
