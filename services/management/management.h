@@ -22,7 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "kv.h"
+#include "store/kv.h"
 #include "policy/acs_client.h"
 #include "teaclave_frontend_service.pb-c.h"
 #include "teaclave_management_service.pb-c.h"

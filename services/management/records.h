@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "kv.h"
+#include "store/kv.h"
 #include "teaclave_common.pb-c.h"
 
 /* ---- values ---- */

@@ -43,7 +43,7 @@ static int claim(json_t *task, void *executor_id)
 
 /* The StagedTask record, read on a second thread while the claim runs. */
 struct staged_read {
-    const struct steep_scheduler_store *store;
+    const struct steep_kv *store;
     char key[64];
     struct steep_buf *value;
     int rc;

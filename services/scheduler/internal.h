@@ -32,7 +32,7 @@ struct slot {
 };
 
 struct steep_scheduler {
-    struct steep_scheduler_store store;
+    struct steep_kv store;
     struct steep_scheduler_config config;
     pthread_mutex_t lock;
     pthread_cond_t work; /* a task was queued, or shutdown */

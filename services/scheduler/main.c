@@ -50,7 +50,7 @@ static int serve(struct steep_config *config, struct steep_attested *attested, c
     ENSURE(scheduler_config.executor_timeout_ms > 0, "scheduler.executor_timeout_secs must be > 0");
     struct steep_store_client *client = storage_client(config, attested);
     ENSURE(client != NULL, "storage client: %s", steep_error_get());
-    struct steep_scheduler_store store = steep_scheduler_store_over_client(client);
+    struct steep_kv store = steep_kv_over_client(client);
     struct steep_scheduler *scheduler = steep_scheduler_new(&store, &scheduler_config);
     int rc = scheduler && steep_scheduler_start(scheduler) == 0 ? 0 : -1;
     if (rc == 0) {

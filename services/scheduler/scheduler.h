@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "store.h"
+#include "store/kv.h"
 #include "teaclave_common.pb-c.h"
 
 struct steep_scheduler_config {
@@ -43,7 +43,7 @@ struct steep_scheduler_config {
 
 struct steep_scheduler;
 
-struct steep_scheduler *steep_scheduler_new(const struct steep_scheduler_store *store,
+struct steep_scheduler *steep_scheduler_new(const struct steep_kv *store,
                                             const struct steep_scheduler_config *config);
 /* Reconciles with storage (see above) and starts the sweeper thread. */
 int steep_scheduler_start(struct steep_scheduler *scheduler);

@@ -21,7 +21,7 @@ int64_t steep_scheduler_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct steep_scheduler *steep_scheduler_new(const struct steep_scheduler_store *store,
+struct steep_scheduler *steep_scheduler_new(const struct steep_kv *store,
                                             const struct steep_scheduler_config *config)
 {
     struct steep_scheduler *s = calloc(1, sizeof *s);

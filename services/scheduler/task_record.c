@@ -55,8 +55,8 @@ bool steep_task_record_terminal(int status)
     return status == STATUS(Finished) || status == STATUS(Failed) || status == STATUS(Canceled);
 }
 
-int steep_task_record_load(const struct steep_scheduler_store *store, const char *key,
-                           json_t **record, struct steep_buf *raw)
+int steep_task_record_load(const struct steep_kv *store, const char *key, json_t **record,
+                           struct steep_buf *raw)
 {
     struct steep_buf value = STEEP_BUF_INIT;
     int rc = store->get(store->ctx, key, &value);
@@ -72,13 +72,13 @@ int steep_task_record_load(const struct steep_scheduler_store *store, const char
     return rc;
 }
 
-int steep_task_record_update(const struct steep_scheduler_store *store, const char *key,
+int steep_task_record_update(const struct steep_kv *store, const char *key,
                              steep_task_record_update_fn update, void *arg)
 {
     return steep_task_record_update_known(store, key, NULL, 0, update, arg);
 }
 
-int steep_task_record_update_known(const struct steep_scheduler_store *store, const char *key,
+int steep_task_record_update_known(const struct steep_kv *store, const char *key,
                                    const uint8_t *known, size_t known_len,
                                    steep_task_record_update_fn update, void *arg)
 {
@@ -145,8 +145,7 @@ static int fail_task(json_t *task, void *arg)
     return 0;
 }
 
-int steep_task_record_fail(const struct steep_scheduler_store *store, const char *uuid,
-                           const char *reason)
+int steep_task_record_fail(const struct steep_kv *store, const char *uuid, const char *reason)
 {
     char key[64];
     snprintf(key, sizeof key, "task-%s", uuid);

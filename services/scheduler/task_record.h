@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "store.h"
+#include "store/kv.h"
 
 #define STEEP_TASK_UUID_TEXT 37
 
@@ -19,8 +19,8 @@
 int steep_task_record_uuid(const char *text, char out[STEEP_TASK_UUID_TEXT]);
 
 /* OK (*task set), NOT_FOUND or ERROR. raw may be NULL. */
-int steep_task_record_load(const struct steep_scheduler_store *store, const char *key,
-                           json_t **record, struct steep_buf *raw);
+int steep_task_record_load(const struct steep_kv *store, const char *key, json_t **record,
+                           struct steep_buf *raw);
 int steep_task_record_status(const json_t *task); /* TaskStatus number, -1 if unknown */
 void steep_task_record_set_status(json_t *task, int status);
 bool steep_task_record_terminal(int status);
@@ -33,17 +33,16 @@ typedef int (*steep_task_record_update_fn)(json_t *record, void *arg);
  * or a 1 from update, update's code (>= 2), STEEP_TASK_RECORD_MISSING when
  * the record does not exist, -1 on storage failure. */
 #define STEEP_TASK_RECORD_MISSING (-2)
-int steep_task_record_update(const struct steep_scheduler_store *store, const char *key,
+int steep_task_record_update(const struct steep_kv *store, const char *key,
                              steep_task_record_update_fn update, void *arg);
 
 /* The same with the record's stored bytes already known (known may be
  * NULL): the first attempt needs no read. */
-int steep_task_record_update_known(const struct steep_scheduler_store *store, const char *key,
+int steep_task_record_update_known(const struct steep_kv *store, const char *key,
                                    const uint8_t *known, size_t known_len,
                                    steep_task_record_update_fn update, void *arg);
 
 /* Running/Staged -> Failed with reason (no change when already terminal). */
-int steep_task_record_fail(const struct steep_scheduler_store *store, const char *uuid,
-                           const char *reason);
+int steep_task_record_fail(const struct steep_kv *store, const char *uuid, const char *reason);
 
 #endif

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "kv.h"
+#include "store/kv.h"
 #include "policy/acs_client.h"
 
 struct harness_store {

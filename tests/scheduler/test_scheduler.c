@@ -51,17 +51,14 @@ static void notify(void *arg, enum steep_management_event event, const char *tas
         steep_scheduler_task_canceled(scheduler, task_id);
 }
 
-static struct steep_scheduler_store scheduler_store(void)
+static struct steep_kv scheduler_store(void)
 {
-    struct steep_kv kv = harness_kv(&store);
-    struct steep_scheduler_store s = {kv.ctx, kv.get, kv.put, kv.remove, kv.compare_and_swap,
-                                      kv.keys};
-    return s;
+    return harness_kv(&store); /* the scheduler shares management's storage seam */
 }
 
 static void start_scheduler(void)
 {
-    struct steep_scheduler_store s = scheduler_store();
+    struct steep_kv s = scheduler_store();
     scheduler = steep_scheduler_new(&s, &config);
     assert_non_null(scheduler);
     assert_int_equal(steep_scheduler_start(scheduler), 0);

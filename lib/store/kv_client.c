@@ -2,7 +2,7 @@
  * struct steep_kv over the steep-storage client: each operation is one RPC
  * with the client's default deadline.
  */
-#include "kv.h"
+#include "store/kv.h"
 
 #include <string.h>
 

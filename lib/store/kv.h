@@ -1,12 +1,12 @@
 /*
- * The storage seam of the management service: the five storage operations
- * it needs, as function pointers, so the same code runs over the storage
- * service (kv_client.c, production) and over the in-process storage engine
- * or a map in tests. Return values are enum steep_store_result
- * (store/result.h): OK, NOT_FOUND, or ERROR with steep_error_get() set.
+ * The storage seam of the services that keep their records in steep-storage
+ * (management, scheduler): the storage operations they need, as function
+ * pointers, so the same code runs over the storage service (kv_client.c,
+ * production) and over the in-process storage engine or a map in tests. Return values are enum
+ * steep_store_result (store/result.h): OK, NOT_FOUND, or ERROR with steep_error_get() set.
  */
-#ifndef STEEP_MANAGEMENT_KV_H
-#define STEEP_MANAGEMENT_KV_H
+#ifndef STEEP_STORE_KV_H
+#define STEEP_STORE_KV_H
 
 #include <stdbool.h>
 #include <stddef.h>
