@@ -11,6 +11,11 @@ packages=(
   libcurl4-openssl-dev libseccomp-dev libcmocka-dev
   python3 python3-grpcio python3-protobuf python3-cryptography python3-openssl
   libgrpc++-dev protobuf-compiler-grpc
+  # executors: embedded CPython with numpy; WebAssembly through wasm2c; payload toolchains
+  libpython3.11-dev python3-numpy wabt wasi-libc lld rustc libstd-rust-dev-wasm32
+  libclang-rt-14-dev-wasm32
+  # built-ins: JPEG decoding for face detection
+  libjpeg62-turbo-dev
 )
 
 missing=()
