@@ -25,7 +25,9 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: steep COMMAND [ARGS...]   (steep COMMAND --help for details)\n\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %s%-12s%s %s\n", out == stdout ? cli_style(CLI_STYLE_BOLD) : "",
+                commands[i].name, out == stdout ? cli_style(CLI_STYLE_RESET) : "",
+                commands[i].summary);
 }
 
 int main(int argc, char **argv)

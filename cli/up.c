@@ -844,11 +844,14 @@ int cli_status(int argc, char **argv)
             printf("%s{\"name\":\"%s\",\"pid\":%d,\"port\":%d,\"running\":%s}", i ? "," : "",
                    services[i].name, alive ? pid : 0, port, listening ? "true" : "false");
         else
-            printf("%-16s %-8s pid %-7d port %d\n", services[i].name,
+            printf("%-16s %s%-8s%s pid %-7d port %d\n", services[i].name,
+                   cli_style(listening ? CLI_STYLE_GREEN
+                             : alive   ? CLI_STYLE_YELLOW
+                                       : CLI_STYLE_RED),
                    listening ? "running"
                    : alive   ? "starting"
                              : "stopped",
-                   alive ? pid : 0, port);
+                   cli_style(CLI_STYLE_RESET), alive ? pid : 0, port);
     }
     for (int i = 1; i <= PLATFORM_MAX_PROCESSES; i++) {
         char name[32];
@@ -862,7 +865,9 @@ int cli_status(int argc, char **argv)
             printf(",{\"name\":\"%s\",\"pid\":%d,\"running\":%s}", name, alive ? pid : 0,
                    alive ? "true" : "false");
         else
-            printf("%-16s %-8s pid %d\n", name, alive ? "running" : "stopped", alive ? pid : 0);
+            printf("%-16s %s%-8s%s pid %d\n", name,
+                   cli_style(alive ? CLI_STYLE_GREEN : CLI_STYLE_RED),
+                   alive ? "running" : "stopped", cli_style(CLI_STYLE_RESET), alive ? pid : 0);
     }
     if (json)
         printf("],\"simulation\":true}\n");

@@ -70,6 +70,12 @@ expect "attest: a \$STEEP_DIR that is no platform" 2 "not a platform directory" 
 
 # The launcher: status, restart with the same data, down, then "server down".
 expect "status reports every service"         0 "frontend +running" -- "$STEEP" status --dir "$STEEP_DIR"
+# Colour only on a terminal: piped output is plain; under a pty it is styled.
+esc=$(printf '\033')
+out=$("$STEEP" status --dir "$STEEP_DIR")
+[[ "$out" != *"$esc"* ]] && ok "no escape sequences when stdout is a pipe" || fail "escapes in piped status" "$out"
+out=$(script -qec "'$STEEP' status --dir '$STEEP_DIR'" /dev/null </dev/null)
+[[ "$out" == *"$esc[32mrunning"* ]] && ok "colour when stdout is a terminal" || fail "no colour on a pty" "$out"
 "$STEEP" user register carol --role DataOwner --attribute c --password pw1 --user admin >/dev/null
 function_id=$("$STEEP" function register --user admin --name builtin-echo --executor-type builtin --overwritable-arg message)
 "$STEEP" up --dir "$STEEP_DIR" >/dev/null 2>&1 && ok "steep up again restarts the same platform" || fail "restart"
