@@ -8,14 +8,24 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "steep_version.h"
 
 #define MAX_ENDPOINTS 4
 
 int steep_service_begin(int argc, char **argv, const char *name, sigset_t *stop,
                         struct steep_config **config)
 {
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        /* Answered before the config, logs or signals are touched, and the
+         * process ends here: callers treat a non-zero return as an error. */
+        printf("steep-");
+        for (const char *c = name; *c; c++)
+            putchar(*c == '_' ? '-' : *c); /* the executable's name */
+        printf(" %s\n", STEEP_VERSION);
+        exit(0);
+    }
     if (argc != 3 || strcmp(argv[1], "--config") != 0) {
-        fprintf(stderr, "usage: steep-%s --config FILE\n", name);
+        fprintf(stderr, "usage: steep-%s --config FILE | --version\n", name);
         return 2;
     }
     steep_log_init(name);

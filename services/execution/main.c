@@ -25,13 +25,14 @@
 #include "executors/file_agent.h"
 #include "executors/work_dir.h"
 #include "node.h"
+#include "steep_version.h"
 #include "tee/attested.h"
 
 #define SCHEDULER_SERVICE "teaclave_scheduler_service"
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: steep-execution --config FILE\n");
+    fprintf(stderr, "usage: steep-execution --config FILE | --version\n");
     return 2;
 }
 
@@ -147,6 +148,10 @@ static int serve(struct steep_config *config, struct setup *setup, const sigset_
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("steep-execution %s\n", STEEP_VERSION);
+        return 0;
+    }
     if (argc != 3 || strcmp(argv[1], "--config") != 0)
         return usage();
     steep_log_init("execution");
