@@ -37,6 +37,10 @@ int cli_task(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_attest(int argc, char **argv);
 
+/* The hidden word with which the bash completion asks for the words it may
+ * offer (`steep __complete`, `steep GROUP __complete`, ...). */
+#define CLI_COMPLETE "__complete"
+
 /* Shared helpers (cli_util.c). */
 /* Directory holding this executable and the service executables. */
 const char *cli_bin_dir(void);

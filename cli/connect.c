@@ -52,9 +52,40 @@ static int check_required(const char *group, const struct cli_subcommand *c,
     return 0;
 }
 
+/* Prints each word of a comma-separated list as --word, one a line. */
+static void print_options(const char *list)
+{
+    for (const char *p = list; p && *p;) {
+        const char *end = strchr(p, ',');
+        int len = end ? (int)(end - p) : (int)strlen(p);
+        printf("--%.*s\n", len, p);
+        p = end ? end + 1 : NULL;
+    }
+}
+
 int cli_dispatch(int argc, char **argv, const char *group, const struct cli_subcommand *table,
                  size_t n, void (*usage)(void))
 {
+    /* `steep GROUP __complete` and `steep GROUP SUB __complete`: the words
+     * the bash completion offers, read from this table so they cannot drift. */
+    if (argc == 2 && !strcmp(argv[1], CLI_COMPLETE)) {
+        for (size_t i = 0; i < n; i++)
+            printf("%s\n", table[i].name);
+        return CLI_OK;
+    }
+    if (argc == 3 && !strcmp(argv[2], CLI_COMPLETE)) {
+        const struct cli_subcommand *c = find_subcommand(table, n, argv[1]);
+        if (!c)
+            return CLI_USAGE;
+        print_options(c->options);
+        print_options(c->flags);
+        if (c->reach != CLI_LOCAL)
+            cli_args_print_common();
+        else
+            printf("--json\n");
+        printf("--help\n");
+        return CLI_OK;
+    }
     if (argc < 2 || cli_wants_help(argc, argv)) {
         if (argc < 2) {
             cli_error("%s: a command is needed", group);

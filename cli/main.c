@@ -43,6 +43,12 @@ int main(int argc, char **argv)
         usage(stdout);
         return CLI_OK;
     }
+    if (!strcmp(argv[1], CLI_COMPLETE)) {
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+            printf("%s\n", commands[i].name);
+        printf("--help\n--version\n");
+        return CLI_OK;
+    }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
         printf("steep %s\n", STEEP_VERSION);
         return CLI_OK;
