@@ -152,6 +152,8 @@ int platform_state_load(const char *dir, struct platform_launch_state *st)
             seen++;
         else if (!strncmp(line, "files ", 6))
             platform_pathf(st->files, sizeof(st->files), "%s", line + 6);
+        else /* absent from a directory made before supervision: the default */
+            sscanf(line, "max_restarts %d", &st->max_restarts);
     }
     fclose(f);
     if (seen != 3 || st->port_base < 1024 || st->port_base > 65535 - 10004)
@@ -166,8 +168,8 @@ int platform_state_save(const char *dir, const struct platform_launch_state *st)
         return -1;
     FILE *f = fopen(path, "w");
     if (!f ||
-        fprintf(f, "port_base %d\nfiles_port %d\nexecutors %d\nfiles %s\n", st->port_base,
-                st->files_port, st->executors, st->files) < 0 ||
+        fprintf(f, "port_base %d\nfiles_port %d\nexecutors %d\nfiles %s\nmax_restarts %d\n",
+                st->port_base, st->files_port, st->executors, st->files, st->max_restarts) < 0 ||
         fclose(f) != 0) {
         cli_error("up: cannot write %s", path);
         return -1;

@@ -61,6 +61,7 @@ struct platform_launch_state {
     int files_port;
     int executors;
     char files[PATH_MAX]; /* "" when no file server */
+    int max_restarts;     /* restarts in a row of one process (default 5) */
 };
 int platform_state_load(const char *dir, struct platform_launch_state *st);
 int platform_state_save(const char *dir, const struct platform_launch_state *st);
@@ -92,6 +93,17 @@ void platform_log_tail(const char *log_path);
 /* Starts one process in its own session; records its pid. */
 int platform_spawn(const char *dir, const char *name, const char *exe, char *const extra_argv[]);
 int platform_wait_ready(const char *dir, const char *name, int pid, int port, int timeout_ms);
+/* What the supervisor runs (see supervise.c). */
+struct platform_plan {
+    const struct platform_ports *ports;
+    int executors;
+    long slots;        /* for the messages only: the config holds them */
+    const char *files; /* directory the file server serves, or "" */
+    int max_restarts;  /* restarts in a row of one process; 0 = never */
+};
+/* Forks the supervisor, which starts the platform; returns once it is up
+ * (0) or failed (-1, messages on stderr, nothing left running). */
+int platform_supervise(const char *dir, const struct platform_plan *plan);
 /* Stops every process recorded under DIR/run; returns how many ran. */
 int platform_stop_all(const char *dir, bool quiet);
 

@@ -40,7 +40,7 @@
 static void up_usage(void)
 {
     printf("usage: steep up --dir DIR [--files FILES_DIR] [--executors N] [--slots N]\n"
-           "                [--port-base PORT] [--files-port PORT]\n"
+           "                [--port-base PORT] [--files-port PORT] [--restarts N]\n"
            "Starts a complete local platform with the sim TEE back-end (simulation, not\n"
            "hardware). Creates keys and config once under DIR; running it again on the\n"
            "same DIR restarts the same platform with all its data.\n"
@@ -50,6 +50,9 @@ static void up_usage(void)
            "  --port-base P    authentication API port; the others follow Teaclave's\n"
            "                   layout (default 7776: frontend 7777, internal 17776-17780)\n"
            "  --files-port P   port of the file server (default 6789)\n"
+           "  --restarts N     a process that dies is restarted (backoff 250 ms doubling\n"
+           "                   to 8 s) at most N times in a row (default 5; 0 = never);\n"
+           "                   each death is logged in DIR/logs/supervisor.log\n"
            "  --insecure-test-payloads  a TEST platform: hostile test functions may run\n"
            "                   and tasks may use file:// URLs (written into a new steep.toml)\n");
 }
@@ -57,7 +60,7 @@ static void up_usage(void)
 int cli_up(int argc, char **argv)
 {
     const char *dir_arg = NULL, *files = NULL;
-    int executors = -1, base = 0, files_port = 0;
+    int executors = -1, base = 0, files_port = 0, restarts = -1;
     bool test_payloads = false;
     long slots = sysconf(_SC_NPROCESSORS_ONLN);
     if (cli_wants_help(argc, argv)) {
@@ -78,6 +81,8 @@ int cli_up(int argc, char **argv)
             base = atoi(argv[++i]);
         else if (!strcmp(a, "--files-port") && v)
             files_port = atoi(argv[++i]);
+        else if (!strcmp(a, "--restarts") && v)
+            restarts = atoi(argv[++i]);
         else if (!strcmp(a, "--insecure-test-payloads"))
             test_payloads = true;
         else {
@@ -85,10 +90,11 @@ int cli_up(int argc, char **argv)
             return CLI_USAGE;
         }
     }
-    if (!dir_arg || executors < -1 || executors > 32 || slots < 1 || slots > 256 ||
-        (base && (base < 1024 || base > 65535 - 10004)) || files_port < 0 || files_port > 65535) {
-        cli_error("up: --dir is required; --executors 0-32, --slots 1-256, --port-base "
-                  "1024-%d",
+    if (!dir_arg || executors < -1 || executors > 32 || slots < 1 || slots > 256 || restarts < -1 ||
+        restarts > 1000 || (base && (base < 1024 || base > 65535 - 10004)) || files_port < 0 ||
+        files_port > 65535) {
+        cli_error("up: --dir is required; --executors 0-32, --slots 1-256, --restarts 0-1000, "
+                  "--port-base 1024-%d",
                   65535 - 10004);
         return CLI_USAGE;
     }
@@ -113,7 +119,8 @@ int cli_up(int argc, char **argv)
 
     /* A second `up` restarts: stop what runs, keep every byte of state, and
      * launch as before unless the command line says otherwise. */
-    struct platform_launch_state st = {.port_base = 7776, .files_port = 6789, .executors = 2};
+    struct platform_launch_state st = {
+        .port_base = 7776, .files_port = 6789, .executors = 2, .max_restarts = 5};
     bool configured = platform_state_load(dir, &st) == 0;
     if (configured && base && base != st.port_base) {
         cli_error("up: %s already uses port base %d (edit steep.toml to move services)", dir,
@@ -126,6 +133,8 @@ int cli_up(int argc, char **argv)
         st.files_port = files_port;
     if (executors >= 0)
         st.executors = executors;
+    if (restarts >= 0)
+        st.max_restarts = restarts;
     if (files && !realpath(files, st.files)) {
         cli_error("up: --files %s: %s", files, strerror(errno));
         return CLI_FAILED;
@@ -141,43 +150,15 @@ int cli_up(int argc, char **argv)
         provision_policies(dir) < 0 || provision_config(dir, &ports, (int)slots, test_payloads) < 0)
         return CLI_FAILED;
 
-    for (size_t i = 0; i < platform_n_services; i++) {
-        const struct platform_service *s = &platform_services[i];
-        int port = *(const int *)((const char *)&ports + s->port_field);
-        if (platform_port_listening(port)) {
-            cli_error("up: port %d (%s) is already in use by another program", port, s->name);
-            platform_stop_all(dir, true);
-            return CLI_FAILED;
-        }
-        int pid = platform_spawn(dir, s->name, s->exe, NULL);
-        if (pid < 0 || platform_wait_ready(dir, s->name, pid, port, 15000) < 0) {
-            platform_stop_all(dir, true);
-            return CLI_FAILED;
-        }
-        printf("started %-16s pid %-7d port %d\n", s->name, pid, port);
-    }
-    for (int i = 0; i < st.executors; i++) {
-        char name[32];
-        platform_pathf(name, sizeof(name), "execution-%d", i + 1);
-        int pid = platform_spawn(dir, name, "steep-execution", NULL);
-        if (pid < 0 || platform_wait_ready(dir, name, pid, 0, 15000) < 0) {
-            platform_stop_all(dir, true);
-            return CLI_FAILED;
-        }
-        printf("started %-16s pid %d (%ld slots)\n", name, pid, slots);
-    }
-    if (st.files[0]) {
-        char port_text[16];
-        platform_pathf(port_text, sizeof(port_text), "%d", ports.files);
-        char *args[] = {"serve-files", "--root", st.files, "--port", port_text, NULL};
-        int pid = platform_spawn(dir, "files", "steep", args);
-        if (pid < 0 || platform_wait_ready(dir, "files", pid, ports.files, 5000) < 0) {
-            platform_stop_all(dir, true);
-            return CLI_FAILED;
-        }
-        printf("started %-16s pid %-7d http://127.0.0.1:%d/ serves %s\n", "files", pid, ports.files,
-               st.files);
-    }
+    struct platform_plan plan = {
+        .ports = &ports,
+        .executors = st.executors,
+        .slots = slots,
+        .files = st.files,
+        .max_restarts = st.max_restarts,
+    };
+    if (platform_supervise(dir, &plan) < 0)
+        return CLI_FAILED;
     printf("platform up in %s (TEE back-end: sim — SIMULATION, not hardware attestation)\n"
            "  authentication https://localhost:%d   frontend https://localhost:%d\n",
            dir, ports.authentication_api, ports.frontend);
@@ -186,9 +167,10 @@ int cli_up(int argc, char **argv)
 
 int cli_down(int argc, char **argv)
 {
-    const char *dir = NULL;
+    const char *dir = getenv("STEEP_DIR");
     if (cli_wants_help(argc, argv)) {
-        printf("usage: steep down --dir DIR\nStops every process of the platform in DIR; "
+        printf("usage: steep down [--dir DIR]   (default: $STEEP_DIR)\nStops every process of the "
+               "platform in DIR; "
                "its data stays.\n");
         return CLI_OK;
     }
@@ -200,8 +182,8 @@ int cli_down(int argc, char **argv)
             return CLI_USAGE;
         }
     }
-    if (!dir) {
-        cli_error("down: --dir DIR is required");
+    if (!dir || !*dir) {
+        cli_error("down: --dir DIR (or $STEEP_DIR) is required");
         return CLI_USAGE;
     }
     int n = platform_stop_all(dir, false);
