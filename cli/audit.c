@@ -65,7 +65,7 @@ static int query(struct cli_session *s, const char *command, const struct cli_ar
 }
 
 static const struct cli_subcommand commands[] = {
-    {"query", "limit", "", "", 0, 1, "at most one QUERY", CLI_LOGGED_IN, query},
+    {"query", "limit", "", "", 0, 1, "at most one QUERY", CLI_LOGGED_IN, query, "limit"},
 };
 
 int cli_audit(int argc, char **argv)

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,20 @@ int cli_report(const char *what, const struct steep_error *err)
     }
     cli_error("%s: %s: %s", what, steep_error_code_name(err->code), err->message);
     return err->code == 14 /* UNAVAILABLE */ ? CLI_UNREACHABLE : CLI_FAILED;
+}
+
+/* True when name is one of the comma-separated words of list. */
+static bool listed_word(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == len && !strncmp(p, name, n))
+            return true;
+        p = end ? end + 1 : p + n;
+    }
+    return false;
 }
 
 static const struct cli_subcommand *find_subcommand(const struct cli_subcommand *table, size_t n,
@@ -61,6 +76,33 @@ static void print_options(const char *list)
         printf("--%.*s\n", len, p);
         p = end ? end + 1 : NULL;
     }
+}
+
+/* Every value of the numeric options parses whole: an integer, or for
+ * --wait a decimal number of seconds. */
+static int check_numbers(const char *group, const struct cli_subcommand *c,
+                         const struct cli_args *args)
+{
+    for (size_t i = 0; i < args->count; i++) {
+        const char *name = args->names[i], *value = args->values[i];
+        if (!value || !c->numbers || !listed_word(c->numbers, name))
+            continue;
+        char *end = NULL;
+        errno = 0;
+        if (!strcmp(name, "wait")) {
+            double seconds = strtod(value, &end);
+            if (*value && !*end && errno == 0 && seconds >= 0 && seconds <= 86400)
+                continue;
+        } else {
+            long long v = strtoll(value, &end, 10);
+            if (*value && !*end && errno == 0 && v >= INT32_MIN && v <= INT32_MAX)
+                continue;
+        }
+        cli_error("%s %s: --%s %s is not a %s", group, c->name, name, value,
+                  strcmp(name, "wait") ? "number" : "number of seconds (0 to 86400)");
+        return -1;
+    }
+    return 0;
 }
 
 int cli_dispatch(int argc, char **argv, const char *group, const struct cli_subcommand *table,
@@ -110,7 +152,7 @@ int cli_dispatch(int argc, char **argv, const char *group, const struct cli_subc
                       args.n_positional, args.n_positional == 1 ? "" : "s");
         return CLI_USAGE;
     }
-    if (check_required(group, c, &args) < 0)
+    if (check_required(group, c, &args) < 0 || check_numbers(group, c, &args) < 0)
         return CLI_USAGE;
     if (c->reach == CLI_LOCAL)
         return c->run(NULL, c->name, &args);
@@ -170,12 +212,16 @@ static int credential_dir(const struct cli_session *s, char *out, size_t len, bo
     return 0;
 }
 
+/* A user id that can name a credential file (and a line of `current`). */
 static bool valid_user_name(const char *user)
 {
     if (!*user || strlen(user) > 200 || !strcmp(user, ".") || !strcmp(user, "..") ||
         !strcmp(user, "current"))
         return false;
-    return strchr(user, '/') == NULL;
+    for (const unsigned char *p = (const unsigned char *)user; *p; p++)
+        if (*p == '/' || *p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
 }
 
 int cli_credential_save(const struct cli_session *s, const char *user, const char *token)

@@ -55,6 +55,7 @@ struct cli_subcommand {
     const char *operands; /* how the operands read in messages, e.g. "TASK" */
     enum cli_reach reach;
     int (*run)(struct cli_session *session, const char *command, const struct cli_args *args);
+    const char *numbers; /* options whose value must be a number (integer; "wait": seconds) */
 };
 
 /* Runs `steep GROUP COMMAND ...` (argv[0] is GROUP) from the table. */

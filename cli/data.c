@@ -138,13 +138,14 @@ static int get(struct cli_session *s, const char *command, const struct cli_args
 }
 
 static const struct cli_subcommand commands[] = {
-    {"input", "scheme,key,iv,cmac", "", "scheme,cmac", 1, 1, "URL", CLI_LOGGED_IN, register_io},
-    {"output", "scheme,key,iv", "", "scheme", 1, 1, "URL", CLI_LOGGED_IN, register_io},
-    {"fusion", "owner", "", "owner", 0, 0, "", CLI_LOGGED_IN, fusion},
-    {"from-output", "", "", "", 1, 1, "OUTPUT_ID", CLI_LOGGED_IN, from_output},
-    {"update-input", "", "", "", 2, 2, "ID URL", CLI_LOGGED_IN, update},
-    {"update-output", "", "", "", 2, 2, "ID URL", CLI_LOGGED_IN, update},
-    {"get", "", "", "", 1, 1, "ID", CLI_LOGGED_IN, get},
+    {"input", "scheme,key,iv,cmac", "", "scheme,cmac", 1, 1, "URL", CLI_LOGGED_IN, register_io,
+     NULL},
+    {"output", "scheme,key,iv", "", "scheme", 1, 1, "URL", CLI_LOGGED_IN, register_io, NULL},
+    {"fusion", "owner", "", "owner", 0, 0, "", CLI_LOGGED_IN, fusion, NULL},
+    {"from-output", "", "", "", 1, 1, "OUTPUT_ID", CLI_LOGGED_IN, from_output, NULL},
+    {"update-input", "", "", "", 2, 2, "ID URL", CLI_LOGGED_IN, update, NULL},
+    {"update-output", "", "", "", 2, 2, "ID URL", CLI_LOGGED_IN, update, NULL},
+    {"get", "", "", "", 1, 1, "ID", CLI_LOGGED_IN, get, NULL},
 };
 
 int cli_data(int argc, char **argv)

@@ -121,9 +121,9 @@ static int run(struct cli_session *session, const char *command, const struct cl
 }
 
 static const struct cli_subcommand commands[] = {
-    {"encrypt", "scheme,key,iv", "quiet", "scheme", 2, 2, "IN OUT", CLI_LOCAL, run},
-    {"decrypt", "scheme,key,iv", "quiet", "scheme", 2, 2, "IN OUT", CLI_LOCAL, run},
-    {"cmac", "scheme,key,iv", "quiet", "scheme", 1, 1, "IN", CLI_LOCAL, run},
+    {"encrypt", "scheme,key,iv", "quiet", "scheme", 2, 2, "IN OUT", CLI_LOCAL, run, NULL},
+    {"decrypt", "scheme,key,iv", "quiet", "scheme", 2, 2, "IN OUT", CLI_LOCAL, run, NULL},
+    {"cmac", "scheme,key,iv", "quiet", "scheme", 1, 1, "IN", CLI_LOCAL, run, NULL},
 };
 
 int cli_file(int argc, char **argv)

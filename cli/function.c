@@ -293,14 +293,14 @@ static int delete_or_disable(struct cli_session *s, const char *command,
     "name,executor-type,description,payload,arg,overwritable-arg,input,output,allow,quota"
 static const struct cli_subcommand commands[] = {
     {"register", SPEC_OPTIONS, "public", "name,executor-type", 0, 0, "", CLI_LOGGED_IN,
-     register_or_update},
+     register_or_update, "quota"},
     {"update", SPEC_OPTIONS, "public", "name,executor-type", 1, 1, "a function id", CLI_LOGGED_IN,
-     register_or_update},
-    {"list", "user-id", "", "", 0, 0, "", CLI_LOGGED_IN, list},
-    {"get", "", "", "", 1, 1, "a function id", CLI_LOGGED_IN, get},
-    {"usage", "", "", "", 1, 1, "a function id", CLI_LOGGED_IN, usage_stats},
-    {"delete", "", "", "", 1, 1, "a function id", CLI_LOGGED_IN, delete_or_disable},
-    {"disable", "", "", "", 1, 1, "a function id", CLI_LOGGED_IN, delete_or_disable},
+     register_or_update, "quota"},
+    {"list", "user-id", "", "", 0, 0, "", CLI_LOGGED_IN, list, NULL},
+    {"get", "", "", "", 1, 1, "a function id", CLI_LOGGED_IN, get, NULL},
+    {"usage", "", "", "", 1, 1, "a function id", CLI_LOGGED_IN, usage_stats, NULL},
+    {"delete", "", "", "", 1, 1, "a function id", CLI_LOGGED_IN, delete_or_disable, NULL},
+    {"disable", "", "", "", 1, 1, "a function id", CLI_LOGGED_IN, delete_or_disable, NULL},
 };
 
 int cli_function(int argc, char **argv)

@@ -298,13 +298,13 @@ static int get_or_result(struct cli_session *s, const char *command, const struc
 
 static const struct cli_subcommand commands[] = {
     {"create", "function,executor,args,input,output", "", "function", 0, 0, "", CLI_LOGGED_IN,
-     create},
-    {"assign", "input,output", "", "", 1, 1, "one TASK id", CLI_LOGGED_IN, assign},
-    {"approve", "", "", "", 1, 1, "one TASK id", CLI_LOGGED_IN, simple},
-    {"invoke", "", "", "", 1, 1, "one TASK id", CLI_LOGGED_IN, simple},
-    {"cancel", "", "", "", 1, 1, "one TASK id", CLI_LOGGED_IN, simple},
-    {"get", "", "", "", 1, 1, "one TASK id", CLI_LOGGED_IN, get_or_result},
-    {"result", "wait", "", "", 1, 1, "one TASK id", CLI_LOGGED_IN, get_or_result},
+     create, NULL},
+    {"assign", "input,output", "", "", 1, 1, "one TASK id", CLI_LOGGED_IN, assign, NULL},
+    {"approve", "", "", "", 1, 1, "one TASK id", CLI_LOGGED_IN, simple, NULL},
+    {"invoke", "", "", "", 1, 1, "one TASK id", CLI_LOGGED_IN, simple, NULL},
+    {"cancel", "", "", "", 1, 1, "one TASK id", CLI_LOGGED_IN, simple, NULL},
+    {"get", "", "", "", 1, 1, "one TASK id", CLI_LOGGED_IN, get_or_result, NULL},
+    {"result", "wait", "", "", 1, 1, "one TASK id", CLI_LOGGED_IN, get_or_result, "wait"},
 };
 
 int cli_task(int argc, char **argv)

@@ -174,15 +174,15 @@ static int list(struct cli_session *s, const char *command, const struct cli_arg
 
 #define PASSWORD "password,password-file"
 static const struct cli_subcommand commands[] = {
-    {"login", PASSWORD, "", "", 1, 1, "one user id", CLI_ANON, login},
+    {"login", PASSWORD, "", "", 1, 1, "one user id", CLI_ANON, login, NULL},
     {"register", PASSWORD ",role,attribute", "", "role", 1, 1, "one user id", CLI_LOGGED_IN,
-     register_or_update},
+     register_or_update, NULL},
     {"update", PASSWORD ",role,attribute", "", "role", 1, 1, "one user id", CLI_LOGGED_IN,
-     register_or_update},
-    {"passwd", PASSWORD, "", "", 0, 0, "", CLI_LOGGED_IN, passwd},
-    {"reset", "", "", "", 1, 1, "one user id", CLI_LOGGED_IN, reset},
-    {"delete", "", "", "", 1, 1, "one user id", CLI_LOGGED_IN, delete_user},
-    {"list", "attribute", "", "", 0, 0, "", CLI_LOGGED_IN, list},
+     register_or_update, NULL},
+    {"passwd", PASSWORD, "", "", 0, 0, "", CLI_LOGGED_IN, passwd, NULL},
+    {"reset", "", "", "", 1, 1, "one user id", CLI_LOGGED_IN, reset, NULL},
+    {"delete", "", "", "", 1, 1, "one user id", CLI_LOGGED_IN, delete_user, NULL},
+    {"list", "attribute", "", "", 0, 0, "", CLI_LOGGED_IN, list, NULL},
 };
 
 int cli_user(int argc, char **argv)

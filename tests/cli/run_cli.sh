@@ -94,7 +94,9 @@ expect "down: operand where none is taken"    2 "user list: takes no operand, go
 expect "down: option of another sub-command"  2 "unknown option --role" -- "$STEEP" user login admin --role PlatformAdmin
 expect "down: missing required option"        2 "user register: --role is required" -- "$STEEP" user register bob --password p --user admin
 expect "down: option without its value"       2 "option --limit needs a value" -- "$STEEP" audit query --user admin --limit
-expect "down: bad --limit"                    2 "--limit x is not a count" -- "$STEEP" audit query --user admin --limit x
+expect "down: bad --limit"                    2 "--limit x is not a number" -- "$STEEP" audit query --user admin --limit x
+expect "down: bad --quota"                    2 "--quota lots is not a number" -- "$STEEP" function register --user admin --name f --executor-type builtin --quota lots
+expect "down: bad --wait"                     2 "--wait -1 is not a number of seconds" -- "$STEEP" task result t --user admin --wait -1
 expect "down: data input needs --cmac"        2 "data input: --cmac is required" -- "$STEEP" data input http://x/y --scheme raw --user admin
 expect "down: no sub-command"                 2 "user: a command is needed" -- "$STEEP" user
 expect "down: attest without HOST:PORT"       2 "attest: HOST:PORT is needed" -- "$STEEP" attest
