@@ -244,6 +244,7 @@ struct supervisor {
     size_t n;
     int max_restarts;
     char files_port[16];
+    time_t started_at;
 };
 
 /* One line of the supervisor's log. */
@@ -296,7 +297,8 @@ static void write_status(const struct supervisor *sv)
     FILE *f = fopen(tmp, "w");
     if (!f)
         return;
-    /* name pid started_at restarts state */
+    /* name pid started_at restarts state; the supervisor itself first */
+    fprintf(f, "supervisor %d %lld 0 running\n", (int)getpid(), (long long)sv->started_at);
     for (size_t i = 0; i < sv->n; i++) {
         const struct child *c = &sv->children[i];
         fprintf(f, "%s %d %lld %d %s\n", c->name, c->pid, (long long)c->started_at, c->restarts,
@@ -518,6 +520,7 @@ int platform_supervise(const char *dir, const struct platform_plan *p)
     static struct supervisor sv;
     sv.dir = dir;
     sv.max_restarts = p->max_restarts;
+    sv.started_at = time(NULL);
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGCHLD);
