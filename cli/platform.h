@@ -8,8 +8,10 @@
  *   DIR/keys/                 authority, platform signing and sealing keys
  *   DIR/policies/             access-control policy files (copied once)
  *   DIR/data/                 services' state
- *   DIR/logs/NAME.log         services' logs
- *   DIR/run/NAME.pid          pids of the running processes
+ *   DIR/logs/NAME.log         services' logs (supervisor.log: deaths, restarts)
+ *   DIR/run/NAME.pid          pids of the running processes (and the supervisor)
+ *   DIR/run/supervisor.status per process: pid, start time, restarts, state
+ *   DIR/platform.state        how it was launched (ports, executors, restarts)
  */
 #ifndef STEEP_CLI_PLATFORM_H
 #define STEEP_CLI_PLATFORM_H
