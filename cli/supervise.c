@@ -528,6 +528,13 @@ int platform_supervise(const char *dir, const struct platform_plan *p)
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGHUP);
     sigprocmask(SIG_BLOCK, &signals, NULL);
+    /* If `steep up` is gone (interrupted), telling it we are ready must fail
+     * with EPIPE, not kill the supervisor of a running platform. Blocked,
+     * not ignored: an ignored signal would stay ignored in the services. */
+    sigset_t pipe_signal;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    sigprocmask(SIG_BLOCK, &pipe_signal, NULL);
     char path[PATH_MAX], log_path[PATH_MAX];
     platform_pathf(path, sizeof(path), "%s/run/supervisor.pid", dir);
     platform_pathf(log_path, sizeof(log_path), "%s/logs/supervisor.log", dir);
