@@ -8,10 +8,8 @@
  * The SVD follows rulinalg's Golub-Reinsch implementation in the same
  * operation order (Householder bidiagonalisation, Golub-Kahan steps with
  * Givens rotations, sign correction of V, sort by singular value). On
- * Teaclave's fixture the first component is byte-identical and the second
- * differs from expected_result.txt by a few ulps (< 1e-15 absolute; most
- * likely the libm hypot of the machine that made the fixture), so this
- * built-in is NOT byte-identical to Teaclave. U is never needed for PCA and
+ * Teaclave's fixture the output is byte-identical to expected_result.txt.
+ * U is never needed for PCA and
  * is not computed. Matrix products sum from 0.0 in index order, like
  * matrixmultiply's kernel; utils::dot uses its 8-way unrolled order.
  * Unlike rulinalg we need rows >= feature_size >= 2 (Teaclave panics or
