@@ -89,6 +89,13 @@ enum steep_grpc_code {
 const char *steep_grpc_code_name(int code);
 
 #define STEEP_RPC_DEFAULT_MAX_MESSAGE (4u * 1024 * 1024)
+/* The limit between services when callers' messages are max_message: an
+ * internal call carries one caller's message (a task's arguments, a
+ * function's payload) inside its own record, possibly JSON-escaped. */
+static inline size_t steep_rpc_internal_max_message(size_t max_message)
+{
+    return 2 * max_message + 1024 * 1024;
+}
 
 /* ---- TLS ---------------------------------------------------------------- */
 

@@ -262,6 +262,9 @@ steep_execution_node_start(const struct steep_execution_options *options)
         .address = options->scheduler_address,
         .server_name = options->scheduler_name,
         .tls = options->tls,
+        .max_message = steep_rpc_internal_max_message(
+            options->environment.limits.message_bytes ? options->environment.limits.message_bytes
+                                                      : STEEP_RPC_DEFAULT_MAX_MESSAGE),
     };
     node->client = steep_rpc_client_new(&client_config);
     node->slots = calloc((size_t)node->options.slots, sizeof *node->slots);
