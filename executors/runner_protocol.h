@@ -29,7 +29,7 @@
 /* The RPC layer's default message limit, when a request names none. */
 #define STEEP_RUNNER_DEFAULT_MESSAGE (4u << 20)
 /* The largest message limit a platform may configure. */
-#define STEEP_RUNNER_MAX_MESSAGE (256u << 20)
+#define STEEP_RUNNER_MAX_MESSAGE (64u << 20)
 
 /* The largest frame for a message limit (0: the default): a request holds
  * the arguments and the payload (one message each) and some names. */

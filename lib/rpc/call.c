@@ -74,7 +74,7 @@ void steep_rpc_reply(struct steep_rpc_call *call, const ProtobufCMessage *respon
         return;
     }
     size_t length = call->response.len - STEEP_RPC_FRAME_PREFIX;
-    if (length > call->server->max_message) {
+    if (length > call->server->max_response) {
         char reason[96];
         snprintf(reason, sizeof reason,
                  "response of %zu bytes is larger than the limit of %zu bytes", length,

@@ -11,7 +11,7 @@
 
 #define MAX_ENDPOINTS 4
 #define MIN_MESSAGE   (64 * 1024)
-#define MAX_MESSAGE   (256 * 1024 * 1024)
+#define MAX_MESSAGE   (64 * 1024 * 1024)
 
 int steep_service_max_message(const struct steep_config *config, size_t *max_message)
 {
@@ -93,13 +93,14 @@ int steep_service_serve(struct steep_attested *attested, const struct steep_conf
     size_t started = 0;
     for (; started < n; started++) {
         const struct steep_service_endpoint *e = &endpoints[started];
-        /* Internal endpoints (attested peers) carry clients' messages inside theirs. */
+        /* Internal endpoints (attested peers) carry clients' messages inside
+         * theirs; responses carry them back (GetTask: arguments and result). */
         struct steep_rpc_server_config server_config = {
             .listen = e->listen,
             .workers = e->workers,
             .name = e->name,
-            .max_message =
-                e->n_inbound ? steep_rpc_internal_max_message(max_message) : max_message};
+            .max_message = e->n_inbound ? steep_rpc_internal_max_message(max_message) : max_message,
+            .max_response = steep_rpc_internal_max_message(max_message)};
         struct steep_rpc_server *server = NULL;
         int rc = steep_attested_server_tls(attested, e->inbound, e->n_inbound, &server_config.tls);
         if (rc == 0 && !(server = steep_rpc_server_new(&server_config)))
