@@ -417,7 +417,8 @@ static void explain(const struct steep_sandbox_task *task, const struct collecte
     else if (seen->violation >= 0)
         describe_violation(seen->violation, reason, size);
     else if (seen->memory)
-        snprintf(reason, size, "function exceeded its memory limit");
+        snprintf(reason, size, "function exceeded its memory limit of %llu MiB",
+                 (unsigned long long)(task->limits.memory_bytes >> 20));
     else if (sig == SIGXCPU || (sig == SIGKILL && cpu >= task->limits.cpu_seconds))
         snprintf(reason, size, "function exceeded its CPU time limit");
     else if (sig == SIGXFSZ)

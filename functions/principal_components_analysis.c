@@ -341,6 +341,8 @@ static int read_rows(struct steep_fn_io *io, size_t features, struct matrix *x)
         int got;
         while (rc == 0 && (got = steep_line_next(lr, &line, &len)) == 1) {
             rc = steep_parse_row_f64(line, len, row, features + 1);
+            if (rc < 0)
+                rc = steep_line_error(lr, "input_data");
             if (rc == 0 && ++rows > MAX_ROWS)
                 rc = steep_error_set("more than %u rows", MAX_ROWS);
             if (rc == 0)
@@ -427,6 +429,10 @@ STEEP_FN(steep_fn_principal_components_analysis)
     ENSURE(a.features <= MAX_FEATURES, "feature_size larger than %d", MAX_FEATURES);
     struct matrix x = {0};
     GUARD(read_rows(io, (size_t)a.features, &x));
+    if (x.rows == 0) {
+        free(x.d);
+        return steep_error_set("input_data is empty: no rows to transform");
+    }
     struct steep_buf out = STEEP_BUF_INIT;
     rc = transform(&a, &x, &out);
     free(x.d);

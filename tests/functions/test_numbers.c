@@ -109,7 +109,8 @@ static void test_pca(void **state)
     assert_int_equal(fn_test_run(&t, "builtin_principal_components_analysis",
                                  "{\"n\":2,\"center\":true,\"feature_size\":3}", &summary),
                      -1);
-    assert_string_equal(steep_error_get(), "Data format error: column len = 5, expected = 4");
+    assert_string_equal(steep_error_get(),
+                        "Data format error: column len = 5, expected = 4 (input_data line 1)");
     assert_int_equal(fn_test_run(&t, "builtin_principal_components_analysis",
                                  "{\"n\":2,\"center\":1,\"feature_size\":4}", &summary),
                      -1);
@@ -142,7 +143,8 @@ static void test_logistic_regression_train(void **state)
                                  "{\"alg_alpha\":0.3,\"alg_iters\":100,\"feature_size\":29}",
                                  &summary),
                      -1);
-    assert_string_equal(steep_error_get(), "Data format error: column len = 31, expected = 30");
+    assert_string_equal(steep_error_get(),
+                        "Data format error: column len = 31, expected = 30 (training_data line 1)");
     steep_buf_free(&summary);
     steep_buf_free(&out);
     steep_buf_free(&want);
