@@ -20,7 +20,6 @@ while a normal task submitted with them finishes.
 
 Environment: as tests/compat/teaclave_client.py, plus STEEP_BIN.
 """
-import json
 import os
 import subprocess
 import sys
@@ -412,9 +411,8 @@ def malformed(c, uid):
 
 
 def main():
-    admin = tc.user("admin", "teaclave")
     uid = "builtins_user"
-    tc.user(uid, "password")
+    tc.user(uid, "password")  # registered by the admin, as a PlatformAdmin
     auth = tc.Authentication()
     auth.login(uid, "password")
     client = tc.Frontend(auth.metadata, options=BIG)
@@ -432,7 +430,6 @@ def main():
             verify()
         except Exception as error:
             check(name, False, "%s: %s" % (type(error).__name__, error))
-    del admin
     print("%d passed, %d failed" % (tc.passed, tc.failed))
     return 0 if tc.failed == 0 else 1
 
