@@ -13,4 +13,13 @@ export BUILTINS_MEMORY_MB=96
 printf 'memory_mb = %d\n' "$BUILTINS_MEMORY_MB" >> "$STEEP_DIR/steep.toml"
 "$STEEP" up --dir "$STEEP_DIR" --files "$FILES_DIR" --files-port "$FILES_PORT" >/dev/null
 export STEEP_BUILD_DIR=${STEEP_BUILD_DIR:-$(dirname "$STEEP_BIN")}
+# A message limit out of range stops a service at start, naming the setting.
+bad=$STEEP_DIR/bad-limit.toml
+{ cat "$STEEP_DIR/steep.toml"; printf '\n[rpc]\nmax_message_bytes = 1024\n'; } > "$bad"
+if out=$("$STEEP_BIN/steep-storage" --config "$bad" 2>&1); then
+  echo "FAILED  storage started with [rpc] max_message_bytes = 1024"; exit 1
+elif ! grep -q 'max_message_bytes must be 65536..67108864, not 1024' <<<"$out"; then
+  echo "FAILED  a bad [rpc] max_message_bytes is not named: $out"; exit 1
+fi
+echo "ok      a service refuses [rpc] max_message_bytes = 1024, naming the setting"
 /usr/bin/python3 "$(dirname "$0")/builtins_client.py" "$@"
