@@ -194,6 +194,8 @@ int provision_config(const char *dir, const struct platform_ports *p, int execut
             "\"auditors/optimus_prime.public.pem\", \"auditors/albus_dumbledore.public.pem\"]\n\n"
             "[access_control]\n"
             "policy_dir = \"policies\"\n\n"
+            "# [rpc] max_message_bytes = 4194304: the largest call a client may make\n"
+            "# (a task's arguments, a function's payload); internal calls allow more.\n\n"
             "[execution]\n"
             "slots = %d\n"
             "%s",

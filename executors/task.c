@@ -352,6 +352,23 @@ static int execute(const struct steep_task_environment *environment,
     return rc;
 }
 
+/* Before any download: the runner request must carry the arguments and the
+ * payload, each bounded by the platform's message limit. */
+static int check_sizes(const struct steep_task_environment *environment,
+                       const struct steep_staged_task *task)
+{
+    uint64_t limit = environment->limits.message_bytes ? environment->limits.message_bytes
+                                                       : STEEP_RUNNER_DEFAULT_MESSAGE;
+    size_t arguments = task->arguments ? strlen(task->arguments) : 0;
+    ENSURE(arguments <= limit,
+           "task arguments of %zu bytes exceed the platform's message limit of %llu bytes",
+           arguments, (unsigned long long)limit);
+    ENSURE(task->payload_len <= limit,
+           "function payload of %zu bytes exceeds the platform's message limit of %llu bytes",
+           task->payload_len, (unsigned long long)limit);
+    return 0;
+}
+
 void steep_task_run(const struct steep_task_environment *environment,
                     const struct steep_staged_task *task, struct steep_sandbox_control *control,
                     struct steep_task_outcome *outcome)
@@ -362,6 +379,8 @@ void steep_task_run(const struct steep_task_environment *environment,
     int rc = 0;
     if (!environment->allow_test_payloads && strncmp(task->function_name, "test-", 5) == 0)
         rc = steep_error_set("Function not found.");
+    if (rc == 0)
+        rc = check_sizes(environment, task);
     if (rc == 0)
         rc = create_workspace(environment, task, &space);
     if (rc == 0)

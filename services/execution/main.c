@@ -8,7 +8,8 @@
  * (4096), open_files (64), work_dir (<data_dir>/execution; each node
  * works in its own locked node-<random> directory below it, see
  * executors/work_dir.h), runner_path (steep-task-runner next to this
- * executable). Stops on SIGTERM/SIGINT: running tasks are killed and
+ * executable); [rpc] max_message_bytes bounds a task's arguments, payload
+ * and result as it bounds clients' calls. Stops on SIGTERM/SIGINT: running tasks are killed and
  * reported failed ("execution node stopped").
  */
 #include <limits.h>
@@ -25,6 +26,7 @@
 #include "executors/file_agent.h"
 #include "executors/work_dir.h"
 #include "node.h"
+#include "service/service.h"
 #include "steep_version.h"
 #include "tee/attested.h"
 
@@ -54,6 +56,9 @@ static int read_limits(const struct steep_config *config, struct steep_sandbox_l
     limits->memory_bytes = (uint64_t)memory << 20;
     limits->file_size_bytes = (uint64_t)file_size << 20;
     limits->open_files = (uint32_t)files;
+    size_t max_message;
+    GUARD(steep_service_max_message(config, &max_message));
+    limits->message_bytes = max_message;
     return 0;
 }
 

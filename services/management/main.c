@@ -33,7 +33,11 @@ static struct steep_rpc_client *client_for(struct steep_config *config,
                                            enum steep_endpoint endpoint, const char *service)
 {
     char address[256];
-    struct steep_rpc_client_config client_config = {.address = address};
+    size_t max_message;
+    if (steep_service_max_message(config, &max_message) < 0)
+        return NULL;
+    struct steep_rpc_client_config client_config = {
+        .address = address, .max_message = steep_rpc_internal_max_message(max_message)};
     if (steep_config_connect_address(config->internal[endpoint].advertised_address, address,
                                      sizeof address) < 0 ||
         steep_attested_client_tls(attested, service, &client_config.tls) < 0)
@@ -84,7 +88,10 @@ static int open_clients(struct steep_config *config, struct steep_attested *atte
                         struct clients *c)
 {
     char address[256];
-    struct steep_store_client_config storage_config = {.address = address};
+    size_t max_message;
+    GUARD(steep_service_max_message(config, &max_message));
+    struct steep_store_client_config storage_config = {
+        .address = address, .max_message = steep_rpc_internal_max_message(max_message)};
     GUARD(steep_config_connect_address(config->internal[STEEP_ENDPOINT_STORAGE].advertised_address,
                                        address, sizeof address));
     GUARD(steep_attested_client_tls(attested, "teaclave_storage_service", &storage_config.tls));
