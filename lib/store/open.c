@@ -163,6 +163,7 @@ static int set_up(struct steep_store *store, const char *path, const uint8_t *ke
     leveldb_writeoptions_set_sync(store->write_options, 1);
     ENSURE(pthread_mutex_init(&store->commit_mutex, NULL) == 0, "mutex init failed");
     ENSURE(pthread_mutex_init(&store->watch_mutex, NULL) == 0, "mutex init failed");
+    ENSURE(pthread_rwlock_init(&store->db_lock, NULL) == 0, "rwlock init failed");
     return 0;
 }
 
@@ -180,6 +181,12 @@ static int open_store(struct steep_store *store, const char *path, int flags)
     }
     GUARD(open_leveldb(store, false));
     return check_marker(store, flags);
+}
+
+int steep_store_reopen_db(struct steep_store *store)
+{
+    GUARD(open_leveldb(store, false));
+    return check_marker(store, 0);
 }
 
 int steep_store_open(const char *path, const uint8_t key[STEEP_STORE_KEY_BYTES], int flags,
@@ -216,6 +223,7 @@ void steep_store_close(struct steep_store *store)
     if (store->path) {
         pthread_mutex_destroy(&store->commit_mutex);
         pthread_mutex_destroy(&store->watch_mutex);
+        pthread_rwlock_destroy(&store->db_lock);
     }
     steep_store_sealer_free(&store->sealer);
     free(store->path);
