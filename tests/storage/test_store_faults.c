@@ -367,7 +367,9 @@ static const char *const keys[] = {"k00", "k01", "k02a", "k02b", "counter", "k09
                                    "k11", "f00", "f01",  "f02",  "after0",  "after1"};
 
 /* Runs one case in a child and checks the directory it leaves. */
-static void one_case(const char *base, const struct workload *w, long at, int err, bool persistent,
+/* Returns whether the planned call failed: a background flush may make
+ * fewer calls than in the census (then the case ran without a fault). */
+static bool one_case(const char *base, const struct workload *w, long at, int err, bool persistent,
                      int *recovered_writes)
 {
     char label[128];
@@ -385,8 +387,9 @@ static void one_case(const char *base, const struct workload *w, long at, int er
     CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: the child failed (status %d)", label,
           status);
-    if (at > 0)
-        CHECK(report->failed > 0, "%s: no call failed (census said more)", label);
+    bool injected = report->failed > 0;
+    if (at > 0 && !w->prefill)
+        CHECK(injected, "%s: no call failed (census said more)", label);
     for (int i = 0; i < N_AFTER; i++)
         CHECK(report->after[i].rc == STEEP_STORE_OK,
               "%s: a write after space came back failed: %s (first failure: %s)", label,
@@ -403,6 +406,7 @@ static void one_case(const char *base, const struct workload *w, long at, int er
     steep_store_close(store);
     test_remove_tree(dir);
     free(dir);
+    return injected;
 }
 
 static long census(const char *base, const struct workload *w)
@@ -456,13 +460,18 @@ int main(void)
         clock_gettime(CLOCK_MONOTONIC, &w0);
         long n = census(base, w);
         CHECK(n > 0, "%s: the census counted no calls", w->name);
-        int before = cases;
+        int before = cases, injected = 0;
+        /* The flush workload's 4 MiB per case is costly: ENOSPC once adds
+         * little there to ENOSPC until cleared. */
         for (size_t ki = 0; ki < sizeof kinds / sizeof kinds[0]; ki++)
-            for (long at = 1; at <= n; at++, cases++)
-                one_case(base, w, at, kinds[ki].err, kinds[ki].persistent, &recovered);
+            for (long at = 1; at <= n && !(w->prefill && ki == 1); at++, cases++)
+                injected += one_case(base, w, at, kinds[ki].err, kinds[ki].persistent, &recovered);
+        CHECK(injected * 10 >= (cases - before) * 9, "%s: only %d of %d cases failed a call",
+              w->name, injected, cases - before);
         clock_gettime(CLOCK_MONOTONIC, &w1);
-        printf("%s: %ld write/sync calls; %d fault cases passed in %.1f s\n", w->name, n,
-               cases - before,
+        printf("%s: %ld write/sync calls; %d fault cases passed (%d with the fault injected) in "
+               "%.1f s\n",
+               w->name, n, cases - before, injected,
                (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) / 1e9);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
