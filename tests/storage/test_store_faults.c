@@ -430,6 +430,73 @@ static long census(const char *base, const struct workload *w)
     return report->calls;
 }
 
+/* Faults while a store is created, and while an existing one is opened
+ * (LevelDB recovers its log and writes a table and a new manifest): the
+ * open may fail, but once the fault is gone the next open succeeds and
+ * nothing acknowledged before is lost. Returns the number of cases. */
+static int open_faults(const char *base, bool existing, int *opens_failed)
+{
+    char *dir = NULL;
+    CHECK(asprintf(&dir, "%s/open", base) > 0, "oom");
+    int cases = 0;
+    for (long at = 1;; at++) {
+        test_remove_tree(dir);
+        struct steep_store *store = NULL;
+        if (existing) { /* a store with acknowledged data in its log */
+            CHECK(steep_store_open(dir, key_bytes, STEEP_STORE_CREATE, &store) == 0, "create: %s",
+                  steep_error_get());
+            CHECK(steep_store_put(store, "before", 6, "kept", 4) == 0, "put: %s",
+                  steep_error_get());
+            steep_store_close(store);
+        }
+        pid_t pid = fork();
+        CHECK(pid >= 0, "fork");
+        if (pid == 0) {
+            alarm(60);
+            if (!getenv("STEEP_TEST_VERBOSE"))
+                (void)!freopen("/dev/null", "w", stderr);
+            fault_fs_watch(existing ? dir : base);
+            fault_fs_arm(at, at % 2 ? ENOSPC : EIO, at % 2 == 1);
+            int first = steep_store_open(dir, key_bytes, STEEP_STORE_CREATE, &store);
+            report->calls = fault_fs_calls();
+            report->failed = fault_fs_failed();
+            report->main[0].rc = first;
+            fault_fs_clear();
+            if (first == 0)
+                steep_store_close(store);
+            if (steep_store_open(dir, key_bytes, STEEP_STORE_CREATE, &store) < 0) {
+                snprintf(report->after_error, sizeof report->after_error, "%s", steep_error_get());
+                _exit(4);
+            }
+            report->after[0].rc = steep_store_put(store, "after", 5, "acked", 5);
+            _exit(0);
+        }
+        int status = 0;
+        CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "%s store, call %ld of the open fails: the store never opens again: %s",
+              existing ? "existing" : "new", at, report->after_error);
+        if (report->failed == 0)
+            break; /* past the open's last call */
+        cases++;
+        *opens_failed += report->main[0].rc < 0;
+        CHECK(report->after[0].rc == STEEP_STORE_OK, "put after the open");
+        CHECK(steep_store_open(dir, key_bytes, 0, &store) == 0, "reopen: %s", steep_error_get());
+        struct steep_buf value = STEEP_BUF_INIT;
+        CHECK(steep_store_get(store, "after", 5, &value) == STEEP_STORE_OK,
+              "acknowledged put lost");
+        if (existing)
+            CHECK(steep_store_get(store, "before", 6, &value) == STEEP_STORE_OK && value.len == 4 &&
+                      memcmp(value.data, "kept", 4) == 0,
+                  "the record before the failed open was lost");
+        steep_buf_free(&value);
+        steep_store_close(store);
+    }
+    test_remove_tree(dir);
+    free(dir);
+    return cases;
+}
+
 int main(void)
 {
     steep_log_set_level(STEEP_LOG_ERROR);
@@ -473,6 +540,12 @@ int main(void)
                "%.1f s\n",
                w->name, n, cases - before, injected,
                (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) / 1e9);
+    }
+    for (int existing = 0; existing < 2; existing++) {
+        int failed_opens = 0, n = open_faults(base, existing, &failed_opens);
+        printf("open of %s store: %d fault cases passed (%d opens failed, all reopened)\n",
+               existing ? "an existing" : "a new", n, failed_opens);
+        cases += n;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("ok: %d fault cases, %d writes acknowledged after recovery, %.1f s\n", cases, recovered,
