@@ -17,6 +17,7 @@
 #include <leveldb/c.h>
 #include <openssl/types.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "core/error.h"
 #include "store/store.h"
@@ -74,10 +75,11 @@ struct steep_store {
     struct steep_store_request *pending_head, *pending_tail;
     pthread_mutex_t watch_mutex; /* guards watchers (watch.c) */
     struct steep_store_watcher *watchers;
-    /* Failing closed after a failed write (recover.c); db_lock guards db,
-     * failed, failure and last_reopen_ms. */
+    /* Failing closed after a failed write (recover.c): db_lock guards db and
+     * last_reopen_ms; failed is set by the commit leader without it (so a
+     * stream of readers cannot delay it) after it wrote failure. */
     pthread_rwlock_t db_lock;
-    bool failed;
+    atomic_bool failed;
     char failure[STEEP_ERROR_MAX];
     int64_t last_reopen_ms;
 };

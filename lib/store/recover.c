@@ -25,8 +25,8 @@
  * fail until a later attempt succeeds.
  *
  * store->db_lock: readers, and the leader while it applies and writes a
- * group, hold it shared while they use the handle; marking the store
- * failed and reopening hold it exclusively. Only the commit leader writes,
+ * group, hold it shared while they use the handle; a reopen holds it
+ * exclusively. Only the commit leader writes and marks the store failed,
  * so nothing is written to a handle after its failure.
  */
 #include <dirent.h>
@@ -78,14 +78,13 @@ static bool room_to_reopen(const struct steep_store *store, uint64_t *need, uint
 
 void steep_store_mark_failed(struct steep_store *store, const char *why)
 {
-    pthread_rwlock_wrlock(&store->db_lock);
-    if (!store->failed) {
-        store->failed = true;
-        snprintf(store->failure, sizeof store->failure, "%s", why);
-        log_error("store: a write failed (%s): refusing writes until %s reopens on a fresh log",
-                  why, store->path);
-    }
-    pthread_rwlock_unlock(&store->db_lock);
+    /* Only the leader gets here, and no reopen runs while failed is false. */
+    if (atomic_load(&store->failed))
+        return;
+    snprintf(store->failure, sizeof store->failure, "%s", why);
+    atomic_store(&store->failed, true);
+    log_error("store: a write failed (%s): refusing writes until %s reopens on a fresh log", why,
+              store->path);
 }
 
 /* With db_lock held exclusively: reopens LevelDB if the store failed. */
@@ -116,15 +115,22 @@ static int recover_locked(struct steep_store *store, bool writer)
         return steep_error_wrap("storage is unavailable since a write failed (%s); reopening",
                                 store->failure);
     }
-    store->failed = false;
-    store->failure[0] = '\0';
+    atomic_store(&store->failed, false);
     log_info("store: %s reopened on a fresh log after a failed write; writes resume", store->path);
     return 0;
 }
 
 static int recover(struct steep_store *store, bool writer)
 {
-    pthread_rwlock_wrlock(&store->db_lock);
+    /* Readers hold the lock only briefly, but a steady stream of them could
+     * keep a writer out for ever (glibc prefers readers): bound the wait. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 2;
+    if (pthread_rwlock_timedwrlock(&store->db_lock, &until) != 0)
+        return steep_error_set("storage is refusing writes since a write failed (%s); it is busy "
+                               "reopening",
+                               store->failure);
     int rc = recover_locked(store, writer);
     pthread_rwlock_unlock(&store->db_lock);
     return rc;
