@@ -10,10 +10,11 @@
  * makes on the store's files. Then, for every call number k in 1..N and
  * both fault kinds (ENOSPC that persists -- a full disk -- and EIO once; a
  * failing write leaves half its bytes, so EIO once is also a torn record
- * followed by space at once), a child process opens a fresh store, runs the workload with the
- * k-th call failing, clears the fault (space is back), runs a few more
- * transactions that must all succeed without reopening the store, and
- * dies without closing it (a crash). The parent then reopens the
+ * followed by space at once), a child process opens a fresh store, runs
+ * the workload with the k-th call failing, clears the fault (space is
+ * back), runs a few more transactions that must all succeed without the
+ * caller reopening anything (the store recovers by itself), and dies
+ * without closing it (a crash). The parent then reopens the
  * directory and checks:
  *   - it opens (no "Corruption: checksum mismatch" behind a torn record);
  *   - every acknowledged write is there with its value, and every key
@@ -21,6 +22,9 @@
  *     transaction that failed (a failed write's outcome is unknown);
  *   - queue elements appear at most once, acknowledged enqueues are not
  *     lost, acknowledged dequeues do not come back.
+ * Last, every call of creating a store and of opening an existing one (which
+ * recovers its log) fails in turn: the next open must succeed and keep
+ * what was acknowledged before.
  */
 #include <errno.h>
 #include <signal.h>
