@@ -5,6 +5,10 @@
  * access-control service (policies/tasks.policy) the multi-party questions;
  * tells the scheduler at once when a task is staged or canceled (best
  * effort: the scheduler also scans storage). Stops on SIGTERM/SIGINT.
+ *
+ * Steep key: [management] audit_retention_entries (default 0: keep every
+ * audit entry): keep about that many of the newest audit entries and
+ * remove older ones (audit.h, steep_audit_set_retention).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -109,6 +113,12 @@ static int open_clients(struct steep_config *config, struct steep_attested *atte
     c->audit = steep_audit_open(&audit_store, mac_key);
     OPENSSL_cleanse(mac_key, sizeof mac_key);
     ENSURE(c->audit != NULL, "audit log: %s", steep_error_get());
+    int64_t retention = steep_config_get_int(config, "management.audit_retention_entries", 0);
+    ENSURE(retention >= 0, "[management] audit_retention_entries must not be negative");
+    if (retention > 0) {
+        steep_audit_set_retention(c->audit, (uint64_t)retention);
+        log_info("audit: keeping the newest %lld entries", (long long)retention);
+    }
     return 0;
 }
 

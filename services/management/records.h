@@ -92,4 +92,31 @@ int steep_record_update_known(const struct steep_kv *kv, const char *key,
 /* Serialises with sorted keys, compact (the stored form). Caller frees. */
 char *steep_record_dump(const json_t *record);
 
+/*
+ * Record sizes (issue 14 item 3). The storage service takes messages of up
+ * to 4 MiB (values up to STEEP_STORE_DEFAULT_MAX_VALUE), and a
+ * compare-and-swap carries a record twice (the bytes expected and the new
+ * ones), so a record that is ever updated must stay under half of that:
+ * STEEP_RECORD_UPDATE_MAX, checked on every update, which is refused
+ * INVALID_ARGUMENT rather than failing INTERNAL in storage. What callers
+ * create is capped lower, so the steps after creation (approvals, assigned
+ * files, the result) still fit, and the StagedTask record (the task's
+ * arguments and files plus the function's payload) fits one value:
+ *   task record at creation     STEEP_RECORD_TASK_MAX      1 MiB
+ *   function record             STEEP_RECORD_FUNCTION_MAX  2 MiB - 64 KiB
+ *                               (a payload byte takes up to 4 in the JSON)
+ *   a file URL                  STEEP_RECORD_URL_MAX       256 KiB
+ * Refusals name the limit (teaclave-api.md deviation: Teaclave has none and
+ * fails later).
+ */
+#define STEEP_RECORD_UPDATE_MAX   (((4u << 20) - (64u << 10)) / 2)
+#define STEEP_RECORD_TASK_MAX     (1u << 20)
+#define STEEP_RECORD_FUNCTION_MAX ((2u << 20) - (64u << 10))
+#define STEEP_RECORD_URL_MAX      (256u << 10)
+#define STEEP_RECORD_STAGED_MAX   ((4u << 20) - (64u << 10))
+
+/* 0 when the record's stored form is at most limit bytes, else
+ * INVALID_ARGUMENT "<what> too large: ... the limit is <limit> bytes<hint>". */
+int steep_record_check_size(const json_t *record, size_t limit, const char *what, const char *hint);
+
 #endif
