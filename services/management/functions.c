@@ -108,7 +108,7 @@ static int function_record(const struct function_fields *f, const char *uuid, co
         f->usage_quota < 0 ? json_null() : json_integer(f->usage_quota));
     if (!*out)
         return steep_management_internal("function record");
-    int rc = steep_record_check_size(*out, STEEP_RECORD_FUNCTION_MAX, "function",
+    int rc = steep_record_check_size(*out, steep_record_limits.function_max, "function",
                                      " (a payload byte takes up to 4 in the record)");
     if (rc != 0) {
         json_decref(*out);

@@ -23,6 +23,7 @@
 #include "policy/acs_client.h"
 #include "rpc/rpc.h"
 #include "service.h"
+#include "records.h"
 #include "service/service.h"
 #include "steep_scheduler.pb-c.h"
 #include "store/store_client.h"
@@ -94,6 +95,7 @@ static int open_clients(struct steep_config *config, struct steep_attested *atte
     char address[256];
     size_t max_message;
     GUARD(steep_service_max_message(config, &max_message));
+    steep_record_limits_set(max_message);
     struct steep_store_client_config storage_config = {
         .address = address, .max_message = steep_rpc_internal_max_message(max_message)};
     GUARD(steep_config_connect_address(config->internal[STEEP_ENDPOINT_STORAGE].advertised_address,

@@ -93,27 +93,34 @@ int steep_record_update_known(const struct steep_kv *kv, const char *key,
 char *steep_record_dump(const json_t *record);
 
 /*
- * Record sizes (issue 14 item 3). The storage service takes messages of up
- * to 4 MiB (values up to STEEP_STORE_DEFAULT_MAX_VALUE), and a
- * compare-and-swap carries a record twice (the bytes expected and the new
- * ones), so a record that is ever updated must stay under half of that:
- * STEEP_RECORD_UPDATE_MAX, checked on every update, which is refused
- * INVALID_ARGUMENT rather than failing INTERNAL in storage. What callers
- * create is capped lower, so the steps after creation (approvals, assigned
- * files, the result) still fit, and the StagedTask record (the task's
- * arguments and files plus the function's payload) fits one value:
- *   task record at creation     STEEP_RECORD_TASK_MAX      1 MiB
- *   function record             STEEP_RECORD_FUNCTION_MAX  2 MiB - 64 KiB
- *                               (a payload byte takes up to 4 in the JSON)
- *   a file URL                  STEEP_RECORD_URL_MAX       256 KiB
+ * Record sizes (issue 14 item 3). A compare-and-swap carries a record twice
+ * (the bytes expected and the new ones) in one storage message, whose limit
+ * is the internal RPC limit S = steep_rpc_internal_max_message(M) of the
+ * platform's message limit M ([rpc] max_message_bytes), so a record that is
+ * ever updated must stay under half of it: update_max, checked on every
+ * update and refused INVALID_ARGUMENT rather than failing INTERNAL in
+ * storage. What callers create is capped lower, so the steps after creation
+ * (approvals, assigned files, the result) still fit:
+ *   update_max    (S - 64 KiB) / 2         ~20 MiB for M = 4 MiB
+ *   task_max      update_max / 2           a task record at creation (its
+ *                                          arguments as escaped JSON); any
+ *                                          arguments that fit M fit this
+ *                                          unless escaping inflates them
+ *   function_max  update_max - 64 KiB      a payload byte takes up to 4
+ *   staged_max    S / 2 - 64 KiB           the StagedTask (arguments, files
+ *                                          and the function's payload): one
+ *                                          storage value at its default limit
+ *   url_max       256 KiB                  a file URL (data: URLs included)
  * Refusals name the limit (teaclave-api.md deviation: Teaclave has none and
  * fails later).
  */
-#define STEEP_RECORD_UPDATE_MAX   (((4u << 20) - (64u << 10)) / 2)
-#define STEEP_RECORD_TASK_MAX     (1u << 20)
-#define STEEP_RECORD_FUNCTION_MAX ((2u << 20) - (64u << 10))
-#define STEEP_RECORD_URL_MAX      (256u << 10)
-#define STEEP_RECORD_STAGED_MAX   ((4u << 20) - (64u << 10))
+struct steep_record_limits {
+    size_t update_max, task_max, function_max, staged_max, url_max;
+};
+/* The limits in force; the defaults are those of M = 4 MiB. */
+extern struct steep_record_limits steep_record_limits;
+/* Sets them from the platform's message limit M (at start). */
+void steep_record_limits_set(size_t max_message);
 
 /* 0 when the record's stored form is at most limit bytes, else
  * INVALID_ARGUMENT "<what> too large: ... the limit is <limit> bytes<hint>". */

@@ -191,7 +191,7 @@ STEEP_MANAGEMENT_HANDLER(steep_management_create_task)
     if (rc == 0)
         rc = build_task(req, caller, function, uuid, &task);
     if (rc == 0)
-        rc = steep_record_check_size(task, STEEP_RECORD_TASK_MAX, "task",
+        rc = steep_record_check_size(task, steep_record_limits.task_max, "task",
                                      " (function_arguments and the owner lists count)");
     if (rc == 0 && steep_record_save(&m->kv, id, task) != STEEP_STORE_OK)
         rc = steep_management_internal("save task");
@@ -712,7 +712,7 @@ static int invoke(struct steep_management *m, const char *key, const json_t *tas
     json_t *staged = rc == 0 ? staged_task(task, function) : NULL;
     json_decref(function);
     if (rc == 0 && staged)
-        rc = steep_record_check_size(staged, STEEP_RECORD_STAGED_MAX, "task to run",
+        rc = steep_record_check_size(staged, steep_record_limits.staged_max, "task to run",
                                      " (the StagedTask: the function's payload, the task's "
                                      "arguments and its files)");
     if (rc != 0)
