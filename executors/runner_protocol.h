@@ -6,7 +6,8 @@
  * payload length (at most STEEP_RUNNER_MAX_FRAME), u8 type, payload. The
  * node sends exactly one REQUEST; the runner answers with any number of
  * LOG and OUTPUT frames and finally OK or ERROR (or VIOLATION / MEMORY when
- * the sandbox stopped the function). The task's files are inherited as
+ * the sandbox stopped the function). The task's files (and the platform's
+ * resources, such as the face detector's model) are inherited as
  * already-open descriptors whose numbers the request names; the runner
  * opens no path itself.
  *
@@ -22,7 +23,9 @@
 
 #include "core/buf.h"
 
-#define STEEP_RUNNER_MAX_FRAME    (1u << 20)
+/* Above the platform's 4 MiB gRPC message limit, so any task that reached
+ * the node fits (builtin-face-detection's JPEG travels in the arguments). */
+#define STEEP_RUNNER_MAX_FRAME    (5u << 20)
 #define STEEP_RUNNER_FRAME_HEADER 5
 
 enum steep_runner_frame_type {
@@ -64,6 +67,10 @@ struct steep_runner_request {
     size_t n_inputs, n_outputs;
     struct steep_runner_file *inputs;
     struct steep_runner_file *outputs;
+    /* Files the platform supplies besides the task's, raw and read-only
+     * (builtin-face-detection's "face_model"). */
+    size_t n_resources;
+    struct steep_runner_file *resources;
 };
 
 int steep_runner_request_encode(const struct steep_runner_request *request, struct steep_buf *out);
