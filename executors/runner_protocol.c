@@ -55,6 +55,9 @@ int steep_runner_request_encode(const struct steep_runner_request *request, stru
     GUARD(steep_buf_append_u32le(out, (uint32_t)request->n_outputs));
     for (size_t i = 0; i < request->n_outputs; i++)
         GUARD(put_file(out, &request->outputs[i]));
+    GUARD(steep_buf_append_u32le(out, (uint32_t)request->n_resources));
+    for (size_t i = 0; i < request->n_resources; i++)
+        GUARD(put_file(out, &request->resources[i]));
     ENSURE(out->len <= STEEP_RUNNER_MAX_FRAME, "runner request too large");
     return 0;
 }
@@ -125,6 +128,7 @@ static int decode(struct steep_cursor *c, struct steep_runner_request *request)
     GUARD(steep_cursor_read_u64le(c, &request->file_size_bytes));
     GUARD(get_files(c, &request->inputs, &request->n_inputs));
     GUARD(get_files(c, &request->outputs, &request->n_outputs));
+    GUARD(get_files(c, &request->resources, &request->n_resources));
     ENSURE(steep_cursor_remaining(c) == 0, "runner request has trailing bytes");
     return 0;
 }
@@ -160,6 +164,7 @@ void steep_runner_request_free(struct steep_runner_request *request)
     free(request->jail_dir);
     free_files(request->inputs, request->n_inputs);
     free_files(request->outputs, request->n_outputs);
+    free_files(request->resources, request->n_resources);
     memset(request, 0, sizeof *request);
 }
 
