@@ -561,7 +561,7 @@ static int ensure_policies(const char *dir)
 }
 
 static int write_config(const char *dir, const struct platform_ports *p, int executor_slots,
-                        bool test_payloads)
+                        bool test_payloads, const char *face_model)
 {
     char path[PATH_MAX];
     pathf(path, sizeof(path), "%s/steep.toml", dir);
@@ -572,70 +572,72 @@ static int write_config(const char *dir, const struct platform_ports *p, int exe
         cli_error("cannot write %s: %s", path, strerror(errno));
         return -1;
     }
-    fprintf(f,
-            "# Steep platform configuration, written once by `steep up`; edit freely.\n"
-            "# Teaclave's runtime-config keys where they exist, Steep's own below.\n\n"
-            "[api_endpoints]\n"
-            "authentication = { listen_address = \"127.0.0.1:%d\" }\n"
-            "frontend = { listen_address = \"127.0.0.1:%d\" }\n\n"
-            "[internal_endpoints]\n"
-            "authentication = { listen_address = \"127.0.0.1:%d\", advertised_address = "
-            "\"https://localhost:%d\" }\n"
-            "management = { listen_address = \"127.0.0.1:%d\", advertised_address = "
-            "\"https://localhost:%d\" }\n"
-            "storage = { listen_address = \"127.0.0.1:%d\", advertised_address = "
-            "\"https://localhost:%d\" }\n"
-            "access_control = { listen_address = \"127.0.0.1:%d\", advertised_address = "
-            "\"https://localhost:%d\" }\n"
-            "execution = { listen_address = \"127.0.0.1:%d\", advertised_address = "
-            "\"https://localhost:%d\" }\n"
-            "scheduler = { listen_address = \"127.0.0.1:%d\", advertised_address = "
-            "\"https://localhost:%d\" }\n\n"
-            "[audit]\n"
-            "enclave_info = { path = \"enclave_info.toml\" }\n"
-            "auditor_signatures = [\n"
-            "  { path = \"auditors/godzilla.sign.sha256\" },\n"
-            "  { path = \"auditors/optimus_prime.sign.sha256\" },\n"
-            "  { path = \"auditors/albus_dumbledore.sign.sha256\" },\n"
-            "]\n\n"
-            "[attestation]\n"
-            "# The simulated attestation authority (TEE back-end \"sim\"): NOT hardware.\n"
-            "algorithm = \"sim\"\n\n"
-            "[mount]\n"
-            "fusion_base_dir = \"data/fusion\"\n\n"
-            "[steep]\n"
-            "data_dir = \"data\"\n\n"
-            "[tee]\n"
-            "backend = \"sim\"\n"
-            "# Simulated evidence is accepted only because this platform is a simulation.\n"
-            "allow_simulation = true\n"
-            "as_root_ca_cert = \"as_root_ca_cert.pem\"\n"
-            "authority_key = \"keys/authority_signing.key.pem\"\n"
-            "authority_cert = \"keys/authority_signing.cert.pem\"\n"
-            "platform_public_key = \"keys/platform_signing.pub.pem\"\n"
-            "master_key = \"keys/master.key\"\n"
-            "auditor_public_keys = [\"auditors/godzilla.public.pem\", "
-            "\"auditors/optimus_prime.public.pem\", \"auditors/albus_dumbledore.public.pem\"]\n\n"
-            "[access_control]\n"
-            "policy_dir = \"policies\"\n\n"
-            "[execution]\n"
-            "slots = %d\n"
-            "%s",
-            p->authentication_api, p->frontend, p->authentication_internal,
-            p->authentication_internal, p->management, p->management, p->storage, p->storage,
-            p->access_control, p->access_control, p->execution, p->execution, p->scheduler,
-            p->scheduler, executor_slots,
-            test_payloads ? "# A TEST platform: hostile test functions (test-*) may run and\n"
-                            "# tasks may use file:// URLs on this host.\n"
-                            "insecure_test_payloads = true\ninsecure_file_urls = true\n"
-                          : "");
+    fprintf(
+        f,
+        "# Steep platform configuration, written once by `steep up`; edit freely.\n"
+        "# Teaclave's runtime-config keys where they exist, Steep's own below.\n\n"
+        "[api_endpoints]\n"
+        "authentication = { listen_address = \"127.0.0.1:%d\" }\n"
+        "frontend = { listen_address = \"127.0.0.1:%d\" }\n\n"
+        "[internal_endpoints]\n"
+        "authentication = { listen_address = \"127.0.0.1:%d\", advertised_address = "
+        "\"https://localhost:%d\" }\n"
+        "management = { listen_address = \"127.0.0.1:%d\", advertised_address = "
+        "\"https://localhost:%d\" }\n"
+        "storage = { listen_address = \"127.0.0.1:%d\", advertised_address = "
+        "\"https://localhost:%d\" }\n"
+        "access_control = { listen_address = \"127.0.0.1:%d\", advertised_address = "
+        "\"https://localhost:%d\" }\n"
+        "execution = { listen_address = \"127.0.0.1:%d\", advertised_address = "
+        "\"https://localhost:%d\" }\n"
+        "scheduler = { listen_address = \"127.0.0.1:%d\", advertised_address = "
+        "\"https://localhost:%d\" }\n\n"
+        "[audit]\n"
+        "enclave_info = { path = \"enclave_info.toml\" }\n"
+        "auditor_signatures = [\n"
+        "  { path = \"auditors/godzilla.sign.sha256\" },\n"
+        "  { path = \"auditors/optimus_prime.sign.sha256\" },\n"
+        "  { path = \"auditors/albus_dumbledore.sign.sha256\" },\n"
+        "]\n\n"
+        "[attestation]\n"
+        "# The simulated attestation authority (TEE back-end \"sim\"): NOT hardware.\n"
+        "algorithm = \"sim\"\n\n"
+        "[mount]\n"
+        "fusion_base_dir = \"data/fusion\"\n\n"
+        "[steep]\n"
+        "data_dir = \"data\"\n\n"
+        "[tee]\n"
+        "backend = \"sim\"\n"
+        "# Simulated evidence is accepted only because this platform is a simulation.\n"
+        "allow_simulation = true\n"
+        "as_root_ca_cert = \"as_root_ca_cert.pem\"\n"
+        "authority_key = \"keys/authority_signing.key.pem\"\n"
+        "authority_cert = \"keys/authority_signing.cert.pem\"\n"
+        "platform_public_key = \"keys/platform_signing.pub.pem\"\n"
+        "master_key = \"keys/master.key\"\n"
+        "auditor_public_keys = [\"auditors/godzilla.public.pem\", "
+        "\"auditors/optimus_prime.public.pem\", \"auditors/albus_dumbledore.public.pem\"]\n\n"
+        "[access_control]\n"
+        "policy_dir = \"policies\"\n\n"
+        "[execution]\n"
+        "slots = %d\n"
+        "%s%s%s%s",
+        p->authentication_api, p->frontend, p->authentication_internal, p->authentication_internal,
+        p->management, p->management, p->storage, p->storage, p->access_control, p->access_control,
+        p->execution, p->execution, p->scheduler, p->scheduler, executor_slots,
+        test_payloads ? "# A TEST platform: hostile test functions (test-*) may run and\n"
+                        "# tasks may use file:// URLs on this host.\n"
+                        "insecure_test_payloads = true\ninsecure_file_urls = true\n"
+                      : "",
+        face_model ? "# The SeetaFace model builtin-face-detection reads.\nface_model = \"" : "",
+        face_model ? face_model : "", face_model ? "\"\n" : "");
     return fclose(f) == 0 ? 0 : -1;
 }
 
 static void up_usage(void)
 {
     printf("usage: steep up --dir DIR [--files FILES_DIR] [--executors N] [--slots N]\n"
-           "                [--port-base PORT] [--files-port PORT]\n"
+           "                [--port-base PORT] [--files-port PORT] [--face-model F]\n"
            "Starts a complete local platform with the sim TEE back-end (simulation, not\n"
            "hardware). Creates keys and config once under DIR; running it again on the\n"
            "same DIR restarts the same platform with all its data.\n"
@@ -645,13 +647,16 @@ static void up_usage(void)
            "  --port-base P    authentication API port; the others follow Teaclave's\n"
            "                   layout (default 7776: frontend 7777, internal 17776-17780)\n"
            "  --files-port P   port of the file server (default 6789)\n"
+           "  --face-model F   the SeetaFace model (seeta_fd_frontal_v1.0.bin) that\n"
+           "                   builtin-face-detection reads (written into a new steep.toml)\n"
            "  --insecure-test-payloads  a TEST platform: hostile test functions may run\n"
            "                   and tasks may use file:// URLs (written into a new steep.toml)\n");
 }
 
 int cli_up(int argc, char **argv)
 {
-    const char *dir_arg = NULL, *files = NULL;
+    const char *dir_arg = NULL, *files = NULL, *face_model_arg = NULL;
+    char face_model[PATH_MAX];
     int executors = -1, base = 0, files_port = 0;
     bool test_payloads = false;
     long slots = sysconf(_SC_NPROCESSORS_ONLN);
@@ -675,6 +680,8 @@ int cli_up(int argc, char **argv)
             files_port = atoi(argv[++i]);
         else if (!strcmp(a, "--insecure-test-payloads"))
             test_payloads = true;
+        else if (!strcmp(a, "--face-model") && v)
+            face_model_arg = argv[++i];
         else {
             cli_error("up: unknown or incomplete argument '%s' (see steep up --help)", a);
             return CLI_USAGE;
@@ -685,6 +692,12 @@ int cli_up(int argc, char **argv)
         cli_error("up: --dir is required; --executors 0-32, --slots 1-256, --port-base "
                   "1024-%d",
                   65535 - 10004);
+        return CLI_USAGE;
+    }
+    if (face_model_arg &&
+        (!realpath(face_model_arg, face_model) || strpbrk(face_model, "\"\\\n") != NULL)) {
+        cli_error("up: --face-model %s: %s", face_model_arg,
+                  errno ? strerror(errno) : "not usable in a TOML string");
         return CLI_USAGE;
     }
     if (make_dir(dir_arg, 0755) < 0)
@@ -733,7 +746,8 @@ int cli_up(int argc, char **argv)
     platform_ports_from_base(st.port_base, &ports);
     ports.files = st.files_port;
     if (ensure_keys(dir) < 0 || measure_and_sign(dir) < 0 || ensure_policies(dir) < 0 ||
-        write_config(dir, &ports, (int)slots, test_payloads) < 0)
+        write_config(dir, &ports, (int)slots, test_payloads, face_model_arg ? face_model : NULL) <
+            0)
         return CLI_FAILED;
 
     for (size_t i = 0; i < N_SERVICES; i++) {
