@@ -54,28 +54,41 @@ static int read_count(struct reader *r, const char *what, int32_t min, int32_t m
     return 0;
 }
 
+/* An array of n little-endian 32-bit fields, allocated once the bytes
+ * are known to be there. */
+static void *alloc_words(struct reader *r, const char *what, size_t n, size_t size)
+{
+    if (n > steep_cursor_remaining(&r->cursor) / 4) {
+        steep_error_set("face model: truncated at byte %zu (reading %zu %s)", r->cursor.pos, n,
+                        what);
+        return NULL;
+    }
+    void *words = malloc(n ? n * size : 1);
+    if (!words)
+        steep_error_set("out of memory");
+    return words;
+}
+
 static int read_floats(struct reader *r, const char *what, size_t n, float **out)
 {
-    if (n > steep_cursor_remaining(&r->cursor) / 4)
-        return steep_error_set("face model: truncated at byte %zu (reading %zu %s)", r->cursor.pos,
-                               n, what);
-    *out = malloc(n ? n * sizeof(float) : 1);
-    ENSURE(*out, "out of memory");
+    *out = alloc_words(r, what, n, sizeof **out);
+    if (!*out)
+        return -1;
     for (size_t i = 0; i < n; i++) {
-        uint32_t v;
-        GUARD(steep_cursor_read_u32le(&r->cursor, &v));
-        memcpy(&(*out)[i], &v, sizeof v);
+        uint32_t bits;
+        float value;
+        GUARD(steep_cursor_read_u32le(&r->cursor, &bits));
+        memcpy(&value, &bits, sizeof value);
+        (*out)[i] = value;
     }
     return 0;
 }
 
 static int read_ints(struct reader *r, const char *what, size_t n, int32_t **out)
 {
-    if (n > steep_cursor_remaining(&r->cursor) / 4)
-        return steep_error_set("face model: truncated at byte %zu (reading %zu %s)", r->cursor.pos,
-                               n, what);
-    *out = malloc(n ? n * sizeof(int32_t) : 1);
-    ENSURE(*out, "out of memory");
+    *out = alloc_words(r, what, n, sizeof **out);
+    if (!*out)
+        return -1;
     for (size_t i = 0; i < n; i++)
         GUARD(read_i32(r, what, &(*out)[i]));
     return 0;
@@ -119,8 +132,10 @@ static int read_lab(struct reader *r, struct steep_face_lab *lab)
             uint32_t v;
             GUARD(steep_cursor_read_u32le(&r->cursor, &v));
             /* rustface indexes only the first 256 (a LAB code is a byte). */
+            float weight;
+            memcpy(&weight, &v, sizeof weight);
             if (b < STEEP_FACE_LAB_BINS)
-                memcpy(&lab->weights[i * STEEP_FACE_LAB_BINS + b], &v, sizeof v);
+                lab->weights[i * STEEP_FACE_LAB_BINS + b] = weight;
         }
     }
     return 0;
