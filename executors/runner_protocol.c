@@ -75,6 +75,9 @@ int steep_runner_request_encode(const struct steep_runner_request *request, stru
     GUARD(steep_buf_append_u32le(out, (uint32_t)request->n_outputs));
     for (size_t i = 0; i < request->n_outputs; i++)
         GUARD(put_file(out, &request->outputs[i]));
+    GUARD(steep_buf_append_u32le(out, (uint32_t)request->n_resources));
+    for (size_t i = 0; i < request->n_resources; i++)
+        GUARD(put_file(out, &request->resources[i]));
     size_t max_frame = steep_runner_max_frame(message);
     ENSURE(out->len <= max_frame, "runner request of %zu bytes exceeds its limit of %zu bytes",
            out->len, max_frame);
@@ -150,6 +153,7 @@ static int decode(struct steep_cursor *c, struct steep_runner_request *request)
            "runner request has a bad message limit");
     GUARD(get_files(c, &request->inputs, &request->n_inputs));
     GUARD(get_files(c, &request->outputs, &request->n_outputs));
+    GUARD(get_files(c, &request->resources, &request->n_resources));
     ENSURE(steep_cursor_remaining(c) == 0, "runner request has trailing bytes");
     return 0;
 }
@@ -185,6 +189,7 @@ void steep_runner_request_free(struct steep_runner_request *request)
     free(request->jail_dir);
     free_files(request->inputs, request->n_inputs);
     free_files(request->outputs, request->n_outputs);
+    free_files(request->resources, request->n_resources);
     memset(request, 0, sizeof *request);
 }
 

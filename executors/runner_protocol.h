@@ -9,7 +9,8 @@
  * message, so a frame may hold up to steep_runner_max_frame() bytes. The
  * node sends exactly one REQUEST; the runner answers with any number of
  * LOG and OUTPUT frames and finally OK or ERROR (or VIOLATION / MEMORY when
- * the sandbox stopped the function). The task's files are inherited as
+ * the sandbox stopped the function). The task's files (and the platform's
+ * resources, such as the face detector's model) are inherited as
  * already-open descriptors whose numbers the request names; the runner
  * opens no path itself.
  *
@@ -75,6 +76,10 @@ struct steep_runner_request {
     size_t n_inputs, n_outputs;
     struct steep_runner_file *inputs;
     struct steep_runner_file *outputs;
+    /* Files the platform supplies besides the task's, raw and read-only
+     * (builtin-face-detection's "face_model"). */
+    size_t n_resources;
+    struct steep_runner_file *resources;
 };
 
 /* Fails, naming both sizes, when the arguments or the payload are larger

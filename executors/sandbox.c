@@ -158,7 +158,7 @@ static int encode_request(const struct steep_sandbox_task *task, struct spawn *s
                           struct steep_buf *encoded)
 {
     struct steep_runner_request *request = task->request;
-    size_t total = request->n_inputs + request->n_outputs;
+    size_t total = request->n_inputs + request->n_outputs + request->n_resources;
     ENSURE(total <= MAX_FILES, "task has too many files");
     int saved[MAX_FILES];
     struct steep_runner_file *files[MAX_FILES];
@@ -167,6 +167,8 @@ static int encode_request(const struct steep_sandbox_task *task, struct spawn *s
         files[k++] = &request->inputs[i];
     for (size_t i = 0; i < request->n_outputs; i++)
         files[k++] = &request->outputs[i];
+    for (size_t i = 0; i < request->n_resources; i++)
+        files[k++] = &request->resources[i];
     for (size_t i = 0; i < total; i++) {
         saved[i] = files[i]->fd;
         spawn->sources[1 + i] = files[i]->fd;

@@ -241,6 +241,37 @@ static int build_request(const struct steep_staged_task *task, struct workspace 
     return 0;
 }
 
+/* The platform files a built-in needs besides the task's (runner_protocol.h
+ * resources): the face detector's model. The reason names the setting but
+ * not the node's path (it goes back to the user); the node's log has it. */
+static int add_resources(const struct steep_task_environment *environment,
+                         const struct steep_staged_task *task, struct steep_runner_request *request,
+                         struct steep_runner_file *model)
+{
+    if (strcmp(request->executor, "builtin") != 0 ||
+        strcmp(task->function_name, "builtin-face-detection") != 0)
+        return 0;
+    ENSURE(environment->face_model && environment->face_model[0],
+           "builtin-face-detection needs the SeetaFace model on the execution node: "
+           "[execution] face_model is not set");
+    int fd = open(environment->face_model, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        log_warn("[execution] face_model %s: %s", environment->face_model, strerror(err));
+        return steep_error_set("builtin-face-detection: the SeetaFace model ([execution] "
+                               "face_model) cannot be opened: %s",
+                               strerror(err));
+    }
+    memset(model, 0, sizeof *model);
+    model->fd = fd;
+    model->name = "face_model";
+    model->file_name = "seeta_fd_frontal_v1.0.bin";
+    model->scheme = STEEP_RUNNER_SCHEME_RAW;
+    request->resources = model;
+    request->n_resources = 1;
+    return 0;
+}
+
 static const struct steep_sandbox_output *find_output(const struct steep_sandbox_result *result,
                                                       const char *name)
 {
@@ -321,11 +352,14 @@ static int execute(const struct steep_task_environment *environment,
 {
     struct steep_runner_request request;
     struct steep_sandbox_result result;
+    struct steep_runner_file model = {.fd = -1};
     char jail[4200];
     memset(&request, 0, sizeof request);
     memset(&result, 0, sizeof result);
 
     int rc = build_request(task, space, &request, jail, sizeof jail);
+    if (rc == 0)
+        rc = add_resources(environment, task, &request, &model);
     struct steep_sandbox_task sandbox = {environment->runner_path, &request, environment->limits,
                                          control};
     if (rc == 0)
@@ -336,6 +370,8 @@ static int execute(const struct steep_task_environment *environment,
         OPENSSL_cleanse(request.outputs[i].key, 16);
     free(request.inputs);
     free(request.outputs);
+    if (model.fd >= 0)
+        close(model.fd);
     if (rc == 0) {
         take_log(&result, outcome);
         outcome->canceled = result.canceled;

@@ -27,6 +27,8 @@ static int highest_fd(const struct steep_runner_request *request)
         highest = request->inputs[i].fd > highest ? request->inputs[i].fd : highest;
     for (size_t i = 0; i < request->n_outputs; i++)
         highest = request->outputs[i].fd > highest ? request->outputs[i].fd : highest;
+    for (size_t i = 0; i < request->n_resources; i++)
+        highest = request->resources[i].fd > highest ? request->resources[i].fd : highest;
     return highest;
 }
 

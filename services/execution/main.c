@@ -8,7 +8,9 @@
  * (4096), open_files (64), work_dir (<data_dir>/execution; each node
  * works in its own locked node-<random> directory below it, see
  * executors/work_dir.h), runner_path (steep-task-runner next to this
- * executable); [rpc] max_message_bytes bounds a task's arguments, payload
+ * executable), face_model (the SeetaFace model seeta_fd_frontal_v1.0.bin
+ * that builtin-face-detection reads; unset: those tasks fail naming the
+ * key); [rpc] max_message_bytes bounds a task's arguments, payload
  * and result as it bounds clients' calls. Stops on SIGTERM/SIGINT: running tasks are killed and
  * reported failed ("execution node stopped").
  */
@@ -101,6 +103,11 @@ static int read_options(const struct steep_config *config, struct setup *setup)
                                &setup->lock_fd));
     options->environment.work_dir = setup->node_dir;
     options->environment.fusion_base = config->fusion_base_dir;
+    options->environment.face_model = steep_config_get_path(config, "execution.face_model", NULL);
+    if (options->environment.face_model && access(options->environment.face_model, R_OK) != 0)
+        log_warn("[execution] face_model %s is not readable: builtin-face-detection tasks will "
+                 "fail",
+                 options->environment.face_model);
     options->environment.allow_test_payloads =
         steep_config_get_bool(config, "execution.insecure_test_payloads", false);
     options->environment.allow_file_urls =
