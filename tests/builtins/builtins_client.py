@@ -20,6 +20,7 @@ while a normal task submitted with them finishes.
 
 Environment: as tests/compat/teaclave_client.py, plus STEEP_BIN.
 """
+import json
 import os
 import subprocess
 import sys
@@ -269,11 +270,35 @@ def expect(task, value, outputs=None):
               data == want, "got %d bytes: %r" % (len(data), data[:200]))
 
 
-# The face helper adds builtin-face-detection here (input.jpg, 29 faces).
+def face_detection(c, uid):
+    """Teaclave's example: the JPEG's bytes as a JSON array in the arguments."""
+    args = {"image": list(fixture("face_detection/input.jpg")), "min_face_size": 20,
+            "score_thresh": 2.0, "pyramid_scale_factor": 0.8, "slide_window_step_x": 4,
+            "slide_window_step_y": 4}
+    task = Task(c, uid, "builtin-face-detection", list(args), args)
+
+    def verify():
+        got, reason = task.result()
+        faces = None
+        try:
+            faces = json.loads(got) if got is not None else None
+        except ValueError:
+            pass
+        check("builtin-face-detection finds Teaclave's 29 faces",
+              isinstance(faces, list) and len(faces) == 29, reason or got[:200])
+        # serde_json of rustface's FaceInfo: this field order, bbox's too.
+        order = (isinstance(faces, list) and faces and
+                 all(list(face) == ["bbox", "roll", "pitch", "yaw", "score"] and
+                     list(face["bbox"]) == ["x", "y", "width", "height"] for face in faces))
+        check("builtin-face-detection's faces are in Teaclave's JSON field order", bool(order),
+              (got or b"")[:200])
+    return verify
+
+
 BUILTINS = [echo, ordered_set_intersect, ordered_set_join, private_join_and_compute,
             password_check, rsa_sign, online_decrypt, gbdt_train, gbdt_predict,
             logistic_regression_train, logistic_regression_predict,
-            principal_components_analysis]
+            principal_components_analysis, face_detection]
 
 
 # ---- large arguments --------------------------------------------------------------------------
