@@ -126,7 +126,11 @@ struct steep_rpc_call {
     const struct steep_rpc_method *method;
     struct steep_rpc_headers metadata;
     size_t metadata_bytes;
-    size_t buffered;     /* request bytes counted in conn->buffered */
+    size_t buffered; /* request bytes counted in conn->buffered and server->buffered */
+    /* loop-side: in server->receiving (headers seen, request not complete) */
+    struct steep_rpc_call *receiving_prev, *receiving_next;
+    bool receiving;
+    int64_t started_ms;  /* when the headers began */
     int64_t deadline_ms; /* monotonic; 0: none */
     struct steep_rpc_frame_reader reader;
     int refused;                /* gRPC status decided before dispatch; 0: none */
@@ -170,6 +174,8 @@ struct steep_rpc_server {
     char *name;
     char *ca_file;
     size_t max_message;
+    size_t max_buffered, max_connection_buffered;
+    int64_t receive_timeout_ms;
     struct steep_rpc_method *methods;
     size_t n_methods;
     SSL_CTX *ssl_ctx;
@@ -189,6 +195,10 @@ struct steep_rpc_server {
     struct steep_rpc_conn *closed; /* to free after the current batch */
     struct steep_rpc_call *deadlines;
     int64_t next_deadline_ms;
+    /* Calls still receiving, oldest first; their request bytes in total. */
+    struct steep_rpc_call *receiving, *receiving_last;
+    size_t buffered;
+    uint64_t refused_hoarding; /* calls refused by the bounds above (for tests) */
     pthread_mutex_t completed_lock;
     struct steep_rpc_call *completed;
     atomic_int in_flight; /* calls with workers */
@@ -201,6 +211,10 @@ int steep_rpc_conn_open_session(struct steep_rpc_conn *conn);
 void steep_rpc_call_completed(struct steep_rpc_call *call);
 /* Answers calls whose deadline passed; returns the next deadline (0: none). */
 int64_t steep_rpc_expire_deadlines(struct steep_rpc_server *server, int64_t now_ms);
+/* Refuses calls that did not arrive whole within receive_timeout_ms. */
+void steep_rpc_expire_receiving(struct steep_rpc_server *server, int64_t now_ms);
+/* server.c: the connection has output to flush after the current events. */
+void steep_rpc_conn_mark_dirty(struct steep_rpc_conn *conn);
 /* Detaches and frees what belongs to the connection (not the transport). */
 void steep_rpc_conn_release(struct steep_rpc_conn *conn);
 void steep_rpc_call_free(struct steep_rpc_call *call);

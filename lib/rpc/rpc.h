@@ -136,6 +136,22 @@ struct steep_rpc_server_config {
      * 1024) and shrinks back after 10 s idle. 0: 4. */
     int workers;
     const char *name; /* for logs, e.g. "storage" */
+    /*
+     * Bounds on requests still arriving (body hoarding): request bytes
+     * (metadata and message) buffered by calls not yet handed to a handler.
+     * Over the connection's bound the call that brings more is refused; over
+     * the server's the OLDEST incomplete calls are refused until there is
+     * room, so a peer holding streams open loses them first. A request must
+     * also arrive whole within receive_timeout_ms of its headers. Refused
+     * calls get RESOURCE_EXHAUSTED and their stream is reset; their memory
+     * is freed at once.
+     *   max_buffered: 0: 128 MiB (at least 4 x max_message)
+     *   max_connection_buffered: 0: 32 MiB (at least 2 x max_message)
+     *   receive_timeout_ms: 0: 20000
+     */
+    size_t max_buffered;
+    size_t max_connection_buffered;
+    int receive_timeout_ms;
 };
 
 struct steep_rpc_server *steep_rpc_server_new(const struct steep_rpc_server_config *config);

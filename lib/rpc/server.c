@@ -26,6 +26,15 @@
 #define MAX_WORKERS          1024
 #define WORKER_IDLE_MS       10000
 #define ACCEPT_PAUSE_MS      100
+/* Defaults of the request-buffering bounds (rpc.h). */
+#define DEFAULT_BUFFERED            (128u * 1024 * 1024)
+#define DEFAULT_CONNECTION_BUFFERED (32u * 1024 * 1024)
+#define DEFAULT_RECEIVE_TIMEOUT_MS  20000
+
+static size_t at_least(size_t value, size_t floor)
+{
+    return value > floor ? value : floor;
+}
 
 static void wake(struct steep_rpc_server *server)
 {
@@ -74,6 +83,15 @@ struct steep_rpc_server *steep_rpc_server_new(const struct steep_rpc_server_conf
     if (config->tls.ca_file)
         server->config.tls.ca_file = server->ca_file = strdup(config->tls.ca_file);
     server->max_message = config->max_message ? config->max_message : STEEP_RPC_DEFAULT_MAX_MESSAGE;
+    server->max_connection_buffered =
+        config->max_connection_buffered
+            ? config->max_connection_buffered
+            : at_least(DEFAULT_CONNECTION_BUFFERED, 2 * server->max_message);
+    server->max_buffered = config->max_buffered
+                               ? config->max_buffered
+                               : at_least(DEFAULT_BUFFERED, 4 * server->max_message);
+    server->receive_timeout_ms =
+        config->receive_timeout_ms > 0 ? config->receive_timeout_ms : DEFAULT_RECEIVE_TIMEOUT_MS;
     server->listen_fd = server->epoll_fd = server->event_fd = -1;
     pthread_mutex_init(&server->completed_lock, NULL);
     if (!server->listen || !server->name || steep_rpc_session_callbacks_new(&server->callbacks) < 0)
@@ -328,6 +346,26 @@ static void accept_all(struct steep_rpc_server *server)
 
 /* ---- the loop ---- */
 
+void steep_rpc_conn_mark_dirty(struct steep_rpc_conn *conn)
+{
+    struct steep_rpc_server *server = conn->server;
+    if (conn->dirty || conn->closed || conn->transport.fd < 0) /* in-memory: flushed by feed */
+        return;
+    conn->dirty = true;
+    conn->dirty_next = server->dirty;
+    server->dirty = conn;
+}
+
+static void flush_dirty(struct steep_rpc_server *server)
+{
+    while (server->dirty) {
+        struct steep_rpc_conn *conn = server->dirty;
+        server->dirty = conn->dirty_next;
+        conn->dirty = false;
+        conn_flush(conn);
+    }
+}
+
 static void drain_completions(struct steep_rpc_server *server)
 {
     uint64_t count;
@@ -342,19 +380,11 @@ static void drain_completions(struct steep_rpc_server *server)
         struct steep_rpc_call *following = call->queue_next;
         struct steep_rpc_conn *conn = call->conn;
         steep_rpc_call_completed(call);
-        if (conn && !conn->dirty) {
-            conn->dirty = true;
-            conn->dirty_next = server->dirty;
-            server->dirty = conn;
-        }
+        if (conn)
+            steep_rpc_conn_mark_dirty(conn);
         call = following;
     }
-    while (server->dirty) {
-        struct steep_rpc_conn *conn = server->dirty;
-        server->dirty = conn->dirty_next;
-        conn->dirty = false;
-        conn_flush(conn);
-    }
+    flush_dirty(server);
 }
 
 static void flush_all(struct steep_rpc_server *server)
@@ -433,8 +463,11 @@ static void *loop(void *arg)
         resume_accepting(server, now);
         if (now >= next_check) {
             expire_handshakes(server, now);
+            steep_rpc_expire_receiving(server, now);
             next_check = now + 1000;
         }
+        /* refusals of other connections' calls (bounds, timeouts) */
+        flush_dirty(server);
         if (atomic_load(&server->stopping) && !server->stop_begun) {
             server->stop_begun = true;
             begin_stop(server);

@@ -9,6 +9,18 @@
  * answered Trailers-Only without involving a worker; the oversize and
  * compressed cases are answered at once, so nothing more is buffered, and
  * nghttp2 resets the rest of the request stream with NO_ERROR.
+ *
+ * Body hoarding (issue 14, item 4): a peer that opens streams, sends part
+ * of a large message and never ends them would hold memory for ever. Every
+ * call from its first header until its request is complete is on the
+ * server's `receiving` list (oldest first) and its bytes (metadata and
+ * message) count against its connection and the server. Over the
+ * connection's bound the call bringing more bytes is refused; over the
+ * server's the oldest receiving calls are refused until the new bytes fit
+ * (an attacker's held streams are older than a live client's request,
+ * which arrives in milliseconds); a call not whole after receive_timeout_ms
+ * is refused too. Refusal frees the buffered bytes at once and answers
+ * RESOURCE_EXHAUSTED, after which nghttp2 resets the stream.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,10 +31,8 @@
 #include "rpc/internal.h"
 
 #define MAX_METADATA_BYTES (16 * 1024)
-/* Request bytes one connection may have buffered in incomplete calls. */
-#define MAX_CONNECTION_BUFFERED (64u * 1024 * 1024)
-#define STREAM_WINDOW           (1 << 20)
-#define CONNECTION_WINDOW       (16 << 20)
+#define STREAM_WINDOW      (1 << 20)
+#define CONNECTION_WINDOW  (16 << 20)
 
 #define NV(name, value, value_len)                                                                 \
     {                                                                                              \
@@ -75,12 +85,47 @@ static void deadline_link(struct steep_rpc_call *call)
 
 /* ---- connection's call list ---- */
 
-/* The call's request bytes no longer count against its connection. */
+/* ---- calls still receiving (server-wide, loop-owned, oldest first) ---- */
+
+static void receiving_link(struct steep_rpc_call *call)
+{
+    struct steep_rpc_server *server = call->server;
+    call->receiving_prev = server->receiving_last;
+    call->receiving_next = NULL;
+    if (server->receiving_last)
+        server->receiving_last->receiving_next = call;
+    else
+        server->receiving = call;
+    server->receiving_last = call;
+    call->receiving = true;
+}
+
+static void receiving_unlink(struct steep_rpc_call *call)
+{
+    struct steep_rpc_server *server = call->server;
+    if (!call->receiving)
+        return;
+    if (call->receiving_prev)
+        call->receiving_prev->receiving_next = call->receiving_next;
+    else
+        server->receiving = call->receiving_next;
+    if (call->receiving_next)
+        call->receiving_next->receiving_prev = call->receiving_prev;
+    else
+        server->receiving_last = call->receiving_prev;
+    call->receiving_prev = call->receiving_next = NULL;
+    call->receiving = false;
+}
+
+/* The call's request bytes no longer count against its connection and the
+ * server, and it is no longer receiving. */
 static void release_buffered(struct steep_rpc_call *call)
 {
     if (call->conn)
         call->conn->buffered -= call->buffered;
+    call->server->buffered -= call->buffered;
     call->buffered = 0;
+    receiving_unlink(call);
 }
 
 static void conn_unlink(struct steep_rpc_call *call)
@@ -226,6 +271,59 @@ int64_t steep_rpc_expire_deadlines(struct steep_rpc_server *server, int64_t now_
     return next;
 }
 
+/* Refused by the buffering bounds: frees what the call holds now. */
+static void refuse_hoarding(struct steep_rpc_call *call, const char *reason)
+{
+    call->server->refused_hoarding++;
+    log_debug("rpc: %s: stream %d refused: %s", call->server->name, call->stream_id, reason);
+    refuse(call, STEEP_GRPC_RESOURCE_EXHAUSTED, reason);
+    steep_rpc_conn_mark_dirty(call->conn);
+}
+
+/* The call itself is over a bound. While its headers are being parsed the
+ * answer waits for the end of the request (or the receive timeout). */
+static bool refuse_self(struct steep_rpc_call *call, bool in_headers, const char *reason)
+{
+    if (in_headers) {
+        call->server->refused_hoarding++;
+        call->refused = STEEP_GRPC_RESOURCE_EXHAUSTED;
+        call->refused_reason = reason;
+    } else {
+        refuse_hoarding(call, reason);
+    }
+    return false;
+}
+
+/*
+ * Counts n more request bytes for call, making room under the server's
+ * bound by refusing the oldest receiving calls. Returns false (the call
+ * refused) when the call itself must go.
+ */
+static bool charge(struct steep_rpc_call *call, size_t n, bool in_headers)
+{
+    struct steep_rpc_server *server = call->server;
+    struct steep_rpc_conn *conn = call->conn;
+    if (conn->buffered + n > server->max_connection_buffered)
+        return refuse_self(call, in_headers, "too much request data pending on this connection");
+    while (server->buffered + n > server->max_buffered) {
+        struct steep_rpc_call *oldest = server->receiving;
+        if (!oldest || oldest == call)
+            return refuse_self(call, in_headers, "too much request data pending on this server");
+        refuse_hoarding(oldest, "request evicted: too much request data pending on this server");
+    }
+    conn->buffered += n;
+    server->buffered += n;
+    call->buffered += n;
+    return true;
+}
+
+void steep_rpc_expire_receiving(struct steep_rpc_server *server, int64_t now_ms)
+{
+    while (server->receiving &&
+           now_ms - server->receiving->started_ms >= server->receive_timeout_ms)
+        refuse_hoarding(server->receiving, "request not received in time");
+}
+
 /* ---- request side ---- */
 
 static void request_complete(struct steep_rpc_call *call)
@@ -265,6 +363,8 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     call->peer = conn->peer;
     atomic_fetch_add(&conn->peer->references, 1);
     steep_rpc_frame_reader_init(&call->reader, conn->server->max_message);
+    call->started_ms = steep_rpc_now_ms();
+    receiving_link(call);
     call->conn_next = conn->calls;
     if (conn->calls)
         conn->calls->conn_prev = call;
@@ -324,6 +424,8 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     if (header_is(name, name_len, "te") || header_is(name, name_len, "grpc-accept-encoding") ||
         header_is(name, name_len, "grpc-encoding"))
         return 0;
+    if (call->responded || !charge(call, name_len + value_len, true))
+        return 0;
     call->metadata_bytes += name_len + value_len;
     if (call->metadata_bytes > MAX_METADATA_BYTES ||
         steep_rpc_headers_add(&call->metadata, (const char *)name, name_len, (const char *)value,
@@ -362,15 +464,8 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     struct steep_rpc_call *call = nghttp2_session_get_stream_user_data(session, stream_id);
     if (!call || call->responded || call->refused || !call->method)
         return 0;
-    size_t limit = 4 * conn->server->max_message > MAX_CONNECTION_BUFFERED
-                       ? 4 * conn->server->max_message
-                       : MAX_CONNECTION_BUFFERED;
-    if (conn->buffered + length > limit) {
-        refuse(call, STEEP_GRPC_RESOURCE_EXHAUSTED, "too much request data pending");
+    if (call->conn != conn || !charge(call, length, false))
         return 0;
-    }
-    conn->buffered += length;
-    call->buffered += length;
     int status = steep_rpc_frame_feed(&call->reader, data, length);
     if (status != 0)
         refuse(call, status, call->reader.reason);
