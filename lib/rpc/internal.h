@@ -138,6 +138,7 @@ struct steep_rpc_call {
     bool in_worker;             /* loop-side: handed to a worker, not yet back */
     bool responded;             /* loop-side: response submitted to nghttp2 */
     bool on_deadline_list;
+    bool reset_after_response; /* answered before the request ended: RST_STREAM once sent */
     atomic_bool cancelled;
     /* Written by the handler's thread, read by the loop after completion. */
     ProtobufCMessage *request;

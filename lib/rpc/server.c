@@ -9,6 +9,7 @@
  * flight until they finish or the grace period ends, then closes.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -30,6 +31,7 @@
 #define DEFAULT_BUFFERED            (128u * 1024 * 1024)
 #define DEFAULT_CONNECTION_BUFFERED (32u * 1024 * 1024)
 #define DEFAULT_RECEIVE_TIMEOUT_MS  20000
+#define MMAP_THRESHOLD              (256 * 1024)
 
 static size_t at_least(size_t value, size_t floor)
 {
@@ -508,6 +510,12 @@ int steep_rpc_server_start(struct steep_rpc_server *server)
 {
     ENSURE(!server->started, "server already started");
     steep_rpc_ignore_sigpipe();
+    /* Request and response buffers of up to max_message come and go with
+     * calls. glibc's default raises its mmap threshold after the first big
+     * free, after which such buffers live in the heap and their pages stay
+     * resident (an attack's peak is never given back). A fixed threshold
+     * keeps big buffers mmapped: freed memory returns to the system. */
+    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
     GUARD(listen_socket(server));
     server->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     server->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -8,7 +8,7 @@
  * the handler (unknown method, oversize, compressed, bad framing) are
  * answered Trailers-Only without involving a worker; the oversize and
  * compressed cases are answered at once, so nothing more is buffered, and
- * nghttp2 resets the rest of the request stream with NO_ERROR.
+ * the rest of the request stream is reset with NO_ERROR.
  *
  * Body hoarding (issue 14, item 4): a peer that opens streams, sends part
  * of a large message and never ends them would hold memory for ever. Every
@@ -230,7 +230,30 @@ static void refuse(struct steep_rpc_call *call, int status, const char *reason)
     }
     if (call->responded)
         return;
-    submit_response(call->conn->session, call, status, reason, NULL);
+    nghttp2_session *session = call->conn->session;
+    submit_response(session, call, status, reason, NULL);
+    /* Answered before the request ended: once the answer is out, ask the
+     * peer to stop sending (on_frame_send). */
+    call->reset_after_response = !nghttp2_session_get_stream_remote_close(session, call->stream_id);
+}
+
+/* RFC 9113 8.1: a server that answered before the request ended resets the
+ * stream with NO_ERROR, so the peer stops sending it; this also closes the
+ * stream here and frees the call. Submitted only after the answer was sent,
+ * or nghttp2 would drop the answer. */
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    if (frame->hd.type != NGHTTP2_HEADERS || !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        return 0;
+    struct steep_rpc_call *call =
+        nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    if (call && call->reset_after_response &&
+        !nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id)) {
+        call->reset_after_response = false;
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                  NGHTTP2_NO_ERROR);
+    }
+    return 0;
 }
 
 void steep_rpc_call_completed(struct steep_rpc_call *call)
@@ -492,6 +515,7 @@ int steep_rpc_session_callbacks_new(nghttp2_session_callbacks **callbacks)
     nghttp2_session_callbacks_set_on_frame_recv_callback(*callbacks, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(*callbacks, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(*callbacks, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(*callbacks, on_frame_send);
     return 0;
 }
 

