@@ -161,6 +161,8 @@ struct steep_rpc_conn {
     bool dirty;          /* in the server's list of connections to flush */
     struct steep_rpc_conn *dirty_next;
     int64_t handshake_deadline_ms;
+    int64_t idle_since_ms; /* when the last call left (or accept); meaningful while calls == NULL */
+    bool going_away;       /* GOAWAY for idleness submitted */
     nghttp2_session *session;
     struct steep_rpc_peer *peer;
     struct steep_rpc_call *calls;
@@ -177,6 +179,10 @@ struct steep_rpc_server {
     size_t max_message;
     size_t max_buffered, max_connection_buffered;
     int64_t receive_timeout_ms;
+    int64_t idle_timeout_ms, handshake_timeout_ms;
+    int max_connections, max_connections_per_source;
+    int n_conns;
+    uint64_t refused_connections; /* over a connection limit (for tests and logs) */
     struct steep_rpc_method *methods;
     size_t n_methods;
     SSL_CTX *ssl_ctx;

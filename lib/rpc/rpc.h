@@ -152,6 +152,24 @@ struct steep_rpc_server_config {
     size_t max_buffered;
     size_t max_connection_buffered;
     int receive_timeout_ms;
+    /*
+     * Bounds on connections (idle connections, issue 14 item 5). A
+     * connection without calls for idle_timeout_ms gets GOAWAY and is
+     * closed (clients reconnect on their next call); one that has not
+     * finished its TLS handshake after handshake_timeout_ms is closed. At
+     * max_connections the connection idle the longest is closed to make
+     * room (a new one is refused only when every connection has calls);
+     * a source address with max_connections_per_source connections gets no
+     * more.
+     *   idle_timeout_ms: 0: 120000      handshake_timeout_ms: 0: 10000
+     *   max_connections: 0: the descriptor limit less a quarter (at least
+     *     64 kept for the service's own files and clients)
+     *   max_connections_per_source: 0: 256
+     */
+    int idle_timeout_ms;
+    int handshake_timeout_ms;
+    int max_connections;
+    int max_connections_per_source;
 };
 
 struct steep_rpc_server *steep_rpc_server_new(const struct steep_rpc_server_config *config);

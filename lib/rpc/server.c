@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -23,19 +24,33 @@
 #include "core/log.h"
 #include "rpc/internal.h"
 
-#define HANDSHAKE_TIMEOUT_MS 10000
-#define MAX_WORKERS          1024
-#define WORKER_IDLE_MS       10000
-#define ACCEPT_PAUSE_MS      100
+#define MAX_WORKERS     1024
+#define WORKER_IDLE_MS  10000
+#define ACCEPT_PAUSE_MS 100
 /* Defaults of the request-buffering bounds (rpc.h). */
-#define DEFAULT_BUFFERED            (128u * 1024 * 1024)
-#define DEFAULT_CONNECTION_BUFFERED (32u * 1024 * 1024)
-#define DEFAULT_RECEIVE_TIMEOUT_MS  20000
-#define MMAP_THRESHOLD              (256 * 1024)
+#define DEFAULT_BUFFERED             (128u * 1024 * 1024)
+#define DEFAULT_CONNECTION_BUFFERED  (32u * 1024 * 1024)
+#define DEFAULT_RECEIVE_TIMEOUT_MS   20000
+#define MMAP_THRESHOLD               (256 * 1024)
+#define DEFAULT_IDLE_TIMEOUT_MS      120000
+#define DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
+#define DEFAULT_PER_SOURCE           256
 
 static size_t at_least(size_t value, size_t floor)
 {
     return value > floor ? value : floor;
+}
+
+/* Below the descriptor limit, so accept never meets EMFILE: a quarter (at
+ * least 64) stays for the service's own files, stores and clients. */
+static int default_max_connections(void)
+{
+    struct rlimit limit;
+    rlim_t files = getrlimit(RLIMIT_NOFILE, &limit) == 0 ? limit.rlim_cur : 1024;
+    if (files == RLIM_INFINITY || files > 1000000)
+        files = 1000000;
+    rlim_t keep = files / 4 > 64 ? files / 4 : 64;
+    return files > keep + 16 ? (int)(files - keep) : 16;
 }
 
 static void wake(struct steep_rpc_server *server)
@@ -94,6 +109,15 @@ struct steep_rpc_server *steep_rpc_server_new(const struct steep_rpc_server_conf
                                : at_least(DEFAULT_BUFFERED, 4 * server->max_message);
     server->receive_timeout_ms =
         config->receive_timeout_ms > 0 ? config->receive_timeout_ms : DEFAULT_RECEIVE_TIMEOUT_MS;
+    server->idle_timeout_ms =
+        config->idle_timeout_ms > 0 ? config->idle_timeout_ms : DEFAULT_IDLE_TIMEOUT_MS;
+    server->handshake_timeout_ms = config->handshake_timeout_ms > 0 ? config->handshake_timeout_ms
+                                                                    : DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    server->max_connections =
+        config->max_connections > 0 ? config->max_connections : default_max_connections();
+    server->max_connections_per_source = config->max_connections_per_source > 0
+                                             ? config->max_connections_per_source
+                                             : DEFAULT_PER_SOURCE;
     server->listen_fd = server->epoll_fd = server->event_fd = -1;
     pthread_mutex_init(&server->completed_lock, NULL);
     if (!server->listen || !server->name || steep_rpc_session_callbacks_new(&server->callbacks) < 0)
@@ -155,6 +179,7 @@ static void conn_close(struct steep_rpc_conn *conn)
     if (conn->closed)
         return;
     conn->closed = true;
+    server->n_conns--;
     if (conn->prev)
         conn->prev->next = conn->next;
     else
@@ -300,6 +325,62 @@ static void resume_accepting(struct steep_rpc_server *server, int64_t now)
     epoll_ctl(server->epoll_fd, EPOLL_CTL_MOD, server->listen_fd, &event);
 }
 
+static bool same_source(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+    return false;
+}
+
+/* Logged once per second at most: a flood must not flood the log. */
+static void refused_connection(struct steep_rpc_server *server, const char *why)
+{
+    static int64_t last_logged_ms;
+    server->refused_connections++;
+    int64_t now = steep_rpc_now_ms();
+    if (now - last_logged_ms >= 1000) {
+        last_logged_ms = now;
+        log_warn("rpc: %s: refusing connections: %s (%llu so far)", server->name, why,
+                 (unsigned long long)server->refused_connections);
+    }
+}
+
+/* The connection limits, checked for each accepted socket: false to close
+ * it at once. At the global limit the connection idle the longest (no
+ * calls; handshaking counts as idle) is closed to make room. */
+static bool admit(struct steep_rpc_server *server, const struct sockaddr_storage *addr,
+                  socklen_t addr_len)
+{
+    (void)addr_len;
+    int from_source = 0;
+    struct steep_rpc_conn *idlest = NULL;
+    for (struct steep_rpc_conn *conn = server->conns; conn; conn = conn->next) {
+        if (same_source(&conn->peer->addr, addr))
+            from_source++;
+        if (!conn->calls && (!idlest || conn->idle_since_ms < idlest->idle_since_ms))
+            idlest = conn;
+    }
+    if (from_source >= server->max_connections_per_source) {
+        refused_connection(server, "too many connections from one source");
+        return false;
+    }
+    if (server->n_conns < server->max_connections)
+        return true;
+    if (!idlest) {
+        refused_connection(server, "connection limit reached and every connection is busy");
+        return false;
+    }
+    refused_connection(server, "connection limit reached; closing the idlest");
+    conn_close(idlest);
+    return true;
+}
+
 static void accept_all(struct steep_rpc_server *server)
 {
     for (;;) {
@@ -313,6 +394,10 @@ static void accept_all(struct steep_rpc_server *server)
             else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 log_warn("rpc: %s: accept: %s", server->name, strerror(errno));
             return;
+        }
+        if (!admit(server, &addr, addr_len)) {
+            close(fd);
+            continue;
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -333,7 +418,9 @@ static void accept_all(struct steep_rpc_server *server)
         conn->peer = peer;
         conn->transport.fd = fd;
         conn->transport.ssl = ssl;
-        conn->handshake_deadline_ms = steep_rpc_now_ms() + HANDSHAKE_TIMEOUT_MS;
+        conn->handshake_deadline_ms = steep_rpc_now_ms() + server->handshake_timeout_ms;
+        conn->idle_since_ms = steep_rpc_now_ms();
+        server->n_conns++;
         SSL_set_fd(ssl, fd);
         SSL_set_accept_state(ssl);
         steep_rpc_tls_attach(ssl, &conn->tls);
@@ -400,17 +487,27 @@ static void flush_all(struct steep_rpc_server *server)
     }
 }
 
-static void expire_handshakes(struct steep_rpc_server *server, int64_t now)
+/* Closes connections whose handshake is late, and sends GOAWAY to those
+ * without calls for idle_timeout_ms (closed once it is out). */
+static void expire_connections(struct steep_rpc_server *server, int64_t now)
 {
     struct steep_rpc_conn *conn = server->conns;
+    int late = 0;
     while (conn) {
         struct steep_rpc_conn *following = conn->next;
         if (!conn->handshake_done && now >= conn->handshake_deadline_ms) {
-            log_warn("rpc: %s: TLS handshake timed out", server->name);
+            late++;
             conn_close(conn);
+        } else if (conn->handshake_done && !conn->calls && !conn->going_away &&
+                   now - conn->idle_since_ms >= server->idle_timeout_ms) {
+            conn->going_away = true;
+            nghttp2_session_terminate_session(conn->session, NGHTTP2_NO_ERROR);
+            steep_rpc_conn_mark_dirty(conn);
         }
         conn = following;
     }
+    if (late)
+        log_warn("rpc: %s: %d TLS handshake(s) timed out", server->name, late);
 }
 
 static void begin_stop(struct steep_rpc_server *server)
@@ -464,7 +561,7 @@ static void *loop(void *arg)
         }
         resume_accepting(server, now);
         if (now >= next_check) {
-            expire_handshakes(server, now);
+            expire_connections(server, now);
             steep_rpc_expire_receiving(server, now);
             next_check = now + 1000;
         }

@@ -140,6 +140,8 @@ static void conn_unlink(struct steep_rpc_call *call)
         call->conn_next->conn_prev = call->conn_prev;
     call->conn_prev = call->conn_next = NULL;
     call->conn = NULL;
+    if (!conn->calls)
+        conn->idle_since_ms = steep_rpc_now_ms();
 }
 
 /* The stream is gone: a call with a worker is cancelled and freed when it

@@ -9,6 +9,7 @@
  *       per stream: HEADERS for Echo/Say, DATA whose prefix announces N
  *       bytes, then --send bytes respecting flow control, never END_STREAM.
  *   rpc-attack idle   --port P [--connections C] [--hold-ms MS] [--raw]
+ *                     [--source 127.0.0.X]
  *       connections that complete TLS and the HTTP/2 preface (or, --raw,
  *       only TCP) and then send nothing.
  *   rpc-attack unread --port P [--connections C] [--streams S] [--reply N]
@@ -23,6 +24,7 @@
  * the server reset (RST_STREAM received) or answered (response HEADERS),
  * connections the server closed, bytes sent.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -50,6 +52,7 @@ struct options {
     int port, connections, streams, hold_ms, calls;
     size_t announce, send, reply;
     bool raw;
+    const char *source; /* local address to connect from (127.0.0.x) */
 };
 
 struct counters {
@@ -146,12 +149,18 @@ static ssize_t whole_body(nghttp2_session *session, int32_t stream_id, uint8_t *
     return (ssize_t)n;
 }
 
-static int tcp_connect(int port)
+static int tcp_connect(int port, const char *source)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in addr = {.sin_family = AF_INET,
                                .sin_port = htons((uint16_t)port),
                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in local = {.sin_family = AF_INET};
+    if (fd >= 0 && source && inet_pton(AF_INET, source, &local.sin_addr) == 1 &&
+        bind(fd, (struct sockaddr *)&local, sizeof(local)) < 0) {
+        close(fd);
+        return -1;
+    }
     if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
         if (fd >= 0)
             close(fd);
@@ -176,7 +185,7 @@ static int open_peer(struct peer *peer, SSL_CTX *ctx, nghttp2_session_callbacks 
                      const struct options *options)
 {
     memset(peer, 0, sizeof(*peer));
-    peer->fd = tcp_connect(options->port);
+    peer->fd = tcp_connect(options->port, options->source);
     if (peer->fd < 0)
         return -1;
     if (options->raw)
@@ -425,6 +434,10 @@ int main(int argc, char **argv)
         }
         long long number = strtoll(value, NULL, 10);
         i++;
+        if (!strcmp(argv[i - 1], "--source")) {
+            options.source = value;
+            continue;
+        }
         if (!strcmp(argv[i - 1], "--port"))
             options.port = (int)number;
         else if (!strcmp(argv[i - 1], "--connections"))

@@ -6,7 +6,9 @@
  *   rpc-echo-server --cert F --key F [--listen host:port] [--require-client-cert]
  *                   [--allow CN]... [--max-message N] [--workers N] [--inline]
  *                   [--max-buffered N] [--max-connection-buffered N]
- *                   [--receive-timeout-ms N]
+ *                   [--receive-timeout-ms N] [--idle-timeout-ms N]
+ *                   [--handshake-timeout-ms N] [--max-connections N]
+ *                   [--max-connections-per-source N]
  *
  * --inline registers Say with steep_rpc_server_add_inline (handler on the
  * event loop; for the benchmark, never with sleep_ms).
@@ -59,6 +61,14 @@ int main(int argc, char **argv)
             config.max_connection_buffered = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--receive-timeout-ms") && value)
             config.receive_timeout_ms = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--idle-timeout-ms") && value)
+            config.idle_timeout_ms = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--handshake-timeout-ms") && value)
+            config.handshake_timeout_ms = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--max-connections") && value)
+            config.max_connections = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--max-connections-per-source") && value)
+            config.max_connections_per_source = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--inline"))
             on_loop = true;
         else {
