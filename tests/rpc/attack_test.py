@@ -149,24 +149,23 @@ def run_hoard(work, bench):
 
 
 def run_idle(work, bench):
-    """Item 5: idle TLS/HTTP/2 connections from one source and bare TCP
-    connections that never handshake from another; the legitimate client
-    connects from a third (all loopback: 127.0.0.1 vs 127.0.0.2/3)."""
+    """Item 5, part 1: idle TLS/HTTP/2 connections from one source and bare
+    TCP connections that never handshake from another, against the
+    per-source limit and the idle/handshake timeouts; the legitimate client
+    connects anew from a third source (loopback: 127.0.0.1 vs .2/.3)."""
     per_source = 100 if not bench else 256
-    limit = 150 if not bench else 400
     idle_ms = 1500 if not bench else 5000
     tls_conns, raw_conns = (150, 150) if not bench else (1500, 1500)
     hold_ms = 5000 if not bench else 15000
     server = Server(work, "--idle-timeout-ms", str(idle_ms), "--handshake-timeout-ms",
-                    str(idle_ms), "--max-connections", str(limit),
-                    "--max-connections-per-source", str(per_source))
+                    str(idle_ms), "--max-connections-per-source", str(per_source))
     base_rss = server.rss()
     base_p50, base_failed, _ = probe(server.port)
     tls = start_attack(server.port, "idle", "--connections", tls_conns, "--hold-ms", hold_ms,
                        "--source", "127.0.0.2")
     raw = start_attack(server.port, "idle", "--raw", "--connections", raw_conns, "--hold-ms",
                        hold_ms, "--source", "127.0.0.3")
-    time.sleep(0.8)
+    time.sleep(1.0)
     during_p50, during_failed, during_line = probe(server.port)
     during_rss = server.rss()
     tls_result, raw_result = finish_attack(tls), finish_attack(raw)
@@ -180,10 +179,10 @@ def run_idle(work, bench):
                    tls_closed=int(tls_result.get("conns_closed", 0)),
                    raw_opened=int(raw_result.get("connections", 0)),
                    raw_closed=int(raw_result.get("conns_closed", 0)))
-    figures["note"] = ("%d TLS idle connections admitted of %d (per-source %d), all closed: %d; "
-                       "%d bare TCP, closed: %d; limit %d, idle/handshake timeout %d ms" % (
+    figures["note"] = ("%d TLS idle connections admitted of %d (per-source %d), closed: %d; "
+                       "%d bare TCP, closed: %d; idle/handshake timeout %d ms" % (
                            figures["tls_opened"], tls_conns, per_source, figures["tls_closed"],
-                           figures["raw_opened"], figures["raw_closed"], limit, idle_ms))
+                           figures["raw_opened"], figures["raw_closed"], idle_ms))
     if bench:
         return figures
     check("idle: per-source limit admits %d of %d TLS connections from one source" % (
@@ -201,6 +200,45 @@ def run_idle(work, bench):
         figures["raw_opened"] == raw_conns and figures["raw_closed"] == raw_conns, raw_result)
     check("idle: peak RSS growth %.1f MiB stays under 32 MiB" % (peak - base_rss),
           peak - base_rss < 32, figures)
+    return figures
+
+
+def run_connection_limit(work, bench):
+    """Item 5, part 2: more idle connections than the global limit (timeouts
+    long, no per-source limit in the way): the idlest are closed to admit
+    new ones, so a new legitimate client still gets in."""
+    limit = 50 if not bench else 400
+    conns = 120 if not bench else 1500
+    server = Server(work, "--idle-timeout-ms", "60000", "--max-connections", str(limit),
+                    "--max-connections-per-source", "100000")
+    base_rss = server.rss()
+    base_p50, base_failed, _ = probe(server.port)
+    attack = start_attack(server.port, "idle", "--connections", conns, "--hold-ms", 3000,
+                          "--source", "127.0.0.2")
+    time.sleep(1.5)
+    during_p50, during_failed, during_line = probe(server.port)
+    during_rss = server.rss()
+    result = finish_attack(attack)
+    after_p50, after_failed, _ = probe(server.port)
+    peak = server.peak()
+    after_rss = server.rss()
+    server.stop()
+    figures = dict(base_p50=base_p50, during_p50=during_p50, after_p50=after_p50,
+                   base_rss=base_rss, peak_rss=peak, during_rss=during_rss, after_rss=after_rss,
+                   opened=int(result.get("connections", 0)),
+                   closed=int(result.get("conns_closed", 0)))
+    figures["note"] = "%d idle TLS connections against a limit of %d: %d closed by the server" % (
+        figures["opened"], limit, figures["closed"])
+    if bench:
+        return figures
+    check("limit: legitimate calls succeed before, during, after (new connections)",
+          base_failed == 0 and during_failed == 0 and after_failed == 0, during_line)
+    check("limit: the idlest connections were closed to admit new ones (%d of %d closed)" % (
+        figures["closed"], figures["opened"]),
+        figures["opened"] == conns and figures["closed"] >= conns - limit, result)
+    check("limit: p50 during the attack within 2x baseline (%.3f vs %.3f ms)" % (during_p50,
+                                                                                 base_p50),
+          within(during_p50, base_p50))
     return figures
 
 
@@ -228,8 +266,8 @@ def main():
         hoard["note"] = "%.0f MiB sent by %d streams, budget %d MiB, %d refused" % (
             hoard["sent_mib"], hoard["opened"], hoard["budget"], hoard["answered"])
         print_figures("hoard", hoard)
-        idle = run_idle(work, bench)
-        print_figures("idle", idle)
+        print_figures("idle", run_idle(work, bench))
+        print_figures("limit", run_connection_limit(work, bench))
     if failures:
         print("%d check(s) failed: %s" % (len(failures), ", ".join(failures)))
         return 1
