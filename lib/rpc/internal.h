@@ -130,8 +130,13 @@ struct steep_rpc_call {
     /* loop-side: in server->receiving (headers seen, request not complete) */
     struct steep_rpc_call *receiving_prev, *receiving_next;
     bool receiving;
-    int64_t started_ms;  /* when the headers began */
-    int64_t deadline_ms; /* monotonic; 0: none */
+    int64_t started_ms; /* when the headers began */
+    /* loop-side: in server->sending (response submitted, bytes left to send) */
+    struct steep_rpc_call *sending_prev, *sending_next;
+    bool sending;
+    size_t unsent; /* answer bytes counted in server->unsent (and conn->unsent while sending) */
+    int64_t last_progress_ms; /* last time response bytes went out */
+    int64_t deadline_ms;      /* monotonic; 0: none */
     struct steep_rpc_frame_reader reader;
     int refused;                /* gRPC status decided before dispatch; 0: none */
     const char *refused_reason; /* static text */
@@ -167,6 +172,7 @@ struct steep_rpc_conn {
     struct steep_rpc_peer *peer;
     struct steep_rpc_call *calls;
     size_t buffered; /* request bytes held by calls not yet handed to workers */
+    size_t unsent;   /* response bytes of submitted answers not yet sent */
 };
 
 struct steep_rpc_pool;
@@ -183,6 +189,11 @@ struct steep_rpc_server {
     int max_connections, max_connections_per_source;
     int n_conns;
     uint64_t refused_connections; /* over a connection limit (for tests and logs) */
+    size_t max_unsent, max_connection_unsent;
+    int64_t send_timeout_ms;
+    struct steep_rpc_call *sending; /* answers still going out */
+    atomic_size_t unsent;           /* reserved by answers of live calls (workers add) */
+    uint64_t reset_unread;          /* streams reset or answers refused by the bounds above */
     struct steep_rpc_method *methods;
     size_t n_methods;
     SSL_CTX *ssl_ctx;
@@ -220,6 +231,12 @@ void steep_rpc_call_completed(struct steep_rpc_call *call);
 int64_t steep_rpc_expire_deadlines(struct steep_rpc_server *server, int64_t now_ms);
 /* Refuses calls that did not arrive whole within receive_timeout_ms. */
 void steep_rpc_expire_receiving(struct steep_rpc_server *server, int64_t now_ms);
+/* Worker side, before an answer of size bytes is packed: false when the
+ * server's bound on unsent answers would be passed (small answers always
+ * pass). The bytes count until the answer is sent or the call freed. */
+bool steep_rpc_reserve_unsent(struct steep_rpc_call *call, size_t size);
+/* Resets streams whose answer made no progress for send_timeout_ms. */
+void steep_rpc_expire_sending(struct steep_rpc_server *server, int64_t now_ms);
 /* server.c: the connection has output to flush after the current events. */
 void steep_rpc_conn_mark_dirty(struct steep_rpc_conn *conn);
 /* Detaches and frees what belongs to the connection (not the transport). */

@@ -170,6 +170,21 @@ struct steep_rpc_server_config {
     int handshake_timeout_ms;
     int max_connections;
     int max_connections_per_source;
+    /*
+     * Bounds on answers not yet sent (unread responses, issue 14 item 6).
+     * A response whose stream makes no progress for send_timeout_ms (the
+     * peer does not read, or keeps its window shut) is reset (RST_STREAM
+     * CANCEL) and freed. An answer that would take its connection over
+     * max_connection_unsent, or the server over max_unsent (after resetting
+     * streams stalled for over a second to make room; answers up to 64 KiB
+     * skip the server's bound), is replaced by RESOURCE_EXHAUSTED.
+     *   max_unsent: 0: 256 MiB (at least 4 x max_message)
+     *   max_connection_unsent: 0: 64 MiB (at least 2 x max_message)
+     *   send_timeout_ms: 0: 20000
+     */
+    size_t max_unsent;
+    size_t max_connection_unsent;
+    int send_timeout_ms;
 };
 
 struct steep_rpc_server *steep_rpc_server_new(const struct steep_rpc_server_config *config);

@@ -35,6 +35,9 @@
 #define DEFAULT_IDLE_TIMEOUT_MS      120000
 #define DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
 #define DEFAULT_PER_SOURCE           256
+#define DEFAULT_UNSENT               (256u * 1024 * 1024)
+#define DEFAULT_CONNECTION_UNSENT    (64u * 1024 * 1024)
+#define DEFAULT_SEND_TIMEOUT_MS      20000
 
 static size_t at_least(size_t value, size_t floor)
 {
@@ -115,6 +118,14 @@ struct steep_rpc_server *steep_rpc_server_new(const struct steep_rpc_server_conf
                                                                     : DEFAULT_HANDSHAKE_TIMEOUT_MS;
     server->max_connections =
         config->max_connections > 0 ? config->max_connections : default_max_connections();
+    server->max_unsent =
+        config->max_unsent ? config->max_unsent : at_least(DEFAULT_UNSENT, 4 * server->max_message);
+    server->max_connection_unsent =
+        config->max_connection_unsent
+            ? config->max_connection_unsent
+            : at_least(DEFAULT_CONNECTION_UNSENT, 2 * server->max_message);
+    server->send_timeout_ms =
+        config->send_timeout_ms > 0 ? config->send_timeout_ms : DEFAULT_SEND_TIMEOUT_MS;
     server->max_connections_per_source = config->max_connections_per_source > 0
                                              ? config->max_connections_per_source
                                              : DEFAULT_PER_SOURCE;
@@ -563,6 +574,7 @@ static void *loop(void *arg)
         if (now >= next_check) {
             expire_connections(server, now);
             steep_rpc_expire_receiving(server, now);
+            steep_rpc_expire_sending(server, now);
             next_check = now + 1000;
         }
         /* refusals of other connections' calls (bounds, timeouts) */

@@ -20,7 +20,16 @@
  * (an attacker's held streams are older than a live client's request,
  * which arrives in milliseconds); a call not whole after receive_timeout_ms
  * is refused too. Refusal frees the buffered bytes at once and answers
- * RESOURCE_EXHAUSTED, after which nghttp2 resets the stream.
+ * RESOURCE_EXHAUSTED, after which the stream is reset.
+ *
+ * Unread responses (issue 14, item 6): a peer that keeps its window shut
+ * (or does not read its socket) while asking for big answers would make us
+ * hold every answer. Answers being sent are on the server's `sending`
+ * list with the time their stream last made progress; one stalled for
+ * send_timeout_ms is reset (CANCEL) and its bytes stop counting. An answer
+ * that would take its connection or the server over their bound of unsent
+ * bytes is replaced by RESOURCE_EXHAUSTED, after streams stalled for over
+ * a second were reset to make room under the server's bound.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +48,8 @@
         (uint8_t *)(name), (uint8_t *)(value), sizeof(name) - 1, (value_len), NGHTTP2_NV_FLAG_NONE \
     }
 
+static void sending_release(struct steep_rpc_call *call);
+
 void steep_rpc_peer_release(struct steep_rpc_peer *peer)
 {
     if (peer && atomic_fetch_sub(&peer->references, 1) == 1)
@@ -47,6 +58,7 @@ void steep_rpc_peer_release(struct steep_rpc_peer *peer)
 
 void steep_rpc_call_free(struct steep_rpc_call *call)
 {
+    sending_release(call);
     steep_rpc_frame_reader_free(&call->reader);
     steep_rpc_headers_free(&call->metadata);
     steep_rpc_headers_free(&call->response_metadata);
@@ -149,11 +161,113 @@ static void conn_unlink(struct steep_rpc_call *call)
 static void detach(struct steep_rpc_call *call)
 {
     deadline_unlink(call);
+    sending_release(call);
     conn_unlink(call);
     if (call->in_worker)
         atomic_store(&call->cancelled, true);
     else
         steep_rpc_call_free(call);
+}
+
+/* ---- answers being sent (server-wide, loop-owned, unordered) ---- */
+
+#define SMALL_ANSWER        (64 * 1024) /* not held to the server's bound */
+#define STALLED_FOR_ROOM_MS 1000        /* stalled this long: reset to make room */
+
+/* The call's answer bytes stop counting (sent, reset, refused or freed). */
+static void sending_release(struct steep_rpc_call *call)
+{
+    struct steep_rpc_server *server = call->server;
+    if (call->sending) {
+        if (call->sending_prev)
+            call->sending_prev->sending_next = call->sending_next;
+        else
+            server->sending = call->sending_next;
+        if (call->sending_next)
+            call->sending_next->sending_prev = call->sending_prev;
+        call->sending_prev = call->sending_next = NULL;
+        call->sending = false;
+        if (call->conn)
+            call->conn->unsent -= call->unsent;
+    }
+    atomic_fetch_sub(&server->unsent, call->unsent);
+    call->unsent = 0;
+}
+
+bool steep_rpc_reserve_unsent(struct steep_rpc_call *call, size_t size)
+{
+    struct steep_rpc_server *server = call->server;
+    size_t before = atomic_fetch_add(&server->unsent, size);
+    if (size > SMALL_ANSWER && before + size > server->max_unsent) {
+        atomic_fetch_sub(&server->unsent, size);
+        return false;
+    }
+    call->unsent = size;
+    return true;
+}
+
+static void sending_link(struct steep_rpc_call *call)
+{
+    struct steep_rpc_server *server = call->server;
+    call->sending_prev = NULL;
+    call->sending_next = server->sending;
+    if (server->sending)
+        server->sending->sending_prev = call;
+    server->sending = call;
+    call->sending = true;
+    call->conn->unsent += call->unsent;
+    call->last_progress_ms = steep_rpc_now_ms();
+}
+
+/* The peer does not take this answer: reset the stream, which frees the
+ * call when it closes; its bytes stop counting now. */
+static void reset_stalled(struct steep_rpc_call *call, const char *why)
+{
+    call->server->reset_unread++;
+    log_debug("rpc: %s: stream %d reset: %s", call->server->name, call->stream_id, why);
+    sending_release(call);
+    nghttp2_submit_rst_stream(call->conn->session, NGHTTP2_FLAG_NONE, call->stream_id,
+                              NGHTTP2_CANCEL);
+    steep_rpc_conn_mark_dirty(call->conn);
+}
+
+static struct steep_rpc_call *most_stalled(struct steep_rpc_server *server)
+{
+    struct steep_rpc_call *found = NULL;
+    for (struct steep_rpc_call *call = server->sending; call; call = call->sending_next)
+        if (!found || call->last_progress_ms < found->last_progress_ms)
+            found = call;
+    return found;
+}
+
+/* May this answer (its bytes reserved by the worker) wait to be sent on
+ * its connection? Once the server's unsent bytes pass three quarters of
+ * its bound, streams stalled for over a second are reset to keep room for
+ * answers that are read. */
+static const char *admit_answer(struct steep_rpc_call *call)
+{
+    struct steep_rpc_server *server = call->server;
+    if (call->conn->unsent + call->unsent > server->max_connection_unsent)
+        return "too much response data unsent on this connection";
+    while (atomic_load(&server->unsent) > server->max_unsent / 4 * 3) {
+        struct steep_rpc_call *victim = most_stalled(server);
+        if (!victim || steep_rpc_now_ms() - victim->last_progress_ms < STALLED_FOR_ROOM_MS)
+            break;
+        reset_stalled(victim, "answer not read; room needed");
+    }
+    sending_link(call);
+    return NULL;
+}
+
+void steep_rpc_expire_sending(struct steep_rpc_server *server, int64_t now_ms)
+{
+    struct steep_rpc_call *call = server->sending;
+    while (call) {
+        struct steep_rpc_call *following = call->sending_next;
+        if (now_ms - call->last_progress_ms >= server->send_timeout_ms)
+            reset_stalled(call, "answer not read in time");
+        call = following;
+    }
 }
 
 /* ---- responses ---- */
@@ -164,7 +278,10 @@ static ssize_t read_response(nghttp2_session *session, int32_t stream_id, uint8_
 {
     struct steep_rpc_call *call = source->ptr;
     size_t n = steep_rpc_copy_out(&call->response, &call->response_sent, out, length);
+    if (n > 0)
+        call->last_progress_ms = steep_rpc_now_ms();
     if (call->response_sent == call->response.len) {
+        sending_release(call);
         static const nghttp2_nv trailers[] = {NV("grpc-status", "0", 1)};
         *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
         if (nghttp2_submit_trailer(session, stream_id, trailers, 1) != 0)
@@ -272,6 +389,15 @@ void steep_rpc_call_completed(struct steep_rpc_call *call)
         /* Too late: the client gives up now, whatever the handler said. */
         atomic_store(&call->cancelled, true);
         refuse(call, STEEP_GRPC_DEADLINE_EXCEEDED, "Deadline Exceeded");
+        return;
+    }
+    const char *refusal = call->status == STEEP_GRPC_OK ? admit_answer(call) : NULL;
+    if (refusal) {
+        call->server->reset_unread++;
+        sending_release(call);
+        steep_buf_free(&call->response);
+        submit_response(call->conn->session, call, STEEP_GRPC_RESOURCE_EXHAUSTED, refusal,
+                        &call->response_metadata);
         return;
     }
     submit_response(call->conn->session, call, call->status, call->status_message,

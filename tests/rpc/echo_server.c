@@ -8,7 +8,8 @@
  *                   [--max-buffered N] [--max-connection-buffered N]
  *                   [--receive-timeout-ms N] [--idle-timeout-ms N]
  *                   [--handshake-timeout-ms N] [--max-connections N]
- *                   [--max-connections-per-source N]
+ *                   [--max-connections-per-source N] [--max-unsent N]
+ *                   [--max-connection-unsent N] [--send-timeout-ms N]
  *
  * --inline registers Say with steep_rpc_server_add_inline (handler on the
  * event loop; for the benchmark, never with sleep_ms).
@@ -69,6 +70,12 @@ int main(int argc, char **argv)
             config.max_connections = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--max-connections-per-source") && value)
             config.max_connections_per_source = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--max-unsent") && value)
+            config.max_unsent = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--max-connection-unsent") && value)
+            config.max_connection_unsent = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--send-timeout-ms") && value)
+            config.send_timeout_ms = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--inline"))
             on_loop = true;
         else {
