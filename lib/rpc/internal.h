@@ -167,7 +167,8 @@ struct steep_rpc_conn {
     struct steep_rpc_conn *dirty_next;
     int64_t handshake_deadline_ms;
     int64_t idle_since_ms; /* when the last call left (or accept); meaningful while calls == NULL */
-    bool going_away;       /* GOAWAY for idleness submitted */
+    bool going_away;       /* GOAWAY for idleness submitted (at going_away_ms) */
+    int64_t going_away_ms;
     nghttp2_session *session;
     struct steep_rpc_peer *peer;
     struct steep_rpc_call *calls;
@@ -189,6 +190,7 @@ struct steep_rpc_server {
     int max_connections, max_connections_per_source;
     int n_conns;
     uint64_t refused_connections; /* over a connection limit (for tests and logs) */
+    int64_t refusal_logged_ms;
     size_t max_unsent, max_connection_unsent;
     int64_t send_timeout_ms;
     struct steep_rpc_call *sending; /* answers still going out */

@@ -34,6 +34,7 @@
 #define MMAP_THRESHOLD               (256 * 1024)
 #define DEFAULT_IDLE_TIMEOUT_MS      120000
 #define DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
+#define GOAWAY_DRAIN_MS              2000
 #define DEFAULT_PER_SOURCE           256
 #define DEFAULT_UNSENT               (256u * 1024 * 1024)
 #define DEFAULT_CONNECTION_UNSENT    (64u * 1024 * 1024)
@@ -352,11 +353,10 @@ static bool same_source(const struct sockaddr_storage *a, const struct sockaddr_
 /* Logged once per second at most: a flood must not flood the log. */
 static void refused_connection(struct steep_rpc_server *server, const char *why)
 {
-    static int64_t last_logged_ms;
     server->refused_connections++;
     int64_t now = steep_rpc_now_ms();
-    if (now - last_logged_ms >= 1000) {
-        last_logged_ms = now;
+    if (now - server->refusal_logged_ms >= 1000) {
+        server->refusal_logged_ms = now;
         log_warn("rpc: %s: refusing connections: %s (%llu so far)", server->name, why,
                  (unsigned long long)server->refused_connections);
     }
@@ -498,8 +498,11 @@ static void flush_all(struct steep_rpc_server *server)
     }
 }
 
-/* Closes connections whose handshake is late, and sends GOAWAY to those
- * without calls for idle_timeout_ms (closed once it is out). */
+/* Closes connections whose handshake is late. Sends GOAWAY to those without
+ * calls for idle_timeout_ms and lets the peer close first (a client that
+ * sent a call meanwhile learns from the GOAWAY that it was not processed
+ * and retries it); one that has not closed GOAWAY_DRAIN_MS later is closed
+ * here. */
 static void expire_connections(struct steep_rpc_server *server, int64_t now)
 {
     struct steep_rpc_conn *conn = server->conns;
@@ -509,10 +512,15 @@ static void expire_connections(struct steep_rpc_server *server, int64_t now)
         if (!conn->handshake_done && now >= conn->handshake_deadline_ms) {
             late++;
             conn_close(conn);
+        } else if (conn->going_away && now - conn->going_away_ms >= GOAWAY_DRAIN_MS) {
+            conn_close(conn);
         } else if (conn->handshake_done && !conn->calls && !conn->going_away &&
                    now - conn->idle_since_ms >= server->idle_timeout_ms) {
             conn->going_away = true;
-            nghttp2_session_terminate_session(conn->session, NGHTTP2_NO_ERROR);
+            conn->going_away_ms = now;
+            nghttp2_submit_goaway(conn->session, NGHTTP2_FLAG_NONE,
+                                  nghttp2_session_get_last_proc_stream_id(conn->session),
+                                  NGHTTP2_NO_ERROR, NULL, 0);
             steep_rpc_conn_mark_dirty(conn);
         }
         conn = following;
