@@ -35,6 +35,7 @@ BUILD = os.environ.get("STEEP_BUILD_DIR", "build")
 BIN = os.path.join(BUILD, "bin")
 MIB = 1024 * 1024
 failures = []
+BENCH = "--bench" in sys.argv
 
 
 def check(name, condition, detail=""):
@@ -97,204 +98,149 @@ def within(during, base):
     return during <= 2 * base + 0.5
 
 
-def run_hoard(work, bench):
-    """Item 4. Returns the figures."""
-    budget = 128 if bench else 32
-    conns, streams = (12, 40) if bench else (8, 16)
-    hold_ms = 25000 if bench else 6000
-    timeout_ms = 20000 if bench else 3000
-    args = [] if bench else ["--max-buffered", str(budget * MIB), "--receive-timeout-ms",
-                             str(timeout_ms)]
-    server = Server(work, *args)
+def measure(name, server, attacks, settle_s):
+    """The common frame of every attack: baseline probe and RSS, the
+    attacks (argument lists for rpc-attack) started, a probe after
+    settle_s, the attacks' counters, a probe after them, peak RSS. Checks
+    that the legitimate calls all succeeded and that p50 during the attack
+    stayed within 2x the baseline. Returns the figures and the attacks'
+    counters."""
     base_rss = server.rss()
     base_p50, base_failed, _ = probe(server.port)
-    attack = start_attack(server.port, "hoard", "--connections", conns, "--streams", streams,
-                          "--announce", 4 * MIB, "--send", MIB, "--hold-ms", hold_ms)
-    time.sleep(2.5 if not bench else 5)
+    running = [start_attack(server.port, *args) for args in attacks]
+    time.sleep(settle_s)
     during_p50, during_failed, during_line = probe(server.port)
     during_rss = server.rss()
-    result = finish_attack(attack)
+    results = [finish_attack(attack) for attack in running]
     after_p50, after_failed, _ = probe(server.port)
-    peak = server.peak()
     time.sleep(0.5)
-    after_rss = server.rss()
-    server.stop()
-    sent_mib = int(result.get("sent", 0)) / MIB
     figures = dict(base_p50=base_p50, during_p50=during_p50, after_p50=after_p50,
-                   base_rss=base_rss, peak_rss=peak, during_rss=during_rss, after_rss=after_rss,
-                   sent_mib=sent_mib, budget=budget, opened=int(result.get("opened", 0)),
-                   answered=int(result.get("answered", 0)), closed=int(result.get("closed", 0)),
-                   reset=int(result.get("reset", 0)))
-    if bench:
+                   base_rss=base_rss, peak_rss=server.peak(), during_rss=during_rss,
+                   after_rss=server.rss())
+    server.stop()
+    if not BENCH:
+        check("%s: legitimate calls succeed before, during, after (new connections)" % name,
+              base_failed == 0 and during_failed == 0 and after_failed == 0, during_line)
+        check("%s: p50 during the attack within 2x baseline (%.3f vs %.3f ms)" % (
+            name, during_p50, base_p50), within(during_p50, base_p50))
+    return figures, [{k: (v if k == "last_error" else int(v)) for k, v in r.items()}
+                     for r in results]
+
+
+def run_hoard(work):
+    """Item 4: streams announce 4 MiB, send 1 MiB, never END_STREAM."""
+    budget = 128 if BENCH else 32
+    conns, streams = (12, 40) if BENCH else (8, 16)
+    args = [] if BENCH else ["--max-buffered", str(budget * MIB), "--receive-timeout-ms", "3000"]
+    figures, (result,) = measure(
+        "hoard", Server(work, *args),
+        [["hoard", "--connections", conns, "--streams", streams, "--announce", 4 * MIB, "--send",
+          MIB, "--hold-ms", 25000 if BENCH else 6000]], 5 if BENCH else 2.5)
+    sent_mib = result["sent"] / MIB
+    opened = result["opened"]
+    figures["note"] = "%.0f MiB sent by %d streams, budget %d MiB, %d refused and reset" % (
+        sent_mib, opened, budget, result["answered"])
+    if BENCH:
         return figures
-    opened = figures["opened"]
     check("hoard: the attacker opened its %d streams and sent %.0f MiB" % (conns * streams,
                                                                           sent_mib),
           opened == conns * streams and sent_mib > 2 * budget, result)
-    check("hoard: legitimate calls succeed before, during, after",
-          base_failed == 0 and during_failed == 0 and after_failed == 0, during_line)
-    check("hoard: p50 during the attack within 2x baseline (%.3f vs %.3f ms)" % (during_p50,
-                                                                                base_p50),
-          within(during_p50, base_p50))
-    growth = peak - base_rss
+    growth = figures["peak_rss"] - figures["base_rss"]
     check("hoard: peak RSS growth %.0f MiB for %.0f MiB sent stays under the %d MiB budget + 50%%"
           % (growth, sent_mib, budget), growth < budget * 1.5, figures)
     check("hoard: every held stream was refused and closed by the server (%d answered, %d "
-          "closed, %d RST_STREAM)" % (figures["answered"], figures["closed"], figures["reset"]),
-          figures["answered"] == opened and figures["closed"] == opened, figures)
-    check("hoard: the memory is released (RSS %.0f MiB after, %.0f before)" % (after_rss,
-                                                                              base_rss),
-          after_rss < base_rss + budget / 2, figures)
+          "closed, %d RST_STREAM)" % (result["answered"], result["closed"], result["reset"]),
+          result["answered"] == opened and result["closed"] == opened, result)
+    check("hoard: the memory is released (RSS %.0f MiB after, %.0f before)" % (
+        figures["after_rss"], figures["base_rss"]),
+        figures["after_rss"] < figures["base_rss"] + budget / 2, figures)
     return figures
 
 
-def run_idle(work, bench):
+def run_idle(work):
     """Item 5, part 1: idle TLS/HTTP/2 connections from one source and bare
     TCP connections that never handshake from another, against the
     per-source limit and the idle/handshake timeouts; the legitimate client
     connects anew from a third source (loopback: 127.0.0.1 vs .2/.3)."""
-    per_source = 100 if not bench else 256
-    idle_ms = 1500 if not bench else 5000
-    tls_conns, raw_conns = (150, 150) if not bench else (1500, 1500)
-    hold_ms = 5000 if not bench else 15000
-    server = Server(work, "--idle-timeout-ms", str(idle_ms), "--handshake-timeout-ms",
-                    str(idle_ms), "--max-connections-per-source", str(per_source))
-    base_rss = server.rss()
-    base_p50, base_failed, _ = probe(server.port)
-    tls = start_attack(server.port, "idle", "--connections", tls_conns, "--hold-ms", hold_ms,
-                       "--source", "127.0.0.2")
-    raw = start_attack(server.port, "idle", "--raw", "--connections", raw_conns, "--hold-ms",
-                       hold_ms, "--source", "127.0.0.3")
-    time.sleep(1.0)
-    during_p50, during_failed, during_line = probe(server.port)
-    during_rss = server.rss()
-    tls_result, raw_result = finish_attack(tls), finish_attack(raw)
-    after_p50, after_failed, _ = probe(server.port)
-    peak = server.peak()
-    after_rss = server.rss()
-    server.stop()
-    figures = dict(base_p50=base_p50, during_p50=during_p50, after_p50=after_p50,
-                   base_rss=base_rss, peak_rss=peak, during_rss=during_rss, after_rss=after_rss,
-                   tls_opened=int(tls_result.get("connections", 0)),
-                   tls_closed=int(tls_result.get("conns_closed", 0)),
-                   raw_opened=int(raw_result.get("connections", 0)),
-                   raw_closed=int(raw_result.get("conns_closed", 0)))
+    per_source = 256 if BENCH else 100
+    idle_ms = 5000 if BENCH else 1500
+    tls_conns, raw_conns = (1500, 1500) if BENCH else (150, 150)
+    hold_ms = 15000 if BENCH else 5000
+    figures, (tls, raw) = measure(
+        "idle", Server(work, "--idle-timeout-ms", str(idle_ms), "--handshake-timeout-ms",
+                       str(idle_ms), "--max-connections-per-source", str(per_source)),
+        [["idle", "--connections", tls_conns, "--hold-ms", hold_ms, "--source", "127.0.0.2"],
+         ["idle", "--raw", "--connections", raw_conns, "--hold-ms", hold_ms, "--source",
+          "127.0.0.3"]], 1.0)
     figures["note"] = ("%d TLS idle connections admitted of %d (per-source %d), closed: %d; "
                        "%d bare TCP, closed: %d; idle/handshake timeout %d ms" % (
-                           figures["tls_opened"], tls_conns, per_source, figures["tls_closed"],
-                           figures["raw_opened"], figures["raw_closed"], idle_ms))
-    if bench:
+                           tls["connections"], tls_conns, per_source, tls["conns_closed"],
+                           raw["connections"], raw["conns_closed"], idle_ms))
+    if BENCH:
         return figures
     check("idle: per-source limit admits %d of %d TLS connections from one source" % (
-        figures["tls_opened"], tls_conns), figures["tls_opened"] == per_source, tls_result)
-    check("idle: legitimate calls succeed before, during, after (new connections)",
-          base_failed == 0 and during_failed == 0 and after_failed == 0, during_line)
-    check("idle: p50 during the attack within 2x baseline (%.3f vs %.3f ms)" % (during_p50,
-                                                                                base_p50),
-          within(during_p50, base_p50))
+        tls["connections"], tls_conns), tls["connections"] == per_source, tls)
     check("idle: every idle TLS connection was closed by the server (%d of %d)" % (
-        figures["tls_closed"], figures["tls_opened"]),
-        figures["tls_closed"] == figures["tls_opened"], tls_result)
+        tls["conns_closed"], tls["connections"]), tls["conns_closed"] == tls["connections"], tls)
     check("idle: every bare TCP connection was closed by the server (%d of %d)" % (
-        figures["raw_closed"], figures["raw_opened"]),
-        figures["raw_opened"] == raw_conns and figures["raw_closed"] == raw_conns, raw_result)
-    check("idle: peak RSS growth %.1f MiB stays under 32 MiB" % (peak - base_rss),
-          peak - base_rss < 32, figures)
+        raw["conns_closed"], raw["connections"]),
+        raw["connections"] == raw_conns and raw["conns_closed"] == raw_conns, raw)
+    growth = figures["peak_rss"] - figures["base_rss"]
+    check("idle: peak RSS growth %.1f MiB stays under 32 MiB" % growth, growth < 32, figures)
     return figures
 
 
-def run_connection_limit(work, bench):
+def run_connection_limit(work):
     """Item 5, part 2: more idle connections than the global limit (timeouts
     long, no per-source limit in the way): the idlest are closed to admit
     new ones, so a new legitimate client still gets in."""
-    limit = 50 if not bench else 400
-    conns = 120 if not bench else 1500
-    server = Server(work, "--idle-timeout-ms", "60000", "--max-connections", str(limit),
-                    "--max-connections-per-source", "100000")
-    base_rss = server.rss()
-    base_p50, base_failed, _ = probe(server.port)
-    attack = start_attack(server.port, "idle", "--connections", conns, "--hold-ms", 3000,
-                          "--source", "127.0.0.2")
-    time.sleep(1.5)
-    during_p50, during_failed, during_line = probe(server.port)
-    during_rss = server.rss()
-    result = finish_attack(attack)
-    after_p50, after_failed, _ = probe(server.port)
-    peak = server.peak()
-    after_rss = server.rss()
-    server.stop()
-    figures = dict(base_p50=base_p50, during_p50=during_p50, after_p50=after_p50,
-                   base_rss=base_rss, peak_rss=peak, during_rss=during_rss, after_rss=after_rss,
-                   opened=int(result.get("connections", 0)),
-                   closed=int(result.get("conns_closed", 0)))
+    limit = 400 if BENCH else 50
+    conns = 1500 if BENCH else 120
+    figures, (result,) = measure(
+        "limit", Server(work, "--idle-timeout-ms", "60000", "--max-connections", str(limit),
+                        "--max-connections-per-source", "100000"),
+        [["idle", "--connections", conns, "--hold-ms", 3000, "--source", "127.0.0.2"]], 1.5)
     figures["note"] = "%d idle TLS connections against a limit of %d: %d closed by the server" % (
-        figures["opened"], limit, figures["closed"])
-    if bench:
-        return figures
-    check("limit: legitimate calls succeed before, during, after (new connections)",
-          base_failed == 0 and during_failed == 0 and after_failed == 0, during_line)
-    check("limit: the idlest connections were closed to admit new ones (%d of %d closed)" % (
-        figures["closed"], figures["opened"]),
-        figures["opened"] == conns and figures["closed"] >= conns - limit, result)
-    check("limit: p50 during the attack within 2x baseline (%.3f vs %.3f ms)" % (during_p50,
-                                                                                 base_p50),
-          within(during_p50, base_p50))
+        result["connections"], limit, result["conns_closed"])
+    if not BENCH:
+        check("limit: the idlest connections were closed to admit new ones (%d of %d closed)" % (
+            result["conns_closed"], result["connections"]),
+            result["connections"] == conns and result["conns_closed"] >= conns - limit, result)
     return figures
 
 
-def run_unread(work, bench):
+def run_unread(work):
     """Item 6: a receive window of 0 and Echo calls asking for 2 MiB replies,
     never read."""
-    conn_budget, budget = (16, 32) if not bench else (64, 256)
-    conns, streams = (2, 40) if not bench else (4, 150)
-    timeout_ms = 2000 if not bench else 20000
-    hold_ms = 5000 if not bench else 25000
-    args = [] if bench else ["--max-connection-unsent", str(conn_budget * MIB), "--max-unsent",
-                             str(budget * MIB), "--send-timeout-ms", str(timeout_ms)]
-    server = Server(work, *args)
-    base_rss = server.rss()
-    base_p50, base_failed, _ = probe(server.port)
-    attack = start_attack(server.port, "unread", "--connections", conns, "--streams", streams,
-                          "--reply", 2 * MIB, "--hold-ms", hold_ms)
-    time.sleep(1.0 if not bench else 5)
-    during_p50, during_failed, during_line = probe(server.port)
-    during_rss = server.rss()
-    result = finish_attack(attack)
-    after_p50, after_failed, _ = probe(server.port)
-    peak = server.peak()
-    after_rss = server.rss()
-    server.stop()
-    opened = int(result.get("opened", 0))
-    figures = dict(base_p50=base_p50, during_p50=during_p50, after_p50=after_p50,
-                   base_rss=base_rss, peak_rss=peak, during_rss=during_rss, after_rss=after_rss,
-                   opened=opened, closed=int(result.get("closed", 0)),
-                   reset=int(result.get("reset", 0)))
+    conn_budget, budget = (64, 256) if BENCH else (16, 32)
+    conns, streams = (4, 150) if BENCH else (2, 40)
+    args = [] if BENCH else ["--max-connection-unsent", str(conn_budget * MIB), "--max-unsent",
+                             str(budget * MIB), "--send-timeout-ms", "2000"]
+    figures, (result,) = measure(
+        "unread", Server(work, *args),
+        [["unread", "--connections", conns, "--streams", streams, "--reply", 2 * MIB,
+          "--hold-ms", 25000 if BENCH else 5000]], 5 if BENCH else 1.0)
+    opened = result["opened"]
     figures["note"] = ("%d streams asking %d MiB of replies never read: %d reset, %d closed; "
                        "unsent budget %d MiB per connection, %d MiB per server" % (
-                           opened, opened * 2, figures["reset"], figures["closed"], conn_budget,
+                           opened, opened * 2, result["reset"], result["closed"], conn_budget,
                            budget))
-    if bench:
+    if BENCH:
         return figures
     check("unread: the attacker opened its %d streams" % (conns * streams),
           opened == conns * streams, result)
-    check("unread: legitimate calls succeed before, during, after",
-          base_failed == 0 and during_failed == 0 and after_failed == 0, during_line)
-    check("unread: p50 during the attack within 2x baseline (%.3f vs %.3f ms)" % (during_p50,
-                                                                                  base_p50),
-          within(during_p50, base_p50))
-    growth = peak - base_rss
     # The handlers build their 2 MiB replies in parallel before the bound is
     # applied to the packed answer: 2.5x the budget leaves room for that.
+    growth = figures["peak_rss"] - figures["base_rss"]
     check("unread: peak RSS growth %.0f MiB for %d MiB asked stays under 2.5x the %d MiB budget "
-          "(handlers' own replies included)" % (growth, opened * 2, budget), growth < budget * 2.5,
-          figures)
-    check("unread: answers not read are freed (RSS %.0f MiB after, %.0f before)" % (after_rss,
-                                                                                   base_rss),
-          after_rss < base_rss + budget / 2, figures)
+          "(handlers' own replies included)" % (growth, opened * 2, budget),
+          growth < budget * 2.5, figures)
+    check("unread: answers not read are freed (RSS %.0f MiB after, %.0f before)" % (
+        figures["after_rss"], figures["base_rss"]),
+        figures["after_rss"] < figures["base_rss"] + budget / 2, figures)
     check("unread: every stream ended: answers over budget refused, stalled ones reset (%d "
-          "closed, %d RST_STREAM)" % (figures["closed"], figures["reset"]),
-          figures["closed"] == opened and figures["reset"] >= conns * conn_budget // 2 // 2,
-          figures)
+          "closed, %d RST_STREAM)" % (result["closed"], result["reset"]),
+          result["closed"] == opened and result["reset"] >= conns * conn_budget // 2 // 2, result)
     return figures
 
 
@@ -315,16 +261,11 @@ def print_figures(name, f):
 
 
 def main():
-    bench = "--bench" in sys.argv
     with tempfile.TemporaryDirectory() as work:
         make_cert(work)
-        hoard = run_hoard(work, bench)
-        hoard["note"] = "%.0f MiB sent by %d streams, budget %d MiB, %d refused" % (
-            hoard["sent_mib"], hoard["opened"], hoard["budget"], hoard["answered"])
-        print_figures("hoard", hoard)
-        print_figures("idle", run_idle(work, bench))
-        print_figures("limit", run_connection_limit(work, bench))
-        print_figures("unread", run_unread(work, bench))
+        for name, run in (("hoard", run_hoard), ("idle", run_idle),
+                          ("limit", run_connection_limit), ("unread", run_unread)):
+            print_figures(name, run(work))
     if failures:
         print("%d check(s) failed: %s" % (len(failures), ", ".join(failures)))
         return 1
