@@ -32,6 +32,7 @@
 #define DEFAULT_CONNECTION_BUFFERED  (32u * 1024 * 1024)
 #define DEFAULT_RECEIVE_TIMEOUT_MS   20000
 #define MMAP_THRESHOLD               (256 * 1024)
+#define TRIM_THRESHOLD               (32 * 1024 * 1024)
 #define DEFAULT_IDLE_TIMEOUT_MS      120000
 #define DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
 #define GOAWAY_DRAIN_MS              2000
@@ -631,8 +632,11 @@ int steep_rpc_server_start(struct steep_rpc_server *server)
      * calls. glibc's default raises its mmap threshold after the first big
      * free, after which such buffers live in the heap and their pages stay
      * resident (an attack's peak is never given back). A fixed threshold
-     * keeps big buffers mmapped: freed memory returns to the system. */
+     * keeps big buffers mmapped: freed memory returns to the system. Fixing
+     * it also fixes the trim threshold at its small default, which would
+     * shrink and regrow the heap under ordinary churn; it is raised. */
     mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+    mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD);
     GUARD(listen_socket(server));
     server->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     server->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
