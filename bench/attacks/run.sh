@@ -12,6 +12,7 @@
 #   idle    1500 idle TLS connections + 1500 bare TCP ones, two sources
 #   limit   1500 idle TLS connections against a global limit of 400
 #   unread  4 connections x 150 streams, window 0, 2 MiB replies asked
+#   frontend.sh: hoard again, against a real platform's frontend (GetFunction)
 # Builds nothing: uses $STEEP_BUILD_DIR (default build/). About 2 minutes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,4 +20,6 @@ export STEEP_BUILD_DIR=${STEEP_BUILD_DIR:-$root/build}
 for program in rpc-echo-server rpc-attack; do
   [ -x "$STEEP_BUILD_DIR/bin/$program" ] || { echo "bench/attacks: build first ($program missing)"; exit 1; }
 done
-exec /usr/bin/python3 "$root/tests/rpc/attack_test.py" --bench
+/usr/bin/python3 "$root/tests/rpc/attack_test.py" --bench
+# the same hoarding against a real platform's frontend
+"$root/bench/attacks/frontend.sh"

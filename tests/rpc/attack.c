@@ -8,6 +8,7 @@
  *                     [--send N] [--hold-ms MS]
  *       per stream: HEADERS for Echo/Say, DATA whose prefix announces N
  *       bytes, then --send bytes respecting flow control, never END_STREAM.
+ *       --path METHOD attacks another method (a real service's).
  *   rpc-attack idle   --port P [--connections C] [--hold-ms MS] [--raw]
  *                     [--source 127.0.0.X]
  *       connections that complete TLS and the HTTP/2 preface (or, --raw,
@@ -53,6 +54,7 @@ struct options {
     size_t announce, send, reply;
     bool raw;
     const char *source; /* local address to connect from (127.0.0.x) */
+    const char *path;   /* :path of the attacked method */
 };
 
 struct counters {
@@ -233,7 +235,7 @@ static int unread_request(const struct options *options, struct steep_buf *out)
 static void submit_streams(struct peer *peer, const struct options *options,
                            const struct steep_buf *request)
 {
-    static const nghttp2_nv headers[] = {
+    nghttp2_nv headers[] = {
 #define H(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, NGHTTP2_NV_FLAG_NONE}
         H(":method", "POST"),
         H(":scheme", "https"),
@@ -243,6 +245,10 @@ static void submit_streams(struct peer *peer, const struct options *options,
         H("te", "trailers"),
 #undef H
     };
+    if (options->path) { /* another method (a real service's) */
+        headers[2].value = (uint8_t *)options->path;
+        headers[2].valuelen = strlen(options->path);
+    }
     peer->streams = calloc((size_t)options->streams, sizeof(*peer->streams));
     for (int i = 0; i < options->streams; i++) {
         struct stream *stream = &peer->streams[i];
@@ -436,6 +442,10 @@ int main(int argc, char **argv)
         i++;
         if (!strcmp(argv[i - 1], "--source")) {
             options.source = value;
+            continue;
+        }
+        if (!strcmp(argv[i - 1], "--path")) {
+            options.path = value;
             continue;
         }
         if (!strcmp(argv[i - 1], "--port"))
