@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "sandbox.h"
 #include "staged_task.h"
+#include "wamr/wamr.h"
 
 struct steep_task_environment {
     const char *runner_path;
@@ -33,6 +34,8 @@ struct steep_task_environment {
     /* file:// URLs read and write this host's own files: tests only
      * ([execution] insecure_file_urls). */
     bool allow_file_urls;
+    /* The WebAssembly executor (cache directory, memory cap, ...). */
+    struct steep_wamr_config wamr;
 };
 
 struct steep_task_tag {
