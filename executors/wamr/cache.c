@@ -28,7 +28,7 @@ void steep_wamr_config_default(struct steep_wamr_config *config)
     memset(config, 0, sizeof *config);
     config->memory_mb = 256;
     config->max_module_mb = 16;
-    config->compile_timeout_secs = 60;
+    config->compile_timeout_secs = 300;
     config->cc = "cc";
     config->wasm2c = "wasm2c";
 }

@@ -48,7 +48,7 @@ struct steep_wamr_config {
     const char *cache_dir;         /* compiled modules; survives restarts */
     uint32_t memory_mb;            /* linear memory cap (default 256) */
     uint32_t max_module_mb;        /* largest payload accepted (default 16) */
-    uint32_t compile_timeout_secs; /* wall clock of one compile job (default 60) */
+    uint32_t compile_timeout_secs; /* wall clock of one compile job (default 300) */
     const char *cc;                /* C compiler (default "cc") */
     const char *wasm2c;            /* default "wasm2c" */
 };

@@ -11,7 +11,7 @@
  * executable). Stops on SIGTERM/SIGINT: running tasks are killed and
  * reported failed ("execution node stopped").
  * WebAssembly (executors/wamr): wasm_memory_mb (linear memory cap, 256),
- * wasm_max_module_mb (16), wasm_compile_timeout_secs (60); compiled
+ * wasm_max_module_mb (16), wasm_compile_timeout_secs (300); compiled
  * modules are cached in <work_dir>/wasm-cache, shared by the nodes of a
  * host and kept across restarts.
  */
