@@ -35,6 +35,9 @@
 static const char *const cc_flags[] = {
     "-std=gnu17",
     "-O2",
+    /* wasm NaN semantics: no folding of x - 0.0 or x * 1.0 to x (a
+     * signalling NaN must come out quiet). */
+    "-fsignaling-nans",
     "-fPIC",
     "-shared",
     "-w",
