@@ -63,7 +63,11 @@ static void setup(void)
     if (!mkdtemp(dir))
         exit(1);
     snprintf(work, sizeof work, "%s/work", dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
+    /* BENCH_WASM_CACHE: a cache kept across runs (interleaved measurements). */
+    const char *kept = getenv("BENCH_WASM_CACHE");
+    snprintf(cache, sizeof cache, "%s", kept ? kept : "");
+    if (!kept)
+        snprintf(cache, sizeof cache, "%s/cache", dir);
     const char *build = getenv("STEEP_BUILD_DIR");
     snprintf(runner, sizeof runner, "%s/bin/steep-task-runner", build ? build : "build");
     environment.runner_path = runner;
@@ -116,6 +120,8 @@ static int run_task(const char *type, const char *function, const uint8_t *paylo
         const char *spec = files[i] + (out ? 4 : 3), *eq = strchr(spec, '=');
         snprintf(name, sizeof name, "%.*s", (int)(eq - spec), spec);
         json_object_set_new(out ? outputs : inputs, name, file_entry(eq + 1, out));
+        if (out)
+            unlink(eq + 1); /* file:// uploads never replace a file */
     }
     json_object_set_new(task, "input_data", json_pack("{s:o}", "inner", inputs));
     json_object_set_new(task, "output_data", json_pack("{s:o}", "inner", outputs));
