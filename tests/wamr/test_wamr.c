@@ -6,7 +6,7 @@
  * (out-of-bounds pointers to every import, memory.grow to the cap, deep
  * recursion, an endless loop against the timeout, a 50 MiB module), and
  * the cache: a second run does not compile, a corrupted entry is detected
- * and rebuilt.
+ * and rebuilt; a WASI program's argv, stdout/stderr log and exit code.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -364,6 +364,40 @@ static void test_cache(void **state)
     free(wasm);
 }
 
+static bool has_log_line(struct fixture *f, const char *line)
+{
+    for (size_t i = 0; i < f->outcome.n_log; i++)
+        if (strcmp(f->outcome.log[i], line) == 0)
+            return true;
+    return false;
+}
+
+static void test_wasi(void **state)
+{
+    struct fixture *f = *state;
+    size_t len;
+    const char *src = getenv("STEEP_SOURCE_DIR");
+    sh("clang --target=wasm32-wasi --sysroot=/usr -O2 -o hello.wasm "
+       "'%s/tests/wamr/payloads/wasi_hello.c'",
+       src ? src : ".");
+    uint8_t *wasm = load("hello.wasm", &len);
+    run(f, wasm, len, "{\"save_log\":\"true\",\"a\":\"1\"}");
+    expect_result(f, "33");
+    for (size_t i = 0; i < f->outcome.n_log; i++)
+        fprintf(stderr, "log: %s\n", f->outcome.log[i]);
+    assert_true(has_log_line(f, "hello from entrypoint with 4 arguments"));
+    assert_true(has_log_line(f, "argv[1]=a"));
+    assert_true(has_log_line(f, "argv[2]=1"));
+    assert_true(has_log_line(f, "argv[3]=save_log"));
+    assert_true(has_log_line(f, "argv[4]=true"));
+    assert_true(has_log_line(f, "to stderr"));
+    /* Without save_log nothing is kept. */
+    run(f, wasm, len, "{\"a\":\"1\",\"b\":\"2\"}");
+    expect_result(f, "33");
+    assert_int_equal(f->outcome.n_log, 0);
+    free(wasm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +406,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_link_and_decode_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wasi, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
