@@ -257,6 +257,7 @@ static int decode(struct decoder *d, const uint8_t *wasm, size_t len)
         return invalid("not a WebAssembly binary (bad magic number)");
     if (steep_cursor_read_u32le(&c, &version) < 0 || version != 1)
         return invalid("unsupported binary version");
+    uint32_t seen = 0;
     while (steep_cursor_remaining(&c) > 0) {
         uint8_t id;
         uint32_t size;
@@ -265,6 +266,11 @@ static int decode(struct decoder *d, const uint8_t *wasm, size_t len)
         GUARD(read_leb_u32(&c, &size));
         if (steep_cursor_read_sub(&c, &section, size) < 0)
             return invalid("section extends past the end of the module");
+        if (id != 0 && id < 32) {
+            if (seen & (1u << id))
+                return invalid("a section appears twice");
+            seen |= 1u << id;
+        }
         switch (id) {
         case 1:
             GUARD(type_section(d, &section));
