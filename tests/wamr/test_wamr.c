@@ -364,6 +364,34 @@ static void test_cache(void **state)
     free(wasm);
 }
 
+/* A compiler that refuses everything: the task fails with its first error
+ * line, and only that task. */
+static void test_compile_failure(void **state)
+{
+    struct fixture *f = *state;
+    size_t len;
+    uint8_t *wasm = simple_add(&len);
+    char script[600];
+    snprintf(script, sizeof script, "%s/fakecc", f->dir);
+    const char *text = "#!/bin/sh\n"
+                       "case \"$1\" in --version) echo fakecc 1.0; exit 0;; esac\n"
+                       "echo 'In file included from payload.c:1:' >&2\n"
+                       "echo 'payload.c:3:7: error: this compiler refuses everything' >&2\n"
+                       "echo 'payload.c:4:1: error: and this too' >&2\n"
+                       "exit 1\n";
+    test_write_file(script, text, strlen(text));
+    /* The compile job runs as nobody: the script must be reachable. */
+    sh("chmod 0755 . fakecc");
+    f->environment.wamr.cc = script;
+    run(f, wasm, len, "{\"a\":\"1\",\"b\":\"2\"}");
+    expect_failure(
+        f, "cannot compile the module: payload.c:3:7: error: this compiler refuses everything");
+    f->environment.wamr.cc = "cc";
+    run(f, wasm, len, "{\"a\":\"1\",\"b\":\"2\"}");
+    expect_result(f, "3");
+    free(wasm);
+}
+
 static bool has_log_line(struct fixture *f, const char *line)
 {
     for (size_t i = 0; i < f->outcome.n_log; i++)
@@ -407,6 +435,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wasi, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compile_failure, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
