@@ -3,7 +3,8 @@
 #
 #   STEEP_DIR   the platform directory made by `steep up --dir` (required)
 #   FILES_URL   base URL of the file server (default http://localhost:6789)
-#   FILES_DIR   the directory that file server serves (for outputs)
+#   FILES_DIR   the directory that file server serves (inputs and outputs)
+#   EXAMPLE_DIR the examples' own plaintext and keys (default STEEP_HOME/example-inputs)
 #   STEEP_HOME  where credentials are kept (default ~/.steep)
 
 set -euo pipefail
@@ -15,11 +16,12 @@ STEEP=${STEEP:-${STEEP_BIN:-$repo/build/bin}/steep}
 FILES_URL=${FILES_URL:-http://localhost:6789}
 : "${FILES_DIR:?set FILES_DIR to the directory the file server serves}"
 export STEEP_DIR
-ZERO_KEY=00000000000000000000000000000000
 ADMIN_PASSWORD=${ADMIN_PASSWORD:-teaclave}
 
 say() { printf '\033[1m[%s]\033[0m %s\n' "$(basename "$0" .sh)" "$*"; }
 die() { printf '[%s] FAILED: %s\n' "$(basename "$0" .sh)" "$*" >&2; exit 1; }
+
+. "$here/inputs.sh"
 
 # Registers USER (ignoring "user id exist" on a rerun) and logs in.
 # ensure_user USER PASSWORD ROLE [ATTRIBUTE]
@@ -34,6 +36,3 @@ ensure_user() {
 }
 
 admin_login() { "$STEEP" user login admin --password "$ADMIN_PASSWORD" >/dev/null; }
-
-# The cmac of a teaclave-file-128 file under the all-zero key.
-tf128_cmac() { "$STEEP" file cmac --scheme teaclave-file-128 --key "$ZERO_KEY" "$1"; }

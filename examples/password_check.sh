@@ -3,7 +3,7 @@
 # an aes-gcm-128 data: URL), user1 brings the leaked list; neither sees the
 # other's data. Teaclave's builtin_password_check example.
 . "$(dirname "$0")/lib.sh"
-data=$FILES_DIR/fixtures/functions/password_check
+example_inputs
 admin_login
 ensure_user pwc_user0 password0 DataOwner pwc0
 ensure_user pwc_user1 password1 DataOwner pwc1
@@ -11,12 +11,12 @@ function_id=$("$STEEP" function register --user admin --name builtin-password-ch
   --executor-type builtin --public --input password --input exposed_passwords)
 task_id=$("$STEEP" task create --user pwc_user0 --function "$function_id" \
   --input password=pwc_user0 --input exposed_passwords=pwc_user1)
-# "password", aes-gcm-128, key 0^16, iv 0^12 (Teaclave's example URL).
-password=$("$STEEP" data input --user pwc_user0 "data:text/plain;base64,c+mpvRfZ0fboR0j3rTgOGDBiubSzlCt9" \
-  --scheme aes-gcm-128 --key "$ZERO_KEY" --iv 000000000000000000000000 \
-  --cmac e84748f7ad380e183062b9b4b3942b7d)
-exposed=$("$STEEP" data input --user pwc_user1 "$FILES_URL/fixtures/functions/password_check/exposed_passwords.txt.enc" \
-  --scheme teaclave-file-128 --key "$ZERO_KEY" --cmac "$(tf128_cmac "$data/exposed_passwords.txt.enc")")
+# The password travels inline: an aes-gcm-128 data: URL (as in Teaclave's example).
+password=$("$STEEP" data input --user pwc_user0 "$(cat "$EXAMPLE_DIR/password.url")" \
+  --scheme aes-gcm-128 --key "$(example_key password)" --iv "$(cat "$EXAMPLE_DIR/password.iv")" \
+  --cmac "$(example_cmac password)")
+exposed=$("$STEEP" data input --user pwc_user1 "$FILES_URL/example-inputs/exposed_passwords.enc" \
+  --scheme teaclave-file-128 --key "$(example_key exposed_passwords)" --cmac "$(example_cmac exposed_passwords)")
 "$STEEP" task assign "$task_id" --user pwc_user0 --input "password=$password" >/dev/null
 "$STEEP" task assign "$task_id" --user pwc_user1 --input "exposed_passwords=$exposed" >/dev/null
 "$STEEP" task approve "$task_id" --user pwc_user0 >/dev/null

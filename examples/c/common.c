@@ -74,16 +74,6 @@ steep_client *connect_as(const char *user, const char *password, const char *rol
     return client;
 }
 
-void tf128_cmac(const char *path, uint8_t cmac[16])
-{
-    FILE *f = fopen(path, "rb");
-    if (!f || fseek(f, 80, SEEK_SET) != 0 || fread(cmac, 1, 16, f) != 16) {
-        fprintf(stderr, "FAILED: cannot read the cmac of %s\n", path);
-        exit(1);
-    }
-    fclose(f);
-}
-
 char *read_text(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -98,42 +88,89 @@ char *read_text(const char *path)
     return text;
 }
 
-static const uint8_t zero_key[16];
-
-char *tf128_input(steep_client *client, const char *rel)
+char *example_text(const char *name)
 {
-    char path[4096], url[4096];
-    snprintf(path, sizeof(path), "%s/%s", env_or("FILES_DIR", "."), rel);
-    snprintf(url, sizeof(url), "%s/%s", env_or("FILES_URL", "http://localhost:6789"), rel);
-    uint8_t cmac[16];
-    tf128_cmac(path, cmac);
-    struct steep_crypto_info crypto = {"teaclave-file-128", zero_key, 16, NULL, 0};
+    char path[4096];
+    const char *dir = getenv("EXAMPLE_DIR");
+    if (!dir) {
+        fprintf(stderr, "set EXAMPLE_DIR (run examples/prepare_inputs.sh first)\n");
+        exit(2);
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    char *text = read_text(path);
+    text[strcspn(text, "\n")] = '\0';
+    return text;
+}
+
+void hex_bytes(const char *hex, uint8_t *out, size_t len)
+{
+    if (strlen(hex) != 2 * len) {
+        fprintf(stderr, "FAILED: '%s' is not %zu hex bytes\n", hex, len);
+        exit(1);
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned byte;
+        if (sscanf(hex + 2 * i, "%2x", &byte) != 1) {
+            fprintf(stderr, "FAILED: '%s' is not hex\n", hex);
+            exit(1);
+        }
+        out[i] = (uint8_t)byte;
+    }
+}
+
+char *example_input(steep_client *client, const char *name)
+{
+    char file[256], url[4096];
+    uint8_t key[16], cmac[16];
+    snprintf(file, sizeof(file), "%s.key", name);
+    char *text = example_text(file);
+    hex_bytes(text, key, sizeof key);
+    free(text);
+    snprintf(file, sizeof(file), "%s.cmac", name);
+    text = example_text(file);
+    hex_bytes(text, cmac, sizeof cmac);
+    free(text);
+    snprintf(url, sizeof(url), "%s/example-inputs/%s.enc",
+             env_or("FILES_URL", "http://localhost:6789"), name);
+    struct steep_crypto_info crypto = {"teaclave-file-128", key, 16, NULL, 0};
     struct steep_error err;
     char *id;
     check(steep_register_input_file(client, url, cmac, &crypto, &id, &err), "register input", &err);
     return id;
 }
 
-char *tf128_output(steep_client *client, const char *rel)
+void random_key(uint8_t key[16])
+{
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(key, 1, 16, f) != 16) {
+        fprintf(stderr, "FAILED: cannot read /dev/urandom\n");
+        exit(1);
+    }
+    fclose(f);
+}
+
+char *tf128_output(steep_client *client, const char *rel, const uint8_t key[16])
 {
     char url[4096];
     snprintf(url, sizeof(url), "%s/%s", env_or("FILES_URL", "http://localhost:6789"), rel);
-    struct steep_crypto_info crypto = {"teaclave-file-128", zero_key, 16, NULL, 0};
+    struct steep_crypto_info crypto = {"teaclave-file-128", key, 16, NULL, 0};
     struct steep_error err;
     char *id;
     check(steep_register_output_file(client, url, &crypto, &id, &err), "register output", &err);
     return id;
 }
 
-char *tf128_decrypt_text(const char *rel)
+char *tf128_decrypt_text(const char *rel, const uint8_t key[16])
 {
-    char cmd[8192], out[4096];
+    char cmd[8192], out[4096], hex[33];
     const char *dir = env_or("FILES_DIR", ".");
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", key[i]);
     snprintf(out, sizeof(out), "%s/%s.txt", dir, rel);
     snprintf(cmd, sizeof(cmd),
-             "'%s/steep' file decrypt --scheme teaclave-file-128 --key %032d '%s/%s' '%s' "
+             "'%s/steep' file decrypt --scheme teaclave-file-128 --key %s '%s/%s' '%s' "
              ">/dev/null",
-             env_or("STEEP_BIN", "build/bin"), 0, dir, rel, out);
+             env_or("STEEP_BIN", "build/bin"), hex, dir, rel, out);
     if (system(cmd) != 0) {
         fprintf(stderr, "FAILED: cannot decrypt %s\n", rel);
         exit(1);

@@ -38,14 +38,15 @@ int main(void)
 
     steep_client *users[2] = {user0, user1};
     char out_rel[2][256];
+    uint8_t out_keys[2][16];
     long long run = (long long)time(NULL);
     for (int i = 0; i < 2; i++) {
-        char in_rel[256];
-        snprintf(in_rel, sizeof(in_rel), "fixtures/functions/ordered_set_intersect/psi%d.txt.enc",
-                 i);
+        char in_name[16];
+        snprintf(in_name, sizeof(in_name), "psi%d", i);
+        random_key(out_keys[i]);
         snprintf(out_rel[i], sizeof(out_rel[i]), "outputs/c_psi_%lld_output%d.enc", run, i);
-        char *input_id = tf128_input(users[i], in_rel),
-             *output_id = tf128_output(users[i], out_rel[i]);
+        char *input_id = example_input(users[i], in_name),
+             *output_id = tf128_output(users[i], out_rel[i], out_keys[i]);
         struct steep_data_map input = {inputs[i].name, input_id},
                               output = {outputs[i].name, output_id};
         check(steep_assign_data(users[i], task_id, &input, 1, &output, 1, &err), "assign", &err);
@@ -58,16 +59,21 @@ int main(void)
     check(steep_invoke_task(user0, task_id, &err), "invoke", &err);
     struct steep_task *result;
     check(steep_wait_task(user1, task_id, 120000, &result, &err), "wait", &err);
+    char *common = example_text("psi.common"), summary[64];
+    snprintf(summary, sizeof(summary), "%s common items", common);
+    free(common);
     int ok = result->status == STEEP_TASK_FINISHED &&
-             !strcmp((char *)result->return_value, "3 common items");
+             !strcmp((char *)result->return_value, summary);
     printf("[+] both users see: %s\n",
            result->has_result ? (char *)result->return_value : result->failure_reason);
-    static const char *const expected[2] = {"0101010", "01101"};
     for (int i = 0; ok && i < 2; i++) {
-        char *bits = tf128_decrypt_text(out_rel[i]);
+        char *bits = tf128_decrypt_text(out_rel[i], out_keys[i]), name[32];
+        snprintf(name, sizeof(name), "psi%d.expected", i);
+        char *expected = example_text(name);
         printf("[+] c_psi_user%d's membership bits: %s\n", i, bits);
-        ok = !strcmp(bits, expected[i]);
+        ok = !strcmp(bits, expected);
         free(bits);
+        free(expected);
     }
     steep_task_free(result);
     free(function_id);

@@ -27,17 +27,25 @@ int main(void)
     struct steep_task_spec task = {function_id, NULL, "builtin", in, 2, NULL, 0};
     check(steep_create_task(user0, &task, &task_id, &err), "create task", &err);
 
-    /* "password" in an inline data: URL, aes-gcm-128 with key and iv all zero. */
-    static const uint8_t zero[16];
-    static const uint8_t cmac[16] = {0xe8, 0x47, 0x48, 0xf7, 0xad, 0x38, 0x0e, 0x18,
-                                     0x30, 0x62, 0xb9, 0xb4, 0xb3, 0x94, 0x2b, 0x7d};
-    struct steep_crypto_info gcm = {"aes-gcm-128", zero, 16, zero, 12};
+    /* The password travels inline: an aes-gcm-128 data: URL under its own
+     * key and iv (made by examples/inputs.sh). */
+    uint8_t key[16], iv[12], cmac[16];
+    char *text = example_text("password.key");
+    hex_bytes(text, key, sizeof key);
+    free(text);
+    text = example_text("password.iv");
+    hex_bytes(text, iv, sizeof iv);
+    free(text);
+    text = example_text("password.cmac");
+    hex_bytes(text, cmac, sizeof cmac);
+    free(text);
+    char *url = example_text("password.url");
+    struct steep_crypto_info gcm = {"aes-gcm-128", key, 16, iv, 12};
     char *password_id, *exposed_id;
-    check(steep_register_input_file(user0,
-                                    "data:text/plain;base64,c+mpvRfZ0fboR0j3rTgOGDBiubSzlCt9", cmac,
-                                    &gcm, &password_id, &err),
+    check(steep_register_input_file(user0, url, cmac, &gcm, &password_id, &err),
           "register password", &err);
-    exposed_id = tf128_input(user1, "fixtures/functions/password_check/exposed_passwords.txt.enc");
+    free(url);
+    exposed_id = example_input(user1, "exposed_passwords");
     struct steep_data_map m0 = {"password", password_id}, m1 = {"exposed_passwords", exposed_id};
     check(steep_assign_data(user0, task_id, &m0, 1, NULL, 0, &err), "assign", &err);
     check(steep_assign_data(user1, task_id, &m1, 1, NULL, 0, &err), "assign", &err);

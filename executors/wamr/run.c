@@ -3,7 +3,7 @@
  * instantiate it, call it, turn traps into failures (wamr.h).
  *
  * Before confinement (steep_wamr_runner_load): the module arrives as the
- * sealed memfd of the STEEP_WAMR_MODULE_INPUT pseudo input; it is
+ * sealed memfd of the STEEP_WAMR_MODULE_RESOURCE resource; it is
  * dlopened through /proc/self/fd (the last path the runner opens), its
  * glue symbols are looked up, wasm-rt is initialised (its SIGSEGV handler
  * is replaced by the runner's own when the runner confines itself: with
@@ -195,17 +195,17 @@ static int load(int fd)
 
 int steep_wamr_runner_load(struct steep_runner_request *request)
 {
-    for (size_t i = 0; i < request->n_inputs; i++) {
-        struct steep_runner_file *file = &request->inputs[i];
-        if (strcmp(file->name, STEEP_WAMR_MODULE_INPUT) != 0)
+    for (size_t i = 0; i < request->n_resources; i++) {
+        struct steep_runner_file *file = &request->resources[i];
+        if (strcmp(file->name, STEEP_WAMR_MODULE_RESOURCE) != 0)
             continue;
         int rc = load(file->fd);
         close(file->fd);
-        /* The function never sees the pseudo input. */
+        /* The function never sees it. */
         free(file->name);
         free(file->file_name);
-        memmove(file, file + 1, (request->n_inputs - i - 1) * sizeof *file);
-        request->n_inputs--;
+        memmove(file, file + 1, (request->n_resources - i - 1) * sizeof *file);
+        request->n_resources--;
         return rc;
     }
     return steep_error_set("the node sent no compiled module");

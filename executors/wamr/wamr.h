@@ -13,7 +13,7 @@
  *   confined compile job: wasm2c, then cc, as an unprivileged process in
  *   its own namespaces under rlimits and a deadline (compile.c) --> entry
  *   written with a keyed MAC beside it --> the verified bytes go into a
- *   sealed memfd that the runner receives as a descriptor.
+ *   sealed memfd that the runner receives as a descriptor (a resource).
  * Runner side (run.c, teaclave_imports.c, wasi.c): the runner dlopens the
  *   memfd before it confines itself (no code of the module runs then: the
  *   translated code has no constructors, see module.h on names), then
@@ -37,9 +37,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Name of the pseudo input that carries the compiled module to the runner
- * (never visible to the function: the runner removes it first). */
-#define STEEP_WAMR_MODULE_INPUT "\x01steep-wasm-module"
+/* Name of the runner resource (runner_protocol.h) that carries the compiled
+ * module (never visible to the function: the runner removes it first). */
+#define STEEP_WAMR_MODULE_RESOURCE "wasm_module"
 /* wasm call depth before "call stack exhausted"; the runner's stack for
  * the module is sized for it (run.c). */
 #define STEEP_WAMR_MAX_CALL_DEPTH 20000

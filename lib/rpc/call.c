@@ -73,9 +73,14 @@ void steep_rpc_reply(struct steep_rpc_call *call, const ProtobufCMessage *respon
         set_status(call, STEEP_GRPC_INTERNAL, "cannot encode the response");
         return;
     }
-    if (call->response.len - STEEP_RPC_FRAME_PREFIX > call->server->max_message) {
+    size_t length = call->response.len - STEEP_RPC_FRAME_PREFIX;
+    if (length > call->server->max_response) {
+        char reason[96];
+        snprintf(reason, sizeof reason,
+                 "response of %zu bytes is larger than the limit of %zu bytes", length,
+                 call->server->max_message);
         steep_buf_free(&call->response);
-        set_status(call, STEEP_GRPC_RESOURCE_EXHAUSTED, "response larger than the message limit");
+        set_status(call, STEEP_GRPC_RESOURCE_EXHAUSTED, reason);
         return;
     }
     set_status(call, STEEP_GRPC_OK, NULL);

@@ -8,6 +8,7 @@
  */
 #include "rpc/wire.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -48,8 +49,13 @@ static int check_prefix(struct steep_rpc_frame_reader *reader)
         return refuse(reader, STEEP_GRPC_UNIMPLEMENTED, "compressed messages are not supported");
     if (flags != 0)
         return refuse(reader, STEEP_GRPC_INVALID_ARGUMENT, "invalid message flags");
-    if (length > reader->max_message)
-        return refuse(reader, STEEP_GRPC_RESOURCE_EXHAUSTED, "message larger than the limit");
+    if (length > reader->max_message) {
+        /* Both sizes, so a caller sees by how much to shrink the call. */
+        snprintf(reader->reason_text, sizeof reader->reason_text,
+                 "message of %u bytes is larger than the limit of %zu bytes", length,
+                 reader->max_message);
+        return refuse(reader, STEEP_GRPC_RESOURCE_EXHAUSTED, reader->reason_text);
+    }
     reader->message_len = length;
     if (steep_buf_reserve(&reader->message, length < INITIAL_RESERVE ? length : INITIAL_RESERVE) <
         0)

@@ -170,6 +170,7 @@ struct steep_rpc_server {
     char *name;
     char *ca_file;
     size_t max_message;
+    size_t max_response;
     struct steep_rpc_method *methods;
     size_t n_methods;
     SSL_CTX *ssl_ctx;

@@ -89,6 +89,16 @@ enum steep_grpc_code {
 const char *steep_grpc_code_name(int code);
 
 #define STEEP_RPC_DEFAULT_MAX_MESSAGE (4u * 1024 * 1024)
+/* The limit between services when callers' messages are max_message. An
+ * internal call carries callers' messages inside its own records, JSON-
+ * escaped: a task record holds the arguments (up to twice their size
+ * escaped) and the result (a byte array, up to four times), and a
+ * compare-and-swap carries the old and the new record. Internal peers are
+ * attested services, so the larger limit is not open to clients. */
+static inline size_t steep_rpc_internal_max_message(size_t max_message)
+{
+    return 10 * max_message + 1024 * 1024;
+}
 
 /* ---- TLS ---------------------------------------------------------------- */
 
@@ -132,6 +142,9 @@ struct steep_rpc_server_config {
     const char *listen; /* "host:port"; port 0 picks a free one */
     struct steep_tls_config tls;
     size_t max_message; /* request and response limit; 0: STEEP_RPC_DEFAULT_MAX_MESSAGE */
+    /* A larger response limit (0: max_message): a response may carry back
+     * what several requests sent, e.g. a task's arguments and its result. */
+    size_t max_response;
     /* Handler threads kept ready; the pool grows while all are busy (up to
      * 1024) and shrinks back after 10 s idle. 0: 4. */
     int workers;

@@ -74,6 +74,8 @@ struct steep_rpc_server *steep_rpc_server_new(const struct steep_rpc_server_conf
     if (config->tls.ca_file)
         server->config.tls.ca_file = server->ca_file = strdup(config->tls.ca_file);
     server->max_message = config->max_message ? config->max_message : STEEP_RPC_DEFAULT_MAX_MESSAGE;
+    server->max_response =
+        config->max_response > server->max_message ? config->max_response : server->max_message;
     server->listen_fd = server->epoll_fd = server->event_fd = -1;
     pthread_mutex_init(&server->completed_lock, NULL);
     if (!server->listen || !server->name || steep_rpc_session_callbacks_new(&server->callbacks) < 0)

@@ -13,6 +13,9 @@ run() {
     failed=$((failed + 1)); echo "FAILED  $name"; sed 's/^/    /' "$platform_tmp/$name.out"
   fi
 }
+# The examples' own inputs, made once for the scripts and the C programs.
+export EXAMPLE_DIR=$STEEP_HOME/example-inputs
+run "prepare-inputs" examples/prepare_inputs.sh
 for example in echo ordered_set_intersect private_join_and_compute password_check rsa_sign; do
   run "script:$example" examples/$example.sh
   run "c:$example" "$STEEP_BIN/example-$example"
