@@ -30,6 +30,8 @@ struct task_file {
 
 struct workspace {
     char dir[3072];
+    int module_fd;                   /* wamr: the compiled module for the runner, or -1 */
+    struct steep_runner_file module; /* its resource entry */
     struct task_file *inputs, *outputs;
     size_t n_inputs, n_outputs;
 };
@@ -216,7 +218,29 @@ static int stage_output(const struct steep_staged_file *output, struct task_file
     return 0;
 }
 
-static int build_request(const struct steep_staged_task *task, struct workspace *space,
+/* The wamr executor's compiled module travels as the runner's resource. */
+static int add_wasm_module(const struct steep_task_environment *environment,
+                           const struct steep_staged_task *task, struct workspace *space,
+                           struct steep_runner_request *request)
+{
+    GUARD(steep_wamr_prepare(&environment->wamr, task->payload, task->payload_len,
+                             &space->module_fd));
+    struct steep_runner_file *module = &space->module;
+    memset(module, 0, sizeof *module);
+    module->name = STEEP_WAMR_MODULE_RESOURCE;
+    module->file_name = "";
+    module->fd = space->module_fd;
+    module->scheme = STEEP_RUNNER_SCHEME_RAW;
+    request->resources = module;
+    request->n_resources = 1;
+    /* The runner needs the compiled module, not the wasm bytes. */
+    request->payload = NULL;
+    request->payload_len = 0;
+    return 0;
+}
+
+static int build_request(const struct steep_task_environment *environment,
+                         const struct steep_staged_task *task, struct workspace *space,
                          struct steep_runner_request *request, char *jail, size_t jail_size)
 {
     GUARD(steep_staged_task_executor(task, (const char **)&request->executor));
@@ -238,6 +262,8 @@ static int build_request(const struct steep_staged_task *task, struct workspace 
         GUARD(stage_output(&task->outputs[i], &space->outputs[i], &request->outputs[i]));
         request->n_outputs++;
     }
+    if (strcmp(request->executor, "wamr") == 0)
+        GUARD(add_wasm_module(environment, task, space, request));
     return 0;
 }
 
@@ -333,6 +359,9 @@ static void close_files(struct workspace *space)
             close(space->outputs[i].fd);
         steep_file_crypto_wipe(&space->outputs[i].staged_crypto);
     }
+    if (space->module_fd >= 0)
+        close(space->module_fd);
+    space->module_fd = -1;
     free(space->inputs);
     free(space->outputs);
     space->inputs = space->outputs = NULL;
@@ -357,7 +386,7 @@ static int execute(const struct steep_task_environment *environment,
     memset(&request, 0, sizeof request);
     memset(&result, 0, sizeof result);
 
-    int rc = build_request(task, space, &request, jail, sizeof jail);
+    int rc = build_request(environment, task, space, &request, jail, sizeof jail);
     if (rc == 0)
         rc = add_resources(environment, task, &request, &model);
     struct steep_sandbox_task sandbox = {environment->runner_path, &request, environment->limits,
@@ -411,6 +440,7 @@ void steep_task_run(const struct steep_task_environment *environment,
 {
     struct workspace space;
     memset(&space, 0, sizeof space);
+    space.module_fd = -1;
     memset(outcome, 0, sizeof *outcome);
     int rc = 0;
     if (!environment->allow_test_payloads && strncmp(task->function_name, "test-", 5) == 0)

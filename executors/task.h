@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "sandbox.h"
 #include "staged_task.h"
+#include "wamr/wamr.h"
 
 struct steep_task_environment {
     const char *runner_path;
@@ -38,6 +39,8 @@ struct steep_task_environment {
      * node opens it per task and hands the descriptor to the runner, which
      * opens no path itself. */
     const char *face_model;
+    /* The WebAssembly executor (cache directory, memory cap, ...). */
+    struct steep_wamr_config wamr;
 };
 
 struct steep_task_tag {

@@ -87,7 +87,7 @@ int main(void)
         return 2;
     }
     steep_buf_free(&frame);
-    if (steep_runner_prime() < 0 ||
+    if (steep_runner_prime() < 0 || steep_executor_load(&request) < 0 ||
         steep_runner_confine(&request, CHANNEL_FD, highest_fd(&request)) < 0) {
         fail(steep_error_get());
         _exit(2);

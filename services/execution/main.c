@@ -13,6 +13,10 @@
  * key); [rpc] max_message_bytes bounds a task's arguments, payload
  * and result as it bounds clients' calls. Stops on SIGTERM/SIGINT: running tasks are killed and
  * reported failed ("execution node stopped").
+ * WebAssembly (executors/wamr): wasm_memory_mb (linear memory cap, 256),
+ * wasm_max_module_mb (16), wasm_compile_timeout_secs (300); compiled
+ * modules are cached in <work_dir>/wasm-cache, shared by the nodes of a
+ * host and kept across restarts.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -64,11 +68,15 @@ static int read_limits(const struct steep_config *config, struct steep_sandbox_l
     return 0;
 }
 
+struct setup;
+static int read_wamr(const struct steep_config *config, struct setup *setup);
+
 struct setup {
     char scheduler[256];
     char runner[PATH_MAX];
     char *work_dir;
     char node_dir[3072];
+    char wasm_cache[3100];
     int lock_fd;
     struct steep_execution_options options;
 };
@@ -108,6 +116,7 @@ static int read_options(const struct steep_config *config, struct setup *setup)
         log_warn("[execution] face_model %s is not readable: builtin-face-detection tasks will "
                  "fail",
                  options->environment.face_model);
+    GUARD(read_wamr(config, setup));
     options->environment.allow_test_payloads =
         steep_config_get_bool(config, "execution.insecure_test_payloads", false);
     options->environment.allow_file_urls =
@@ -121,6 +130,27 @@ static int read_options(const struct steep_config *config, struct setup *setup)
 }
 
 static int serve(struct steep_config *config, struct setup *setup, const sigset_t *stop);
+
+static int read_wamr(const struct steep_config *config, struct setup *setup)
+{
+    struct steep_wamr_config *wamr = &setup->options.environment.wamr;
+    steep_wamr_config_default(wamr);
+    int64_t memory = steep_config_get_int(config, "execution.wasm_memory_mb", wamr->memory_mb);
+    int64_t module =
+        steep_config_get_int(config, "execution.wasm_max_module_mb", wamr->max_module_mb);
+    int64_t compile = steep_config_get_int(config, "execution.wasm_compile_timeout_secs",
+                                           wamr->compile_timeout_secs);
+    ENSURE(memory >= 1 && memory <= 4095, "[execution] wasm_memory_mb must be 1..4095");
+    ENSURE(module >= 1 && module <= 1024, "[execution] wasm_max_module_mb must be 1..1024");
+    ENSURE(compile >= 1 && compile <= 3600,
+           "[execution] wasm_compile_timeout_secs must be 1..3600");
+    wamr->memory_mb = (uint32_t)memory;
+    wamr->max_module_mb = (uint32_t)module;
+    wamr->compile_timeout_secs = (uint32_t)compile;
+    snprintf(setup->wasm_cache, sizeof setup->wasm_cache, "%s/wasm-cache", setup->work_dir);
+    wamr->cache_dir = setup->wasm_cache;
+    return 0;
+}
 
 static int run(struct steep_config *config, const sigset_t *stop)
 {
