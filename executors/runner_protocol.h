@@ -6,7 +6,8 @@
  * payload length (at most STEEP_RUNNER_MAX_FRAME), u8 type, payload. The
  * node sends exactly one REQUEST; the runner answers with any number of
  * LOG and OUTPUT frames and finally OK or ERROR (or VIOLATION / MEMORY when
- * the sandbox stopped the function). The task's files are inherited as
+ * the sandbox stopped the function), then EXIT from the supervisor once the
+ * worker that ran the function ended (runner_confine.c). The task's files are inherited as
  * already-open descriptors whose numbers the request names; the runner
  * opens no path itself.
  *
@@ -33,6 +34,7 @@ enum steep_runner_frame_type {
     STEEP_RUNNER_ERROR = 5,     /* the failure reason */
     STEEP_RUNNER_VIOLATION = 6, /* u32 syscall number the seccomp filter refused */
     STEEP_RUNNER_MEMORY = 7,    /* the function ran out of address space */
+    STEEP_RUNNER_EXIT = 8,      /* u32 wait status of the worker, from its supervisor */
 };
 
 enum steep_runner_scheme {
