@@ -29,6 +29,11 @@
  *      it: the task tree dies at once.
  *   4. The worker, pid 2 in the namespace, confines itself
  *      (steep_runner_confine) and runs the function.
+ * Failing any step fails the task with its reason; the node tries the
+ * whole chain once at start (steep_sandbox_check) and refuses to serve on a
+ * host where it fails, e.g. without user namespaces. Only the loudly named
+ * test option [execution] insecure_without_user_namespace skips the user
+ * namespace (every other step stays).
  *
  * The worker's confinement, in this order because each step needs what the
  * next takes away: rlimits on address space (measured from the runner's
