@@ -9,8 +9,10 @@
  * message, so a frame may hold up to steep_runner_max_frame() bytes. The
  * node sends exactly one REQUEST; the runner answers with any number of
  * LOG and OUTPUT frames and finally OK or ERROR (or VIOLATION / MEMORY when
- * the sandbox stopped the function). The task's files (and the platform's
- * resources, such as the face detector's model) are inherited as
+ * the sandbox stopped the function), then EXIT from the supervisor once the
+ * worker that ran the function ended (runner_confine.c). The task's files
+ * (and the platform's resources, such as the face detector's model or a
+ * compiled WebAssembly module) are inherited as
  * already-open descriptors whose numbers the request names; the runner
  * opens no path itself.
  *
@@ -44,6 +46,7 @@ enum steep_runner_frame_type {
     STEEP_RUNNER_ERROR = 5,     /* the failure reason */
     STEEP_RUNNER_VIOLATION = 6, /* u32 syscall number the seccomp filter refused */
     STEEP_RUNNER_MEMORY = 7,    /* the function ran out of address space */
+    STEEP_RUNNER_EXIT = 8,      /* u32 wait status of the worker, from its supervisor */
 };
 
 enum steep_runner_scheme {

@@ -1,11 +1,14 @@
 /*
  * steep-task-runner: the process one task's function runs in.
  *
- * Started by the execution node (sandbox.c) with the task channel on
- * descriptor 3 and the task's files on the descriptors after it. It reads
- * its request, confines itself (runner_confine.c), runs the function and
- * reports the outcome as frames (runner_protocol.h). It never opens a path
- * after confinement and holds only the staged keys of its own task.
+ * Started by the execution node (sandbox.c) as root and pid 1 of a new PID
+ * namespace, with the task channel on descriptor 3 and the task's files on
+ * the descriptors after it. It reads its request, enters the sandbox as
+ * the sandbox user, forks the worker and supervises it; the worker confines
+ * itself, runs the function and reports the outcome as frames
+ * (runner_protocol.h). See runner_confine.c for the whole chain. It never
+ * opens a path after confinement and holds only the staged keys of its own
+ * task.
  */
 #include <stdio.h>
 #include <string.h>
@@ -67,13 +70,18 @@ static int run(const struct steep_runner_request *request)
     return rc;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     struct steep_buf frame = STEEP_BUF_INIT;
     struct steep_runner_request request;
+    struct steep_runner_options options;
     uint8_t type;
 
     steep_log_init("task-runner");
+    if (steep_runner_options_parse(argc, argv, &options) < 0) {
+        fail(steep_error_get());
+        return 2;
+    }
     steep_buf_wipe(&frame);
     /* The node is trusted; its request is bounded by the largest limit. */
     if (steep_runner_frame_read(CHANNEL_FD, steep_runner_max_frame(STEEP_RUNNER_MAX_MESSAGE), &type,
@@ -87,8 +95,13 @@ int main(void)
         return 2;
     }
     steep_buf_free(&frame);
+    /* The executor's code (a compiled WebAssembly module) is loaded while
+     * the runner may still map executable pages; none of it runs before the
+     * worker is confined. */
     if (steep_runner_prime() < 0 || steep_executor_load(&request) < 0 ||
-        steep_runner_confine(&request, CHANNEL_FD, highest_fd(&request)) < 0) {
+        steep_runner_enter(request.jail_dir, CHANNEL_FD, &options) < 0 ||
+        steep_runner_supervise(CHANNEL_FD) < 0 ||
+        steep_runner_confine(&request, CHANNEL_FD, highest_fd(&request), &options) < 0) {
         fail(steep_error_get());
         _exit(2);
     }

@@ -31,6 +31,9 @@ STEEP_FN(steep_fn_test_network);
 STEEP_FN(steep_fn_test_open_file);
 STEEP_FN(steep_fn_test_sleep);
 STEEP_FN(steep_fn_test_write_big);
+STEEP_FN(steep_fn_test_signal_escape);
+STEEP_FN(steep_fn_test_stat_path);
+STEEP_FN(steep_fn_test_identity);
 
 /* Opens an input / creates an output through io, with Teaclave's messages
  * when the runtime has no such file. */

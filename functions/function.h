@@ -22,8 +22,9 @@
  * builtin-logistic-regression-predict, builtin_principal_components_analysis,
  * builtin-face-detection;
  * with STEEP_TEST_PAYLOADS also test-crash, test-loop, test-alloc, test-fork,
- * test-network, test-open-file, test-sleep, test-write-big
- * (functions/test_payloads.c).
+ * test-network, test-open-file, test-sleep, test-write-big, test-signal-escape,
+ * test-stat-path, test-identity (functions/test_payloads.c, not even compiled
+ * without the option).
  */
 #ifndef STEEP_FUNCTIONS_FUNCTION_H
 #define STEEP_FUNCTIONS_FUNCTION_H

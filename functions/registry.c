@@ -35,6 +35,9 @@ static const struct steep_builtin builtins[] = {
     {"test-open-file", steep_fn_test_open_file},
     {"test-sleep", steep_fn_test_sleep},
     {"test-write-big", steep_fn_test_write_big},
+    {"test-signal-escape", steep_fn_test_signal_escape},
+    {"test-stat-path", steep_fn_test_stat_path},
+    {"test-identity", steep_fn_test_identity},
 #endif
 };
 

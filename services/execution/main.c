@@ -81,6 +81,24 @@ struct setup {
     struct steep_execution_options options;
 };
 
+/* Who runners run as; the sandbox is then tried once (steep_sandbox_check). */
+static int read_sandbox(const struct steep_config *config)
+{
+    struct steep_sandbox_options sandbox;
+    steep_sandbox_options_default(&sandbox);
+    int64_t uid = steep_config_get_int(config, "execution.sandbox_uid", sandbox.uid);
+    int64_t gid = steep_config_get_int(config, "execution.sandbox_gid", sandbox.gid);
+    ENSURE(uid >= 1 && uid < UINT32_MAX,
+           "[execution] sandbox_uid must be 1..4294967294 (never root)");
+    ENSURE(gid >= 1 && gid < UINT32_MAX,
+           "[execution] sandbox_gid must be 1..4294967294 (never root)");
+    sandbox.uid = (uint32_t)uid;
+    sandbox.gid = (uint32_t)gid;
+    sandbox.insecure_without_user_namespace =
+        steep_config_get_bool(config, "execution.insecure_without_user_namespace", false);
+    return steep_sandbox_configure(&sandbox);
+}
+
 static int read_options(const struct steep_config *config, struct setup *setup)
 {
     struct steep_execution_options *options = &setup->options;
@@ -126,7 +144,10 @@ static int read_options(const struct steep_config *config, struct setup *setup)
                  "(tests only)");
     if (options->environment.allow_test_payloads)
         log_warn("[execution] insecure_test_payloads: hostile test functions can run (tests only)");
-    return steep_config_check(config);
+    GUARD(read_sandbox(config));
+    GUARD(steep_config_check(config));
+    /* Fail closed: a host where the sandbox cannot be built runs no task. */
+    return steep_sandbox_check(setup->runner, setup->node_dir);
 }
 
 static int serve(struct steep_config *config, struct setup *setup, const sigset_t *stop);
