@@ -182,7 +182,27 @@ static int encode_request(const struct steep_sandbox_task *task, struct spawn *s
     return rc;
 }
 
-static int start(const struct steep_sandbox_task *task, int *channel, pid_t *pid)
+/* The process runs: cancel can reach it; it gets its request. */
+static int started(const struct steep_sandbox_task *task, struct steep_buf *encoded, int node_end,
+                   int *channel, pid_t pid)
+{
+    if (task->control) {
+        pthread_mutex_lock(&task->control->lock);
+        task->control->pid = pid;
+        if (task->control->cancel)
+            kill(pid, SIGKILL);
+        pthread_mutex_unlock(&task->control->lock);
+    }
+    /* A runner that died before reading shows up when it is reaped. */
+    steep_runner_frame_write(node_end, STEEP_RUNNER_REQUEST, encoded->data, encoded->len);
+    steep_buf_free(encoded);
+    fcntl(node_end, F_SETFL, fcntl(node_end, F_GETFL) | O_NONBLOCK);
+    *channel = node_end;
+    return 0;
+}
+
+static int start(const struct steep_sandbox_task *task, const struct steep_sandbox_spawner *spawner,
+                 int *channel, pid_t *pid)
 {
     struct spawn spawn = {.argv = {"steep-task-runner", NULL}, .parent = getpid()};
     struct steep_buf encoded = STEEP_BUF_INIT;
@@ -198,6 +218,16 @@ static int start(const struct steep_sandbox_task *task, int *channel, pid_t *pid
         return steep_error_set("cannot create the task channel: %s", strerror(errno));
     }
     spawn.sources[0] = pair[1];
+    if (spawner) {
+        int rc = spawner->spawn(spawner->arg, spawn.sources, spawn.n, pid);
+        close(pair[1]);
+        if (rc < 0) {
+            close(pair[0]);
+            steep_buf_free(&encoded);
+            return -1;
+        }
+        return started(task, &encoded, pair[0], channel, *pid);
+    }
     spawn.null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (spawn.null_fd < 0) {
         close(pair[0]);
@@ -222,19 +252,7 @@ static int start(const struct steep_sandbox_task *task, int *channel, pid_t *pid
         steep_buf_free(&encoded);
         return steep_error_set("cannot start the task process: %s", strerror(fork_errno));
     }
-    if (task->control) {
-        pthread_mutex_lock(&task->control->lock);
-        task->control->pid = *pid;
-        if (task->control->cancel)
-            kill(*pid, SIGKILL);
-        pthread_mutex_unlock(&task->control->lock);
-    }
-    /* A runner that died before reading shows up when it is reaped. */
-    steep_runner_frame_write(pair[0], STEEP_RUNNER_REQUEST, encoded.data, encoded.len);
-    steep_buf_free(&encoded);
-    fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK);
-    *channel = pair[0];
-    return 0;
+    return started(task, &encoded, pair[0], channel, *pid);
 }
 
 /* ---- collecting frames -------------------------------------------------- */
@@ -480,13 +498,20 @@ static void reap(const struct steep_sandbox_task *task, pid_t pid, int64_t deadl
 
 int steep_sandbox_run(const struct steep_sandbox_task *task, struct steep_sandbox_result *result)
 {
+    return steep_sandbox_run_spawned(task, NULL, result);
+}
+
+int steep_sandbox_run_spawned(const struct steep_sandbox_task *task,
+                              const struct steep_sandbox_spawner *spawner,
+                              struct steep_sandbox_result *result)
+{
     struct collected seen = {.violation = -1};
     int channel, status = 0;
     pid_t pid;
     struct rusage usage;
 
     memset(result, 0, sizeof *result);
-    GUARD(start(task, &channel, &pid));
+    GUARD(start(task, spawner, &channel, &pid));
     int64_t deadline = now_ms() + (int64_t)task->limits.wall_seconds * 1000;
     collect(channel, pid, deadline, result, &seen);
     close(channel);

@@ -79,6 +79,19 @@ struct steep_sandbox_task {
  * process could not be started.
  */
 int steep_sandbox_run(const struct steep_sandbox_task *task, struct steep_sandbox_result *result);
+
+/* Starts a task process in place of fork+exec of runner_path (the Python
+ * zygote): fds[0] is the channel, then the task files, to be placed at
+ * descriptors 3, 4, ...; the process must be a child of this one. */
+struct steep_sandbox_spawner {
+    int (*spawn)(void *arg, const int *fds, size_t n, pid_t *pid);
+    void *arg;
+};
+
+/* steep_sandbox_run() with the process from spawner (runner_path unused). */
+int steep_sandbox_run_spawned(const struct steep_sandbox_task *task,
+                              const struct steep_sandbox_spawner *spawner,
+                              struct steep_sandbox_result *result);
 void steep_sandbox_result_free(struct steep_sandbox_result *result);
 
 /* "steep-task-runner" next to the running executable. */
