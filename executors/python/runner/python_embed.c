@@ -236,6 +236,12 @@ int steep_python_task(uint64_t result_limit)
         fail("the Python runner serves only the python executor");
         return 2;
     }
+    /* The script must not write into the node's log: stderr becomes the
+     * read-only /dev/null the runner has as stdin (failures go as frames). */
+    if (dup2(STDIN_FILENO, STDERR_FILENO) < 0) {
+        fail("cannot detach the task from the node's log");
+        return 2;
+    }
     if (steep_runner_confine(&request, STEEP_PYTHON_CHANNEL_FD, highest_fd(&request)) < 0) {
         fail(steep_error_get());
         return 2;

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -170,6 +171,9 @@ int main(int argc, char **argv)
         log_error("python zygote: the node %llu is gone", (unsigned long long)node);
         return 2;
     }
+    /* Nothing of the node's but the control socket and stdio. */
+    if (zygote)
+        close_range(CONTROL_FD + 1, ~0u, 0);
     if (steep_runner_prime() < 0 || steep_python_init() < 0) {
         log_error("python runner: %s", steep_error_get());
         if (!zygote) /* the node reads it as the task's failure */
