@@ -90,4 +90,18 @@ fds=$(printf '%s\n' "${results[@]}" | sed -n 's/.* fds=\([0-9]*\) .*/\1/p' | sor
 # The node is still whole.
 task=$(start_task "$echo_id" '{"message": "after all that"}')
 expect_result "the node serves on" "$task" 0 "^after all that$"
+# A zygote that dies is replaced on the next Python task.
+node=$(cat "$STEEP_DIR"/run/execution-*.pid | head -n1)
+zygote() { ps --ppid "$node" -o pid=,args= | awk '/--zygote/ {print $1}' | head -n1; }
+old=$(zygote)
+if [ -n "$old" ]; then
+  kill -9 "$old"
+  task=$(start_task "$echo_id" '{"message": "new zygote"}')
+  expect_result "a Python task after the zygote was killed" "$task" 0 "^new zygote$"
+  new=$(zygote)
+  [ -n "$new" ] && [ "$new" != "$old" ] && ok "the node started another zygote" ||
+    fail "the node started another zygote" "old $old new $new"
+else
+  fail "the node has a zygote" "$(ps --ppid "$node" -o pid=,args=)"
+fi
 finish
