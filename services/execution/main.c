@@ -88,8 +88,13 @@ static int read_python(const struct steep_config *config, struct setup *setup)
         snprintf(setup->python_runner, sizeof setup->python_runner, "%s", runner);
     else
         GUARD(steep_python_default_runner(setup->python_runner, sizeof setup->python_runner));
-    ENSURE(access(setup->python_runner, X_OK) == 0, "python runner %s is not executable",
-           setup->python_runner);
+    if (access(setup->python_runner, X_OK) == 0)
+        return 0;
+    /* A build without libpython has no runner: Python functions then fail
+     * with "function not available", as in Teaclave without MesaPy. */
+    ENSURE(!runner, "python runner %s is not executable", setup->python_runner);
+    log_warn("no Python runner at %s: python functions are not available", setup->python_runner);
+    setup->python_runner[0] = 0;
     return 0;
 }
 

@@ -34,6 +34,14 @@ echo_id=$(register_python mesapy-echo "$payloads/echo.py" --overwritable-arg mes
 task=$(start_task "$echo_id" '{"message": "Hello, Teaclave!"}')
 expect_result "mesapy echo returns its argument" "$task" 0 "^Hello, Teaclave!$"
 
+# argv: Teaclave's flat [k1, v1, ...] in sorted key order; strings raw,
+# other values as compact JSON text.
+argv_id=$(register_python argv "$payloads/argv.py" --overwritable-arg b --overwritable-arg a \
+  --overwritable-arg c)
+task=$(start_task "$argv_id" '{"b": 4, "a": "x y", "c": {"z": 1, "y": [true, 0.1, "é"]}}')
+expect_result "argv is flat and sorted" "$task" 0 \
+  "^$(literal "['a', 'x y', 'b', '4', 'c', '{\"y\":[true,0.1,\"é\"],\"z\":1}']")$"
+
 # mesapy_optional_files.py: no inputs; train.enc; train.enc with a stale cmac.
 optional_id=$(register_python mesapy-optional "$payloads/optional_files.py" \
   --input input_data1:optional --input input_data2:optional --input input_data3:optional)

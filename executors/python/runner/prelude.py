@@ -322,8 +322,8 @@ class _LogStream:
         self._pending = ""
 
     def write(self, text):
-        text = self._pending + str(text)
-        *lines, self._pending = text.split("\n")
+        text = str(text)
+        *lines, self._pending = (self._pending + text).split("\n")
         for line in lines:
             _teaclave.log(line)
         return len(text)
@@ -344,7 +344,9 @@ def _flat_argv(arguments):
     for key in sorted(values):
         value = values[key]
         argv.append(key)
-        argv.append(value if isinstance(value, str) else json.dumps(value, separators=(",", ":")))
+        # serde_json's compact text: sorted keys, UTF-8 kept.
+        argv.append(value if isinstance(value, str) else
+                    json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False))
     return argv
 
 
@@ -364,12 +366,14 @@ def run_task(source, arguments):
     code = compile(text, PAYLOAD, "exec", dont_inherit=True)
     _state["lines"] = text.splitlines()
     scope = {"__name__": "__main__", "__builtins__": builtins}
-    exec(code, scope)
-    entrypoint = scope.get("entrypoint")
-    if not callable(entrypoint):
-        raise _PayloadError("the payload defines no function entrypoint(argv)")
-    result = entrypoint(_flat_argv(arguments))
-    stream.flush()
+    try:
+        exec(code, scope)
+        entrypoint = scope.get("entrypoint")
+        if not callable(entrypoint):
+            raise _PayloadError("the payload defines no function entrypoint(argv)")
+        result = entrypoint(_flat_argv(arguments))
+    finally:
+        stream.flush()
     if result is None:
         return b""
     if isinstance(result, (bytes, bytearray, memoryview)):
