@@ -67,7 +67,12 @@ grep -q "steep prelude" <<<"$out" && fail "exception: no runner frames" "$out" |
 expect_result "a normal Python task among them finishes" "$normal" 0 "^normal python$"
 expect_result "a built-in task among them finishes" "$builtin" 0 "^normal builtin$"
 out=$("$STEEP" task result "$logs" --user admin --wait 60 2>&1) && rc=0 || rc=$?
-for w in "log: hello from print 2" "log: [WARNING payload] hello from logging"; do
+for w in "log: hello from print 2" "log: [WARNING payload] hello from logging" \
+         "log: [ERROR root] caught" "log: Traceback (most recent call last):" \
+         'log:   File "<payload>", line 10, in entrypoint' "log:     1 / 0" \
+         "log: ZeroDivisionError: division by zero" \
+         "log: <payload>:13: RuntimeWarning: divide by zero encountered in scalar divide" \
+         "log:   numpy.float64(1.0) / 0"; do
   [ "$rc" = 0 ] && grep -qxF -- "$w" <<<"$out" && ok "save_log: $w" || fail "save_log: $w" "$out"
 done
 [ "$(grep -cv '^log: ' <<<"$out")" = 0 ] && ok "None is an empty result" ||

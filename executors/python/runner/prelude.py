@@ -96,6 +96,7 @@ def _load():
             importlib.import_module(name)
     import gc
     import io
+    import linecache
     import logging
     import numpy
     import numpy.core.multiarray
@@ -121,6 +122,14 @@ def _load():
             if hasattr(module, attr):
                 delattr(module, attr)
     builtins.teaclave_open = teaclave_open
+    # Tracebacks and warnings (logging.exception, numpy's RuntimeWarning)
+    # read source lines through linecache, which stats files: the payload's
+    # lines come from the task instead, no other file is looked up.
+    linecache.getline = _source_line
+    linecache.getlines = _source_lines
+    linecache.updatecache = lambda filename, module_globals=None: _source_lines(filename)
+    linecache.checkcache = lambda filename=None: None
+    linecache.lazycache = lambda filename, module_globals: False
     # Every file open Python audits (open(), io.open, os.open, the source
     # line of a SyntaxError, ...) fails cleanly instead of reaching the
     # refused syscall; what is not audited still meets the seccomp filter.
@@ -134,6 +143,15 @@ def _load():
     _original_import = builtins.__import__
     builtins.__import__ = _guarded_import
     _gc, _io, _logging, _numpy, _random = gc, io, logging, numpy, random
+
+
+def _source_lines(filename, module_globals=None):
+    return [line + "\n" for line in _state["lines"]] if filename == PAYLOAD else []
+
+
+def _source_line(filename, lineno, module_globals=None):
+    lines = _state["lines"]
+    return lines[lineno - 1] + "\n" if filename == PAYLOAD and 0 < lineno <= len(lines) else ""
 
 
 def _refuse_open(event, args):
