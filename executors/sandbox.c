@@ -68,6 +68,11 @@ void steep_sandbox_cancel(struct steep_sandbox_control *control)
 
 int steep_sandbox_default_runner(char *path, size_t size)
 {
+    return steep_sandbox_runner_beside("steep-task-runner", path, size);
+}
+
+int steep_sandbox_runner_beside(const char *name, char *path, size_t size)
+{
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     ENSURE(n > 0, "cannot find the running executable: %s", strerror(errno));
@@ -75,8 +80,7 @@ int steep_sandbox_default_runner(char *path, size_t size)
     char *slash = strrchr(self, '/');
     ENSURE(slash, "cannot find the running executable's directory");
     *slash = 0;
-    ENSURE((size_t)snprintf(path, size, "%s/steep-task-runner", self) < size,
-           "runner path too long");
+    ENSURE((size_t)snprintf(path, size, "%s/%s", self, name) < size, "runner path too long");
     return 0;
 }
 

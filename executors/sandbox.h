@@ -96,5 +96,7 @@ void steep_sandbox_result_free(struct steep_sandbox_result *result);
 
 /* "steep-task-runner" next to the running executable. */
 int steep_sandbox_default_runner(char *path, size_t size);
+/* The runner called name next to the running executable. */
+int steep_sandbox_runner_beside(const char *name, char *path, size_t size);
 
 #endif

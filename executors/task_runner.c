@@ -20,16 +20,6 @@
 
 #define CHANNEL_FD 3
 
-static int highest_fd(const struct steep_runner_request *request)
-{
-    int highest = CHANNEL_FD;
-    for (size_t i = 0; i < request->n_inputs; i++)
-        highest = request->inputs[i].fd > highest ? request->inputs[i].fd : highest;
-    for (size_t i = 0; i < request->n_outputs; i++)
-        highest = request->outputs[i].fd > highest ? request->outputs[i].fd : highest;
-    return highest;
-}
-
 static int fail(const char *reason)
 {
     steep_runner_frame_write(CHANNEL_FD, STEEP_RUNNER_ERROR, reason, strlen(reason));
@@ -78,7 +68,8 @@ int main(void)
     }
     steep_buf_free(&frame);
     if (steep_runner_prime() < 0 ||
-        steep_runner_confine(&request, CHANNEL_FD, highest_fd(&request)) < 0) {
+        steep_runner_confine(&request, CHANNEL_FD,
+                             steep_runner_request_highest_fd(&request, CHANNEL_FD)) < 0) {
         fail(steep_error_get());
         _exit(2);
     }

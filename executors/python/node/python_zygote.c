@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "executors/sandbox.h"
 
 #define MAX_TASK_FDS 253 /* SCM_MAX_FD */
 /* The first request waits for the interpreter and numpy to load. */
@@ -193,14 +194,5 @@ void steep_python_zygote_stop(struct steep_python_zygote *zygote)
 
 int steep_python_default_runner(char *path, size_t size)
 {
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    ENSURE(n > 0, "cannot find the running executable: %s", strerror(errno));
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    ENSURE(slash, "cannot find the running executable's directory");
-    *slash = 0;
-    ENSURE((size_t)snprintf(path, size, "%s/steep-python-runner", self) < size,
-           "runner path too long");
-    return 0;
+    return steep_sandbox_runner_beside("steep-python-runner", path, size);
 }

@@ -131,16 +131,6 @@ int steep_python_init(void)
     return 0;
 }
 
-static int highest_fd(const struct steep_runner_request *request)
-{
-    int highest = STEEP_PYTHON_CHANNEL_FD;
-    for (size_t i = 0; i < request->n_inputs; i++)
-        highest = request->inputs[i].fd > highest ? request->inputs[i].fd : highest;
-    for (size_t i = 0; i < request->n_outputs; i++)
-        highest = request->outputs[i].fd > highest ? request->outputs[i].fd : highest;
-    return highest;
-}
-
 static int send_frame(uint8_t type, const void *data, size_t len)
 {
     return steep_runner_frame_write(STEEP_PYTHON_CHANNEL_FD, type, data, len);
@@ -242,7 +232,9 @@ int steep_python_task(uint64_t result_limit)
         fail("cannot detach the task from the node's log");
         return 2;
     }
-    if (steep_runner_confine(&request, STEEP_PYTHON_CHANNEL_FD, highest_fd(&request)) < 0) {
+    if (steep_runner_confine(&request, STEEP_PYTHON_CHANNEL_FD,
+                             steep_runner_request_highest_fd(&request, STEEP_PYTHON_CHANNEL_FD)) <
+        0) {
         fail(steep_error_get());
         return 2;
     }
