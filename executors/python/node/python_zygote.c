@@ -55,19 +55,21 @@ static int launch(struct steep_python_zygote *zygote)
     posix_spawnattr_t attributes;
     sigset_t none;
     sigemptyset(&none);
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, pair[1], 3);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawnattr_init(&attributes);
-    posix_spawnattr_setsigmask(&attributes, &none);
     sigset_t defaults;
     sigemptyset(&defaults);
     sigaddset(&defaults, SIGPIPE);
-    posix_spawnattr_setsigdefault(&attributes, &defaults);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    /* Each of these fails only without memory; posix_spawn is not tried then. */
+    int rc = posix_spawn_file_actions_init(&actions);
+    rc = rc ? rc : posix_spawn_file_actions_adddup2(&actions, pair[1], 3);
+    rc = rc ? rc : posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    rc = rc ? rc : posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    rc = rc ? rc : posix_spawnattr_init(&attributes);
+    rc = rc ? rc : posix_spawnattr_setsigmask(&attributes, &none);
+    rc = rc ? rc : posix_spawnattr_setsigdefault(&attributes, &defaults);
+    rc = rc ? rc
+            : posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid;
-    int rc = posix_spawn(&pid, zygote->runner_path, &actions, &attributes, argv, envp);
+    rc = rc ? rc : posix_spawn(&pid, zygote->runner_path, &actions, &attributes, argv, envp);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
     close(pair[1]);

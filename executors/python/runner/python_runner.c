@@ -34,6 +34,7 @@
 #include <string.h>
 #include <linux/close_range.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -169,6 +170,12 @@ int main(int argc, char **argv)
     }
     if (zygote && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != (pid_t)node)) {
         log_error("python zygote: the node %llu is gone", (unsigned long long)node);
+        return 2;
+    }
+    /* A crashing task leaves no core file with its data behind. */
+    struct rlimit no_core = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &no_core) < 0) {
+        log_error("python runner: cannot turn off core files: %s", strerror(errno));
         return 2;
     }
     /* Nothing of the node's but the control socket and stdio. */
