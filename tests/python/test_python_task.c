@@ -53,6 +53,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
+    if (!f)
+        return 0;
     steep_python_zygote_stop(f->environment.python);
     test_remove_tree(f->dir);
     free(f);
@@ -97,6 +99,23 @@ static void test_echo(void **state)
     assert_int_equal(outcome.summary.len, strlen("hello back"));
     assert_memory_equal(outcome.summary.data, "hello back", outcome.summary.len);
     steep_task_outcome_free(&outcome);
+}
+
+/* Each fork draws its own random numbers (random and numpy's global state). */
+static void test_random(void **state)
+{
+    const char *source = "import random, numpy\n"
+                         "def entrypoint(argv):\n"
+                         "    return repr((random.random(), float(numpy.random.random())))\n";
+    struct steep_task_outcome first, second;
+    run_payload(*state, source, "x", NULL, &first);
+    run_payload(*state, source, "x", NULL, &second);
+    assert_true(first.ok && second.ok);
+    assert_true(first.summary.len > 10);
+    assert_false(first.summary.len == second.summary.len &&
+                 memcmp(first.summary.data, second.summary.data, first.summary.len) == 0);
+    steep_task_outcome_free(&first);
+    steep_task_outcome_free(&second);
 }
 
 static void test_failures(void **state)
@@ -199,9 +218,10 @@ static void test_parallel(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_echo),           cmocka_unit_test(test_failures),
-        cmocka_unit_test(test_timeout),        cmocka_unit_test(test_cancel),
-        cmocka_unit_test(test_zygote_restart), cmocka_unit_test(test_parallel),
+        cmocka_unit_test(test_echo),     cmocka_unit_test(test_random),
+        cmocka_unit_test(test_failures), cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_cancel),   cmocka_unit_test(test_zygote_restart),
+        cmocka_unit_test(test_parallel),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

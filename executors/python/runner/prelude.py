@@ -370,6 +370,10 @@ def _flat_argv(arguments):
 
 def run_task(source, arguments):
     """Runs entrypoint(argv) of the payload; returns the result bytes."""
+    # Every fork starts with the zygote's generator states: fresh seeds
+    # from the kernel, or each task would draw the same "random" numbers.
+    _random.seed()
+    _numpy.random.seed()
     stream = _LogStream()
     sys.stdout = sys.stderr = stream
     root = _logging.getLogger()
