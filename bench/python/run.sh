@@ -19,24 +19,27 @@ platform_start 1 2
 echo "== create -> result through the platform (1 node x 2 slots)"
 "$STEEP_BIN/bench_python_e2e" "${BENCH_TASKS:-50}" "$here/echo.py"
 
-echo "== numpy-heavy function (best of 3 runs each)"
+echo "== numpy-heavy function (best of 3 interleaved runs each)"
 "$STEEP" user login admin --password teaclave >/dev/null
 heavy=$("$STEEP" function register --user admin --name numpy-heavy --executor-type python \
   --payload "$here/numpy_heavy.py")
-best() { sort -n | head -n1; }
-inside=$(for i in 1 2 3; do
+best() { tr ' ' '\n' | sort -n | head -n1; }
+# Interleaved, so the three see the same load; best of the runs of each.
+inside=() outside=() outside1=()
+for i in 1 2 3; do
   task=$("$STEEP" task create --user admin --function "$heavy" --executor mesapy --args '{}')
   "$STEEP" task invoke "$task" --user admin >/dev/null
-  "$STEEP" task result "$task" --user admin --wait 120
-done | best)
-outside=$(for i in 1 2 3; do /usr/bin/python3 "$here/numpy_heavy.py"; done | best)
-outside1=$(for i in 1 2 3; do OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$here/numpy_heavy.py"; done | best)
+  inside+=("$("$STEEP" task result "$task" --user admin --wait 120)")
+  outside+=("$(/usr/bin/python3 "$here/numpy_heavy.py")")
+  outside1+=("$(OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$here/numpy_heavy.py")")
+done
+t_in=$(best <<<"${inside[*]}") t_out=$(best <<<"${outside[*]}") t_out1=$(best <<<"${outside1[*]}")
 ratio() { /usr/bin/python3 -c "print('%.2f' % ($1 / $2))"; }
-printf 'sandbox (one BLAS thread)               %8.3f s\n' "$inside"
+printf 'sandbox (one BLAS thread)               %8.3f s\n' "$t_in"
 printf '/usr/bin/python3, default BLAS threads  %8.3f s  speed ratio %sx (budget >= 0.9x)\n' \
-  "$outside" "$(ratio "$outside" "$inside")"
+  "$t_out" "$(ratio "$t_out" "$t_in")"
 printf '/usr/bin/python3, OPENBLAS_NUM_THREADS=1 %7.3f s  speed ratio %sx\n' \
-  "$outside1" "$(ratio "$outside1" "$inside")"
+  "$t_out1" "$(ratio "$t_out1" "$t_in")"
 
 echo "== idle memory of the execution node"
 node=$(cat "$STEEP_DIR/run/execution-0.pid" 2>/dev/null || true)
