@@ -10,7 +10,9 @@
 # The process sandbox is the security boundary; this is the API layer:
 # dangerous modules are never loaded at all (numpy falls back without
 # ctypes), and os/posix lose their process and file-system functions, as
-# they stay reachable through other modules (logging.os, ...).
+# they stay reachable through other modules (logging.os, ...). An audit
+# hook makes every file open a PermissionError, and linecache serves only
+# the payload's own lines, so tracebacks and warnings never touch a file.
 #
 # Each task then calls run_task() in its own fresh fork: the MesaPy API
 # (entrypoint(argv), teaclave_open, `from teaclave import open`,
@@ -25,9 +27,9 @@ import _teaclave
 
 # Modules a payload may import. MesaPy offered marshal, math, binascii,
 # itertools and _numpypy; CPython users also get these pure-computation
-# modules and numpy. Not: os, sys, io (beyond BytesIO via this list, none),
-# ctypes, subprocess, socket, multiprocessing, threading, signal, pickle
-# (loads arbitrary callables), importlib, gc, inspect.
+# modules and numpy. Not: os, sys, io, ctypes, subprocess, socket,
+# multiprocessing, threading, signal, pickle (loads arbitrary callables),
+# importlib, gc, inspect.
 ALLOWED = (
     "_numpypy", "array", "base64", "binascii", "bisect", "cmath", "collections",
     "copy", "csv", "dataclasses", "datetime", "decimal", "enum", "fractions",
