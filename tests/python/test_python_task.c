@@ -131,6 +131,17 @@ static void test_failures(void **state)
                    "the limit is 1048576 bytes");
 }
 
+/* A payload beyond the runner's request limit fails with the limit named. */
+static void test_payload_too_large(void **state)
+{
+    size_t len = 1536 * 1024;
+    char *source = malloc(len + 1);
+    memset(source, '#', len);
+    source[len] = 0;
+    expect_failure(source, "the task is too large for its runner");
+    free(source);
+}
+
 static void test_timeout(void **state)
 {
     struct fixture *f = *state;
@@ -218,10 +229,10 @@ static void test_parallel(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_echo),     cmocka_unit_test(test_random),
-        cmocka_unit_test(test_failures), cmocka_unit_test(test_timeout),
-        cmocka_unit_test(test_cancel),   cmocka_unit_test(test_zygote_restart),
-        cmocka_unit_test(test_parallel),
+        cmocka_unit_test(test_echo),           cmocka_unit_test(test_random),
+        cmocka_unit_test(test_failures),       cmocka_unit_test(test_payload_too_large),
+        cmocka_unit_test(test_timeout),        cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_zygote_restart), cmocka_unit_test(test_parallel),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
