@@ -16,7 +16,9 @@
 
 static int put_bytes(struct steep_buf *out, const void *data, size_t len)
 {
-    ENSURE(len <= STEEP_RUNNER_MAX_FRAME, "runner request field too large");
+    ENSURE(len <= STEEP_RUNNER_MAX_FRAME,
+           "the task is too large for its runner: one field takes %zu bytes, at most %u", len,
+           STEEP_RUNNER_MAX_FRAME);
     GUARD(steep_buf_append_u32le(out, (uint32_t)len));
     return steep_buf_append(out, data, len);
 }
@@ -55,7 +57,10 @@ int steep_runner_request_encode(const struct steep_runner_request *request, stru
     GUARD(steep_buf_append_u32le(out, (uint32_t)request->n_outputs));
     for (size_t i = 0; i < request->n_outputs; i++)
         GUARD(put_file(out, &request->outputs[i]));
-    ENSURE(out->len <= STEEP_RUNNER_MAX_FRAME, "runner request too large");
+    ENSURE(out->len <= STEEP_RUNNER_MAX_FRAME,
+           "the task is too large for its runner: payload, arguments and file names take %zu "
+           "bytes, at most %u",
+           out->len, STEEP_RUNNER_MAX_FRAME);
     return 0;
 }
 
@@ -264,4 +269,14 @@ int steep_runner_output_decode(const uint8_t *data, size_t len, char *name, size
     GUARD(steep_cursor_read_bytes(&c, cmac, 16));
     ENSURE(steep_cursor_remaining(&c) == 0, "runner output frame has trailing bytes");
     return 0;
+}
+
+int steep_runner_request_highest_fd(const struct steep_runner_request *request, int channel)
+{
+    int highest = channel;
+    for (size_t i = 0; i < request->n_inputs; i++)
+        highest = request->inputs[i].fd > highest ? request->inputs[i].fd : highest;
+    for (size_t i = 0; i < request->n_outputs; i++)
+        highest = request->outputs[i].fd > highest ? request->outputs[i].fd : highest;
+    return highest;
 }

@@ -8,8 +8,12 @@
  * (4096), open_files (64), work_dir (<data_dir>/execution; each node
  * works in its own locked node-<random> directory below it, see
  * executors/work_dir.h), runner_path (steep-task-runner next to this
- * executable). Stops on SIGTERM/SIGINT: running tasks are killed and
- * reported failed ("execution node stopped").
+ * executable). Python functions (executors/python): python (true; false
+ * turns the executor off), python_runner_path (steep-python-runner next to
+ * this executable), python_result_bytes (1048576, at most one runner
+ * frame); the node starts the Python zygote at once. Stops on
+ * SIGTERM/SIGINT: running tasks are killed and reported failed ("execution
+ * node stopped").
  */
 #include <limits.h>
 #include <pthread.h>
@@ -23,6 +27,8 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "executors/file_agent.h"
+#include "executors/python/node/python_zygote.h"
+#include "executors/runner_protocol.h"
 #include "executors/work_dir.h"
 #include "node.h"
 #include "tee/attested.h"
@@ -59,6 +65,8 @@ static int read_limits(const struct steep_config *config, struct steep_sandbox_l
 struct setup {
     char scheduler[256];
     char runner[PATH_MAX];
+    char python_runner[PATH_MAX];
+    uint64_t python_result_bytes;
     char *work_dir;
     char node_dir[3072];
     int lock_fd;
@@ -81,6 +89,31 @@ static int read_sandbox(const struct steep_config *config)
     sandbox.insecure_without_user_namespace =
         steep_config_get_bool(config, "execution.insecure_without_user_namespace", false);
     return steep_sandbox_configure(&sandbox);
+}
+
+/* The Python executor: on unless [execution] python = false; its runner
+ * must then exist. The result limit is one runner frame at most. */
+static int read_python(const struct steep_config *config, struct setup *setup)
+{
+    int64_t result = steep_config_get_int(config, "execution.python_result_bytes", 1 << 20);
+    ENSURE(result > 0 && result <= STEEP_RUNNER_MAX_FRAME,
+           "[execution] python_result_bytes must be 1..%u", STEEP_RUNNER_MAX_FRAME);
+    setup->python_result_bytes = (uint64_t)result;
+    if (!steep_config_get_bool(config, "execution.python", true))
+        return 0;
+    const char *runner = steep_config_get_path(config, "execution.python_runner_path", NULL);
+    if (runner)
+        snprintf(setup->python_runner, sizeof setup->python_runner, "%s", runner);
+    else
+        GUARD(steep_python_default_runner(setup->python_runner, sizeof setup->python_runner));
+    if (access(setup->python_runner, X_OK) == 0)
+        return 0;
+    /* A build without libpython has no runner: Python functions then fail
+     * with "function not available", as in Teaclave without MesaPy. */
+    ENSURE(!runner, "python runner %s is not executable", setup->python_runner);
+    log_warn("no Python runner at %s: python functions are not available", setup->python_runner);
+    setup->python_runner[0] = 0;
+    return 0;
 }
 
 static int read_options(const struct steep_config *config, struct setup *setup)
@@ -106,6 +139,7 @@ static int read_options(const struct steep_config *config, struct setup *setup)
         GUARD(steep_sandbox_default_runner(setup->runner, sizeof setup->runner));
     ENSURE(access(setup->runner, X_OK) == 0, "task runner %s is not executable", setup->runner);
     options->environment.runner_path = setup->runner;
+    GUARD(read_python(config, setup));
     const char *work_dir = steep_config_get_path(config, "execution.work_dir", NULL);
     setup->work_dir = work_dir ? strdup(work_dir) : steep_config_service_dir(config, "execution");
     ENSURE(setup->work_dir, "cannot create the execution work directory: %s", steep_error_get());
@@ -151,6 +185,11 @@ static int serve(struct steep_config *config, struct setup *setup, const sigset_
     if (!attested)
         return steep_error_wrap("attestation");
     int rc = steep_attested_client_tls(attested, SCHEDULER_SERVICE, &setup->options.tls);
+    if (rc == 0 && setup->python_runner[0]) {
+        setup->options.environment.python =
+            steep_python_zygote_start(setup->python_runner, setup->python_result_bytes);
+        rc = setup->options.environment.python ? 0 : -1;
+    }
     struct steep_execution_node *node =
         rc == 0 ? steep_execution_node_start(&setup->options) : NULL;
     if (node) {
@@ -162,6 +201,8 @@ static int serve(struct steep_config *config, struct setup *setup, const sigset_
     } else {
         rc = -1;
     }
+    steep_python_zygote_stop(setup->options.environment.python);
+    setup->options.environment.python = NULL;
     steep_attested_free(attested);
     return rc;
 }
