@@ -1,6 +1,7 @@
 /* Python tasks on the node without a platform (executors/task.h with the
  * node's zygote): result, failure reasons of the sandbox (exception, memory,
- * wall clock, cancel) for forks of the zygote, a zygote that died replaced
+ * wall clock, cancel) for forks of the zygote, which run as the sandbox
+ * user in their own PID namespace, a zygote that died replaced
  * by the next task, and tasks at once that share nothing. */
 #include <pthread.h>
 #include <setjmp.h>
@@ -98,6 +99,26 @@ static void test_echo(void **state)
     assert_true(outcome.ok);
     assert_int_equal(outcome.summary.len, strlen("hello back"));
     assert_memory_equal(outcome.summary.data, "hello back", outcome.summary.len);
+    steep_task_outcome_free(&outcome);
+}
+
+/* The payload runs in the worker, pid 2 of the task's own PID namespace
+ * (pid 1 is its supervisor), as the sandbox user mapped to itself in its
+ * own user namespace: the chain of steep-task-runner (runner_confine.c). */
+static void test_identity(void **state)
+{
+    struct steep_task_outcome outcome;
+    run_payload(*state,
+                "import logging\n"
+                "def entrypoint(argv):\n"
+                "    os = logging.os\n"
+                "    return 'pid %d uid %d gid %d' % (os.getpid(), os.getuid(), os.getgid())\n",
+                "x", NULL, &outcome);
+    if (!outcome.ok)
+        fail_msg("%s", outcome.reason);
+    const char *want = "pid 2 uid 65534 gid 65534";
+    assert_int_equal(outcome.summary.len, strlen(want));
+    assert_memory_equal(outcome.summary.data, want, strlen(want));
     steep_task_outcome_free(&outcome);
 }
 
@@ -229,10 +250,15 @@ static void test_parallel(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_echo),           cmocka_unit_test(test_random),
-        cmocka_unit_test(test_failures),       cmocka_unit_test(test_payload_too_large),
-        cmocka_unit_test(test_timeout),        cmocka_unit_test(test_cancel),
-        cmocka_unit_test(test_zygote_restart), cmocka_unit_test(test_parallel),
+        cmocka_unit_test(test_echo),
+        cmocka_unit_test(test_identity),
+        cmocka_unit_test(test_random),
+        cmocka_unit_test(test_failures),
+        cmocka_unit_test(test_payload_too_large),
+        cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_zygote_restart),
+        cmocka_unit_test(test_parallel),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
