@@ -29,6 +29,11 @@
  *      it: the task tree dies at once.
  *   4. The worker, pid 2 in the namespace, confines itself
  *      (steep_runner_confine) and runs the function.
+ * Failing any step fails the task with its reason; the node tries the
+ * whole chain once at start (steep_sandbox_check) and refuses to serve on a
+ * host where it fails, e.g. without user namespaces. Only the loudly named
+ * test option [execution] insecure_without_user_namespace skips the user
+ * namespace (every other step stays).
  *
  * The worker's confinement, in this order because each step needs what the
  * next takes away: rlimits on address space (measured from the runner's
@@ -126,6 +131,7 @@ static int report_channel = -1;
 static size_t memory_probe = 1 << 20;
 static uint64_t base_space;
 static bool audit_mode;
+static bool in_user_namespace;
 static uint8_t audited[64]; /* syscall numbers already reported in audit mode */
 static uint8_t alternate_stack[64 * 1024];
 
@@ -314,6 +320,7 @@ int steep_runner_enter(const char *jail_dir, int channel,
         rc = steep_error_set("sandbox: cannot become uid %u: %s", options->uid, strerror(errno));
     if (rc == 0 && options->user_namespace)
         rc = own_user_namespace(proc, options->uid, options->gid);
+    in_user_namespace = rc == 0 && options->user_namespace;
     if (proc >= 0)
         close(proc);
     GUARD(rc);
@@ -410,10 +417,8 @@ static int install_handlers(void)
 
 /* ---- capabilities, Landlock --------------------------------------------- */
 
-static int drop_capabilities(void)
+static int drop_bounding_set(void)
 {
-    ENSURE(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == 0,
-           "cannot clear ambient capabilities: %s", strerror(errno));
     /* Up to the kernel's last capability, which answers EINVAL after it. */
     for (int cap = 0; cap < 64; cap++) {
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
@@ -427,6 +432,18 @@ static int drop_capabilities(void)
                SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
     ENSURE(prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) == 0, "cannot lock the securebits: %s",
            strerror(errno));
+    return 0;
+}
+
+/* Without a user namespace (the insecure test option) setresuid already
+ * emptied every set but the bounding set, which then cannot be changed
+ * (no CAP_SETPCAP) and cannot matter (execve is refused). */
+static int drop_capabilities(void)
+{
+    ENSURE(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == 0,
+           "cannot clear ambient capabilities: %s", strerror(errno));
+    if (in_user_namespace)
+        GUARD(drop_bounding_set());
     struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
     memset(data, 0, sizeof data);
@@ -577,6 +594,9 @@ static int load_supervisor_filter(void)
     scmp_filter_ctx filter = seccomp_init(SCMP_ACT_KILL_PROCESS);
     ENSURE(filter, "cannot create the seccomp filter");
     int rc = ALLOW(wait4) | ALLOW(write) | ALLOW(exit_group) | ALLOW(exit) | ALLOW(rt_sigreturn);
+    /* What the C library and a sanitizer runtime do on the way out. */
+    rc |=
+        ALLOW(sigaltstack) | ALLOW(munmap) | ALLOW(rt_sigprocmask) | ALLOW(getpid) | ALLOW(gettid);
     rc |= ALLOW_IF(sendto, 1, SCMP_A4(SCMP_CMP_EQ, 0));
     return load(filter, rc);
 }

@@ -249,6 +249,12 @@ static void test_identity(void **state)
     run_expect("test-identity", NULL, NULL,
                "uid 4242 euid 4242 gid 4343 egid 4343 pid 2 cap_effective 0 cap_permitted 0 "
                "cap_inheritable 0");
+    /* The loud test option for hosts without user namespaces keeps the
+     * sandbox user and every other namespace. */
+    steep_sandbox_options_default(&options);
+    options.insecure_without_user_namespace = true;
+    assert_int_equal(steep_sandbox_configure(&options), 0);
+    run_expect("test-identity", NULL, NULL, want);
     /* Never root. */
     options.uid = 0;
     assert_int_equal(steep_sandbox_configure(&options), -1);
@@ -256,11 +262,24 @@ static void test_identity(void **state)
     assert_int_equal(steep_sandbox_configure(&options), 0);
 }
 
+static pid_t victim;
+
+/* Also when an assertion failed: the victim must not outlive the test. */
+static int kill_victim(void **state)
+{
+    if (victim > 0) {
+        kill(victim, SIGKILL);
+        waitpid(victim, NULL, 0);
+    }
+    victim = 0;
+    return 0;
+}
+
 static void test_signal_escape(void **state)
 {
     /* The victim: a process outside the sandbox that any of SIGTERM, SIGIO
      * or SIGURG would end. */
-    pid_t victim = fork();
+    victim = fork();
     assert_true(victim >= 0);
     if (victim == 0) {
         for (;;)
@@ -301,6 +320,7 @@ static void test_signal_escape(void **state)
     assert_int_equal(waitpid(victim, &status, 0), victim);
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGKILL);
+    victim = 0;
 }
 
 static void test_stat_path(void **state)
@@ -323,6 +343,10 @@ static void test_stat_path(void **state)
 static void test_check_at_node_start(void **state)
 {
     assert_int_equal(steep_sandbox_check(runner, scratch), 0);
+    /* A sandbox that cannot start fails the node's start with the reason. */
+    assert_int_equal(steep_sandbox_check("/nonexistent/steep-task-runner", scratch), -1);
+    assert_non_null(strstr(steep_error_get(), "the task sandbox does not work on this host: "
+                                              "cannot start the task runner"));
 }
 
 static void test_missing_runner(void **state)
@@ -402,7 +426,7 @@ int main(void)
         cmocka_unit_test(test_cancel_kills_only_its_task),
         cmocka_unit_test(test_missing_runner),
         cmocka_unit_test(test_identity),
-        cmocka_unit_test(test_signal_escape),
+        cmocka_unit_test_teardown(test_signal_escape, kill_victim),
         cmocka_unit_test(test_stat_path),
         cmocka_unit_test(test_check_at_node_start),
     };
