@@ -12,7 +12,8 @@
    "function quota has been used up", usage 1.
 3. One output, two tasks: an output file assigned to one task is refused to
    a second task and to a second output name of the same task; the first
-   task runs and its output carries the registered cmac.
+   task runs and its output carries the registered cmac. Ten concurrent
+   AssignData of one output to ten tasks: exactly one succeeds.
 """
 import os
 import threading
@@ -192,8 +193,42 @@ def one_output_two_tasks():
     fe.close()
 
 
+def output_race():
+    """Ten tasks claim one output file from ten threads at once: exactly one wins."""
+    me = "integrity-race"
+    _, fe = r.new_user(me)
+    function_id = r.builtin_function(fe, "builtin-echo", arguments=["message"],
+                                     outputs=["output"])
+    tasks = [r.create_task(fe, function_id, '{"message": "x"}', outputs=[("output", [me])])
+             for _ in range(10)]
+    out = r.output_file(fe, "%s/outputs/%s/raced.enc" % (r.FILES_URL, RUN))
+    channels = [r.Endpoint("frontend", fe.metadata) for _ in tasks]
+    outcomes = [None] * len(tasks)
+    barrier = threading.Barrier(len(tasks))
+
+    def claim(i):
+        barrier.wait(30)
+        outcomes[i] = channels[i].call("AssignData", fe_pb2.AssignDataRequest(
+            task_id=tasks[i], outputs=[fe_pb2.DataMap(data_name="output", data_id=out)]))
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(len(tasks))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    codes = [o.code for o in outcomes if o]
+    r.check("output race: exactly one of ten concurrent AssignData takes the output",
+            len(codes) == 10 and codes.count(r.grpc.StatusCode.OK) == 1, outcomes)
+    r.check("output race: the others are told it is written once",
+            all("written once" in o.details for o in outcomes
+                if o and o.code != r.grpc.StatusCode.OK), outcomes)
+    for channel in channels:
+        channel.close()
+    fe.close()
+
+
 def main():
-    for flow in (swapped_function, quota_race, one_output_two_tasks):
+    for flow in (swapped_function, quota_race, one_output_two_tasks, output_race):
         r.run_flow(flow)
     return r.summary()
 
