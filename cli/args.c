@@ -3,6 +3,7 @@
 
 #include "cli.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char common_options[] = "dir,user,auth,frontend,root,enclave-info";
@@ -57,6 +58,17 @@ int cli_args_parse(int argc, char **argv, const char *options, const char *flags
         }
     }
     return 0;
+}
+
+void cli_args_print_common(void)
+{
+    for (const char *lists[] = {common_options, common_flags}, **l = lists; l < lists + 2; l++)
+        for (const char *p = *l; p && *p;) {
+            const char *end = strchr(p, ',');
+            int len = end ? (int)(end - p) : (int)strlen(p);
+            printf("--%.*s\n", len, p);
+            p = end ? end + 1 : NULL;
+        }
 }
 
 const char *cli_arg(const struct cli_args *args, const char *name)

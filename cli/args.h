@@ -28,6 +28,8 @@ struct cli_args {
  */
 int cli_args_parse(int argc, char **argv, const char *options, const char *flags,
                    struct cli_args *args);
+/* Prints the options every command accepts, as --name, one a line. */
+void cli_args_print_common(void);
 const char *cli_arg(const struct cli_args *args, const char *name);
 bool cli_flag(const struct cli_args *args, const char *name);
 /* The i-th value of a repeatable option, or NULL. */

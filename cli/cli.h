@@ -37,11 +37,25 @@ int cli_task(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_attest(int argc, char **argv);
 
+/* The hidden word with which the bash completion asks for the words it may
+ * offer (`steep __complete`, `steep GROUP __complete`, ...). */
+#define CLI_COMPLETE "__complete"
+
 /* Shared helpers (cli_util.c). */
 /* Directory holding this executable and the service executables. */
 const char *cli_bin_dir(void);
 /* True when argv contains --help or -h. */
 bool cli_wants_help(int argc, char **argv);
+/* Terminal styling for stdout: the escape sequence when stdout is a
+ * terminal (and $NO_COLOR is unset), else "" so pipes and files get plain text. */
+enum cli_style {
+    CLI_STYLE_RESET,
+    CLI_STYLE_BOLD,
+    CLI_STYLE_GREEN,
+    CLI_STYLE_YELLOW,
+    CLI_STYLE_RED
+};
+const char *cli_style(enum cli_style style);
 /* Prints "steep: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

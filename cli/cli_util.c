@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,6 +30,17 @@ bool cli_wants_help(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             return true;
     return false;
+}
+
+const char *cli_style(enum cli_style style)
+{
+    static int tty = -1;
+    if (tty < 0) {
+        const char *no_color = getenv("NO_COLOR");
+        tty = isatty(STDOUT_FILENO) && !(no_color && *no_color) ? 1 : 0;
+    }
+    static const char *const codes[] = {"\033[0m", "\033[1m", "\033[32m", "\033[33m", "\033[31m"};
+    return tty ? codes[style] : "";
 }
 
 void cli_error(const char *fmt, ...)

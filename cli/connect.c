@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,20 +26,141 @@ int cli_report(const char *what, const struct steep_error *err)
     return err->code == 14 /* UNAVAILABLE */ ? CLI_UNREACHABLE : CLI_FAILED;
 }
 
-int cli_group_main(int argc, char **argv, const char *options, const char *flags,
-                   void (*usage)(void), cli_group_fn run)
+/* True when name is one of the comma-separated words of list. */
+static bool listed_word(const char *list, const char *name)
 {
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == len && !strncmp(p, name, n))
+            return true;
+        p = end ? end + 1 : p + n;
+    }
+    return false;
+}
+
+static const struct cli_subcommand *find_subcommand(const struct cli_subcommand *table, size_t n,
+                                                    const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(table[i].name, name))
+            return &table[i];
+    return NULL;
+}
+
+/* The words of a comma-separated list, each checked with cli_arg. */
+static int check_required(const char *group, const struct cli_subcommand *c,
+                          const struct cli_args *args)
+{
+    for (const char *p = c->required; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)len, p);
+        if (!cli_arg(args, name)) {
+            cli_error("%s %s: --%s is required (see steep %s --help)", group, c->name, name, group);
+            return -1;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+/* Prints each word of a comma-separated list as --word, one a line. */
+static void print_options(const char *list)
+{
+    for (const char *p = list; p && *p;) {
+        const char *end = strchr(p, ',');
+        int len = end ? (int)(end - p) : (int)strlen(p);
+        printf("--%.*s\n", len, p);
+        p = end ? end + 1 : NULL;
+    }
+}
+
+/* Every value of the numeric options parses whole: an integer, or for
+ * --wait a decimal number of seconds. */
+static int check_numbers(const char *group, const struct cli_subcommand *c,
+                         const struct cli_args *args)
+{
+    for (size_t i = 0; i < args->count; i++) {
+        const char *name = args->names[i], *value = args->values[i];
+        if (!value || !c->numbers || !listed_word(c->numbers, name))
+            continue;
+        char *end = NULL;
+        errno = 0;
+        if (!strcmp(name, "wait")) {
+            double seconds = strtod(value, &end);
+            if (*value && !*end && errno == 0 && seconds >= 0 && seconds <= 86400)
+                continue;
+        } else {
+            long long v = strtoll(value, &end, 10);
+            if (*value && !*end && errno == 0 && v >= INT32_MIN && v <= INT32_MAX)
+                continue;
+        }
+        cli_error("%s %s: --%s %s is not a %s", group, c->name, name, value,
+                  strcmp(name, "wait") ? "number" : "number of seconds (0 to 86400)");
+        return -1;
+    }
+    return 0;
+}
+
+int cli_dispatch(int argc, char **argv, const char *group, const struct cli_subcommand *table,
+                 size_t n, void (*usage)(void))
+{
+    /* `steep GROUP __complete` and `steep GROUP SUB __complete`: the words
+     * the bash completion offers, read from this table so they cannot drift. */
+    if (argc == 2 && !strcmp(argv[1], CLI_COMPLETE)) {
+        for (size_t i = 0; i < n; i++)
+            printf("%s\n", table[i].name);
+        return CLI_OK;
+    }
+    if (argc == 3 && !strcmp(argv[2], CLI_COMPLETE)) {
+        const struct cli_subcommand *c = find_subcommand(table, n, argv[1]);
+        if (!c)
+            return CLI_USAGE;
+        print_options(c->options);
+        print_options(c->flags);
+        if (c->reach != CLI_LOCAL)
+            cli_args_print_common();
+        else
+            printf("--json\n");
+        printf("--help\n");
+        return CLI_OK;
+    }
     if (argc < 2 || cli_wants_help(argc, argv)) {
+        if (argc < 2) {
+            cli_error("%s: a command is needed", group);
+            fflush(stdout);
+        }
         usage();
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
-    struct cli_args args;
-    if (cli_args_parse(argc - 1, argv + 1, options, flags, &args) < 0)
+    const struct cli_subcommand *c = find_subcommand(table, n, argv[1]);
+    if (!c) {
+        cli_error("unknown %s command '%s' (see steep %s --help)", group, argv[1], group);
         return CLI_USAGE;
+    }
+    struct cli_args args;
+    if (cli_args_parse(argc - 1, argv + 1, c->options, c->flags, &args) < 0)
+        return CLI_USAGE;
+    if (args.n_positional < c->min_operands || args.n_positional > c->max_operands) {
+        if (c->max_operands == 0)
+            cli_error("%s %s: takes no operand, got '%s'", group, c->name, args.positional[0]);
+        else
+            cli_error("%s %s: expected %s, got %zu operand%s", group, c->name, c->operands,
+                      args.n_positional, args.n_positional == 1 ? "" : "s");
+        return CLI_USAGE;
+    }
+    if (check_required(group, c, &args) < 0 || check_numbers(group, c, &args) < 0)
+        return CLI_USAGE;
+    if (c->reach == CLI_LOCAL)
+        return c->run(NULL, c->name, &args);
     struct cli_session s;
     int rc = cli_session_open(&args, &s);
-    if (rc == CLI_OK && (rc = cli_session_login_saved(&s, &args)) == CLI_OK)
-        rc = run(&s, argv[1], &args);
+    if (rc == CLI_OK &&
+        (c->reach == CLI_ANON || (rc = cli_session_login_saved(&s, &args)) == CLI_OK))
+        rc = c->run(&s, c->name, &args);
     cli_session_close(&s);
     return rc;
 }
@@ -90,12 +212,16 @@ static int credential_dir(const struct cli_session *s, char *out, size_t len, bo
     return 0;
 }
 
+/* A user id that can name a credential file (and a line of `current`). */
 static bool valid_user_name(const char *user)
 {
     if (!*user || strlen(user) > 200 || !strcmp(user, ".") || !strcmp(user, "..") ||
         !strcmp(user, "current"))
         return false;
-    return strchr(user, '/') == NULL;
+    for (const unsigned char *p = (const unsigned char *)user; *p; p++)
+        if (*p == '/' || *p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
 }
 
 int cli_credential_save(const struct cli_session *s, const char *user, const char *token)
@@ -264,16 +390,83 @@ void cli_print_hex(const uint8_t *data, size_t len)
         printf("%02x", data[i]);
 }
 
-void cli_print_json_string(const char *s)
+int cli_json_print(json_t *value)
 {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
+    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(value);
+    if (!text) {
+        cli_error("cannot build the JSON output (out of memory)");
+        return CLI_FAILED;
     }
-    putchar('"');
+    puts(text);
+    free(text);
+    return CLI_OK;
+}
+
+/* Length of the valid UTF-8 sequence at p (1 to 4), or 0. */
+static size_t utf8_sequence(const unsigned char *p)
+{
+    if (p[0] < 0x80)
+        return 1;
+    size_t n = p[0] >= 0xc2 && p[0] <= 0xdf   ? 2
+               : (p[0] & 0xf0) == 0xe0        ? 3
+               : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
+                                              : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    /* Overlong, surrogate and beyond-U+10FFFF forms. */
+    if ((n == 3 && p[0] == 0xe0 && p[1] < 0xa0) || (n == 3 && p[0] == 0xed && p[1] >= 0xa0) ||
+        (n == 4 && p[0] == 0xf0 && p[1] < 0x90) || (n == 4 && p[0] == 0xf4 && p[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+json_t *cli_json_str(const char *s)
+{
+    if (!s)
+        s = "";
+    json_t *value = json_string(s);
+    if (value)
+        return value;
+    /* Not UTF-8 (the server's bytes): keep every valid sequence, mark the rest. */
+    size_t len = strlen(s);
+    char *fixed = malloc(3 * len + 1);
+    if (!fixed)
+        return NULL;
+    size_t j = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_sequence(p);
+        if (n) {
+            memcpy(fixed + j, p, n);
+            j += n;
+            p += n;
+        } else {
+            memcpy(fixed + j, "\xef\xbf\xbd", 3);
+            j += 3;
+            p++;
+        }
+    }
+    value = json_stringn(fixed, j);
+    free(fixed);
+    return value;
+}
+
+json_t *cli_json_strings(const struct steep_string_list *list)
+{
+    json_t *array = json_array();
+    for (size_t i = 0; array && i < list->count; i++)
+        if (json_array_append_new(array, cli_json_str(list->items[i])) < 0) {
+            json_decref(array);
+            return NULL;
+        }
+    return array;
+}
+
+json_t *cli_json_hex(const uint8_t *data, size_t len)
+{
+    char text[2 * 64 + 1] = "";
+    for (size_t i = 0; i < len && i < 64; i++)
+        snprintf(text + 2 * i, 3, "%02x", data[i]);
+    return json_string(text);
 }

@@ -21,12 +21,9 @@ static void usage(void)
 
 static int print_id(const struct cli_session *s, const char *id)
 {
-    if (s->json) {
-        printf("{\"data_id\":");
-        cli_print_json_string(id);
-        printf("}\n");
-    } else
-        printf("%s\n", id);
+    if (s->json)
+        return cli_json_print(json_pack("{s:o}", "data_id", cli_json_str(id)));
+    printf("%s\n", id);
     return CLI_OK;
 }
 
@@ -58,85 +55,101 @@ static int register_file(struct cli_session *s, const struct cli_args *args, boo
     OPENSSL_cleanse(key, sizeof(key));
     if (rc < 0)
         return cli_report(input ? "register input" : "register output", &err);
-    print_id(s, id);
+    rc = print_id(s, id);
     free(id);
-    return CLI_OK;
+    return rc;
 }
 
-static int run(struct cli_session *s, const char *command, const struct cli_args *args)
+static int register_io(struct cli_session *s, const char *command, const struct cli_args *args)
+{
+    return register_file(s, args, !strcmp(command, "input"));
+}
+
+static int fusion(struct cli_session *s, const char *command, const struct cli_args *args)
+{
+    (void)command;
+    struct steep_error err;
+    char *id = NULL;
+    size_t n = cli_arg_count(args, "owner");
+    const char *owners[64];
+    if (n < 2 || n > 64) {
+        cli_error("data fusion: give 2 to 64 --owner USER (you among them)");
+        return CLI_USAGE;
+    }
+    for (size_t i = 0; i < n; i++)
+        owners[i] = cli_arg_nth(args, "owner", i);
+    if (steep_register_fusion_output(s->client, owners, n, &id, &err) < 0)
+        return cli_report("register fusion output", &err);
+    int rc = print_id(s, id);
+    free(id);
+    return rc;
+}
+
+static int from_output(struct cli_session *s, const char *command, const struct cli_args *args)
+{
+    (void)command;
+    struct steep_error err;
+    char *id = NULL;
+    if (steep_register_input_from_output(s->client, args->positional[0], &id, &err) < 0)
+        return cli_report("register input from output", &err);
+    int rc = print_id(s, id);
+    free(id);
+    return rc;
+}
+
+static int update(struct cli_session *s, const char *command, const struct cli_args *args)
 {
     struct steep_error err;
     char *id = NULL;
-    if (!strcmp(command, "input") || !strcmp(command, "output"))
-        return register_file(s, args, command[0] == 'i');
-    if (!strcmp(command, "fusion")) {
-        size_t n = cli_arg_count(args, "owner");
-        const char *owners[64];
-        if (n < 2 || n > 64) {
-            cli_error("data fusion: give 2 to 64 --owner USER (you among them)");
-            return CLI_USAGE;
-        }
-        for (size_t i = 0; i < n; i++)
-            owners[i] = cli_arg_nth(args, "owner", i);
-        if (steep_register_fusion_output(s->client, owners, n, &id, &err) < 0)
-            return cli_report("register fusion output", &err);
-    } else if (!strcmp(command, "from-output")) {
-        if (args->n_positional != 1) {
-            cli_error("data from-output: needs OUTPUT_ID");
-            return CLI_USAGE;
-        }
-        if (steep_register_input_from_output(s->client, args->positional[0], &id, &err) < 0)
-            return cli_report("register input from output", &err);
-    } else if (!strcmp(command, "update-input") || !strcmp(command, "update-output")) {
-        if (args->n_positional != 2) {
-            cli_error("data %s: needs ID URL", command);
-            return CLI_USAGE;
-        }
-        bool input = command[7] == 'i';
-        if ((input ? steep_update_input_file : steep_update_output_file)(
-                s->client, args->positional[0], args->positional[1], &id, &err) < 0)
-            return cli_report(command, &err);
-    } else if (!strcmp(command, "get")) {
-        if (args->n_positional != 1) {
-            cli_error("data get: needs ID");
-            return CLI_USAGE;
-        }
-        struct steep_file_info info;
-        if (steep_get_file(s->client, args->positional[0], &info, &err) < 0)
-            return cli_report("get file", &err);
-        if (s->json) {
-            printf("{\"owners\":[");
-            for (size_t i = 0; i < info.owners.count; i++) {
-                printf(i ? "," : "");
-                cli_print_json_string(info.owners.items[i]);
-            }
-            printf("],\"cmac\":\"");
-            if (info.has_cmac)
-                cli_print_hex(info.cmac, 16);
-            printf("\"}\n");
-        } else {
-            printf("owners:");
-            for (size_t i = 0; i < info.owners.count; i++)
-                printf(" %s", info.owners.items[i]);
-            printf("\ncmac:   ");
-            if (info.has_cmac)
-                cli_print_hex(info.cmac, 16);
-            else
-                printf("(not produced yet)");
-            printf("\n");
-        }
-        steep_file_info_free(&info);
-        return CLI_OK;
-    } else {
-        cli_error("unknown data command '%s' (see steep data --help)", command);
-        return CLI_USAGE;
-    }
-    print_id(s, id);
+    bool input = !strcmp(command, "update-input");
+    if ((input ? steep_update_input_file : steep_update_output_file)(
+            s->client, args->positional[0], args->positional[1], &id, &err) < 0)
+        return cli_report(command, &err);
+    int rc = print_id(s, id);
     free(id);
-    return CLI_OK;
+    return rc;
 }
+
+static int get(struct cli_session *s, const char *command, const struct cli_args *args)
+{
+    (void)command;
+    struct steep_error err;
+    struct steep_file_info info;
+    if (steep_get_file(s->client, args->positional[0], &info, &err) < 0)
+        return cli_report("get file", &err);
+    int rc = CLI_OK;
+    if (s->json) {
+        rc = cli_json_print(
+            json_pack("{s:o,s:o}", "owners", cli_json_strings(&info.owners), "cmac",
+                      info.has_cmac ? cli_json_hex(info.cmac, 16) : json_string("")));
+    } else {
+        printf("owners:");
+        for (size_t i = 0; i < info.owners.count; i++)
+            printf(" %s", info.owners.items[i]);
+        printf("\ncmac:   ");
+        if (info.has_cmac)
+            cli_print_hex(info.cmac, 16);
+        else
+            printf("(not produced yet)");
+        printf("\n");
+    }
+    steep_file_info_free(&info);
+    return rc;
+}
+
+static const struct cli_subcommand commands[] = {
+    {"input", "scheme,key,iv,cmac", "", "scheme,cmac", 1, 1, "URL", CLI_LOGGED_IN, register_io,
+     NULL},
+    {"output", "scheme,key,iv", "", "scheme", 1, 1, "URL", CLI_LOGGED_IN, register_io, NULL},
+    {"fusion", "owner", "", "owner", 0, 0, "", CLI_LOGGED_IN, fusion, NULL},
+    {"from-output", "", "", "", 1, 1, "OUTPUT_ID", CLI_LOGGED_IN, from_output, NULL},
+    {"update-input", "", "", "", 2, 2, "ID URL", CLI_LOGGED_IN, update, NULL},
+    {"update-output", "", "", "", 2, 2, "ID URL", CLI_LOGGED_IN, update, NULL},
+    {"get", "", "", "", 1, 1, "ID", CLI_LOGGED_IN, get, NULL},
+};
 
 int cli_data(int argc, char **argv)
 {
-    return cli_group_main(argc, argv, "scheme,key,iv,cmac,owner", "", usage, run);
+    return cli_dispatch(argc, argv, "data", commands, sizeof(commands) / sizeof(commands[0]),
+                        usage);
 }

@@ -68,33 +68,18 @@ static int key_arg(const char *what, const char *value, size_t n_random, uint8_t
     return value ? cli_hex_arg(what, value, out, max, len) : 0;
 }
 
-int cli_file(int argc, char **argv)
+static int run(struct cli_session *session, const char *command, const struct cli_args *args)
 {
-    if (argc < 2 || cli_wants_help(argc, argv)) {
-        usage();
-        return argc < 2 ? CLI_USAGE : CLI_OK;
-    }
-    const char *command = argv[1];
-    struct cli_args args;
-    if (cli_args_parse(argc - 1, argv + 1, "scheme,key,iv", "quiet", &args) < 0)
-        return CLI_USAGE;
+    (void)session;
     bool cmac_only = !strcmp(command, "cmac");
     bool encrypt = !strcmp(command, "encrypt");
-    if (!cmac_only && !encrypt && strcmp(command, "decrypt")) {
-        cli_error("unknown file command '%s' (see steep file --help)", command);
-        return CLI_USAGE;
-    }
-    const char *scheme = cli_arg(&args, "scheme");
-    if (!scheme || args.n_positional != (cmac_only ? 1u : 2u)) {
-        cli_error("file %s: needs --scheme and %s", command, cmac_only ? "IN" : "IN OUT");
-        return CLI_USAGE;
-    }
+    const char *scheme = cli_arg(args, "scheme");
     uint8_t key[32], iv[12];
     size_t key_len = 0, iv_len = 0;
     size_t want_key = !strcmp(scheme, "aes-gcm-256") ? 32 : 16;
     size_t want_iv = strncmp(scheme, "aes-gcm", 7) ? 0 : 12;
-    if (key_arg("key", cli_arg(&args, "key"), want_key, key, sizeof(key), &key_len) < 0 ||
-        key_arg("iv", cli_arg(&args, "iv"), want_iv, iv, sizeof(iv), &iv_len) < 0)
+    if (key_arg("key", cli_arg(args, "key"), want_key, key, sizeof(key), &key_len) < 0 ||
+        key_arg("iv", cli_arg(args, "iv"), want_iv, iv, sizeof(iv), &iv_len) < 0)
         return CLI_USAGE;
     struct steep_file_crypto crypto;
     int rc = CLI_OK;
@@ -106,33 +91,43 @@ int cli_file(int argc, char **argv)
     OPENSSL_cleanse(key, sizeof(key));
     struct stat st;
     struct progress progress = {
-        .enabled = !cli_flag(&args, "quiet") && isatty(STDERR_FILENO) &&
-                   stat(args.positional[0], &st) == 0 && st.st_size > (16 << 20),
+        .enabled = !cli_flag(args, "quiet") && isatty(STDERR_FILENO) &&
+                   stat(args->positional[0], &st) == 0 && st.st_size > (16 << 20),
         .last_percent = -1,
     };
     uint8_t cmac[16];
     int ok;
     if (cmac_only)
-        ok = steep_file_cmac(args.positional[0], &crypto, cmac);
+        ok = steep_file_cmac(args->positional[0], &crypto, cmac);
     else if (encrypt)
-        ok = steep_file_encrypt(args.positional[0], args.positional[1], &crypto, show_progress,
+        ok = steep_file_encrypt(args->positional[0], args->positional[1], &crypto, show_progress,
                                 &progress, cmac);
     else
-        ok = steep_file_decrypt(args.positional[0], args.positional[1], &crypto, show_progress,
+        ok = steep_file_decrypt(args->positional[0], args->positional[1], &crypto, show_progress,
                                 &progress, cmac);
     steep_file_crypto_wipe(&crypto);
     if (ok < 0) {
         cli_error("file %s: %s", command, steep_error_get());
         return CLI_FAILED;
     }
-    if (cli_flag(&args, "json")) {
-        printf("{\"cmac\":\"");
-        cli_print_hex(cmac, 16);
-        printf("\"}\n");
-    } else if (strcmp(scheme, "raw")) {
+    if (cli_flag(args, "json"))
+        rc = cli_json_print(json_pack("{s:o}", "cmac", cli_json_hex(cmac, 16)));
+    else if (strcmp(scheme, "raw")) {
         printf(cmac_only ? "" : "cmac ");
         cli_print_hex(cmac, 16);
         printf("\n");
     }
     return rc;
+}
+
+static const struct cli_subcommand commands[] = {
+    {"encrypt", "scheme,key,iv", "quiet", "scheme", 2, 2, "IN OUT", CLI_LOCAL, run, NULL},
+    {"decrypt", "scheme,key,iv", "quiet", "scheme", 2, 2, "IN OUT", CLI_LOCAL, run, NULL},
+    {"cmac", "scheme,key,iv", "quiet", "scheme", 1, 1, "IN", CLI_LOCAL, run, NULL},
+};
+
+int cli_file(int argc, char **argv)
+{
+    return cli_dispatch(argc, argv, "file", commands, sizeof(commands) / sizeof(commands[0]),
+                        usage);
 }

@@ -135,47 +135,39 @@ static int build_spec(const struct cli_args *args, struct steep_function_spec *s
     return 0;
 }
 
-static void print_function(const char *id, const struct steep_function *f, bool json)
+static json_t *io_json(const struct steep_function_io *ios, size_t n)
+{
+    json_t *array = json_array();
+    for (size_t i = 0; array && i < n; i++)
+        if (json_array_append_new(array, json_pack("{s:o,s:b}", "name", cli_json_str(ios[i].name),
+                                                   "optional", ios[i].optional)) < 0) {
+            json_decref(array);
+            return NULL;
+        }
+    return array;
+}
+
+static int print_function(const char *id, const struct steep_function *f, bool json)
 {
     if (json) {
-        printf("{\"function_id\":");
-        cli_print_json_string(id);
-        printf(",\"name\":");
-        cli_print_json_string(f->name);
-        printf(",\"description\":");
-        cli_print_json_string(f->description);
-        printf(",\"executor_type\":");
-        cli_print_json_string(f->executor_type);
-        printf(",\"owner\":");
-        cli_print_json_string(f->owner);
-        printf(",\"public\":%s,\"payload_bytes\":%zu,\"arguments\":[",
-               f->public_function ? "true" : "false", f->payload_len);
-        for (size_t i = 0; i < f->n_arguments; i++) {
-            printf("%s{\"key\":", i ? "," : "");
-            cli_print_json_string(f->arguments[i].key);
-            printf(",\"default_value\":");
-            cli_print_json_string(f->arguments[i].default_value);
-            printf(",\"allow_overwrite\":%s}", f->arguments[i].allow_overwrite ? "true" : "false");
-        }
-        printf("],\"inputs\":[");
-        for (size_t i = 0; i < f->n_inputs; i++) {
-            printf("%s{\"name\":", i ? "," : "");
-            cli_print_json_string(f->inputs[i].name);
-            printf(",\"optional\":%s}", f->inputs[i].optional ? "true" : "false");
-        }
-        printf("],\"outputs\":[");
-        for (size_t i = 0; i < f->n_outputs; i++) {
-            printf("%s{\"name\":", i ? "," : "");
-            cli_print_json_string(f->outputs[i].name);
-            printf(",\"optional\":%s}", f->outputs[i].optional ? "true" : "false");
-        }
-        printf("],\"user_allowlist\":[");
-        for (size_t i = 0; i < f->user_allowlist.count; i++) {
-            printf(i ? "," : "");
-            cli_print_json_string(f->user_allowlist.items[i]);
-        }
-        printf("]}\n");
-        return;
+        json_t *arguments = json_array();
+        for (size_t i = 0; arguments && i < f->n_arguments; i++)
+            if (json_array_append_new(
+                    arguments,
+                    json_pack("{s:o,s:o,s:b}", "key", cli_json_str(f->arguments[i].key),
+                              "default_value", cli_json_str(f->arguments[i].default_value),
+                              "allow_overwrite", f->arguments[i].allow_overwrite)) < 0) {
+                json_decref(arguments);
+                arguments = NULL;
+            }
+        return cli_json_print(
+            json_pack("{s:o,s:o,s:o,s:o,s:o,s:b,s:I,s:o,s:o,s:o,s:o}", "function_id",
+                      cli_json_str(id), "name", cli_json_str(f->name), "description",
+                      cli_json_str(f->description), "executor_type", cli_json_str(f->executor_type),
+                      "owner", cli_json_str(f->owner), "public", f->public_function,
+                      "payload_bytes", (json_int_t)f->payload_len, "arguments", arguments, "inputs",
+                      io_json(f->inputs, f->n_inputs), "outputs", io_json(f->outputs, f->n_outputs),
+                      "user_allowlist", cli_json_strings(&f->user_allowlist)));
     }
     printf("function %s\n  name:          %s\n  description:   %s\n  executor type: %s\n"
            "  owner:         %s\n  public:        %s\n  payload:       %zu bytes\n",
@@ -193,107 +185,126 @@ static void print_function(const char *id, const struct steep_function *f, bool 
                f->outputs[i].optional ? " (optional)" : "");
     for (size_t i = 0; i < f->user_allowlist.count; i++)
         printf("  allowed user:  %s\n", f->user_allowlist.items[i]);
+    return CLI_OK;
 }
 
-static void print_list(const char *label, const struct steep_string_list *l, bool json)
+static int print_id(const struct cli_session *s, const char *id, const char *done)
 {
-    if (json) {
-        printf("\"%s\":[", label);
-        for (size_t i = 0; i < l->count; i++) {
-            printf(i ? "," : "");
-            cli_print_json_string(l->items[i]);
-        }
-        printf("]");
-        return;
-    }
-    for (size_t i = 0; i < l->count; i++)
-        printf("%s %s\n", label, l->items[i]);
+    if (s->json)
+        return cli_json_print(json_pack("{s:o}", "function_id", cli_json_str(id)));
+    printf("%s%s%s\n", done, *done ? " " : "", id);
+    return CLI_OK;
 }
 
-static int run(struct cli_session *s, const char *command, const struct cli_args *args)
+static int register_or_update(struct cli_session *s, const char *command,
+                              const struct cli_args *args)
 {
     struct steep_error err;
-    const char *id = args->n_positional ? args->positional[0] : NULL;
-    if (!strcmp(command, "register") || !strcmp(command, "update")) {
-        struct steep_function_spec spec;
-        struct spec_storage st;
-        bool update = command[0] == 'u';
-        int rc = CLI_OK;
-        if ((update && !id) || build_spec(args, &spec, &st) < 0)
-            rc = CLI_USAGE;
-        else if (update) {
-            if (steep_update_function(s->client, id, &spec, &err) < 0)
-                rc = cli_report("update function", &err);
-            else
-                printf(s->json ? "{\"function_id\":\"%s\"}\n" : "updated %s\n", id);
-        } else {
-            char *fid = NULL;
-            if (steep_register_function(s->client, &spec, &fid, &err) < 0)
-                rc = cli_report("register function", &err);
-            else
-                printf(s->json ? "{\"function_id\":\"%s\"}\n" : "%s\n", fid);
-            free(fid);
-        }
-        spec_free(&st);
-        return rc;
-    }
-    if (!strcmp(command, "list")) {
-        struct steep_string_list registered = {0}, allowed = {0};
-        const char *user = cli_arg(args, "user-id");
-        if (steep_list_functions(s->client, user ? user : s->user, &registered, &allowed, &err) < 0)
-            return cli_report("list functions", &err);
-        if (s->json)
-            printf("{");
-        print_list("registered", &registered, s->json);
-        if (s->json)
-            printf(",");
-        print_list("allowed", &allowed, s->json);
-        if (s->json)
-            printf("}\n");
-        steep_string_list_free(&registered);
-        steep_string_list_free(&allowed);
-        return CLI_OK;
-    }
-    if (!id) {
-        cli_error("function %s: a function id is required", command);
-        return CLI_USAGE;
-    }
-    if (!strcmp(command, "get")) {
-        struct steep_function *f = NULL;
-        if (steep_get_function(s->client, id, &f, &err) < 0)
-            return cli_report("get function", &err);
-        print_function(id, f, s->json);
-        steep_function_free(f);
-        return CLI_OK;
-    }
-    if (!strcmp(command, "usage")) {
-        int32_t quota, used;
-        if (steep_get_function_usage_stats(s->client, id, &quota, &used, &err) < 0)
-            return cli_report("function usage", &err);
-        if (s->json)
-            printf("{\"function_quota\":%d,\"current_usage\":%d}\n", quota, used);
-        else if (quota < 0)
-            printf("used %d times (no quota)\n", used);
+    struct steep_function_spec spec;
+    struct spec_storage st;
+    int rc = CLI_OK;
+    if (build_spec(args, &spec, &st) < 0)
+        rc = CLI_USAGE;
+    else if (!strcmp(command, "update")) {
+        const char *id = args->positional[0];
+        if (steep_update_function(s->client, id, &spec, &err) < 0)
+            rc = cli_report("update function", &err);
         else
-            printf("used %d of %d\n", used, quota);
-        return CLI_OK;
+            rc = print_id(s, id, "updated");
+    } else {
+        char *fid = NULL;
+        if (steep_register_function(s->client, &spec, &fid, &err) < 0)
+            rc = cli_report("register function", &err);
+        else
+            rc = print_id(s, fid, "");
+        free(fid);
     }
-    if (!strcmp(command, "delete") || !strcmp(command, "disable")) {
-        bool del = command[1] == 'e';
-        if ((del ? steep_delete_function : steep_disable_function)(s->client, id, &err) < 0)
-            return cli_report(del ? "delete function" : "disable function", &err);
-        printf(s->json ? "{\"ok\":true}\n" : "%s %s\n", del ? "deleted" : "disabled", id);
-        return CLI_OK;
-    }
-    cli_error("unknown function command '%s' (see steep function --help)", command);
-    return CLI_USAGE;
+    spec_free(&st);
+    return rc;
 }
+
+static int list(struct cli_session *s, const char *command, const struct cli_args *args)
+{
+    (void)command;
+    struct steep_error err;
+    struct steep_string_list registered = {0}, allowed = {0};
+    const char *user = cli_arg(args, "user-id");
+    if (steep_list_functions(s->client, user ? user : s->user, &registered, &allowed, &err) < 0)
+        return cli_report("list functions", &err);
+    int rc = CLI_OK;
+    if (s->json)
+        rc = cli_json_print(json_pack("{s:o,s:o}", "registered", cli_json_strings(&registered),
+                                      "allowed", cli_json_strings(&allowed)));
+    else {
+        for (size_t i = 0; i < registered.count; i++)
+            printf("registered %s\n", registered.items[i]);
+        for (size_t i = 0; i < allowed.count; i++)
+            printf("allowed %s\n", allowed.items[i]);
+    }
+    steep_string_list_free(&registered);
+    steep_string_list_free(&allowed);
+    return rc;
+}
+
+static int get(struct cli_session *s, const char *command, const struct cli_args *args)
+{
+    (void)command;
+    struct steep_error err;
+    struct steep_function *f = NULL;
+    if (steep_get_function(s->client, args->positional[0], &f, &err) < 0)
+        return cli_report("get function", &err);
+    int rc = print_function(args->positional[0], f, s->json);
+    steep_function_free(f);
+    return rc;
+}
+
+static int usage_stats(struct cli_session *s, const char *command, const struct cli_args *args)
+{
+    (void)command;
+    struct steep_error err;
+    int32_t quota, used;
+    if (steep_get_function_usage_stats(s->client, args->positional[0], &quota, &used, &err) < 0)
+        return cli_report("function usage", &err);
+    if (s->json)
+        return cli_json_print(
+            json_pack("{s:i,s:i}", "function_quota", (int)quota, "current_usage", (int)used));
+    if (quota < 0)
+        printf("used %d times (no quota)\n", used);
+    else
+        printf("used %d of %d\n", used, quota);
+    return CLI_OK;
+}
+
+static int delete_or_disable(struct cli_session *s, const char *command,
+                             const struct cli_args *args)
+{
+    struct steep_error err;
+    bool del = !strcmp(command, "delete");
+    const char *id = args->positional[0];
+    if ((del ? steep_delete_function : steep_disable_function)(s->client, id, &err) < 0)
+        return cli_report(del ? "delete function" : "disable function", &err);
+    if (s->json)
+        return cli_json_print(json_pack("{s:b}", "ok", 1));
+    printf("%s %s\n", del ? "deleted" : "disabled", id);
+    return CLI_OK;
+}
+
+#define SPEC_OPTIONS                                                                               \
+    "name,executor-type,description,payload,arg,overwritable-arg,input,output,allow,quota"
+static const struct cli_subcommand commands[] = {
+    {"register", SPEC_OPTIONS, "public", "name,executor-type", 0, 0, "", CLI_LOGGED_IN,
+     register_or_update, "quota"},
+    {"update", SPEC_OPTIONS, "public", "name,executor-type", 1, 1, "a function id", CLI_LOGGED_IN,
+     register_or_update, "quota"},
+    {"list", "user-id", "", "", 0, 0, "", CLI_LOGGED_IN, list, NULL},
+    {"get", "", "", "", 1, 1, "a function id", CLI_LOGGED_IN, get, NULL},
+    {"usage", "", "", "", 1, 1, "a function id", CLI_LOGGED_IN, usage_stats, NULL},
+    {"delete", "", "", "", 1, 1, "a function id", CLI_LOGGED_IN, delete_or_disable, NULL},
+    {"disable", "", "", "", 1, 1, "a function id", CLI_LOGGED_IN, delete_or_disable, NULL},
+};
 
 int cli_function(int argc, char **argv)
 {
-    return cli_group_main(
-        argc, argv,
-        "name,executor-type,description,payload,arg,overwritable-arg,input,output,"
-        "allow,quota,user-id",
-        "public", usage, run);
+    return cli_dispatch(argc, argv, "function", commands, sizeof(commands) / sizeof(commands[0]),
+                        usage);
 }

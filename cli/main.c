@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "steep_version.h"
+
 static const struct cli_command commands[] = {
     {"up", "start a complete local platform (sim TEE back-end)", cli_up},
     {"down", "stop a local platform", cli_down},
@@ -23,9 +25,12 @@ static const struct cli_command commands[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: steep COMMAND [ARGS...]   (steep COMMAND --help for details)\n\n");
+    fprintf(out, "usage: steep COMMAND [ARGS...]   (steep COMMAND --help for details)\n"
+                 "       steep --version\n\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %s%-12s%s %s\n", out == stdout ? cli_style(CLI_STYLE_BOLD) : "",
+                commands[i].name, out == stdout ? cli_style(CLI_STYLE_RESET) : "",
+                commands[i].summary);
 }
 
 int main(int argc, char **argv)
@@ -36,6 +41,16 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(argv[1], CLI_COMPLETE)) {
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+            printf("%s\n", commands[i].name);
+        printf("--help\n--version\n");
+        return CLI_OK;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("steep %s\n", STEEP_VERSION);
         return CLI_OK;
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -89,66 +89,49 @@ static void print_strings(const char *label, const struct steep_string_list *l)
     printf("\n");
 }
 
-static void print_task_json(const struct steep_task *t)
+static json_t *data_maps_json(const struct steep_task_assignment *maps, size_t n)
 {
-    printf("{\"task_id\":");
-    cli_print_json_string(t->task_id);
-    printf(",\"creator\":");
-    cli_print_json_string(t->creator);
-    printf(",\"function_id\":");
-    cli_print_json_string(t->function_id);
-    printf(",\"function_owner\":");
-    cli_print_json_string(t->function_owner);
-    printf(",\"function_arguments\":");
-    cli_print_json_string(t->function_arguments);
-    printf(",\"status\":\"%s\",\"participants\":[", steep_task_status_name(t->status));
-    for (size_t i = 0; i < t->participants.count; i++) {
-        printf(i ? "," : "");
-        cli_print_json_string(t->participants.items[i]);
-    }
-    printf("],\"approved_users\":[");
-    for (size_t i = 0; i < t->approved_users.count; i++) {
-        printf(i ? "," : "");
-        cli_print_json_string(t->approved_users.items[i]);
-    }
-    printf("],\"assigned_inputs\":{");
-    for (size_t i = 0; i < t->n_assigned_inputs; i++) {
-        printf(i ? "," : "");
-        cli_print_json_string(t->assigned_inputs[i].data_name);
-        printf(":");
-        cli_print_json_string(t->assigned_inputs[i].data_id);
-    }
-    printf("},\"assigned_outputs\":{");
-    for (size_t i = 0; i < t->n_assigned_outputs; i++) {
-        printf(i ? "," : "");
-        cli_print_json_string(t->assigned_outputs[i].data_name);
-        printf(":");
-        cli_print_json_string(t->assigned_outputs[i].data_id);
-    }
-    printf("}");
-    if (t->has_result) {
-        printf(",\"result\":{\"return_value\":");
-        cli_print_json_string((const char *)t->return_value);
-        printf(",\"tags\":{");
-        for (size_t i = 0; i < t->n_tags; i++) {
-            printf(i ? "," : "");
-            cli_print_json_string(t->tags[i].output_name);
-            printf(":\"");
-            cli_print_hex(t->tags[i].cmac, 16);
-            printf("\"");
+    json_t *object = json_object();
+    for (size_t i = 0; object && i < n; i++)
+        if (json_object_set_new(object, maps[i].data_name, cli_json_str(maps[i].data_id)) < 0) {
+            json_decref(object);
+            return NULL;
         }
-        printf("},\"log\":[");
-        for (size_t i = 0; i < t->log.count; i++) {
-            printf(i ? "," : "");
-            cli_print_json_string(t->log.items[i]);
+    return object;
+}
+
+static int print_task_json(const struct steep_task *t)
+{
+    json_t *task = json_pack(
+        "{s:o,s:o,s:o,s:o,s:o,s:s,s:o,s:o,s:o,s:o}", "task_id", cli_json_str(t->task_id), "creator",
+        cli_json_str(t->creator), "function_id", cli_json_str(t->function_id), "function_owner",
+        cli_json_str(t->function_owner), "function_arguments", cli_json_str(t->function_arguments),
+        "status", steep_task_status_name(t->status), "participants",
+        cli_json_strings(&t->participants), "approved_users", cli_json_strings(&t->approved_users),
+        "assigned_inputs", data_maps_json(t->assigned_inputs, t->n_assigned_inputs),
+        "assigned_outputs", data_maps_json(t->assigned_outputs, t->n_assigned_outputs));
+    if (task && t->has_result) {
+        json_t *tags = json_object();
+        for (size_t i = 0; tags && i < t->n_tags; i++)
+            if (json_object_set_new(tags, t->tags[i].output_name,
+                                    cli_json_hex(t->tags[i].cmac, 16)) < 0) {
+                json_decref(tags);
+                tags = NULL;
+            }
+        json_t *result =
+            json_pack("{s:o,s:o,s:o}", "return_value", cli_json_str((const char *)t->return_value),
+                      "tags", tags, "log", cli_json_strings(&t->log));
+        if (json_object_set_new(task, "result", result) < 0) {
+            json_decref(task);
+            task = NULL;
         }
-        printf("]}");
     }
-    if (t->failure_reason) {
-        printf(",\"failure_reason\":");
-        cli_print_json_string(t->failure_reason);
+    if (task && t->failure_reason &&
+        json_object_set_new(task, "failure_reason", cli_json_str(t->failure_reason)) < 0) {
+        json_decref(task);
+        task = NULL;
     }
-    printf("}\n");
+    return cli_json_print(task);
 }
 
 static void print_task(const struct steep_task *t)
@@ -179,7 +162,8 @@ static void print_task(const struct steep_task *t)
 static int print_result(const struct cli_session *s, const struct steep_task *t)
 {
     if (s->json) {
-        print_task_json(t);
+        if (print_task_json(t) != CLI_OK)
+            return CLI_FAILED;
     } else if (t->has_result) {
         printf("%s\n", (const char *)t->return_value);
         for (size_t i = 0; i < t->n_tags; i++) {
@@ -204,108 +188,127 @@ static int print_result(const struct cli_session *s, const struct steep_task *t)
     return 4;
 }
 
-static int run(struct cli_session *s, const char *command, const struct cli_args *args)
+static int create(struct cli_session *s, const char *command, const struct cli_args *args)
 {
+    (void)command;
     struct steep_error err;
-    if (!strcmp(command, "create")) {
-        struct ownership_storage in = {0}, out = {0};
-        const char *function = cli_arg(args, "function");
-        const char *executor = cli_arg(args, "executor");
-        int rc = CLI_OK;
-        char *id = NULL;
-        if (!function) {
-            cli_error("task create: --function ID is required");
-            rc = CLI_USAGE;
-        } else if (parse_ownership(args, "input", &in) < 0 ||
-                   parse_ownership(args, "output", &out) < 0)
-            rc = CLI_USAGE;
-        else {
-            struct steep_task_spec spec = {function,
-                                           cli_arg(args, "args"),
-                                           executor ? executor : "builtin",
-                                           in.items,
-                                           in.count,
-                                           out.items,
-                                           out.count};
-            if (steep_create_task(s->client, &spec, &id, &err) < 0)
-                rc = cli_report("create task", &err);
-            else if (s->json)
-                printf("{\"task_id\":\"%s\"}\n", id);
-            else
-                printf("%s\n", id);
-        }
-        free(id);
-        ownership_free(&in);
-        ownership_free(&out);
-        return rc;
-    }
-    if (args->n_positional != 1) {
-        cli_error("task %s: needs exactly one TASK id", command);
-        return CLI_USAGE;
-    }
-    const char *task_id = args->positional[0];
-    if (!strcmp(command, "assign")) {
-        struct steep_data_map in[MAX_ITEMS], out[MAX_ITEMS];
-        char *text[2 * MAX_ITEMS] = {0};
-        size_t n_in = 0, n_out = 0;
-        int rc = CLI_OK;
-        if (parse_maps(args, "input", in, &n_in, text) < 0 ||
-            parse_maps(args, "output", out, &n_out, text + MAX_ITEMS) < 0)
-            rc = CLI_USAGE;
-        else if (n_in + n_out == 0) {
-            cli_error("task assign: give at least one --input or --output NAME=DATA_ID");
-            rc = CLI_USAGE;
-        } else if (steep_assign_data(s->client, task_id, in, n_in, out, n_out, &err) < 0)
-            rc = cli_report("assign data", &err);
+    struct ownership_storage in = {0}, out = {0};
+    const char *executor = cli_arg(args, "executor");
+    int rc = CLI_OK;
+    char *id = NULL;
+    if (parse_ownership(args, "input", &in) < 0 || parse_ownership(args, "output", &out) < 0)
+        rc = CLI_USAGE;
+    else {
+        struct steep_task_spec spec = {cli_arg(args, "function"),
+                                       cli_arg(args, "args"),
+                                       executor ? executor : "builtin",
+                                       in.items,
+                                       in.count,
+                                       out.items,
+                                       out.count};
+        if (steep_create_task(s->client, &spec, &id, &err) < 0)
+            rc = cli_report("create task", &err);
+        else if (s->json)
+            rc = cli_json_print(json_pack("{s:o}", "task_id", cli_json_str(id)));
         else
-            printf(s->json ? "{\"ok\":true}\n" : "assigned\n");
-        for (size_t i = 0; i < 2 * MAX_ITEMS; i++)
-            free(text[i]);
-        return rc;
+            printf("%s\n", id);
     }
+    free(id);
+    ownership_free(&in);
+    ownership_free(&out);
+    return rc;
+}
+
+static int assign(struct cli_session *s, const char *command, const struct cli_args *args)
+{
+    (void)command;
+    struct steep_error err;
+    struct steep_data_map in[MAX_ITEMS], out[MAX_ITEMS];
+    char *text[2 * MAX_ITEMS] = {0};
+    size_t n_in = 0, n_out = 0;
+    int rc = CLI_OK;
+    if (parse_maps(args, "input", in, &n_in, text) < 0 ||
+        parse_maps(args, "output", out, &n_out, text + MAX_ITEMS) < 0)
+        rc = CLI_USAGE;
+    else if (n_in + n_out == 0) {
+        cli_error("task assign: give at least one --input or --output NAME=DATA_ID");
+        rc = CLI_USAGE;
+    } else if (steep_assign_data(s->client, args->positional[0], in, n_in, out, n_out, &err) < 0)
+        rc = cli_report("assign data", &err);
+    else if (s->json)
+        rc = cli_json_print(json_pack("{s:b}", "ok", 1));
+    else
+        printf("assigned\n");
+    for (size_t i = 0; i < 2 * MAX_ITEMS; i++)
+        free(text[i]);
+    return rc;
+}
+
+/* approve, invoke, cancel: one call on the task, nothing returned. */
+static int simple(struct cli_session *s, const char *command, const struct cli_args *args)
+{
     static const struct {
         const char *command;
         int (*call)(steep_client *, const char *, struct steep_error *);
         const char *done;
-    } simple[] = {
+    } calls[] = {
         {"approve", steep_approve_task, "approved"},
         {"invoke", steep_invoke_task, "invoked"},
         {"cancel", steep_cancel_task, "canceled"},
     };
-    for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++) {
-        if (strcmp(command, simple[i].command))
+    struct steep_error err;
+    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+        if (strcmp(command, calls[i].command))
             continue;
-        if (simple[i].call(s->client, task_id, &err) < 0)
+        if (calls[i].call(s->client, args->positional[0], &err) < 0)
             return cli_report(command, &err);
-        printf(s->json ? "{\"ok\":true}\n" : "%s\n", simple[i].done);
+        if (s->json)
+            return cli_json_print(json_pack("{s:b}", "ok", 1));
+        printf("%s\n", calls[i].done);
         return CLI_OK;
     }
-    if (!strcmp(command, "get") || !strcmp(command, "result")) {
-        struct steep_task *t = NULL;
-        const char *wait = cli_arg(args, "wait");
-        int rc;
-        if (wait && command[0] == 'r')
-            rc = steep_wait_task(s->client, task_id, (int)(strtod(wait, NULL) * 1000), &t, &err);
-        else
-            rc = steep_get_task(s->client, task_id, &t, &err);
-        if (rc < 0)
-            return cli_report(command[0] == 'g' ? "get task" : "task result", &err);
-        if (command[0] == 'g') {
-            if (s->json)
-                print_task_json(t);
-            else
-                print_task(t);
-            rc = CLI_OK;
-        } else
-            rc = print_result(s, t);
-        steep_task_free(t);
-        return rc;
-    }
-    cli_error("unknown task command '%s' (see steep task --help)", command);
     return CLI_USAGE;
 }
 
+static int get_or_result(struct cli_session *s, const char *command, const struct cli_args *args)
+{
+    struct steep_error err;
+    struct steep_task *t = NULL;
+    const char *wait = cli_arg(args, "wait");
+    bool result = !strcmp(command, "result");
+    int rc;
+    if (wait && result)
+        rc = steep_wait_task(s->client, args->positional[0], (int)(strtod(wait, NULL) * 1000), &t,
+                             &err);
+    else
+        rc = steep_get_task(s->client, args->positional[0], &t, &err);
+    if (rc < 0)
+        return cli_report(result ? "task result" : "get task", &err);
+    if (result)
+        rc = print_result(s, t);
+    else if (s->json)
+        rc = print_task_json(t);
+    else {
+        print_task(t);
+        rc = CLI_OK;
+    }
+    steep_task_free(t);
+    return rc;
+}
+
+static const struct cli_subcommand commands[] = {
+    {"create", "function,executor,args,input,output", "", "function", 0, 0, "", CLI_LOGGED_IN,
+     create, NULL},
+    {"assign", "input,output", "", "", 1, 1, "one TASK id", CLI_LOGGED_IN, assign, NULL},
+    {"approve", "", "", "", 1, 1, "one TASK id", CLI_LOGGED_IN, simple, NULL},
+    {"invoke", "", "", "", 1, 1, "one TASK id", CLI_LOGGED_IN, simple, NULL},
+    {"cancel", "", "", "", 1, 1, "one TASK id", CLI_LOGGED_IN, simple, NULL},
+    {"get", "", "", "", 1, 1, "one TASK id", CLI_LOGGED_IN, get_or_result, NULL},
+    {"result", "wait", "", "", 1, 1, "one TASK id", CLI_LOGGED_IN, get_or_result, "wait"},
+};
+
 int cli_task(int argc, char **argv)
 {
-    return cli_group_main(argc, argv, "function,executor,args,input,output,wait", "", usage, run);
+    return cli_dispatch(argc, argv, "task", commands, sizeof(commands) / sizeof(commands[0]),
+                        usage);
 }

@@ -59,117 +59,134 @@ static int read_password(const struct cli_args *args, char *out, size_t len)
     return 0;
 }
 
-static int need_positional(const struct cli_args *args, const char *what)
+static int login(struct cli_session *s, const char *command, const struct cli_args *args)
 {
-    if (args->n_positional != 1) {
-        cli_error("user %s: expected exactly one user id (see steep user --help)", what);
-        return -1;
-    }
-    return 0;
+    (void)command;
+    char password[1024], *token = NULL;
+    struct steep_error err;
+    int rc = CLI_OK;
+    const char *id = args->positional[0];
+    if (read_password(args, password, sizeof(password)) < 0)
+        rc = CLI_USAGE;
+    else if (steep_user_login(s->client, id, password, &token, &err) < 0)
+        rc = cli_report("login", &err);
+    else if (cli_credential_save(s, id, token) < 0)
+        rc = CLI_FAILED;
+    else if (s->json)
+        rc = cli_json_print(json_pack("{s:o,s:b}", "user", cli_json_str(id), "logged_in", 1));
+    else
+        printf("logged in as %s\n", id);
+    free(token);
+    explicit_bzero(password, sizeof(password));
+    return rc;
 }
+
+/* register and update share their request. */
+static int register_or_update(struct cli_session *s, const char *command,
+                              const struct cli_args *args)
+{
+    char password[1024];
+    struct steep_error err;
+    int rc = CLI_OK;
+    bool reg = !strcmp(command, "register");
+    const char *id = args->positional[0];
+    if (read_password(args, password, sizeof(password)) < 0)
+        rc = CLI_USAGE;
+    else if ((reg ? steep_user_register : steep_user_update)(s->client, id, password,
+                                                             cli_arg(args, "role"),
+                                                             cli_arg(args, "attribute"), &err) < 0)
+        rc = cli_report(command, &err);
+    else if (s->json)
+        rc = cli_json_print(json_pack("{s:o}", "user", cli_json_str(id)));
+    else
+        printf("%s %s\n", reg ? "registered" : "updated", id);
+    explicit_bzero(password, sizeof(password));
+    return rc;
+}
+
+static int passwd(struct cli_session *s, const char *command, const struct cli_args *args)
+{
+    (void)command;
+    char password[1024];
+    struct steep_error err;
+    int rc = CLI_OK;
+    if (read_password(args, password, sizeof(password)) < 0)
+        rc = CLI_USAGE;
+    else if (steep_user_change_password(s->client, password, &err) < 0)
+        rc = cli_report("passwd", &err);
+    else if (s->json)
+        rc = cli_json_print(json_pack("{s:b}", "changed", 1));
+    else
+        printf("password changed; log in again\n");
+    explicit_bzero(password, sizeof(password));
+    return rc;
+}
+
+static int reset(struct cli_session *s, const char *command, const struct cli_args *args)
+{
+    (void)command;
+    char *fresh = NULL;
+    struct steep_error err;
+    int rc = CLI_OK;
+    const char *id = args->positional[0];
+    if (steep_user_reset_password(s->client, id, &fresh, &err) < 0)
+        rc = cli_report("reset", &err);
+    else if (s->json)
+        rc = cli_json_print(
+            json_pack("{s:o,s:o}", "user", cli_json_str(id), "password", cli_json_str(fresh)));
+    else
+        printf("new password for %s: %s\n", id, fresh);
+    free(fresh);
+    return rc;
+}
+
+static int delete_user(struct cli_session *s, const char *command, const struct cli_args *args)
+{
+    (void)command;
+    struct steep_error err;
+    if (steep_user_delete(s->client, args->positional[0], &err) < 0)
+        return cli_report("delete", &err);
+    if (s->json)
+        return cli_json_print(json_pack("{s:b}", "deleted", 1));
+    printf("deleted\n");
+    return CLI_OK;
+}
+
+static int list(struct cli_session *s, const char *command, const struct cli_args *args)
+{
+    (void)command;
+    struct steep_error err;
+    struct steep_string_list ids = {0};
+    const char *attribute = cli_arg(args, "attribute");
+    /* The request's id is an attribute filter that must not be empty: a
+     * DataOwnerManager names its attribute; for an admin any value lists all. */
+    if (steep_user_list(s->client, attribute ? attribute : s->user, &ids, &err) < 0)
+        return cli_report("list", &err);
+    int rc = CLI_OK;
+    if (s->json)
+        rc = cli_json_print(cli_json_strings(&ids));
+    else
+        for (size_t i = 0; i < ids.count; i++)
+            printf("%s\n", ids.items[i]);
+    steep_string_list_free(&ids);
+    return rc;
+}
+
+#define PASSWORD "password,password-file"
+static const struct cli_subcommand commands[] = {
+    {"login", PASSWORD, "", "", 1, 1, "one user id", CLI_ANON, login, NULL},
+    {"register", PASSWORD ",role,attribute", "", "role", 1, 1, "one user id", CLI_LOGGED_IN,
+     register_or_update, NULL},
+    {"update", PASSWORD ",role,attribute", "", "role", 1, 1, "one user id", CLI_LOGGED_IN,
+     register_or_update, NULL},
+    {"passwd", PASSWORD, "", "", 0, 0, "", CLI_LOGGED_IN, passwd, NULL},
+    {"reset", "", "", "", 1, 1, "one user id", CLI_LOGGED_IN, reset, NULL},
+    {"delete", "", "", "", 1, 1, "one user id", CLI_LOGGED_IN, delete_user, NULL},
+    {"list", "attribute", "", "", 0, 0, "", CLI_LOGGED_IN, list, NULL},
+};
 
 int cli_user(int argc, char **argv)
 {
-    if (argc < 2 || cli_wants_help(argc, argv)) {
-        usage();
-        return argc < 2 ? CLI_USAGE : CLI_OK;
-    }
-    const char *command = argv[1];
-    struct cli_args args;
-    if (cli_args_parse(argc - 1, argv + 1, "password,password-file,role,attribute", "", &args) < 0)
-        return CLI_USAGE;
-    struct cli_session s;
-    int rc = cli_session_open(&args, &s);
-    if (rc != CLI_OK)
-        return rc;
-    struct steep_error err;
-    char password[1024];
-    if (!strcmp(command, "login")) {
-        char *token = NULL;
-        if (need_positional(&args, command) < 0 ||
-            read_password(&args, password, sizeof(password)) < 0)
-            rc = CLI_USAGE;
-        else if (steep_user_login(s.client, args.positional[0], password, &token, &err) < 0)
-            rc = cli_report("login", &err);
-        else if (cli_credential_save(&s, args.positional[0], token) < 0)
-            rc = CLI_FAILED;
-        else if (s.json)
-            printf("{\"user\":\"%s\",\"logged_in\":true}\n", args.positional[0]);
-        else
-            printf("logged in as %s\n", args.positional[0]);
-        free(token);
-        explicit_bzero(password, sizeof(password));
-        cli_session_close(&s);
-        return rc;
-    }
-    if ((rc = cli_session_login_saved(&s, &args)) != CLI_OK) {
-        cli_session_close(&s);
-        return rc;
-    }
-    const char *role = cli_arg(&args, "role"), *attribute = cli_arg(&args, "attribute");
-    if (!strcmp(command, "register") || !strcmp(command, "update")) {
-        if (need_positional(&args, command) < 0 || !role) {
-            cli_error("user %s: needs ID and --role", command);
-            rc = CLI_USAGE;
-        } else if (read_password(&args, password, sizeof(password)) < 0)
-            rc = CLI_USAGE;
-        else if ((command[0] == 'r' ? steep_user_register : steep_user_update)(
-                     s.client, args.positional[0], password, role, attribute, &err) < 0)
-            rc = cli_report(command, &err);
-        else if (!s.json)
-            printf("%s %s\n", command[0] == 'r' ? "registered" : "updated", args.positional[0]);
-        else
-            printf("{\"user\":\"%s\"}\n", args.positional[0]);
-    } else if (!strcmp(command, "passwd")) {
-        if (read_password(&args, password, sizeof(password)) < 0)
-            rc = CLI_USAGE;
-        else if (steep_user_change_password(s.client, password, &err) < 0)
-            rc = cli_report("passwd", &err);
-        else
-            printf(s.json ? "{\"changed\":true}\n" : "password changed; log in again\n");
-    } else if (!strcmp(command, "reset")) {
-        char *fresh = NULL;
-        if (need_positional(&args, command) < 0)
-            rc = CLI_USAGE;
-        else if (steep_user_reset_password(s.client, args.positional[0], &fresh, &err) < 0)
-            rc = cli_report("reset", &err);
-        else if (s.json)
-            printf("{\"user\":\"%s\",\"password\":\"%s\"}\n", args.positional[0], fresh);
-        else
-            printf("new password for %s: %s\n", args.positional[0], fresh);
-        free(fresh);
-    } else if (!strcmp(command, "delete")) {
-        if (need_positional(&args, command) < 0)
-            rc = CLI_USAGE;
-        else if (steep_user_delete(s.client, args.positional[0], &err) < 0)
-            rc = cli_report("delete", &err);
-        else
-            printf(s.json ? "{\"deleted\":true}\n" : "deleted\n");
-    } else if (!strcmp(command, "list")) {
-        struct steep_string_list ids = {0};
-        /* The request's id is an attribute filter that must not be empty: a
-         * DataOwnerManager names its attribute; for an admin any value lists all. */
-        if (steep_user_list(s.client, attribute ? attribute : s.user, &ids, &err) < 0)
-            rc = cli_report("list", &err);
-        else {
-            if (s.json)
-                printf("[");
-            for (size_t i = 0; i < ids.count; i++) {
-                if (s.json) {
-                    printf(i ? "," : "");
-                    cli_print_json_string(ids.items[i]);
-                } else
-                    printf("%s\n", ids.items[i]);
-            }
-            if (s.json)
-                printf("]\n");
-            steep_string_list_free(&ids);
-        }
-    } else {
-        cli_error("unknown user command '%s' (see steep user --help)", command);
-        rc = CLI_USAGE;
-    }
-    explicit_bzero(password, sizeof(password));
-    cli_session_close(&s);
-    return rc;
+    return cli_dispatch(argc, argv, "user", commands, sizeof(commands) / sizeof(commands[0]),
+                        usage);
 }

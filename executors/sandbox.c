@@ -43,6 +43,7 @@ void steep_sandbox_limits_default(struct steep_sandbox_limits *limits)
     limits->open_files = 64;
     limits->memory_bytes = 1ull << 30;
     limits->file_size_bytes = 4ull << 30;
+    limits->message_bytes = STEEP_RUNNER_DEFAULT_MESSAGE;
 }
 
 void steep_sandbox_control_init(struct steep_sandbox_control *control)
@@ -157,7 +158,7 @@ static int encode_request(const struct steep_sandbox_task *task, struct spawn *s
                           struct steep_buf *encoded)
 {
     struct steep_runner_request *request = task->request;
-    size_t total = request->n_inputs + request->n_outputs;
+    size_t total = request->n_inputs + request->n_outputs + request->n_resources;
     ENSURE(total <= MAX_FILES, "task has too many files");
     int saved[MAX_FILES];
     struct steep_runner_file *files[MAX_FILES];
@@ -166,6 +167,8 @@ static int encode_request(const struct steep_sandbox_task *task, struct spawn *s
         files[k++] = &request->inputs[i];
     for (size_t i = 0; i < request->n_outputs; i++)
         files[k++] = &request->outputs[i];
+    for (size_t i = 0; i < request->n_resources; i++)
+        files[k++] = &request->resources[i];
     for (size_t i = 0; i < total; i++) {
         saved[i] = files[i]->fd;
         spawn->sources[1 + i] = files[i]->fd;
@@ -176,6 +179,7 @@ static int encode_request(const struct steep_sandbox_task *task, struct spawn *s
     request->open_files = task->limits.open_files;
     request->memory_bytes = task->limits.memory_bytes;
     request->file_size_bytes = task->limits.file_size_bytes;
+    request->message_bytes = task->limits.message_bytes;
     int rc = steep_runner_request_encode(request, encoded);
     for (size_t i = 0; i < total; i++)
         files[i]->fd = saved[i];
@@ -326,8 +330,8 @@ static int64_t now_ms(void)
 }
 
 /* Reads frames until the runner closes the channel or the deadline passes. */
-static void collect(int channel, pid_t pid, int64_t deadline, struct steep_sandbox_result *result,
-                    struct collected *seen)
+static void collect(int channel, pid_t pid, int64_t deadline, size_t max_frame,
+                    struct steep_sandbox_result *result, struct collected *seen)
 {
     struct steep_buf acc = STEEP_BUF_INIT;
     bool broken = false;
@@ -356,8 +360,8 @@ static void collect(int channel, pid_t pid, int64_t deadline, struct steep_sandb
         const uint8_t *payload;
         size_t payload_len, consumed;
         int r;
-        while (!broken && (r = steep_runner_frame_parse(&acc, &type, &payload, &payload_len,
-                                                        &consumed)) != 0) {
+        while (!broken && (r = steep_runner_frame_parse(&acc, max_frame, &type, &payload,
+                                                        &payload_len, &consumed)) != 0) {
             if (r < 0 || handle_frame(result, seen, type, payload, payload_len) < 0) {
                 /* A runner that breaks the protocol is stopped. */
                 log_warn("task runner %d broke the protocol: %s", (int)pid, steep_error_get());
@@ -415,7 +419,8 @@ static void explain(const struct steep_sandbox_task *task, const struct collecte
     else if (seen->violation >= 0)
         describe_violation(seen->violation, reason, size);
     else if (seen->memory)
-        snprintf(reason, size, "function exceeded its memory limit");
+        snprintf(reason, size, "function exceeded its memory limit of %llu MiB",
+                 (unsigned long long)(task->limits.memory_bytes >> 20));
     else if (sig == SIGXCPU || (sig == SIGKILL && cpu >= task->limits.cpu_seconds))
         snprintf(reason, size, "function exceeded its CPU time limit");
     else if (sig == SIGXFSZ)
@@ -488,7 +493,8 @@ int steep_sandbox_run(const struct steep_sandbox_task *task, struct steep_sandbo
     memset(result, 0, sizeof *result);
     GUARD(start(task, &channel, &pid));
     int64_t deadline = now_ms() + (int64_t)task->limits.wall_seconds * 1000;
-    collect(channel, pid, deadline, result, &seen);
+    collect(channel, pid, deadline, steep_runner_max_frame(task->limits.message_bytes), result,
+            &seen);
     close(channel);
     reap(task, pid, deadline, &seen, &status, &usage);
     if (task->control) {

@@ -31,9 +31,11 @@ struct steep_sandbox_limits {
     uint32_t open_files;      /* RLIMIT_NOFILE */
     uint64_t memory_bytes;    /* address space on top of the runner's own */
     uint64_t file_size_bytes; /* RLIMIT_FSIZE */
+    uint64_t message_bytes;   /* the RPC message limit: arguments, payload, result */
 };
 
-/* Defaults: 300 s CPU and wall clock, 1 GiB memory, 4 GiB per file, 64 files. */
+/* Defaults: 300 s CPU and wall clock, 1 GiB memory, 4 GiB per file, 64 files,
+ * 4 MiB messages. */
 void steep_sandbox_limits_default(struct steep_sandbox_limits *limits);
 
 /* Lets another thread cancel the task running in a slot. */

@@ -27,6 +27,8 @@ static int highest_fd(const struct steep_runner_request *request)
         highest = request->inputs[i].fd > highest ? request->inputs[i].fd : highest;
     for (size_t i = 0; i < request->n_outputs; i++)
         highest = request->outputs[i].fd > highest ? request->outputs[i].fd : highest;
+    for (size_t i = 0; i < request->n_resources; i++)
+        highest = request->resources[i].fd > highest ? request->resources[i].fd : highest;
     return highest;
 }
 
@@ -49,9 +51,14 @@ static int run(const struct steep_runner_request *request)
         steep_runner_report_memory();
         return fail(reason);
     }
-    if (summary.len > STEEP_RUNNER_MAX_FRAME) {
+    if (summary.len > request->message_bytes) {
+        char reason[STEEP_ERROR_MAX];
+        snprintf(reason, sizeof reason,
+                 "function result of %zu bytes exceeds the platform's message limit of %llu "
+                 "bytes",
+                 summary.len, (unsigned long long)request->message_bytes);
         steep_buf_free(&summary);
-        return fail("function result too large");
+        return fail(reason);
     }
     /* A function that survived a failed allocation still hit its limit. */
     steep_runner_report_memory();
@@ -68,7 +75,10 @@ int main(void)
 
     steep_log_init("task-runner");
     steep_buf_wipe(&frame);
-    if (steep_runner_frame_read(CHANNEL_FD, &type, &frame) != 1 || type != STEEP_RUNNER_REQUEST) {
+    /* The node is trusted; its request is bounded by the largest limit. */
+    if (steep_runner_frame_read(CHANNEL_FD, steep_runner_max_frame(STEEP_RUNNER_MAX_MESSAGE), &type,
+                                &frame) != 1 ||
+        type != STEEP_RUNNER_REQUEST) {
         log_error("task runner: no request from the node");
         return 2;
     }
@@ -77,7 +87,7 @@ int main(void)
         return 2;
     }
     steep_buf_free(&frame);
-    if (steep_runner_prime() < 0 ||
+    if (steep_runner_prime() < 0 || steep_executor_load(&request) < 0 ||
         steep_runner_confine(&request, CHANNEL_FD, highest_fd(&request)) < 0) {
         fail(steep_error_get());
         _exit(2);

@@ -22,6 +22,7 @@ STEEP_FN(steep_fn_gbdt_predict);
 STEEP_FN(steep_fn_gbdt_train);
 STEEP_FN(steep_fn_logistic_regression_train);
 STEEP_FN(steep_fn_principal_components_analysis);
+STEEP_FN(steep_fn_face_detection);
 STEEP_FN(steep_fn_test_crash);
 STEEP_FN(steep_fn_test_loop);
 STEEP_FN(steep_fn_test_alloc);

@@ -16,6 +16,8 @@ packages=(
   libclang-rt-14-dev-wasm32
   # built-ins: JPEG decoding for face detection
   libjpeg62-turbo-dev
+  # the CLI's tests: man renders steep(1), script gives the colour test a terminal
+  man-db bsdutils
 )
 
 missing=()

@@ -21,6 +21,7 @@
 #include "tee/tee.h"
 
 #include "steep-tee-serve.h"
+#include "steep_version.h"
 
 #define MAX_LIST 16
 
@@ -351,6 +352,10 @@ static const struct command commands[] = {
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("steep-tee %s\n", STEEP_VERSION);
+        return 0;
+    }
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
         return usage(argc < 2 ? 2 : 0);
     struct args args = {0};

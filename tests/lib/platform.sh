@@ -2,7 +2,9 @@
 # directory, stopped and removed when the test exits. Source it, then call
 # platform_start [EXECUTORS] [SLOTS]. Afterwards: STEEP_DIR, STEEP_HOME,
 # FILES_DIR, FILES_URL, STEEP (the CLI), PORT_BASE and the address variables
-# the C examples read are exported.
+# the C examples read are exported. The supervisor restarts nothing unless
+# PLATFORM_RESTARTS says how often (tests kill processes and expect them to
+# stay down); `steep up` itself defaults to 5.
 
 set -euo pipefail
 : "${STEEP_BIN:=${STEEP_BUILD_DIR:-$PWD/build}/bin}"
@@ -66,7 +68,8 @@ platform_start() {
     platform_seed_keys
     if "$STEEP" up --dir "$STEEP_DIR" --files "$FILES_DIR" --executors "$executors" \
          --slots "$slots" --port-base "$PORT_BASE" --files-port "$FILES_PORT" \
-         --insecure-test-payloads >"$platform_tmp/up.log" 2>&1; then
+         --face-model "$STEEP_SHARED_DIR/fixtures/seetaface/seeta_fd_frontal_v1.0.bin" \
+         --restarts "${PLATFORM_RESTARTS:-0}" --insecure-test-payloads >"$platform_tmp/up.log" 2>&1; then
       export PORT_BASE FILES_URL=http://localhost:$FILES_PORT
       export STEEP_AUTH_ADDRESS=localhost:$PORT_BASE STEEP_FRONTEND_ADDRESS=localhost:$((PORT_BASE + 1))
       return 0
