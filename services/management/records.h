@@ -7,8 +7,10 @@
  * staged tasks (Steep's durable queue index "staged-<task uuid>", read by
  * the scheduler). Byte strings are JSON arrays of integers, sets are
  * {"uids":[...]} kept sorted and unique, maps are {"inner":{...}}.
- * Steep adds to the task record only "executor_id" (the execution slot the
- * scheduler handed the task to); Teaclave's readers ignore it.
+ * Steep adds to the task record "executor_id" (the execution slot the
+ * scheduler handed the task to) and "function_content" (what its approvals
+ * cover, integrity.h), and to output file records "assigned_task" and
+ * "assigned_name" (outputs are written once); Teaclave's readers ignore them.
  */
 #ifndef STEEP_MANAGEMENT_RECORDS_H
 #define STEEP_MANAGEMENT_RECORDS_H
