@@ -63,16 +63,16 @@ install(FILES ${CMAKE_SOURCE_DIR}/cli/completion/steep.bash
 # systemd units (packaging/systemd/*.in) name the installed executables;
 # they are filled in at install time with the prefix of that install, so the
 # same build tree gives right units for `cmake --install --prefix P` and for
-# the package (CPack installs with prefix /usr).
+# the package (CPack installs with prefix /usr). Written straight to their
+# destination (steep_install_configured, cmake/steep.cmake), not through the build tree, so
+# installs to different prefixes may run at once.
 set(STEEP_UNIT_DIR lib/systemd/system CACHE STRING
     "where the systemd units are installed (relative: below the prefix)")
 file(GLOB steep_units ${CMAKE_SOURCE_DIR}/packaging/systemd/*.in)
 foreach(unit ${steep_units})
   get_filename_component(name ${unit} NAME)
   string(REGEX REPLACE "\\.in$" "" name ${name})
-  install(CODE "set(STEEP_BINDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\")
-    configure_file(\"${unit}\" \"${CMAKE_BINARY_DIR}/systemd/${name}\" @ONLY)")
-  install(FILES ${CMAKE_BINARY_DIR}/systemd/${name} DESTINATION ${STEEP_UNIT_DIR})
+  steep_install_configured(${unit} ${STEEP_UNIT_DIR} ${name})
 endforeach()
 
 # `make deb`: a binary package of the whole install tree.
