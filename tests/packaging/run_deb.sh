@@ -45,6 +45,16 @@ if grep -rlF -e "$build" -e "${STEEP_SOURCE_DIR:?}/" "$root/usr/lib/systemd" "$r
      "$root/usr/lib/pkgconfig" 2>/dev/null; then fail "package names the build tree"; else
   ok "no build-tree paths in units or steep.pc"; fi
 
+# Every packaged binary that has --version runs from the scratch root (its
+# libraries resolve) and reports the build tree's version.
+bad=""
+for b in steep steep-tee steep-authentication steep-access-control steep-storage \
+         steep-management steep-scheduler steep-frontend steep-execution; do
+  got=$("$root/usr/bin/$b" --version 2>&1) || got="exit $?: $got"
+  [ "$got" = "$("$build/bin/$b" --version 2>&1)" ] || bad="$bad $b($got)"
+done
+[ -z "$bad" ] && ok "packaged binaries run and report the build's version" || fail "--version:$bad"
+
 # A marker in the unpacked default policy proves `steep up` copied the
 # package's policies, not the source tree's.
 echo "# packaged policy marker" >> "$root/usr/share/steep/policies/tasks.policy"
