@@ -3,7 +3,7 @@
 
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build build-asan build-fuzz test test-asan fuzz demo bench deb clean format
+.PHONY: all deps build build-asan build-fuzz test test-asan fuzz demo bench conformance deb clean format
 
 all: build
 
@@ -39,6 +39,11 @@ deb: deps build
 
 bench: deps build
 	@bash scripts/bench.sh
+
+# The WebAssembly core spec tests through the wasm executor's engine
+# (every non-SIMD file of ../shared/fixtures/wasm-testsuite).
+conformance: deps build
+	@bash tests/wamr/run_conformance.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

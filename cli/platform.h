@@ -87,8 +87,9 @@ bool platform_pid_listens_on(int pid, int port);
 int provision_keys(const char *dir);
 int provision_measure_and_sign(const char *dir);
 int provision_policies(const char *dir);
+/* face_model: the SeetaFace model's absolute path, or NULL. */
 int provision_config(const char *dir, const struct platform_ports *p, int executor_slots,
-                     bool test_payloads);
+                     bool test_payloads, const char *face_model);
 
 /* ---- process supervision (supervise.c) ---- */
 void platform_log_tail(const char *log_path);

@@ -41,6 +41,7 @@ static void up_usage(void)
 {
     printf("usage: steep up --dir DIR [--files FILES_DIR] [--executors N] [--slots N]\n"
            "                [--port-base PORT] [--files-port PORT] [--restarts N]\n"
+           "                [--face-model F]\n"
            "Starts a complete local platform with the sim TEE back-end (simulation, not\n"
            "hardware). Creates keys and config once under DIR; running it again on the\n"
            "same DIR restarts the same platform with all its data.\n"
@@ -53,13 +54,16 @@ static void up_usage(void)
            "  --restarts N     a process that dies is restarted (backoff 250 ms doubling\n"
            "                   to 8 s) at most N times in a row (default 5; 0 = never);\n"
            "                   each death is logged in DIR/logs/supervisor.log\n"
+           "  --face-model F   the SeetaFace model (seeta_fd_frontal_v1.0.bin) that\n"
+           "                   builtin-face-detection reads (written into a new steep.toml)\n"
            "  --insecure-test-payloads  a TEST platform: hostile test functions may run\n"
            "                   and tasks may use file:// URLs (written into a new steep.toml)\n");
 }
 
 int cli_up(int argc, char **argv)
 {
-    const char *dir_arg = NULL, *files = NULL;
+    const char *dir_arg = NULL, *files = NULL, *face_model_arg = NULL;
+    char face_model[PATH_MAX];
     int executors = -1, base = 0, files_port = 0, restarts = -1;
     bool test_payloads = false;
     long slots = sysconf(_SC_NPROCESSORS_ONLN);
@@ -85,6 +89,8 @@ int cli_up(int argc, char **argv)
             restarts = atoi(argv[++i]);
         else if (!strcmp(a, "--insecure-test-payloads"))
             test_payloads = true;
+        else if (!strcmp(a, "--face-model") && v)
+            face_model_arg = argv[++i];
         else {
             cli_error("up: unknown or incomplete argument '%s' (see steep up --help)", a);
             return CLI_USAGE;
@@ -96,6 +102,13 @@ int cli_up(int argc, char **argv)
         cli_error("up: --dir is required; --executors 0-32, --slots 1-256, --restarts 0-1000, "
                   "--port-base 1024-%d",
                   65535 - 10004);
+        return CLI_USAGE;
+    }
+    errno = 0;
+    if (face_model_arg &&
+        (!realpath(face_model_arg, face_model) || strpbrk(face_model, "\"\\\n") != NULL)) {
+        cli_error("up: --face-model %s: %s", face_model_arg,
+                  errno ? strerror(errno) : "not usable in a TOML string");
         return CLI_USAGE;
     }
     if (platform_make_dir(dir_arg, 0755) < 0)
@@ -147,7 +160,9 @@ int cli_up(int argc, char **argv)
     platform_ports_from_base(st.port_base, &ports);
     ports.files = st.files_port;
     if (provision_keys(dir) < 0 || provision_measure_and_sign(dir) < 0 ||
-        provision_policies(dir) < 0 || provision_config(dir, &ports, (int)slots, test_payloads) < 0)
+        provision_policies(dir) < 0 ||
+        provision_config(dir, &ports, (int)slots, test_payloads,
+                         face_model_arg ? face_model : NULL) < 0)
         return CLI_FAILED;
 
     struct platform_plan plan = {

@@ -78,6 +78,8 @@ static struct steep_rpc_client *connect_service(steep_client *client, const char
         .address = address,
         .tls = client_verifier_tls(client->verifier, service_name),
         .connect_timeout_ms = 5000,
+        /* Responses may carry a task's arguments and its result (GetTask). */
+        .max_message = steep_rpc_internal_max_message(STEEP_RPC_DEFAULT_MAX_MESSAGE),
     };
     return steep_rpc_client_new(&config);
 }

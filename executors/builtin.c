@@ -13,5 +13,10 @@ int steep_executor_select(const char *executor_type, const char *executor,
         *runner_executor = "builtin";
         return 0;
     }
+    if (strcasecmp(executor_type, "WAMicroRuntime") == 0 &&
+        strcasecmp(executor, "WAMicroRuntime") == 0) {
+        *runner_executor = "wamr";
+        return 0;
+    }
     return steep_error_set("function not available: (%s, %s)", executor_type, executor);
 }

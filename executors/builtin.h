@@ -2,9 +2,9 @@
  * The builtin executor: which (function executor_type, task executor) pairs
  * it serves, and running a built-in function by name inside the runner.
  *
- * Only the pair (Builtin, Builtin) is available today; any other pair
- * fails with Teaclave's text "function not available: (<type>, <executor>)"
- * (python/mesapy and wamr executors come later).
+ * Pairs served: (Builtin, Builtin) and (WAMicroRuntime, WAMicroRuntime)
+ * (executors/wamr); any other pair fails with Teaclave's text "function
+ * not available: (<type>, <executor>)".
  */
 #ifndef STEEP_EXECUTORS_BUILTIN_H
 #define STEEP_EXECUTORS_BUILTIN_H
@@ -16,6 +16,11 @@ int steep_executor_select(const char *executor_type, const char *executor,
                           const char **runner_executor);
 
 struct steep_fn_io;
+struct steep_runner_request;
+
+/* Runner side, before confinement: what an executor must load while it
+ * still may (the wamr executor's compiled module). -1: the task fails. */
+int steep_executor_load(struct steep_runner_request *request);
 
 /* Runner side: runs function_name of the given executor with the
  * arguments JSON; the summary is appended to summary. -1 with

@@ -1,6 +1,10 @@
 /*
- * Confinement of the task runner, applied by the runner to itself after it
- * read its request and before it calls the function (runner_confine.c).
+ * Confinement of the task runner (runner_confine.c): the runner process the
+ * node starts becomes the first process of a fresh PID namespace, enters
+ * the task's namespaces and empty root and drops to the sandbox user
+ * (steep_runner_enter), forks the worker that runs the function
+ * (steep_runner_supervise), and the worker shuts itself in before the
+ * function's first instruction (steep_runner_confine).
  */
 #ifndef STEEP_EXECUTORS_RUNNER_CONFINE_H
 #define STEEP_EXECUTORS_RUNNER_CONFINE_H
@@ -10,12 +14,39 @@
 
 #include "runner_protocol.h"
 
+#define STEEP_SANDBOX_DEFAULT_UID 65534u
+#define STEEP_SANDBOX_DEFAULT_GID 65534u
+
+struct steep_runner_options {
+    uint32_t uid, gid; /* the host user the task runs as (never 0) */
+    /* false only with [execution] insecure_without_user_namespace */
+    bool user_namespace;
+    /* Test builds only: refused system calls are reported and fail with
+     * ENOSYS instead of ending the task (the syscall audit). */
+    bool audit;
+};
+
+void steep_runner_options_default(struct steep_runner_options *options);
+/* --uid=N --gid=N --audit-syscalls --insecure-without-user-namespace */
+int steep_runner_options_parse(int argc, char **argv, struct steep_runner_options *options);
+
 /* Loads what the function may need later and cannot open under seccomp
- * (OpenSSL providers and its random generator, the time zone). */
+ * (OpenSSL providers and its random generator, the time zone, glibc's
+ * cached memory size for qsort). */
 int steep_runner_prime(void);
-/* Namespaces and chroot (where permitted), rlimits, crash and violation
- * reporting over channel, PR_SET_NO_NEW_PRIVS and the seccomp allow-list. */
-int steep_runner_confine(const struct steep_runner_request *request, int channel, int highest_fd);
+/* As root and pid 1 of a new PID namespace: new mount, network, IPC and
+ * UTS namespaces, pivot_root into the empty jail_dir, the sandbox user and
+ * its own user namespace; dies with the node (channel is its link). */
+int steep_runner_enter(const char *jail_dir, int channel,
+                       const struct steep_runner_options *options);
+/* Forks the worker. Returns 0 in the worker; the supervisor (pid 1 of the
+ * namespace) waits for it, sends its wait status as an EXIT frame over
+ * channel and exits, so it never returns. */
+int steep_runner_supervise(int channel);
+/* In the worker: rlimits, crash and violation reporting over channel, no
+ * capabilities, PR_SET_NO_NEW_PRIVS, Landlock and the seccomp allow-list. */
+int steep_runner_confine(const struct steep_runner_request *request, int channel, int highest_fd,
+                         const struct steep_runner_options *options);
 /* Tells the node when the address space ran out or an allocation failed. */
 void steep_runner_report_memory(void);
 /* True once a malloc/calloc/realloc of the runner failed (runner_memory.c). */

@@ -65,6 +65,21 @@ static struct steep_reader *open_input(void *ctx, const char *name)
     return reader;
 }
 
+/* A platform resource: raw, read from its start. */
+static struct steep_reader *open_resource(void *ctx, const char *name)
+{
+    struct steep_runner_io *self = ctx;
+    size_t index;
+    const struct steep_runner_file *file =
+        find(self->request->resources, self->request->n_resources, name, &index);
+    if (!file) {
+        steep_error_set("this node has no %s for the function", name);
+        return NULL;
+    }
+    int fd = reopen(file->fd);
+    return fd < 0 ? NULL : steep_plain_reader_new(fd);
+}
+
 /* Wraps an output writer to report the cmac to the node on close. */
 struct reporting_writer {
     struct steep_writer base;
@@ -157,4 +172,5 @@ void steep_runner_io_init(struct steep_runner_io *runner_io,
     runner_io->io.open_input = open_input;
     runner_io->io.create_output = create_output;
     runner_io->io.log = log_line;
+    runner_io->io.open_resource = open_resource;
 }

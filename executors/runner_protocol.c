@@ -13,10 +13,20 @@
 #include "core/error.h"
 
 #define MAX_FILES 1024
+/* Names, descriptors and limits around the arguments and the payload. */
+#define REQUEST_OVERHEAD (64u << 10)
+
+size_t steep_runner_max_frame(uint64_t message_bytes)
+{
+    uint64_t m = message_bytes ? message_bytes : STEEP_RUNNER_DEFAULT_MESSAGE;
+    if (m > STEEP_RUNNER_MAX_MESSAGE)
+        m = STEEP_RUNNER_MAX_MESSAGE;
+    return (size_t)(2 * m + REQUEST_OVERHEAD);
+}
 
 static int put_bytes(struct steep_buf *out, const void *data, size_t len)
 {
-    ENSURE(len <= STEEP_RUNNER_MAX_FRAME, "runner request field too large");
+    ENSURE(len <= UINT32_MAX, "runner request field too large");
     GUARD(steep_buf_append_u32le(out, (uint32_t)len));
     return steep_buf_append(out, data, len);
 }
@@ -38,6 +48,15 @@ static int put_file(struct steep_buf *out, const struct steep_runner_file *file)
 
 int steep_runner_request_encode(const struct steep_runner_request *request, struct steep_buf *out)
 {
+    uint64_t message =
+        request->message_bytes ? request->message_bytes : STEEP_RUNNER_DEFAULT_MESSAGE;
+    size_t arguments = request->arguments ? strlen(request->arguments) : 0;
+    ENSURE(arguments <= message,
+           "task arguments of %zu bytes exceed the platform's message limit of %llu bytes",
+           arguments, (unsigned long long)message);
+    ENSURE(request->payload_len <= message,
+           "function payload of %zu bytes exceeds the platform's message limit of %llu bytes",
+           request->payload_len, (unsigned long long)message);
     steep_buf_wipe(out);
     GUARD(put_string(out, request->executor));
     GUARD(put_string(out, request->function_name));
@@ -49,13 +68,19 @@ int steep_runner_request_encode(const struct steep_runner_request *request, stru
     GUARD(steep_buf_append_u32le(out, request->open_files));
     GUARD(steep_buf_append_u64le(out, request->memory_bytes));
     GUARD(steep_buf_append_u64le(out, request->file_size_bytes));
+    GUARD(steep_buf_append_u64le(out, message));
     GUARD(steep_buf_append_u32le(out, (uint32_t)request->n_inputs));
     for (size_t i = 0; i < request->n_inputs; i++)
         GUARD(put_file(out, &request->inputs[i]));
     GUARD(steep_buf_append_u32le(out, (uint32_t)request->n_outputs));
     for (size_t i = 0; i < request->n_outputs; i++)
         GUARD(put_file(out, &request->outputs[i]));
-    ENSURE(out->len <= STEEP_RUNNER_MAX_FRAME, "runner request too large");
+    GUARD(steep_buf_append_u32le(out, (uint32_t)request->n_resources));
+    for (size_t i = 0; i < request->n_resources; i++)
+        GUARD(put_file(out, &request->resources[i]));
+    size_t max_frame = steep_runner_max_frame(message);
+    ENSURE(out->len <= max_frame, "runner request of %zu bytes exceeds its limit of %zu bytes",
+           out->len, max_frame);
     return 0;
 }
 
@@ -123,8 +148,12 @@ static int decode(struct steep_cursor *c, struct steep_runner_request *request)
     GUARD(steep_cursor_read_u32le(c, &request->open_files));
     GUARD(steep_cursor_read_u64le(c, &request->memory_bytes));
     GUARD(steep_cursor_read_u64le(c, &request->file_size_bytes));
+    GUARD(steep_cursor_read_u64le(c, &request->message_bytes));
+    ENSURE(request->message_bytes > 0 && request->message_bytes <= STEEP_RUNNER_MAX_MESSAGE,
+           "runner request has a bad message limit");
     GUARD(get_files(c, &request->inputs, &request->n_inputs));
     GUARD(get_files(c, &request->outputs, &request->n_outputs));
+    GUARD(get_files(c, &request->resources, &request->n_resources));
     ENSURE(steep_cursor_remaining(c) == 0, "runner request has trailing bytes");
     return 0;
 }
@@ -160,6 +189,7 @@ void steep_runner_request_free(struct steep_runner_request *request)
     free(request->jail_dir);
     free_files(request->inputs, request->n_inputs);
     free_files(request->outputs, request->n_outputs);
+    free_files(request->resources, request->n_resources);
     memset(request, 0, sizeof *request);
 }
 
@@ -179,7 +209,7 @@ static int write_all(int fd, const uint8_t *data, size_t len)
 int steep_runner_frame_write(int fd, uint8_t type, const void *data, size_t len)
 {
     uint8_t header[STEEP_RUNNER_FRAME_HEADER];
-    ENSURE(len <= STEEP_RUNNER_MAX_FRAME, "runner frame too large");
+    ENSURE(len <= UINT32_MAX, "runner frame too large");
     header[0] = (uint8_t)len;
     header[1] = (uint8_t)(len >> 8);
     header[2] = (uint8_t)(len >> 16);
@@ -205,7 +235,7 @@ static int read_exact(int fd, uint8_t *data, size_t n)
     return 1;
 }
 
-int steep_runner_frame_read(int fd, uint8_t *type, struct steep_buf *payload)
+int steep_runner_frame_read(int fd, size_t max_frame, uint8_t *type, struct steep_buf *payload)
 {
     uint8_t header[STEEP_RUNNER_FRAME_HEADER] = {0};
     struct steep_cursor c = steep_cursor_make(header, sizeof header);
@@ -215,7 +245,8 @@ int steep_runner_frame_read(int fd, uint8_t *type, struct steep_buf *payload)
         return r;
     GUARD(steep_cursor_read_u32le(&c, &len));
     GUARD(steep_cursor_read_u8(&c, type));
-    ENSURE(len <= STEEP_RUNNER_MAX_FRAME, "runner frame too large");
+    ENSURE(len <= max_frame, "runner frame of %u bytes exceeds its limit of %zu bytes", len,
+           max_frame);
     steep_buf_reset(payload);
     GUARD(steep_buf_reserve(payload, len + 1));
     if (len > 0) {
@@ -226,8 +257,8 @@ int steep_runner_frame_read(int fd, uint8_t *type, struct steep_buf *payload)
     return steep_buf_terminate(payload) < 0 ? -1 : 1;
 }
 
-int steep_runner_frame_parse(const struct steep_buf *acc, uint8_t *type, const uint8_t **payload,
-                             size_t *payload_len, size_t *consumed)
+int steep_runner_frame_parse(const struct steep_buf *acc, size_t max_frame, uint8_t *type,
+                             const uint8_t **payload, size_t *payload_len, size_t *consumed)
 {
     struct steep_cursor c = steep_cursor_make(acc->data, acc->len);
     uint32_t len;
@@ -235,7 +266,8 @@ int steep_runner_frame_parse(const struct steep_buf *acc, uint8_t *type, const u
         return 0;
     GUARD(steep_cursor_read_u32le(&c, &len));
     GUARD(steep_cursor_read_u8(&c, type));
-    ENSURE(len <= STEEP_RUNNER_MAX_FRAME, "runner frame too large");
+    ENSURE(len <= max_frame, "runner frame of %u bytes exceeds its limit of %zu bytes", len,
+           max_frame);
     if (steep_cursor_remaining(&c) < len)
         return 0;
     GUARD(steep_cursor_read_span(&c, payload, len));

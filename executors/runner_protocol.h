@@ -3,10 +3,16 @@
  * process (steep-task-runner).
  *
  * One stream socket per task. Every message is a frame: u32 little-endian
- * payload length (at most STEEP_RUNNER_MAX_FRAME), u8 type, payload. The
+ * payload length, u8 type, payload. Sizes follow the platform's RPC message
+ * limit ([rpc] max_message_bytes, carried in the request): the arguments,
+ * the payload and the function's result may each be as large as one
+ * message, so a frame may hold up to steep_runner_max_frame() bytes. The
  * node sends exactly one REQUEST; the runner answers with any number of
  * LOG and OUTPUT frames and finally OK or ERROR (or VIOLATION / MEMORY when
- * the sandbox stopped the function). The task's files are inherited as
+ * the sandbox stopped the function), then EXIT from the supervisor once the
+ * worker that ran the function ended (runner_confine.c). The task's files
+ * (and the platform's resources, such as the face detector's model or a
+ * compiled WebAssembly module) are inherited as
  * already-open descriptors whose numbers the request names; the runner
  * opens no path itself.
  *
@@ -22,8 +28,15 @@
 
 #include "core/buf.h"
 
-#define STEEP_RUNNER_MAX_FRAME    (1u << 20)
 #define STEEP_RUNNER_FRAME_HEADER 5
+/* The RPC layer's default message limit, when a request names none. */
+#define STEEP_RUNNER_DEFAULT_MESSAGE (4u << 20)
+/* The largest message limit a platform may configure. */
+#define STEEP_RUNNER_MAX_MESSAGE (64u << 20)
+
+/* The largest frame for a message limit (0: the default): a request holds
+ * the arguments and the payload (one message each) and some names. */
+size_t steep_runner_max_frame(uint64_t message_bytes);
 
 enum steep_runner_frame_type {
     STEEP_RUNNER_REQUEST = 1,
@@ -33,6 +46,7 @@ enum steep_runner_frame_type {
     STEEP_RUNNER_ERROR = 5,     /* the failure reason */
     STEEP_RUNNER_VIOLATION = 6, /* u32 syscall number the seccomp filter refused */
     STEEP_RUNNER_MEMORY = 7,    /* the function ran out of address space */
+    STEEP_RUNNER_EXIT = 8,      /* u32 wait status of the worker, from its supervisor */
 };
 
 enum steep_runner_scheme {
@@ -61,11 +75,18 @@ struct steep_runner_request {
     uint32_t open_files;
     uint64_t memory_bytes;
     uint64_t file_size_bytes;
+    uint64_t message_bytes; /* the platform's message limit (0: the default) */
     size_t n_inputs, n_outputs;
     struct steep_runner_file *inputs;
     struct steep_runner_file *outputs;
+    /* Files the platform supplies besides the task's, raw and read-only
+     * (builtin-face-detection's "face_model"). */
+    size_t n_resources;
+    struct steep_runner_file *resources;
 };
 
+/* Fails, naming both sizes, when the arguments or the payload are larger
+ * than the request's message limit. */
 int steep_runner_request_encode(const struct steep_runner_request *request, struct steep_buf *out);
 /* Fills request with allocated copies; free with steep_runner_request_free. */
 int steep_runner_request_decode(const uint8_t *data, size_t len,
@@ -75,13 +96,15 @@ void steep_runner_request_free(struct steep_runner_request *request);
 
 /* Writes one frame, looping over short writes; never raises SIGPIPE. */
 int steep_runner_frame_write(int fd, uint8_t type, const void *data, size_t len);
-/* Reads one whole frame (blocking). Returns 1, 0 at a clean end of stream, -1. */
-int steep_runner_frame_read(int fd, uint8_t *type, struct steep_buf *payload);
+/* Reads one whole frame of at most max_frame bytes (blocking). Returns 1, 0
+ * at a clean end of stream, -1. */
+int steep_runner_frame_read(int fd, size_t max_frame, uint8_t *type, struct steep_buf *payload);
 /* Takes the next complete frame off the front of an accumulation buffer.
  * Returns 1 (type and span set, pointing into acc), 0 when more bytes are
- * needed, -1 on an oversized frame. *consumed is the frame's total size. */
-int steep_runner_frame_parse(const struct steep_buf *acc, uint8_t *type, const uint8_t **payload,
-                             size_t *payload_len, size_t *consumed);
+ * needed, -1 on a frame over max_frame bytes. *consumed is the frame's
+ * total size. */
+int steep_runner_frame_parse(const struct steep_buf *acc, size_t max_frame, uint8_t *type,
+                             const uint8_t **payload, size_t *payload_len, size_t *consumed);
 
 int steep_runner_output_encode(const char *name, const uint8_t cmac[16], struct steep_buf *out);
 int steep_runner_output_decode(const uint8_t *data, size_t len, char *name, size_t name_size,

@@ -2,10 +2,14 @@
  * Node side of the sandbox: start the runner, feed it the request, collect
  * its frames under a wall-clock deadline, reap it and explain its end.
  *
- * The process is vforked from a multi-threaded node, so the child does only
- * async-signal-safe work (dup2, close_range, prctl, execve) before exec;
- * everything else (namespaces, chroot, rlimits, seccomp) happens in the
- * single-threaded runner (task_runner.c). All descriptors the node opens
+ * The process is cloned from a multi-threaded node with CLONE_VFORK (the
+ * node's memory, this thread suspended until exec) and CLONE_NEWPID, so the
+ * runner is pid 1 of its own PID namespace: killing it kills the whole
+ * task. The child does only async-signal-safe work (dup2, close_range,
+ * prctl, execve) before exec; everything else (the other namespaces, the
+ * empty root, the sandbox user, rlimits, Landlock, seccomp) happens in the
+ * single-threaded runner (runner_confine.c), whose supervisor reports the
+ * worker's wait status in an EXIT frame. All descriptors the node opens
  * are close-on-exec, so a task never inherits another slot's files.
  */
 #include "sandbox.h"
@@ -14,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +28,8 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,6 +42,42 @@
 #define MAX_LOG_LINES 10000
 #define MAX_LOG_BYTES (4u << 20)
 #define MAX_FILES     512
+#define CHILD_STACK   (64 * 1024)
+#define MAX_AUDITED   64
+
+/* Set once at node start (steep_sandbox_configure), read by every slot. */
+static struct steep_sandbox_options options = {65534, 65534, false, false};
+
+void steep_sandbox_options_default(struct steep_sandbox_options *defaults)
+{
+    defaults->uid = 65534;
+    defaults->gid = 65534;
+    defaults->insecure_without_user_namespace = false;
+    defaults->audit_syscalls = false;
+}
+
+int steep_sandbox_configure(const struct steep_sandbox_options *configured)
+{
+    ENSURE(configured->uid != 0 && configured->uid < UINT32_MAX,
+           "[execution] sandbox_uid must be 1..4294967294 (never root)");
+    ENSURE(configured->gid != 0 && configured->gid < UINT32_MAX,
+           "[execution] sandbox_gid must be 1..4294967294 (never root)");
+#ifndef STEEP_TEST_PAYLOADS
+    ENSURE(!configured->audit_syscalls, "the syscall audit exists only in test builds");
+#endif
+    options = *configured;
+    return 0;
+}
+
+static bool audit_requested(void)
+{
+#ifdef STEEP_TEST_PAYLOADS
+    const char *env = getenv("STEEP_SANDBOX_AUDIT");
+    return options.audit_syscalls || (env && strcmp(env, "1") == 0);
+#else
+    return false;
+#endif
+}
 
 void steep_sandbox_limits_default(struct steep_sandbox_limits *limits)
 {
@@ -43,6 +86,7 @@ void steep_sandbox_limits_default(struct steep_sandbox_limits *limits)
     limits->open_files = 64;
     limits->memory_bytes = 1ull << 30;
     limits->file_size_bytes = 4ull << 30;
+    limits->message_bytes = STEEP_RUNNER_DEFAULT_MESSAGE;
 }
 
 void steep_sandbox_control_init(struct steep_sandbox_control *control)
@@ -95,17 +139,21 @@ void steep_sandbox_result_free(struct steep_sandbox_result *result)
 struct spawn {
     int sources[MAX_FILES + 1]; /* node descriptors; [0] is the channel */
     size_t n;
-    char *argv[2];
+    const char *path;
+    char uid_arg[32], gid_arg[32];
+    char *argv[6];
     char *envp[4];
     char log_env[64];
     int null_fd; /* /dev/null, the runner's stdin and stdout */
-    pid_t parent;
 };
 
-/* Runs in the vforked child (the parent's memory, this thread suspended):
- * async-signal-safe calls only, no writes outside this frame. */
-static void __attribute__((noreturn)) exec_runner(const char *path, struct spawn *spawn)
+/* Runs in the cloned child (the parent's memory, this thread suspended,
+ * its own stack): async-signal-safe calls only, no writes outside this
+ * frame. Not instrumented: a sanitizer's stack bookkeeping would write into
+ * the node's shadow memory from a stack it does not know. */
+__attribute__((no_sanitize("address"))) static int exec_runner(void *arg)
 {
+    struct spawn *spawn = arg;
     int low = (int)(CHANNEL_FD + spawn->n);
     int moved[MAX_FILES + 1];
     sigset_t all;
@@ -113,7 +161,10 @@ static void __attribute__((noreturn)) exec_runner(const char *path, struct spawn
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
     signal(SIGPIPE, SIG_DFL);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != spawn->parent)
+    /* The parent lies outside the new PID namespace (getppid() is 0): a
+     * node that died before this line leaves the runner a closed channel,
+     * and it exits when it reads no request. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         _exit(126);
     /* First move every source above the target range, then into place. */
     for (size_t i = 0; i < spawn->n; i++) {
@@ -130,8 +181,23 @@ static void __attribute__((noreturn)) exec_runner(const char *path, struct spawn
     close_range((unsigned)low, ~0u, 0);
     struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
-    execve(path, spawn->argv, spawn->envp);
+    execve(spawn->path, spawn->argv, spawn->envp);
     _exit(127);
+}
+
+static void prepare_argv(struct spawn *spawn, bool audit)
+{
+    size_t n = 0;
+    spawn->argv[n++] = "steep-task-runner";
+    snprintf(spawn->uid_arg, sizeof spawn->uid_arg, "--uid=%u", options.uid);
+    snprintf(spawn->gid_arg, sizeof spawn->gid_arg, "--gid=%u", options.gid);
+    spawn->argv[n++] = spawn->uid_arg;
+    spawn->argv[n++] = spawn->gid_arg;
+    if (options.insecure_without_user_namespace)
+        spawn->argv[n++] = "--insecure-without-user-namespace";
+    if (audit)
+        spawn->argv[n++] = "--audit-syscalls";
+    spawn->argv[n] = NULL;
 }
 
 static void prepare_env(struct spawn *spawn)
@@ -157,7 +223,7 @@ static int encode_request(const struct steep_sandbox_task *task, struct spawn *s
                           struct steep_buf *encoded)
 {
     struct steep_runner_request *request = task->request;
-    size_t total = request->n_inputs + request->n_outputs;
+    size_t total = request->n_inputs + request->n_outputs + request->n_resources;
     ENSURE(total <= MAX_FILES, "task has too many files");
     int saved[MAX_FILES];
     struct steep_runner_file *files[MAX_FILES];
@@ -166,6 +232,8 @@ static int encode_request(const struct steep_sandbox_task *task, struct spawn *s
         files[k++] = &request->inputs[i];
     for (size_t i = 0; i < request->n_outputs; i++)
         files[k++] = &request->outputs[i];
+    for (size_t i = 0; i < request->n_resources; i++)
+        files[k++] = &request->resources[i];
     for (size_t i = 0; i < total; i++) {
         saved[i] = files[i]->fd;
         spawn->sources[1 + i] = files[i]->fd;
@@ -176,19 +244,21 @@ static int encode_request(const struct steep_sandbox_task *task, struct spawn *s
     request->open_files = task->limits.open_files;
     request->memory_bytes = task->limits.memory_bytes;
     request->file_size_bytes = task->limits.file_size_bytes;
+    request->message_bytes = task->limits.message_bytes;
     int rc = steep_runner_request_encode(request, encoded);
     for (size_t i = 0; i < total; i++)
         files[i]->fd = saved[i];
     return rc;
 }
 
-static int start(const struct steep_sandbox_task *task, int *channel, pid_t *pid)
+static int start(const struct steep_sandbox_task *task, bool audit, int *channel, pid_t *pid)
 {
-    struct spawn spawn = {.argv = {"steep-task-runner", NULL}, .parent = getpid()};
+    struct spawn spawn = {.path = task->runner_path};
     struct steep_buf encoded = STEEP_BUF_INIT;
     int pair[2];
 
     prepare_env(&spawn);
+    prepare_argv(&spawn, audit);
     if (encode_request(task, &spawn, &encoded) < 0) {
         steep_buf_free(&encoded);
         return -1;
@@ -205,22 +275,32 @@ static int start(const struct steep_sandbox_task *task, int *channel, pid_t *pid
         steep_buf_free(&encoded);
         return steep_error_set("cannot open /dev/null: %s", strerror(errno));
     }
-    /* vfork: the node is a big multithreaded process, and copying its page
-     * tables for a child that only moves descriptors and execs cost more
-     * than the runner's own start. The child touches nothing but its own
-     * stack frame (exec_runner) and per-process state (descriptors, signal
-     * mask and dispositions, rlimits); this thread waits until it execs. */
-    const char *runner_path = task->runner_path;
-    *pid = vfork();
-    if (*pid == 0)
-        exec_runner(runner_path, &spawn);
+    /* CLONE_VM | CLONE_VFORK: the node is a big multithreaded process, and
+     * copying its page tables for a child that only moves descriptors and
+     * execs cost more than the runner's own start. The child touches
+     * nothing but its own stack (exec_runner) and per-process state
+     * (descriptors, signal mask and dispositions, rlimits); this thread
+     * waits until it execs. */
+    char *stack = malloc(CHILD_STACK);
+    if (!stack) {
+        close(pair[0]);
+        close(pair[1]);
+        close(spawn.null_fd);
+        steep_buf_free(&encoded);
+        return steep_error_set("out of memory");
+    }
+    *pid = clone(exec_runner, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | CLONE_NEWPID | SIGCHLD,
+                 &spawn);
     int fork_errno = errno;
+    free(stack);
     close(pair[1]);
     close(spawn.null_fd);
     if (*pid < 0) {
         close(pair[0]);
         steep_buf_free(&encoded);
-        return steep_error_set("cannot start the task process: %s", strerror(fork_errno));
+        return steep_error_set("cannot start the task process in a new PID namespace: %s%s",
+                               strerror(fork_errno),
+                               fork_errno == EPERM ? " (the execution node must run as root)" : "");
     }
     if (task->control) {
         pthread_mutex_lock(&task->control->lock);
@@ -241,7 +321,11 @@ static int start(const struct steep_sandbox_task *task, int *channel, pid_t *pid
 
 struct collected {
     bool got_ok, got_error, memory, timed_out;
-    long violation; /* syscall number, -1 when none */
+    bool audit, worker_ended;
+    int worker_status;         /* from the supervisor's EXIT frame */
+    long violation;            /* syscall number, -1 when none */
+    long audited[MAX_AUDITED]; /* audit mode: refused calls, each once */
+    size_t n_audited;
     char error[STEEP_ERROR_MAX];
     size_t log_bytes;
     bool log_truncated;
@@ -308,7 +392,20 @@ static int handle_frame(struct steep_sandbox_result *result, struct collected *s
         return 0;
     case STEEP_RUNNER_VIOLATION:
         GUARD(steep_cursor_read_u32le(&c, &number));
-        seen->violation = number;
+        if (!seen->audit) {
+            seen->violation = number;
+            return 0;
+        }
+        for (size_t i = 0; i < seen->n_audited; i++)
+            if (seen->audited[i] == (long)number)
+                return 0;
+        if (seen->n_audited < MAX_AUDITED)
+            seen->audited[seen->n_audited++] = number;
+        return 0;
+    case STEEP_RUNNER_EXIT:
+        GUARD(steep_cursor_read_u32le(&c, &number));
+        seen->worker_ended = true;
+        seen->worker_status = (int)number;
         return 0;
     case STEEP_RUNNER_MEMORY:
         seen->memory = true;
@@ -326,8 +423,8 @@ static int64_t now_ms(void)
 }
 
 /* Reads frames until the runner closes the channel or the deadline passes. */
-static void collect(int channel, pid_t pid, int64_t deadline, struct steep_sandbox_result *result,
-                    struct collected *seen)
+static void collect(int channel, pid_t pid, int64_t deadline, size_t max_frame,
+                    struct steep_sandbox_result *result, struct collected *seen)
 {
     struct steep_buf acc = STEEP_BUF_INIT;
     bool broken = false;
@@ -356,8 +453,8 @@ static void collect(int channel, pid_t pid, int64_t deadline, struct steep_sandb
         const uint8_t *payload;
         size_t payload_len, consumed;
         int r;
-        while (!broken && (r = steep_runner_frame_parse(&acc, &type, &payload, &payload_len,
-                                                        &consumed)) != 0) {
+        while (!broken && (r = steep_runner_frame_parse(&acc, max_frame, &type, &payload,
+                                                        &payload_len, &consumed)) != 0) {
             if (r < 0 || handle_frame(result, seen, type, payload, payload_len) < 0) {
                 /* A runner that breaks the protocol is stopped. */
                 log_warn("task runner %d broke the protocol: %s", (int)pid, steep_error_get());
@@ -387,14 +484,31 @@ static const char *signal_name(int sig, char *buf, size_t size)
     return buf;
 }
 
-static void describe_violation(long number, char *reason, size_t size)
+static void syscall_name(long number, char *out, size_t size)
 {
     char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, (int)number);
     if (name)
-        snprintf(reason, size, "function violated the sandbox policy (syscall %s)", name);
+        snprintf(out, size, "%s", name);
     else
-        snprintf(reason, size, "function violated the sandbox policy (syscall %ld)", number);
+        snprintf(out, size, "%ld", number);
     free(name);
+}
+
+static void describe_violation(long number, char *reason, size_t size)
+{
+    char name[64];
+    syscall_name(number, name, sizeof name);
+    snprintf(reason, size, "function violated the sandbox policy (syscall %s)", name);
+}
+
+static void describe_audit(const struct collected *seen, char *reason, size_t size)
+{
+    size_t used = (size_t)snprintf(reason, size, "sandbox audit: refused system calls:");
+    for (size_t i = 0; i < seen->n_audited && used < size; i++) {
+        char name[64];
+        syscall_name(seen->audited[i], name, sizeof name);
+        used += (size_t)snprintf(reason + used, size - used, "%s %s", i ? "," : "", name);
+    }
 }
 
 static void explain(const struct steep_sandbox_task *task, const struct collected *seen, int status,
@@ -405,6 +519,11 @@ static void explain(const struct steep_sandbox_task *task, const struct collecte
     char sigbuf[32];
     double cpu = (double)usage->ru_utime.tv_sec + (double)usage->ru_stime.tv_sec +
                  (usage->ru_utime.tv_usec + usage->ru_stime.tv_usec) / 1e6;
+    /* The runner (the supervisor) exits 0 after reporting how the worker
+     * ended; killed (cancel, timeout) or failing before the fork, it
+     * speaks for itself. */
+    if (seen->worker_ended && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        status = seen->worker_status;
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 
     result->ok = false;
@@ -415,7 +534,8 @@ static void explain(const struct steep_sandbox_task *task, const struct collecte
     else if (seen->violation >= 0)
         describe_violation(seen->violation, reason, size);
     else if (seen->memory)
-        snprintf(reason, size, "function exceeded its memory limit");
+        snprintf(reason, size, "function exceeded its memory limit of %llu MiB",
+                 (unsigned long long)(task->limits.memory_bytes >> 20));
     else if (sig == SIGXCPU || (sig == SIGKILL && cpu >= task->limits.cpu_seconds))
         snprintf(reason, size, "function exceeded its CPU time limit");
     else if (sig == SIGXFSZ)
@@ -433,6 +553,10 @@ static void explain(const struct steep_sandbox_task *task, const struct collecte
         result->ok = true;
     else
         snprintf(reason, size, "function runner exited with status %d", WEXITSTATUS(status));
+    if (seen->n_audited > 0 && !result->canceled && !seen->timed_out) {
+        result->ok = false;
+        describe_audit(seen, reason, size);
+    }
 }
 
 /* The runner normally closes the channel by exiting; one that closed it
@@ -481,14 +605,16 @@ static void reap(const struct steep_sandbox_task *task, pid_t pid, int64_t deadl
 int steep_sandbox_run(const struct steep_sandbox_task *task, struct steep_sandbox_result *result)
 {
     struct collected seen = {.violation = -1};
-    int channel, status = 0;
-    pid_t pid;
+    int channel = -1, status = 0;
+    pid_t pid = 0;
     struct rusage usage;
 
     memset(result, 0, sizeof *result);
-    GUARD(start(task, &channel, &pid));
+    seen.audit = audit_requested();
+    GUARD(start(task, seen.audit, &channel, &pid));
     int64_t deadline = now_ms() + (int64_t)task->limits.wall_seconds * 1000;
-    collect(channel, pid, deadline, result, &seen);
+    collect(channel, pid, deadline, steep_runner_max_frame(task->limits.message_bytes), result,
+            &seen);
     close(channel);
     reap(task, pid, deadline, &seen, &status, &usage);
     if (task->control) {
@@ -500,4 +626,49 @@ int steep_sandbox_run(const struct steep_sandbox_task *task, struct steep_sandbo
     if (seen.log_truncated)
         add_log(result, &seen, (const uint8_t *)"[log truncated]", 15);
     return 0;
+}
+
+/* ---- the check at node start -------------------------------------------- */
+
+int steep_sandbox_check(const char *runner_path, const char *work_dir)
+{
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, 1u);
+    if (abi > 0)
+        log_info("sandbox: Landlock ABI %ld in force: runners have no file system access%s%s", abi,
+                 abi >= 4 ? ", no TCP" : "",
+                 abi >= 6 ? ", no signals or abstract sockets outside their task" : "");
+    else
+        log_warn("sandbox: no Landlock on this kernel (%s): runners are confined by their "
+                 "namespaces, an empty root, no capabilities and seccomp only",
+                 strerror(errno));
+    if (options.insecure_without_user_namespace)
+        log_warn("[execution] insecure_without_user_namespace: runners share the host's user "
+                 "namespace (tests only)");
+    char jail[4096];
+    ENSURE((size_t)snprintf(jail, sizeof jail, "%s/sandbox-check-XXXXXX", work_dir) < sizeof jail,
+           "work directory path too long");
+    ENSURE(mkdtemp(jail), "cannot create %s: %s", jail, strerror(errno));
+    chmod(jail, 0500);
+    struct steep_runner_request request;
+    memset(&request, 0, sizeof request);
+    request.executor = "builtin";
+    request.function_name = "builtin-echo";
+    request.arguments = "{\"message\":\"sandbox check\"}";
+    request.jail_dir = jail;
+    struct steep_sandbox_task task = {runner_path, &request, {0}, NULL};
+    steep_sandbox_limits_default(&task.limits);
+    task.limits.wall_seconds = 30;
+    struct steep_sandbox_result result;
+    int rc = steep_sandbox_run(&task, &result);
+    rmdir(jail);
+    if (rc < 0)
+        return steep_error_wrap("the task sandbox does not work on this host");
+    if (!result.ok)
+        rc = steep_error_set("the task sandbox does not work on this host: %s", result.reason);
+    steep_sandbox_result_free(&result);
+    if (rc == 0)
+        log_info("sandbox: runners run as uid %u gid %u in their own %sPID, network, mount, IPC "
+                 "and UTS namespaces with no capabilities",
+                 options.uid, options.gid, options.insecure_without_user_namespace ? "" : "user, ");
+    return rc;
 }

@@ -1,14 +1,16 @@
 /*
  * One sandboxed process per task.
  *
- * steep_sandbox_run() forks and execs the task runner (steep-task-runner)
- * with the task's files as inherited descriptors and one socket to talk
- * over (runner_protocol.h). The runner confines itself before it touches
- * the function: new network and mount namespaces and a chroot into an
- * empty directory (when permitted), rlimits on address space, CPU time,
- * file size and open files, PR_SET_NO_NEW_PRIVS and a seccomp allow-list
- * that refuses socket, open, fork/clone and everything else the function
- * does not need. The node adds a wall-clock timeout and cancellation, and
+ * steep_sandbox_run() starts the task runner (steep-task-runner) as pid 1
+ * of a new PID namespace with the task's files as inherited descriptors and
+ * one socket to talk over (runner_protocol.h). The runner confines itself
+ * before it touches the function (runner_confine.c): the sandbox user
+ * (never root) in its own user, network, mount, IPC and UTS namespaces,
+ * pivot_root into an empty directory, no capabilities, rlimits on address
+ * space, CPU time, file size and open files, PR_SET_NO_NEW_PRIVS, Landlock
+ * without any file system access and a seccomp allow-list that refuses
+ * socket, open, fork/clone and everything else the function does not
+ * need. The node adds a wall-clock timeout and cancellation, and
  * turns the way the process ended into a reason a user can act on:
  * "function crashed: signal 11 (SIGSEGV)", "function exceeded its CPU time
  * limit", "function violated the sandbox policy (syscall socket)", ...
@@ -31,10 +33,35 @@ struct steep_sandbox_limits {
     uint32_t open_files;      /* RLIMIT_NOFILE */
     uint64_t memory_bytes;    /* address space on top of the runner's own */
     uint64_t file_size_bytes; /* RLIMIT_FSIZE */
+    uint64_t message_bytes;   /* the RPC message limit: arguments, payload, result */
 };
 
-/* Defaults: 300 s CPU and wall clock, 1 GiB memory, 4 GiB per file, 64 files. */
+/* Defaults: 300 s CPU and wall clock, 1 GiB memory, 4 GiB per file, 64 files,
+ * 4 MiB messages. */
 void steep_sandbox_limits_default(struct steep_sandbox_limits *limits);
+
+/* How every runner of this process is confined ([execution] sandbox_uid,
+ * sandbox_gid, insecure_without_user_namespace). */
+struct steep_sandbox_options {
+    uint32_t uid, gid; /* the host user runners run as; default 65534 (nobody/nogroup) */
+    /* For hosts without user namespaces, tests only: runners still get
+     * every other namespace and the sandbox user, but no user namespace. */
+    bool insecure_without_user_namespace;
+    /* Test builds only (STEEP_TEST_PAYLOADS; also the environment variable
+     * STEEP_SANDBOX_AUDIT=1): refused system calls fail with ENOSYS and are
+     * recorded instead of ending the task, and a task that made any fails
+     * with "sandbox audit: refused system calls: a, b". */
+    bool audit_syscalls;
+};
+
+void steep_sandbox_options_default(struct steep_sandbox_options *options);
+/* Call before the first task; refuses uid or gid 0. */
+int steep_sandbox_configure(const struct steep_sandbox_options *options);
+/* At node start: logs which Landlock ABI is in force (or that there is
+ * none) and runs builtin-echo through the real sandbox in a scratch
+ * directory under work_dir; an error says why the sandbox cannot work on
+ * this host (the node must then not start). */
+int steep_sandbox_check(const char *runner_path, const char *work_dir);
 
 /* Lets another thread cancel the task running in a slot. */
 struct steep_sandbox_control {

@@ -30,6 +30,8 @@ struct task_file {
 
 struct workspace {
     char dir[3072];
+    int module_fd;                   /* wamr: the compiled module for the runner, or -1 */
+    struct steep_runner_file module; /* its resource entry */
     struct task_file *inputs, *outputs;
     size_t n_inputs, n_outputs;
 };
@@ -216,7 +218,29 @@ static int stage_output(const struct steep_staged_file *output, struct task_file
     return 0;
 }
 
-static int build_request(const struct steep_staged_task *task, struct workspace *space,
+/* The wamr executor's compiled module travels as the runner's resource. */
+static int add_wasm_module(const struct steep_task_environment *environment,
+                           const struct steep_staged_task *task, struct workspace *space,
+                           struct steep_runner_request *request)
+{
+    GUARD(steep_wamr_prepare(&environment->wamr, task->payload, task->payload_len,
+                             &space->module_fd));
+    struct steep_runner_file *module = &space->module;
+    memset(module, 0, sizeof *module);
+    module->name = STEEP_WAMR_MODULE_RESOURCE;
+    module->file_name = "";
+    module->fd = space->module_fd;
+    module->scheme = STEEP_RUNNER_SCHEME_RAW;
+    request->resources = module;
+    request->n_resources = 1;
+    /* The runner needs the compiled module, not the wasm bytes. */
+    request->payload = NULL;
+    request->payload_len = 0;
+    return 0;
+}
+
+static int build_request(const struct steep_task_environment *environment,
+                         const struct steep_staged_task *task, struct workspace *space,
                          struct steep_runner_request *request, char *jail, size_t jail_size)
 {
     GUARD(steep_staged_task_executor(task, (const char **)&request->executor));
@@ -238,6 +262,39 @@ static int build_request(const struct steep_staged_task *task, struct workspace 
         GUARD(stage_output(&task->outputs[i], &space->outputs[i], &request->outputs[i]));
         request->n_outputs++;
     }
+    if (strcmp(request->executor, "wamr") == 0)
+        GUARD(add_wasm_module(environment, task, space, request));
+    return 0;
+}
+
+/* The platform files a built-in needs besides the task's (runner_protocol.h
+ * resources): the face detector's model. The reason names the setting but
+ * not the node's path (it goes back to the user); the node's log has it. */
+static int add_resources(const struct steep_task_environment *environment,
+                         const struct steep_staged_task *task, struct steep_runner_request *request,
+                         struct steep_runner_file *model)
+{
+    if (strcmp(request->executor, "builtin") != 0 ||
+        strcmp(task->function_name, "builtin-face-detection") != 0)
+        return 0;
+    ENSURE(environment->face_model && environment->face_model[0],
+           "builtin-face-detection needs the SeetaFace model on the execution node: "
+           "[execution] face_model is not set");
+    int fd = open(environment->face_model, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        log_warn("[execution] face_model %s: %s", environment->face_model, strerror(err));
+        return steep_error_set("builtin-face-detection: the SeetaFace model ([execution] "
+                               "face_model) cannot be opened: %s",
+                               strerror(err));
+    }
+    memset(model, 0, sizeof *model);
+    model->fd = fd;
+    model->name = "face_model";
+    model->file_name = "seeta_fd_frontal_v1.0.bin";
+    model->scheme = STEEP_RUNNER_SCHEME_RAW;
+    request->resources = model;
+    request->n_resources = 1;
     return 0;
 }
 
@@ -302,6 +359,9 @@ static void close_files(struct workspace *space)
             close(space->outputs[i].fd);
         steep_file_crypto_wipe(&space->outputs[i].staged_crypto);
     }
+    if (space->module_fd >= 0)
+        close(space->module_fd);
+    space->module_fd = -1;
     free(space->inputs);
     free(space->outputs);
     space->inputs = space->outputs = NULL;
@@ -321,11 +381,14 @@ static int execute(const struct steep_task_environment *environment,
 {
     struct steep_runner_request request;
     struct steep_sandbox_result result;
+    struct steep_runner_file model = {.fd = -1};
     char jail[4200];
     memset(&request, 0, sizeof request);
     memset(&result, 0, sizeof result);
 
-    int rc = build_request(task, space, &request, jail, sizeof jail);
+    int rc = build_request(environment, task, space, &request, jail, sizeof jail);
+    if (rc == 0)
+        rc = add_resources(environment, task, &request, &model);
     struct steep_sandbox_task sandbox = {environment->runner_path, &request, environment->limits,
                                          control};
     if (rc == 0)
@@ -336,6 +399,8 @@ static int execute(const struct steep_task_environment *environment,
         OPENSSL_cleanse(request.outputs[i].key, 16);
     free(request.inputs);
     free(request.outputs);
+    if (model.fd >= 0)
+        close(model.fd);
     if (rc == 0) {
         take_log(&result, outcome);
         outcome->canceled = result.canceled;
@@ -352,16 +417,36 @@ static int execute(const struct steep_task_environment *environment,
     return rc;
 }
 
+/* Before any download: the runner request must carry the arguments and the
+ * payload, each bounded by the platform's message limit. */
+static int check_sizes(const struct steep_task_environment *environment,
+                       const struct steep_staged_task *task)
+{
+    uint64_t limit = environment->limits.message_bytes ? environment->limits.message_bytes
+                                                       : STEEP_RUNNER_DEFAULT_MESSAGE;
+    size_t arguments = task->arguments ? strlen(task->arguments) : 0;
+    ENSURE(arguments <= limit,
+           "task arguments of %zu bytes exceed the platform's message limit of %llu bytes",
+           arguments, (unsigned long long)limit);
+    ENSURE(task->payload_len <= limit,
+           "function payload of %zu bytes exceeds the platform's message limit of %llu bytes",
+           task->payload_len, (unsigned long long)limit);
+    return 0;
+}
+
 void steep_task_run(const struct steep_task_environment *environment,
                     const struct steep_staged_task *task, struct steep_sandbox_control *control,
                     struct steep_task_outcome *outcome)
 {
     struct workspace space;
     memset(&space, 0, sizeof space);
+    space.module_fd = -1;
     memset(outcome, 0, sizeof *outcome);
     int rc = 0;
     if (!environment->allow_test_payloads && strncmp(task->function_name, "test-", 5) == 0)
         rc = steep_error_set("Function not found.");
+    if (rc == 0)
+        rc = check_sizes(environment, task);
     if (rc == 0)
         rc = create_workspace(environment, task, &space);
     if (rc == 0)

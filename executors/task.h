@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "sandbox.h"
 #include "staged_task.h"
+#include "wamr/wamr.h"
 
 struct steep_task_environment {
     const char *runner_path;
@@ -33,6 +34,13 @@ struct steep_task_environment {
     /* file:// URLs read and write this host's own files: tests only
      * ([execution] insecure_file_urls). */
     bool allow_file_urls;
+    /* [execution] face_model: the SeetaFace model builtin-face-detection
+     * reads (NULL: not configured; such tasks fail naming the setting). The
+     * node opens it per task and hands the descriptor to the runner, which
+     * opens no path itself. */
+    const char *face_model;
+    /* The WebAssembly executor (cache directory, memory cap, ...). */
+    struct steep_wamr_config wamr;
 };
 
 struct steep_task_tag {

@@ -1,11 +1,14 @@
 /*
  * steep-task-runner: the process one task's function runs in.
  *
- * Started by the execution node (sandbox.c) with the task channel on
- * descriptor 3 and the task's files on the descriptors after it. It reads
- * its request, confines itself (runner_confine.c), runs the function and
- * reports the outcome as frames (runner_protocol.h). It never opens a path
- * after confinement and holds only the staged keys of its own task.
+ * Started by the execution node (sandbox.c) as root and pid 1 of a new PID
+ * namespace, with the task channel on descriptor 3 and the task's files on
+ * the descriptors after it. It reads its request, enters the sandbox as
+ * the sandbox user, forks the worker and supervises it; the worker confines
+ * itself, runs the function and reports the outcome as frames
+ * (runner_protocol.h). See runner_confine.c for the whole chain. It never
+ * opens a path after confinement and holds only the staged keys of its own
+ * task.
  */
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +30,8 @@ static int highest_fd(const struct steep_runner_request *request)
         highest = request->inputs[i].fd > highest ? request->inputs[i].fd : highest;
     for (size_t i = 0; i < request->n_outputs; i++)
         highest = request->outputs[i].fd > highest ? request->outputs[i].fd : highest;
+    for (size_t i = 0; i < request->n_resources; i++)
+        highest = request->resources[i].fd > highest ? request->resources[i].fd : highest;
     return highest;
 }
 
@@ -49,9 +54,14 @@ static int run(const struct steep_runner_request *request)
         steep_runner_report_memory();
         return fail(reason);
     }
-    if (summary.len > STEEP_RUNNER_MAX_FRAME) {
+    if (summary.len > request->message_bytes) {
+        char reason[STEEP_ERROR_MAX];
+        snprintf(reason, sizeof reason,
+                 "function result of %zu bytes exceeds the platform's message limit of %llu "
+                 "bytes",
+                 summary.len, (unsigned long long)request->message_bytes);
         steep_buf_free(&summary);
-        return fail("function result too large");
+        return fail(reason);
     }
     /* A function that survived a failed allocation still hit its limit. */
     steep_runner_report_memory();
@@ -60,15 +70,23 @@ static int run(const struct steep_runner_request *request)
     return rc;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     struct steep_buf frame = STEEP_BUF_INIT;
     struct steep_runner_request request;
+    struct steep_runner_options options;
     uint8_t type;
 
     steep_log_init("task-runner");
+    if (steep_runner_options_parse(argc, argv, &options) < 0) {
+        fail(steep_error_get());
+        return 2;
+    }
     steep_buf_wipe(&frame);
-    if (steep_runner_frame_read(CHANNEL_FD, &type, &frame) != 1 || type != STEEP_RUNNER_REQUEST) {
+    /* The node is trusted; its request is bounded by the largest limit. */
+    if (steep_runner_frame_read(CHANNEL_FD, steep_runner_max_frame(STEEP_RUNNER_MAX_MESSAGE), &type,
+                                &frame) != 1 ||
+        type != STEEP_RUNNER_REQUEST) {
         log_error("task runner: no request from the node");
         return 2;
     }
@@ -77,8 +95,13 @@ int main(void)
         return 2;
     }
     steep_buf_free(&frame);
-    if (steep_runner_prime() < 0 ||
-        steep_runner_confine(&request, CHANNEL_FD, highest_fd(&request)) < 0) {
+    /* The executor's code (a compiled WebAssembly module) is loaded while
+     * the runner may still map executable pages; none of it runs before the
+     * worker is confined. */
+    if (steep_runner_prime() < 0 || steep_executor_load(&request) < 0 ||
+        steep_runner_enter(request.jail_dir, CHANNEL_FD, &options) < 0 ||
+        steep_runner_supervise(CHANNEL_FD) < 0 ||
+        steep_runner_confine(&request, CHANNEL_FD, highest_fd(&request), &options) < 0) {
         fail(steep_error_get());
         _exit(2);
     }

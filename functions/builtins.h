@@ -22,6 +22,7 @@ STEEP_FN(steep_fn_gbdt_predict);
 STEEP_FN(steep_fn_gbdt_train);
 STEEP_FN(steep_fn_logistic_regression_train);
 STEEP_FN(steep_fn_principal_components_analysis);
+STEEP_FN(steep_fn_face_detection);
 STEEP_FN(steep_fn_test_crash);
 STEEP_FN(steep_fn_test_loop);
 STEEP_FN(steep_fn_test_alloc);
@@ -30,6 +31,9 @@ STEEP_FN(steep_fn_test_network);
 STEEP_FN(steep_fn_test_open_file);
 STEEP_FN(steep_fn_test_sleep);
 STEEP_FN(steep_fn_test_write_big);
+STEEP_FN(steep_fn_test_signal_escape);
+STEEP_FN(steep_fn_test_stat_path);
+STEEP_FN(steep_fn_test_identity);
 
 /* Opens an input / creates an output through io, with Teaclave's messages
  * when the runtime has no such file. */

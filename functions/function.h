@@ -19,10 +19,12 @@
  * builtin-ordered-set-join, builtin-private-join-and-compute,
  * builtin-password-check, builtin-rsa-sign, builtin_online_decrypt,
  * builtin-gbdt-train, builtin-gbdt-predict, builtin-logistic-regression-train,
- * builtin-logistic-regression-predict, builtin_principal_components_analysis;
+ * builtin-logistic-regression-predict, builtin_principal_components_analysis,
+ * builtin-face-detection;
  * with STEEP_TEST_PAYLOADS also test-crash, test-loop, test-alloc, test-fork,
- * test-network, test-open-file, test-sleep, test-write-big
- * (functions/test_payloads.c).
+ * test-network, test-open-file, test-sleep, test-write-big, test-signal-escape,
+ * test-stat-path, test-identity (functions/test_payloads.c, not even compiled
+ * without the option).
  */
 #ifndef STEEP_FUNCTIONS_FUNCTION_H
 #define STEEP_FUNCTIONS_FUNCTION_H
@@ -35,6 +37,10 @@ struct steep_fn_io {
     struct steep_reader *(*open_input)(void *ctx, const char *name);
     struct steep_writer *(*create_output)(void *ctx, const char *name);
     void (*log)(void *ctx, const char *line);
+    /* A file the platform supplies to a function besides the task's own
+     * (the face detector's model, "face_model"); NULL with the reason when
+     * the node has none. May itself be NULL: no resources at all. */
+    struct steep_reader *(*open_resource)(void *ctx, const char *name);
 };
 
 struct steep_builtin {

@@ -191,7 +191,9 @@ static int parse_line(const char *line, size_t len, float *features, size_t *cou
         steep_trim(&field, &field_len);
         ENSURE(field_len > 0, "Empty feature");
         ENSURE(*count < MAX_FEATURES, "more than %d features", MAX_FEATURES);
-        GUARD(steep_parse_f32(field, field_len, &features[(*count)++]));
+        GUARD(steep_parse_f32(field, field_len, &features[*count]));
+        GUARD(steep_check_finite((double)features[*count], *count + 1));
+        (*count)++;
         if (!comma)
             return 0;
         p = comma + 1;
@@ -219,6 +221,8 @@ static int run(struct steep_fn_io *io, const struct model *m, float *features, u
             rc = parse_line(line, len, features, &count);
             if (rc == 0)
                 rc = predict(m, features, count, &value);
+            if (rc < 0)
+                rc = steep_line_error(lr, "data_file");
             if (rc == 0)
                 rc = steep_buf_printf(&out, "%.10f\n", (double)value);
             if (rc == 0)

@@ -500,6 +500,8 @@ static int read_rows(struct steep_fn_io *io, struct trainer *t, struct steep_buf
         int got;
         while (rc == 0 && (got = steep_line_next(lr, &line, &len)) == 1) {
             rc = steep_parse_row_f32(line, len, row, t->features + 1);
+            if (rc < 0)
+                rc = steep_line_error(lr, "training_data");
             if (rc == 0 && (t->rows + 1) * (t->features + 1) > MAX_CELLS)
                 rc = steep_error_set("training data larger than %u values", MAX_CELLS);
             if (rc == 0)
@@ -629,6 +631,8 @@ STEEP_FN(steep_fn_gbdt_train)
     struct steep_buf x = STEEP_BUF_INIT, labels = STEEP_BUF_INIT, out = STEEP_BUF_INIT;
     struct tree *trees = calloc(conf.iterations ? conf.iterations : 1, sizeof(*trees));
     int rc = trees ? read_rows(io, &t, &x, &labels) : steep_error_set("out of memory");
+    if (rc == 0 && t.rows == 0)
+        rc = steep_error_set("training_data is empty: no rows to train on");
     float bias = 0.0f;
     if (rc == 0) {
         t.x = (float *)x.data;

@@ -8,7 +8,8 @@
 
 #include <stddef.h>
 
-/* rulinalg utils::dot: eight partial sums, combined pairwise, then the tail. */
+/* rulinalg utils::dot: eight partial sums folded into s as ((s + p0) + p4) +
+ * ..., then the tail. */
 double steep_fn_dot(const double *u, const double *v, size_t n);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 
+#include <stdio.h>
 #include <string.h>
 
 void steep_line_reader_init(struct steep_line_reader *lr, struct steep_reader *reader)
@@ -11,6 +12,14 @@ void steep_line_reader_init(struct steep_line_reader *lr, struct steep_reader *r
     lr->pos = lr->len = 0;
     lr->eof = false;
     lr->line = (struct steep_buf)STEEP_BUF_INIT;
+    lr->number = 0;
+}
+
+int steep_line_error(const struct steep_line_reader *lr, const char *input)
+{
+    char message[STEEP_ERROR_MAX];
+    snprintf(message, sizeof message, "%s", steep_error_get());
+    return steep_error_set("%s (%s line %zu)", message, input, lr->number);
 }
 
 void steep_line_reader_free(struct steep_line_reader *lr)
@@ -45,6 +54,7 @@ int steep_line_next(struct steep_line_reader *lr, const char **line, size_t *len
 {
     steep_buf_reset(&lr->line);
     bool any = false;
+    lr->number++;
     for (;;) {
         GUARD(fill(lr));
         if (lr->pos == lr->len)

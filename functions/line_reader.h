@@ -21,6 +21,7 @@ struct steep_line_reader {
     size_t len;
     bool eof;
     struct steep_buf line;
+    size_t number; /* of the line being read, from 1 */
 };
 
 void steep_line_reader_init(struct steep_line_reader *lr, struct steep_reader *reader);
@@ -28,6 +29,9 @@ void steep_line_reader_init(struct steep_line_reader *lr, struct steep_reader *r
 int steep_line_next(struct steep_line_reader *lr, const char **line, size_t *len);
 /* Reads one byte: 1 with *byte, 0 at end, -1 on error (for the CSV parser). */
 int steep_line_getc(struct steep_line_reader *lr, uint8_t *byte);
+/* Adds where the current error happened: "<message> (<input> line N)";
+ * returns -1. */
+int steep_line_error(const struct steep_line_reader *lr, const char *input);
 /* Frees the line buffer (does not close the reader). */
 void steep_line_reader_free(struct steep_line_reader *lr);
 

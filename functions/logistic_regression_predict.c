@@ -58,6 +58,7 @@ static int predict_line(const char *line, size_t len, const double *params, size
         const char *field_end = comma ? comma : end;
         double value;
         GUARD(steep_parse_f64(p, (size_t)(field_end - p), &value));
+        GUARD(steep_check_finite(value, column + 1));
         if (column < features)
             row[column] = value;
         column++;
@@ -98,6 +99,8 @@ STEEP_FN(steep_fn_logistic_regression_predict)
         while (rc == 0 && (got = steep_line_next(lr, &line, &len)) == 1) {
             steep_buf_reset(&out);
             rc = predict_line(line, len, params, features, buffer + 1, &out);
+            if (rc < 0)
+                rc = steep_line_error(lr, "data_file");
             if (rc == 0)
                 rc = steep_writer_write_all(w, out.data, out.len);
             lines++;

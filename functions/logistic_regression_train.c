@@ -7,9 +7,8 @@
  * p -= alpha * X^T (h - y) / rows, with rulinalg's dot product order.
  * Writes {"alpha":..,"iters":..,"parameters":[..]} (serde_json number
  * format) to model_file; returns "Trained {n} lines of data.". The data is
- * held in memory. On Teaclave's fixture the parameters agree with
- * expected_model.txt to a few ulps (not byte-identical; most likely the exp()
- * of the SGX libm that produced the fixture).
+ * held in memory. On Teaclave's fixture the model is byte-identical to
+ * expected_model.txt (the dot product's summation order is what matters).
  */
 #include "functions/args.h"
 #include "linalg.h"
@@ -46,6 +45,8 @@ static int read_rows(struct steep_fn_io *io, size_t features, struct steep_buf *
         while (rc == 0 && (got = steep_line_next(lr, &line, &len)) == 1) {
             row[0] = 1.0; /* the intercept's column */
             rc = steep_parse_row_f64(line, len, row + 1, features + 1);
+            if (rc < 0)
+                rc = steep_line_error(lr, "training_data");
             if (rc == 0 && (*rows + 1) * (features + 1) > MAX_CELLS)
                 rc = steep_error_set("training data larger than %u values", MAX_CELLS);
             if (rc == 0)
@@ -126,6 +127,8 @@ STEEP_FN(steep_fn_logistic_regression_train)
     double *params = malloc(cols * sizeof(double));
     rc = params ? read_rows(io, (size_t)features, &full, &targets, &rows)
                 : steep_error_set("out of memory");
+    if (rc == 0 && rows == 0)
+        rc = steep_error_set("training_data is empty: no rows to train on");
     if (rc == 0)
         rc = train((const double *)full.data, (const double *)targets.data, rows, cols, alpha,
                    iters, params);

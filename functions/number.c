@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "functions/line_reader.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,12 @@ int steep_parse_f32(const char *s, size_t len, float *out)
     return 0;
 }
 
+int steep_check_finite(double value, size_t column)
+{
+    ENSURE(isfinite(value), "NaN or infinite value in column %zu", column);
+    return 0;
+}
+
 /* The two row parsers differ only in the element type. */
 #define DEFINE_PARSE_ROW(name, type, parse)                                                        \
     int name(const char *line, size_t len, type *row, size_t expected)                             \
@@ -79,6 +86,7 @@ int steep_parse_f32(const char *s, size_t len, float *out)
             const char *field_end = comma ? comma : end;                                           \
             type value;                                                                            \
             GUARD(parse(p, (size_t)(field_end - p), &value));                                      \
+            GUARD(steep_check_finite((double)value, column + 1));                                  \
             if (column < expected)                                                                 \
                 row[column] = value;                                                               \
             column++;                                                                              \

@@ -17,9 +17,12 @@ int steep_parse_f32(const char *s, size_t len, float *out);
  * One line of a training file: after trimming, exactly `expected`
  * comma-separated numbers (fields are not trimmed), stored in row.
  * Errors, as Teaclave's: "Empty line", the number parser's message, and
- * "Data format error: column len = N, expected = M".
+ * "Data format error: column len = N, expected = M"; and, where Teaclave
+ * would train on garbage, "NaN or infinite value in column N".
  */
 int steep_parse_row_f64(const char *line, size_t len, double *row, size_t expected);
 int steep_parse_row_f32(const char *line, size_t len, float *row, size_t expected);
+/* "NaN or infinite value in column N" (from 1) unless value is finite. */
+int steep_check_finite(double value, size_t column);
 
 #endif

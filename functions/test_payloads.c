@@ -10,6 +10,16 @@
  *   test-open-file  {"path"}: opens and reads a file
  *   test-sleep      {"ms"}: sleeps
  *   test-write-big  {"bytes"}: writes that many bytes to output "output"
+ *   test-signal-escape {"pid", "step"?}: tries to make the kernel or the
+ *                   node signal process pid from inside: F_SETOWN(_EX),
+ *                   F_SETSIG and O_ASYNC (fcntl and FIOASYNC) on the
+ *                   channel (descriptor 3), SIOCSPGRP, F_SETLEASE, F_NOTIFY,
+ *                   kill(pid), kill(1), kill(-1); "all" (default) tries each
+ *                   in turn and reports every result
+ *   test-stat-path  {"step"?}: newfstatat(AT_FDCWD, "/") with and without
+ *                   AT_EMPTY_PATH, statx("/"), open("/etc/passwd"), and
+ *                   fstat of the channel (which must work); "all" reports each
+ *   test-identity   reports its uid, gid and capability sets
  */
 #include "functions/args.h"
 #include "functions/builtins.h"
@@ -23,7 +33,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -191,4 +205,95 @@ STEEP_FN(steep_fn_test_write_big)
                               (unsigned long long)bytes);
     GUARD(steep_fn_close_output(w, rc));
     return steep_buf_printf(summary, "wrote %llu bytes", (unsigned long long)done);
+}
+
+#define CHANNEL_FD 3
+
+static int optional_string(const char *args_json, const char *key, const char *fallback, char *out,
+                           size_t size)
+{
+    json_t *args;
+    GUARD(steep_args_parse(args_json, &args));
+    const char *value = fallback;
+    int rc = 0;
+    if (json_object_get(args, key))
+        rc = steep_args_string(args, key, &value);
+    if (rc == 0)
+        snprintf(out, size, "%s", value);
+    json_decref(args);
+    return rc;
+}
+
+/* Appends "name: result; " for a call's return value and errno. */
+static int note(struct steep_buf *summary, const char *name, long rc, int error)
+{
+    if (rc < 0)
+        return steep_buf_printf(summary, "%s: %s; ", name, strerror(error));
+    return steep_buf_printf(summary, "%s: returned %ld; ", name, rc);
+}
+
+#define TRY(step, name, call)                                                                      \
+    if (all || strcmp(step, name) == 0) {                                                          \
+        errno = 0;                                                                                 \
+        long rc_ = (long)(call);                                                                   \
+        GUARD(note(summary, name, rc_, errno));                                                    \
+    }
+
+STEEP_FN(steep_fn_test_signal_escape)
+{
+    uint64_t pid;
+    char step[32];
+    GUARD(required_uint(args_json, "pid", &pid));
+    GUARD(optional_string(args_json, "step", "all", step, sizeof step));
+    ENSURE(pid > 0 && pid < (1u << 22), "pid out of range");
+    bool all = strcmp(step, "all") == 0;
+    struct f_owner_ex owner = {F_OWNER_PID, (pid_t)pid};
+    int one = 1, target = (int)pid;
+    TRY(step, "F_SETOWN", fcntl(CHANNEL_FD, F_SETOWN, (int)pid));
+    TRY(step, "F_SETOWN_EX", fcntl(CHANNEL_FD, F_SETOWN_EX, &owner));
+    TRY(step, "F_SETSIG", fcntl(CHANNEL_FD, F_SETSIG, SIGTERM));
+    TRY(step, "O_ASYNC", fcntl(CHANNEL_FD, F_SETFL, fcntl(CHANNEL_FD, F_GETFL) | O_ASYNC));
+    TRY(step, "FIOASYNC", ioctl(CHANNEL_FD, FIOASYNC, &one));
+    TRY(step, "SIOCSPGRP", ioctl(CHANNEL_FD, SIOCSPGRP, &target));
+    TRY(step, "F_SETLEASE", fcntl(CHANNEL_FD, F_SETLEASE, F_WRLCK));
+    TRY(step, "F_NOTIFY", fcntl(CHANNEL_FD, F_NOTIFY, DN_MODIFY));
+    TRY(step, "kill(pid)", kill((pid_t)pid, SIGTERM));
+    TRY(step, "kill(1)", kill(1, SIGTERM));
+    TRY(step, "kill(-1)", kill(-1, SIGTERM));
+    return steep_buf_printf(summary, "done");
+}
+
+STEEP_FN(steep_fn_test_stat_path)
+{
+    char step[32];
+    GUARD(optional_string(args_json, "step", "all", step, sizeof step));
+    bool all = strcmp(step, "all") == 0;
+    struct stat st;
+    struct statx stx;
+    TRY(step, "newfstatat", syscall(SYS_newfstatat, AT_FDCWD, "/", &st, 0));
+    TRY(step, "newfstatat-empty-path", syscall(SYS_newfstatat, AT_FDCWD, "/", &st, AT_EMPTY_PATH));
+    TRY(step, "stat", stat("/", &st));
+    TRY(step, "statx", syscall(SYS_statx, AT_FDCWD, "/", 0, STATX_BASIC_STATS, &stx));
+    TRY(step, "open", open("/etc/passwd", O_RDONLY | O_CLOEXEC));
+    TRY(step, "fstat", fstat(CHANNEL_FD, &st));
+    if (all || strcmp(step, "fstat") == 0)
+        GUARD(steep_buf_printf(summary, "channel is a %s", S_ISSOCK(st.st_mode) ? "socket" : "?"));
+    return 0;
+}
+
+STEEP_FN(steep_fn_test_identity)
+{
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    memset(data, 0, sizeof data);
+    ENSURE(syscall(SYS_capget, &header, data) == 0, "capget: %s", strerror(errno));
+    uint64_t effective = data[0].effective | (uint64_t)data[1].effective << 32;
+    uint64_t permitted = data[0].permitted | (uint64_t)data[1].permitted << 32;
+    uint64_t inheritable = data[0].inheritable | (uint64_t)data[1].inheritable << 32;
+    return steep_buf_printf(summary,
+                            "uid %u euid %u gid %u egid %u pid %d cap_effective %llx "
+                            "cap_permitted %llx cap_inheritable %llx",
+                            getuid(), geteuid(), getgid(), getegid(), (int)getpid(),
+                            (unsigned long long)effective, (unsigned long long)permitted,
+                            (unsigned long long)inheritable);
 }

@@ -139,7 +139,7 @@ static void bench_intersect(const char *dir, uint64_t lines)
     double t0 = now();
     pid_t pid = fork();
     if (pid == 0) {
-        struct steep_fn_io io = {&b, open_input, create_output, NULL};
+        struct steep_fn_io io = {&b, open_input, create_output, NULL, NULL};
         struct steep_buf summary = STEEP_BUF_INIT;
         const struct steep_builtin *fn = steep_builtin_find("builtin-ordered-set-intersect");
         if (!fn || steep_builtin_run(fn, "{\"order\":\"ascending\"}", &io, &summary) < 0)

@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (split > size)
         split = size;
     struct fuzz_io f = {{data, data + split}, {split, size - split}, {t->inputs[0], t->inputs[1]}};
-    struct steep_fn_io io = {&f, open_input, create_output, NULL};
+    struct steep_fn_io io = {&f, open_input, create_output, NULL, NULL};
     struct steep_buf summary = STEEP_BUF_INIT;
     const struct steep_builtin *fn = steep_builtin_find(t->function);
     if (!fn)

@@ -69,13 +69,27 @@ void steep_rpc_reply(struct steep_rpc_call *call, const ProtobufCMessage *respon
         log_warn("rpc: a handler answered twice; the second answer is ignored");
         return;
     }
+    /* The server's bound on unsent answers is kept here, before the answer
+     * is packed: handlers run in parallel, and a peer that reads nothing
+     * must not make them all hold their answers at once. */
+    size_t size = protobuf_c_message_get_packed_size(response) + STEEP_RPC_FRAME_PREFIX;
+    if (!steep_rpc_reserve_unsent(call, size)) {
+        set_status(call, STEEP_GRPC_RESOURCE_EXHAUSTED,
+                   "too much response data unsent on this server");
+        return;
+    }
     if (steep_rpc_frame_encode(response, &call->response) < 0) {
         set_status(call, STEEP_GRPC_INTERNAL, "cannot encode the response");
         return;
     }
-    if (call->response.len - STEEP_RPC_FRAME_PREFIX > call->server->max_message) {
+    size_t length = call->response.len - STEEP_RPC_FRAME_PREFIX;
+    if (length > call->server->max_response) {
+        char reason[96];
+        snprintf(reason, sizeof reason,
+                 "response of %zu bytes is larger than the limit of %zu bytes", length,
+                 call->server->max_message);
         steep_buf_free(&call->response);
-        set_status(call, STEEP_GRPC_RESOURCE_EXHAUSTED, "response larger than the message limit");
+        set_status(call, STEEP_GRPC_RESOURCE_EXHAUSTED, reason);
         return;
     }
     set_status(call, STEEP_GRPC_OK, NULL);

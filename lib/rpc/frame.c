@@ -4,10 +4,13 @@
  * The reader checks the prefix before buffering anything, so a peer cannot
  * make us hold more than max_message bytes of one stream. Memory follows the
  * bytes that actually arrive (a declared length alone reserves at most
- * INITIAL_RESERVE), so announcing big messages costs a peer real traffic.
+ * INITIAL_RESERVE; once that is full the rest of the declared length is
+ * reserved, and only the pages written count), so announcing big messages
+ * costs a peer real traffic.
  */
 #include "rpc/wire.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -48,8 +51,13 @@ static int check_prefix(struct steep_rpc_frame_reader *reader)
         return refuse(reader, STEEP_GRPC_UNIMPLEMENTED, "compressed messages are not supported");
     if (flags != 0)
         return refuse(reader, STEEP_GRPC_INVALID_ARGUMENT, "invalid message flags");
-    if (length > reader->max_message)
-        return refuse(reader, STEEP_GRPC_RESOURCE_EXHAUSTED, "message larger than the limit");
+    if (length > reader->max_message) {
+        /* Both sizes, so a caller sees by how much to shrink the call. */
+        snprintf(reader->reason_text, sizeof reader->reason_text,
+                 "message of %u bytes is larger than the limit of %zu bytes", length,
+                 reader->max_message);
+        return refuse(reader, STEEP_GRPC_RESOURCE_EXHAUSTED, reader->reason_text);
+    }
     reader->message_len = length;
     if (steep_buf_reserve(&reader->message, length < INITIAL_RESERVE ? length : INITIAL_RESERVE) <
         0)
@@ -75,6 +83,12 @@ int steep_rpc_frame_feed(struct steep_rpc_frame_reader *reader, const uint8_t *d
         } else {
             size_t missing = reader->message_len - reader->message.len;
             size_t take = missing < len ? missing : len;
+            /* Past the initial reserve, real bytes have come: reserve the
+             * rest at once rather than doubling (which leaves up to half of
+             * every big buffer as slack and copies it log n times). */
+            if (reader->message.len + take >= reader->message.cap &&
+                steep_buf_reserve(&reader->message, missing) < 0)
+                return refuse(reader, STEEP_GRPC_RESOURCE_EXHAUSTED, "out of memory");
             if (steep_buf_append(&reader->message, data, take) < 0)
                 return refuse(reader, STEEP_GRPC_RESOURCE_EXHAUSTED, "out of memory");
             data += take;

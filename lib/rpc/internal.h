@@ -126,14 +126,24 @@ struct steep_rpc_call {
     const struct steep_rpc_method *method;
     struct steep_rpc_headers metadata;
     size_t metadata_bytes;
-    size_t buffered;     /* request bytes counted in conn->buffered */
-    int64_t deadline_ms; /* monotonic; 0: none */
+    size_t buffered; /* request bytes counted in conn->buffered and server->buffered */
+    /* loop-side: in server->receiving (headers seen, request not complete) */
+    struct steep_rpc_call *receiving_prev, *receiving_next;
+    bool receiving;
+    int64_t started_ms; /* when the headers began */
+    /* loop-side: in server->sending (response submitted, bytes left to send) */
+    struct steep_rpc_call *sending_prev, *sending_next;
+    bool sending;
+    size_t unsent; /* answer bytes counted in server->unsent (and conn->unsent while sending) */
+    int64_t last_progress_ms; /* last time response bytes went out */
+    int64_t deadline_ms;      /* monotonic; 0: none */
     struct steep_rpc_frame_reader reader;
     int refused;                /* gRPC status decided before dispatch; 0: none */
     const char *refused_reason; /* static text */
     bool in_worker;             /* loop-side: handed to a worker, not yet back */
     bool responded;             /* loop-side: response submitted to nghttp2 */
     bool on_deadline_list;
+    bool reset_after_response; /* answered before the request ended: RST_STREAM once sent */
     atomic_bool cancelled;
     /* Written by the handler's thread, read by the loop after completion. */
     ProtobufCMessage *request;
@@ -156,10 +166,14 @@ struct steep_rpc_conn {
     bool dirty;          /* in the server's list of connections to flush */
     struct steep_rpc_conn *dirty_next;
     int64_t handshake_deadline_ms;
+    int64_t idle_since_ms; /* when the last call left (or accept); meaningful while calls == NULL */
+    bool going_away;       /* GOAWAY for idleness submitted (at going_away_ms) */
+    int64_t going_away_ms;
     nghttp2_session *session;
     struct steep_rpc_peer *peer;
     struct steep_rpc_call *calls;
     size_t buffered; /* request bytes held by calls not yet handed to workers */
+    size_t unsent;   /* response bytes of submitted answers not yet sent */
 };
 
 struct steep_rpc_pool;
@@ -170,6 +184,19 @@ struct steep_rpc_server {
     char *name;
     char *ca_file;
     size_t max_message;
+    size_t max_response;
+    size_t max_buffered, max_connection_buffered;
+    int64_t receive_timeout_ms;
+    int64_t idle_timeout_ms, handshake_timeout_ms;
+    int max_connections, max_connections_per_source;
+    int n_conns;
+    uint64_t refused_connections; /* over a connection limit (for tests and logs) */
+    int64_t refusal_logged_ms;
+    size_t max_unsent, max_connection_unsent;
+    int64_t send_timeout_ms;
+    struct steep_rpc_call *sending; /* answers still going out */
+    atomic_size_t unsent;           /* reserved by answers of live calls (workers add) */
+    uint64_t reset_unread;          /* streams reset or answers refused by the bounds above */
     struct steep_rpc_method *methods;
     size_t n_methods;
     SSL_CTX *ssl_ctx;
@@ -189,6 +216,10 @@ struct steep_rpc_server {
     struct steep_rpc_conn *closed; /* to free after the current batch */
     struct steep_rpc_call *deadlines;
     int64_t next_deadline_ms;
+    /* Calls still receiving, oldest first; their request bytes in total. */
+    struct steep_rpc_call *receiving, *receiving_last;
+    size_t buffered;
+    uint64_t refused_hoarding; /* calls refused by the bounds above (for tests) */
     pthread_mutex_t completed_lock;
     struct steep_rpc_call *completed;
     atomic_int in_flight; /* calls with workers */
@@ -201,6 +232,16 @@ int steep_rpc_conn_open_session(struct steep_rpc_conn *conn);
 void steep_rpc_call_completed(struct steep_rpc_call *call);
 /* Answers calls whose deadline passed; returns the next deadline (0: none). */
 int64_t steep_rpc_expire_deadlines(struct steep_rpc_server *server, int64_t now_ms);
+/* Refuses calls that did not arrive whole within receive_timeout_ms. */
+void steep_rpc_expire_receiving(struct steep_rpc_server *server, int64_t now_ms);
+/* Worker side, before an answer of size bytes is packed: false when the
+ * server's bound on unsent answers would be passed (small answers always
+ * pass). The bytes count until the answer is sent or the call freed. */
+bool steep_rpc_reserve_unsent(struct steep_rpc_call *call, size_t size);
+/* Resets streams whose answer made no progress for send_timeout_ms. */
+void steep_rpc_expire_sending(struct steep_rpc_server *server, int64_t now_ms);
+/* server.c: the connection has output to flush after the current events. */
+void steep_rpc_conn_mark_dirty(struct steep_rpc_conn *conn);
 /* Detaches and frees what belongs to the connection (not the transport). */
 void steep_rpc_conn_release(struct steep_rpc_conn *conn);
 void steep_rpc_call_free(struct steep_rpc_call *call);

@@ -89,6 +89,16 @@ enum steep_grpc_code {
 const char *steep_grpc_code_name(int code);
 
 #define STEEP_RPC_DEFAULT_MAX_MESSAGE (4u * 1024 * 1024)
+/* The limit between services when callers' messages are max_message. An
+ * internal call carries callers' messages inside its own records, JSON-
+ * escaped: a task record holds the arguments (up to twice their size
+ * escaped) and the result (a byte array, up to four times), and a
+ * compare-and-swap carries the old and the new record. Internal peers are
+ * attested services, so the larger limit is not open to clients. */
+static inline size_t steep_rpc_internal_max_message(size_t max_message)
+{
+    return 10 * max_message + 1024 * 1024;
+}
 
 /* ---- TLS ---------------------------------------------------------------- */
 
@@ -132,10 +142,62 @@ struct steep_rpc_server_config {
     const char *listen; /* "host:port"; port 0 picks a free one */
     struct steep_tls_config tls;
     size_t max_message; /* request and response limit; 0: STEEP_RPC_DEFAULT_MAX_MESSAGE */
+    /* A larger response limit (0: max_message): a response may carry back
+     * what several requests sent, e.g. a task's arguments and its result. */
+    size_t max_response;
     /* Handler threads kept ready; the pool grows while all are busy (up to
      * 1024) and shrinks back after 10 s idle. 0: 4. */
     int workers;
     const char *name; /* for logs, e.g. "storage" */
+    /*
+     * Bounds on requests still arriving (body hoarding): request bytes
+     * (metadata and message) buffered by calls not yet handed to a handler.
+     * Over the connection's bound the call that brings more is refused; over
+     * the server's the OLDEST incomplete calls are refused until there is
+     * room, so a peer holding streams open loses them first. A request must
+     * also arrive whole within receive_timeout_ms of its headers. Refused
+     * calls get RESOURCE_EXHAUSTED and their stream is reset; their memory
+     * is freed at once.
+     *   max_buffered: 0: 128 MiB (at least 4 x max_message)
+     *   max_connection_buffered: 0: 32 MiB (at least 2 x max_message)
+     *   receive_timeout_ms: 0: 20000
+     */
+    size_t max_buffered;
+    size_t max_connection_buffered;
+    int receive_timeout_ms;
+    /*
+     * Bounds on connections (idle connections, issue 14 item 5). A
+     * connection without calls for idle_timeout_ms gets GOAWAY and is
+     * closed (clients reconnect on their next call); one that has not
+     * finished its TLS handshake after handshake_timeout_ms is closed. At
+     * max_connections the connection idle the longest is closed to make
+     * room (a new one is refused only when every connection has calls);
+     * a source address with max_connections_per_source connections gets no
+     * more.
+     *   idle_timeout_ms: 0: 120000      handshake_timeout_ms: 0: 10000
+     *   max_connections: 0: the descriptor limit less a quarter (at least
+     *     64 kept for the service's own files and clients)
+     *   max_connections_per_source: 0: 256
+     */
+    int idle_timeout_ms;
+    int handshake_timeout_ms;
+    int max_connections;
+    int max_connections_per_source;
+    /*
+     * Bounds on answers not yet sent (unread responses, issue 14 item 6).
+     * A response whose stream makes no progress for send_timeout_ms (the
+     * peer does not read, or keeps its window shut) is reset (RST_STREAM
+     * CANCEL) and freed. An answer that would take its connection over
+     * max_connection_unsent, or the server over max_unsent (after resetting
+     * streams stalled for over a second to make room; answers up to 64 KiB
+     * skip the server's bound), is replaced by RESOURCE_EXHAUSTED.
+     *   max_unsent: 0: 256 MiB (at least 4 x max_message)
+     *   max_connection_unsent: 0: 64 MiB (at least 2 x max_message)
+     *   send_timeout_ms: 0: 20000
+     */
+    size_t max_unsent;
+    size_t max_connection_unsent;
+    int send_timeout_ms;
 };
 
 struct steep_rpc_server *steep_rpc_server_new(const struct steep_rpc_server_config *config);

@@ -9,12 +9,14 @@
  * flight until they finish or the grace period ends, then closes.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -22,10 +24,39 @@
 #include "core/log.h"
 #include "rpc/internal.h"
 
-#define HANDSHAKE_TIMEOUT_MS 10000
-#define MAX_WORKERS          1024
-#define WORKER_IDLE_MS       10000
-#define ACCEPT_PAUSE_MS      100
+#define MAX_WORKERS     1024
+#define WORKER_IDLE_MS  10000
+#define ACCEPT_PAUSE_MS 100
+/* Defaults of the request-buffering bounds (rpc.h). */
+#define DEFAULT_BUFFERED             (128u * 1024 * 1024)
+#define DEFAULT_CONNECTION_BUFFERED  (32u * 1024 * 1024)
+#define DEFAULT_RECEIVE_TIMEOUT_MS   20000
+#define MMAP_THRESHOLD               (256 * 1024)
+#define TRIM_THRESHOLD               (32 * 1024 * 1024)
+#define DEFAULT_IDLE_TIMEOUT_MS      120000
+#define DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
+#define GOAWAY_DRAIN_MS              2000
+#define DEFAULT_PER_SOURCE           256
+#define DEFAULT_UNSENT               (256u * 1024 * 1024)
+#define DEFAULT_CONNECTION_UNSENT    (64u * 1024 * 1024)
+#define DEFAULT_SEND_TIMEOUT_MS      20000
+
+static size_t at_least(size_t value, size_t floor)
+{
+    return value > floor ? value : floor;
+}
+
+/* Below the descriptor limit, so accept never meets EMFILE: a quarter (at
+ * least 64) stays for the service's own files, stores and clients. */
+static int default_max_connections(void)
+{
+    struct rlimit limit;
+    rlim_t files = getrlimit(RLIMIT_NOFILE, &limit) == 0 ? limit.rlim_cur : 1024;
+    if (files == RLIM_INFINITY || files > 1000000)
+        files = 1000000;
+    rlim_t keep = files / 4 > 64 ? files / 4 : 64;
+    return files > keep + 16 ? (int)(files - keep) : 16;
+}
 
 static void wake(struct steep_rpc_server *server)
 {
@@ -74,6 +105,34 @@ struct steep_rpc_server *steep_rpc_server_new(const struct steep_rpc_server_conf
     if (config->tls.ca_file)
         server->config.tls.ca_file = server->ca_file = strdup(config->tls.ca_file);
     server->max_message = config->max_message ? config->max_message : STEEP_RPC_DEFAULT_MAX_MESSAGE;
+    server->max_response =
+        config->max_response > server->max_message ? config->max_response : server->max_message;
+    server->max_connection_buffered =
+        config->max_connection_buffered
+            ? config->max_connection_buffered
+            : at_least(DEFAULT_CONNECTION_BUFFERED, 2 * server->max_message);
+    server->max_buffered = config->max_buffered
+                               ? config->max_buffered
+                               : at_least(DEFAULT_BUFFERED, 4 * server->max_message);
+    server->receive_timeout_ms =
+        config->receive_timeout_ms > 0 ? config->receive_timeout_ms : DEFAULT_RECEIVE_TIMEOUT_MS;
+    server->idle_timeout_ms =
+        config->idle_timeout_ms > 0 ? config->idle_timeout_ms : DEFAULT_IDLE_TIMEOUT_MS;
+    server->handshake_timeout_ms = config->handshake_timeout_ms > 0 ? config->handshake_timeout_ms
+                                                                    : DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    server->max_connections =
+        config->max_connections > 0 ? config->max_connections : default_max_connections();
+    server->max_unsent =
+        config->max_unsent ? config->max_unsent : at_least(DEFAULT_UNSENT, 4 * server->max_message);
+    server->max_connection_unsent =
+        config->max_connection_unsent
+            ? config->max_connection_unsent
+            : at_least(DEFAULT_CONNECTION_UNSENT, 2 * server->max_message);
+    server->send_timeout_ms =
+        config->send_timeout_ms > 0 ? config->send_timeout_ms : DEFAULT_SEND_TIMEOUT_MS;
+    server->max_connections_per_source = config->max_connections_per_source > 0
+                                             ? config->max_connections_per_source
+                                             : DEFAULT_PER_SOURCE;
     server->listen_fd = server->epoll_fd = server->event_fd = -1;
     pthread_mutex_init(&server->completed_lock, NULL);
     if (!server->listen || !server->name || steep_rpc_session_callbacks_new(&server->callbacks) < 0)
@@ -135,6 +194,7 @@ static void conn_close(struct steep_rpc_conn *conn)
     if (conn->closed)
         return;
     conn->closed = true;
+    server->n_conns--;
     if (conn->prev)
         conn->prev->next = conn->next;
     else
@@ -280,6 +340,61 @@ static void resume_accepting(struct steep_rpc_server *server, int64_t now)
     epoll_ctl(server->epoll_fd, EPOLL_CTL_MOD, server->listen_fd, &event);
 }
 
+static bool same_source(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+    return false;
+}
+
+/* Logged once per second at most: a flood must not flood the log. */
+static void refused_connection(struct steep_rpc_server *server, const char *why)
+{
+    server->refused_connections++;
+    int64_t now = steep_rpc_now_ms();
+    if (now - server->refusal_logged_ms >= 1000) {
+        server->refusal_logged_ms = now;
+        log_warn("rpc: %s: refusing connections: %s (%llu so far)", server->name, why,
+                 (unsigned long long)server->refused_connections);
+    }
+}
+
+/* The connection limits, checked for each accepted socket: false to close
+ * it at once. At the global limit the connection idle the longest (no
+ * calls; handshaking counts as idle) is closed to make room. */
+static bool admit(struct steep_rpc_server *server, const struct sockaddr_storage *addr,
+                  socklen_t addr_len)
+{
+    (void)addr_len;
+    int from_source = 0;
+    struct steep_rpc_conn *idlest = NULL;
+    for (struct steep_rpc_conn *conn = server->conns; conn; conn = conn->next) {
+        if (same_source(&conn->peer->addr, addr))
+            from_source++;
+        if (!conn->calls && (!idlest || conn->idle_since_ms < idlest->idle_since_ms))
+            idlest = conn;
+    }
+    if (from_source >= server->max_connections_per_source) {
+        refused_connection(server, "too many connections from one source");
+        return false;
+    }
+    if (server->n_conns < server->max_connections)
+        return true;
+    if (!idlest) {
+        refused_connection(server, "connection limit reached and every connection is busy");
+        return false;
+    }
+    refused_connection(server, "connection limit reached; closing the idlest");
+    conn_close(idlest);
+    return true;
+}
+
 static void accept_all(struct steep_rpc_server *server)
 {
     for (;;) {
@@ -293,6 +408,10 @@ static void accept_all(struct steep_rpc_server *server)
             else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 log_warn("rpc: %s: accept: %s", server->name, strerror(errno));
             return;
+        }
+        if (!admit(server, &addr, addr_len)) {
+            close(fd);
+            continue;
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -313,7 +432,9 @@ static void accept_all(struct steep_rpc_server *server)
         conn->peer = peer;
         conn->transport.fd = fd;
         conn->transport.ssl = ssl;
-        conn->handshake_deadline_ms = steep_rpc_now_ms() + HANDSHAKE_TIMEOUT_MS;
+        conn->handshake_deadline_ms = steep_rpc_now_ms() + server->handshake_timeout_ms;
+        conn->idle_since_ms = steep_rpc_now_ms();
+        server->n_conns++;
         SSL_set_fd(ssl, fd);
         SSL_set_accept_state(ssl);
         steep_rpc_tls_attach(ssl, &conn->tls);
@@ -327,6 +448,26 @@ static void accept_all(struct steep_rpc_server *server)
 }
 
 /* ---- the loop ---- */
+
+void steep_rpc_conn_mark_dirty(struct steep_rpc_conn *conn)
+{
+    struct steep_rpc_server *server = conn->server;
+    if (conn->dirty || conn->closed || conn->transport.fd < 0) /* in-memory: flushed by feed */
+        return;
+    conn->dirty = true;
+    conn->dirty_next = server->dirty;
+    server->dirty = conn;
+}
+
+static void flush_dirty(struct steep_rpc_server *server)
+{
+    while (server->dirty) {
+        struct steep_rpc_conn *conn = server->dirty;
+        server->dirty = conn->dirty_next;
+        conn->dirty = false;
+        conn_flush(conn);
+    }
+}
 
 static void drain_completions(struct steep_rpc_server *server)
 {
@@ -342,19 +483,11 @@ static void drain_completions(struct steep_rpc_server *server)
         struct steep_rpc_call *following = call->queue_next;
         struct steep_rpc_conn *conn = call->conn;
         steep_rpc_call_completed(call);
-        if (conn && !conn->dirty) {
-            conn->dirty = true;
-            conn->dirty_next = server->dirty;
-            server->dirty = conn;
-        }
+        if (conn)
+            steep_rpc_conn_mark_dirty(conn);
         call = following;
     }
-    while (server->dirty) {
-        struct steep_rpc_conn *conn = server->dirty;
-        server->dirty = conn->dirty_next;
-        conn->dirty = false;
-        conn_flush(conn);
-    }
+    flush_dirty(server);
 }
 
 static void flush_all(struct steep_rpc_server *server)
@@ -368,17 +501,35 @@ static void flush_all(struct steep_rpc_server *server)
     }
 }
 
-static void expire_handshakes(struct steep_rpc_server *server, int64_t now)
+/* Closes connections whose handshake is late. Sends GOAWAY to those without
+ * calls for idle_timeout_ms and lets the peer close first (a client that
+ * sent a call meanwhile learns from the GOAWAY that it was not processed
+ * and retries it); one that has not closed GOAWAY_DRAIN_MS later is closed
+ * here. */
+static void expire_connections(struct steep_rpc_server *server, int64_t now)
 {
     struct steep_rpc_conn *conn = server->conns;
+    int late = 0;
     while (conn) {
         struct steep_rpc_conn *following = conn->next;
         if (!conn->handshake_done && now >= conn->handshake_deadline_ms) {
-            log_warn("rpc: %s: TLS handshake timed out", server->name);
+            late++;
             conn_close(conn);
+        } else if (conn->going_away && now - conn->going_away_ms >= GOAWAY_DRAIN_MS) {
+            conn_close(conn);
+        } else if (conn->handshake_done && !conn->calls && !conn->going_away &&
+                   now - conn->idle_since_ms >= server->idle_timeout_ms) {
+            conn->going_away = true;
+            conn->going_away_ms = now;
+            nghttp2_submit_goaway(conn->session, NGHTTP2_FLAG_NONE,
+                                  nghttp2_session_get_last_proc_stream_id(conn->session),
+                                  NGHTTP2_NO_ERROR, NULL, 0);
+            steep_rpc_conn_mark_dirty(conn);
         }
         conn = following;
     }
+    if (late)
+        log_warn("rpc: %s: %d TLS handshake(s) timed out", server->name, late);
 }
 
 static void begin_stop(struct steep_rpc_server *server)
@@ -432,9 +583,13 @@ static void *loop(void *arg)
         }
         resume_accepting(server, now);
         if (now >= next_check) {
-            expire_handshakes(server, now);
+            expire_connections(server, now);
+            steep_rpc_expire_receiving(server, now);
+            steep_rpc_expire_sending(server, now);
             next_check = now + 1000;
         }
+        /* refusals of other connections' calls (bounds, timeouts) */
+        flush_dirty(server);
         if (atomic_load(&server->stopping) && !server->stop_begun) {
             server->stop_begun = true;
             begin_stop(server);
@@ -475,6 +630,15 @@ int steep_rpc_server_start(struct steep_rpc_server *server)
 {
     ENSURE(!server->started, "server already started");
     steep_rpc_ignore_sigpipe();
+    /* Request and response buffers of up to max_message come and go with
+     * calls. glibc's default raises its mmap threshold after the first big
+     * free, after which such buffers live in the heap and their pages stay
+     * resident (an attack's peak is never given back). A fixed threshold
+     * keeps big buffers mmapped: freed memory returns to the system. Fixing
+     * it also fixes the trim threshold at its small default, which would
+     * shrink and regrow the heap under ordinary churn; it is raised. */
+    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+    mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD);
     GUARD(listen_socket(server));
     server->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     server->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

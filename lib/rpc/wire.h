@@ -27,7 +27,8 @@ struct steep_rpc_frame_reader {
     struct steep_buf message; /* the one message, once complete */
     int messages;             /* complete messages seen */
     int status;               /* first failure (enum steep_grpc_code), 0 while fine */
-    const char *reason;       /* static text for status */
+    const char *reason;       /* text for status (static, or reason_text) */
+    char reason_text[96];
 };
 
 void steep_rpc_frame_reader_init(struct steep_rpc_frame_reader *reader, size_t max_message);

@@ -12,6 +12,19 @@
 #include "steep_version.h"
 
 #define MAX_ENDPOINTS 4
+#define MIN_MESSAGE   (64 * 1024)
+#define MAX_MESSAGE   (64 * 1024 * 1024)
+
+int steep_service_max_message(const struct steep_config *config, size_t *max_message)
+{
+    int64_t limit =
+        steep_config_get_int(config, "rpc.max_message_bytes", STEEP_RPC_DEFAULT_MAX_MESSAGE);
+    ENSURE(limit >= MIN_MESSAGE && limit <= MAX_MESSAGE,
+           "[rpc] max_message_bytes must be %d..%d, not %lld", MIN_MESSAGE, MAX_MESSAGE,
+           (long long)limit);
+    *max_message = (size_t)limit;
+    return 0;
+}
 
 int steep_service_begin(int argc, char **argv, const char *name, sigset_t *stop,
                         struct steep_config **config)
@@ -49,7 +62,10 @@ struct steep_rpc_client *steep_service_connect(const struct steep_config *config
     char address[256];
     const char *advertised = config->internal[endpoint].advertised_address;
     GUARD_PTR(steep_config_connect_address(advertised, address, sizeof address));
-    struct steep_rpc_client_config client_config = {.address = address};
+    size_t max_message;
+    GUARD_PTR(steep_service_max_message(config, &max_message));
+    struct steep_rpc_client_config client_config = {
+        .address = address, .max_message = steep_rpc_internal_max_message(max_message)};
     GUARD_PTR(steep_attested_client_tls(attested, service_name, &client_config.tls));
     struct steep_rpc_client *client = steep_rpc_client_new(&client_config);
     if (!client) {
@@ -82,12 +98,20 @@ int steep_service_serve(struct steep_attested *attested, const struct steep_conf
 {
     ENSURE(n > 0 && n <= MAX_ENDPOINTS, "a service has 1 to %d endpoints", MAX_ENDPOINTS);
     GUARD(steep_config_check(config));
+    size_t max_message;
+    GUARD(steep_service_max_message(config, &max_message));
     struct steep_rpc_server *servers[MAX_ENDPOINTS];
     size_t started = 0;
     for (; started < n; started++) {
         const struct steep_service_endpoint *e = &endpoints[started];
+        /* Internal endpoints (attested peers) carry clients' messages inside
+         * theirs; responses carry them back (GetTask: arguments and result). */
         struct steep_rpc_server_config server_config = {
-            .listen = e->listen, .workers = e->workers, .name = e->name};
+            .listen = e->listen,
+            .workers = e->workers,
+            .name = e->name,
+            .max_message = e->n_inbound ? steep_rpc_internal_max_message(max_message) : max_message,
+            .max_response = steep_rpc_internal_max_message(max_message)};
         struct steep_rpc_server *server = NULL;
         int rc = steep_attested_server_tls(attested, e->inbound, e->n_inbound, &server_config.tls);
         if (rc == 0 && !(server = steep_rpc_server_new(&server_config)))

@@ -39,6 +39,12 @@ struct steep_rpc_client *steep_service_connect(const struct steep_config *config
                                                enum steep_endpoint endpoint,
                                                const char *service_name);
 
+/* The platform's message limit for clients' calls, [rpc] max_message_bytes
+ * (Teaclave's max_decoding_message_size; default 4194304, 65536..67108864).
+ * Public endpoints take it, internal ones steep_rpc_internal_max_message()
+ * of it. -1 with the setting named when it is out of range. */
+int steep_service_max_message(const struct steep_config *config, size_t *max_message);
+
 /* Waits for SIGTERM or SIGINT; returns the signal number. */
 int steep_service_wait(const sigset_t *stop);
 

@@ -189,10 +189,45 @@ static void fail_request(struct steep_store_request *request)
     snprintf(request->error, sizeof request->error, "%s", steep_error_get());
 }
 
+/*
+ * After a failed write: the store stops writing to that handle and, if it
+ * can reopen at once (there is room again, or the failure was a background
+ * one), writes the same batch again on the fresh log. That is safe whether
+ * or not the failed attempt reached the disk: the batch holds absolute puts
+ * and deletes computed from the state before it, and no other write ran in
+ * between, so applying it twice leaves what applying it once does.
+ */
+static bool retry_after_reopen(struct steep_store *store, leveldb_writebatch_t *batch,
+                               const char *error)
+{
+    steep_store_mark_failed(store, error);
+    if (steep_store_begin_write(store) < 0)
+        return false;
+    char *again = NULL;
+    leveldb_write(store->db, store->write_options, batch, &again);
+    steep_store_end(store);
+    if (!again) {
+        log_info("store: the batch that failed (%s) was written on the fresh log", error);
+        return true;
+    }
+    steep_store_mark_failed(store, again);
+    leveldb_free(again);
+    return false;
+}
+
 /* Runs the group [first, last] outside the lock; fills each request's result. */
 static void lead_group(struct steep_store *store, struct steep_store_request *first,
                        struct steep_store_request *last)
 {
+    if (steep_store_begin_write(store) < 0) {
+        /* The store failed earlier and could not reopen: refuse, with why. */
+        for (struct steep_store_request *r = first;; r = r->next) {
+            fail_request(r);
+            if (r == last)
+                break;
+        }
+        return;
+    }
     struct steep_store_group group = {.store = store, .batch = leveldb_writebatch_create()};
     /* apply() reads before it writes, so a request that fails has written
      * nothing; only a failure inside a write (out of memory, sealing) breaks
@@ -207,9 +242,15 @@ static void lead_group(struct steep_store *store, struct steep_store_request *fi
     char *error = NULL;
     if (!group.broken)
         leveldb_write(store->db, store->write_options, group.batch, &error);
+    steep_store_end(store);
+    if (error && retry_after_reopen(store, group.batch, error)) {
+        leveldb_free(error);
+        error = NULL;
+    }
     if (group.broken || error) {
         if (error) {
-            log_error("store: synced write failed: %s", error);
+            /* The log may end in a torn record: the store never appends
+             * behind it (retry_after_reopen marked it failed). */
             steep_error_set("storage write failed: %s", error);
             leveldb_free(error);
         }

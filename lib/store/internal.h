@@ -17,6 +17,7 @@
 #include <leveldb/c.h>
 #include <openssl/types.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "core/error.h"
 #include "store/store.h"
@@ -74,7 +75,26 @@ struct steep_store {
     struct steep_store_request *pending_head, *pending_tail;
     pthread_mutex_t watch_mutex; /* guards watchers (watch.c) */
     struct steep_store_watcher *watchers;
+    /* Failing closed after a failed write (recover.c): db_lock guards db and
+     * last_reopen_ms; failed is set by the commit leader without it (so a
+     * stream of readers cannot delay it) after it wrote failure. */
+    pthread_rwlock_t db_lock;
+    atomic_bool failed;
+    char failure[STEEP_ERROR_MAX];
+    int64_t last_reopen_ms;
 };
+
+/* ---- failing closed and recovering (recover.c) ---- */
+/* Holds the handle shared for a group's reads and write; a store that
+ * failed is reopened first (or the call fails with the reason, unlocked). */
+int steep_store_begin_write(struct steep_store *store);
+/* Holds the handle shared for a read (reopening a store whose handle is gone). */
+int steep_store_begin_read(struct steep_store *store);
+void steep_store_end(struct steep_store *store);
+/* After a failed LevelDB write: no more writes to this handle. */
+void steep_store_mark_failed(struct steep_store *store, const char *why);
+/* open.c: opens LevelDB on the existing store and checks its marker. */
+int steep_store_reopen_db(struct steep_store *store);
 
 /* ---- change notification (watch.c) ---- */
 /* One thread waiting in steep_store_wait_change for a user record to change. */

@@ -7,7 +7,9 @@
  * it with paranoid checks (corruption is an error, never a silent repair),
  * and the marker must be present and authenticate under the caller's key.
  * A directory that fails either check is refused with a message; it is
- * never reset or reused empty.
+ * never reset or reused empty -- except one holding only the files of a
+ * LevelDB creation that failed half-way (no CURRENT yet), which is created
+ * again with STEEP_STORE_CREATE.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -45,6 +47,29 @@ static int inspect_directory(const char *path, enum directory_state *state)
     }
     closedir(dir);
     return 0;
+}
+
+/* True when path holds only what LevelDB writes while it creates a database
+ * and no CURRENT file: a creation that failed (disk full, I/O error) before
+ * it completed. Nothing was ever stored there, so creating it anew loses
+ * nothing; anything else in the directory keeps it from being reset. */
+static bool interrupted_creation(const char *path)
+{
+    DIR *dir = opendir(path);
+    if (!dir)
+        return false;
+    bool only_artifacts = true;
+    struct dirent *entry;
+    while (only_artifacts && (entry = readdir(dir)) != NULL) {
+        const char *name = entry->d_name;
+        size_t len = strlen(name);
+        only_artifacts = strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+                         strcmp(name, "LOCK") == 0 || strcmp(name, "LOG") == 0 ||
+                         strcmp(name, "LOG.old") == 0 || strncmp(name, "MANIFEST-", 9) == 0 ||
+                         (len > 6 && strcmp(name + len - 6, ".dbtmp") == 0);
+    }
+    closedir(dir);
+    return only_artifacts;
 }
 
 static int make_directories(const char *path)
@@ -163,6 +188,7 @@ static int set_up(struct steep_store *store, const char *path, const uint8_t *ke
     leveldb_writeoptions_set_sync(store->write_options, 1);
     ENSURE(pthread_mutex_init(&store->commit_mutex, NULL) == 0, "mutex init failed");
     ENSURE(pthread_mutex_init(&store->watch_mutex, NULL) == 0, "mutex init failed");
+    ENSURE(pthread_rwlock_init(&store->db_lock, NULL) == 0, "rwlock init failed");
     return 0;
 }
 
@@ -178,8 +204,21 @@ static int open_store(struct steep_store *store, const char *path, int flags)
         log_info("store: created a new store in %s", path);
         return 0;
     }
+    if ((flags & STEEP_STORE_CREATE) && interrupted_creation(path)) {
+        log_warn("store: %s holds a creation that did not complete; creating it again", path);
+        GUARD(open_leveldb(store, true));
+        GUARD(write_marker(store));
+        log_info("store: created a new store in %s", path);
+        return 0;
+    }
     GUARD(open_leveldb(store, false));
     return check_marker(store, flags);
+}
+
+int steep_store_reopen_db(struct steep_store *store)
+{
+    GUARD(open_leveldb(store, false));
+    return check_marker(store, 0);
 }
 
 int steep_store_open(const char *path, const uint8_t key[STEEP_STORE_KEY_BYTES], int flags,
@@ -216,6 +255,7 @@ void steep_store_close(struct steep_store *store)
     if (store->path) {
         pthread_mutex_destroy(&store->commit_mutex);
         pthread_mutex_destroy(&store->watch_mutex);
+        pthread_rwlock_destroy(&store->db_lock);
     }
     steep_store_sealer_free(&store->sealer);
     free(store->path);

@@ -23,8 +23,11 @@ int steep_store_read_record(struct steep_store *store, const uint8_t *ikey, size
 {
     char *error = NULL;
     size_t sealed_len = 0;
+    if (steep_store_begin_read(store) < 0)
+        return STEEP_STORE_ERROR;
     char *sealed = leveldb_get(store->db, store->read_options, (const char *)ikey, ikey_len,
                                &sealed_len, &error);
+    steep_store_end(store);
     if (error) {
         char name[160];
         steep_store_describe_key(ikey, ikey_len, name, sizeof name);
@@ -113,9 +116,14 @@ int steep_store_scan(struct steep_store *store, const void *prefix, size_t prefi
         steep_buf_free(&iprefix);
         return -1;
     }
+    if (steep_store_begin_read(store) < 0) {
+        steep_buf_free(&iprefix);
+        return -1;
+    }
     leveldb_iterator_t *it = leveldb_create_iterator(store->db, store->read_options);
     int rc = scan_from(store, it, &iprefix, fn, arg);
     leveldb_iter_destroy(it);
+    steep_store_end(store);
     steep_buf_free(&iprefix);
     return rc;
 }

@@ -41,6 +41,7 @@ struct steep_store_client *steep_store_client_new(const struct steep_store_clien
         .address = config->address,
         .tls = config->tls,
         .connect_timeout_ms = config->connect_timeout_ms,
+        .max_message = config->max_message,
     };
     client->timeout_ms = config->timeout_ms > 0 ? config->timeout_ms : DEFAULT_TIMEOUT_MS;
     client->rpc = steep_rpc_client_new(&rpc_config);

@@ -32,6 +32,7 @@ struct steep_store_client_config {
     struct steep_tls_config tls;
     int timeout_ms;         /* default per-call deadline; 0: 5000 */
     int connect_timeout_ms; /* 0: the RPC default */
+    size_t max_message;     /* response limit; 0: the RPC default */
 };
 
 struct steep_store_client *steep_store_client_new(const struct steep_store_client_config *config);

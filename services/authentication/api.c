@@ -5,6 +5,14 @@
  * DataOwners of its own attribute (checked against the target's CURRENT
  * role), changing a password or role revokes the user's tokens, failed
  * logins are slowed down. Nothing about passwords or tokens is logged.
+ *
+ * Account takeover (issue 14, item 13): in Teaclave a FunctionOwner could
+ * register a DataOwnerManager for a victim's attribute, reset the victim's
+ * password through it and act as the victim. Here only a PlatformAdmin
+ * creates a DataOwnerManager or gives the role (UserRegister, UserUpdate;
+ * roles.h), and only a PlatformAdmin registers the id of a deleted user
+ * again (its tombstone, user_db.h), since the new user would inherit the
+ * old one's files and tasks. Both refusals say why.
  */
 #include "authentication/service_internal.h"
 
@@ -29,6 +37,13 @@ static bool valid_password(const char *password)
 {
     return password && password[0] &&
            strnlen(password, STEEP_AUTH_PASSWORD_MAX + 1) <= STEEP_AUTH_PASSWORD_MAX;
+}
+
+/* A non-admin asked for a DataOwnerManager: say why it is refused. */
+static const char *denial(const struct steep_auth_role *role)
+{
+    return role->kind == STEEP_ROLE_DATA_OWNER_MANAGER ? MSG_MANAGER_ADMIN_ONLY
+                                                       : MSG_PERMISSION_DENIED;
 }
 
 /* ---- UserLogin ------------------------------------------------------- */
@@ -116,8 +131,19 @@ static void user_register(struct steep_rpc_call *call, const ProtobufCMessage *m
         return;
     }
     if (!steep_auth_may_register(&requester.role, &role)) {
-        steep_auth_fail(call, MSG_PERMISSION_DENIED);
+        log_warn("'%.64s' may not register '%.64s'", requester.id, request->id);
+        steep_auth_fail(call, denial(&role));
         return;
+    }
+    if (requester.role.kind != STEEP_ROLE_PLATFORM_ADMIN) {
+        found = steep_auth_user_was_deleted(auth->store, request->id);
+        if (found != STEEP_STORE_NOT_FOUND) {
+            if (found == STEEP_STORE_OK)
+                log_warn("'%.64s' may not reuse the id of deleted user '%.64s'", requester.id,
+                         request->id);
+            steep_auth_fail(call, found == STEEP_STORE_OK ? MSG_DELETED_ID : MSG_INTERNAL);
+            return;
+        }
     }
     if (!valid_password(request->password)) {
         steep_auth_fail(call, MSG_INVALID_PASSWORD);
@@ -201,7 +227,7 @@ static void user_update(struct steep_rpc_call *call, const ProtobufCMessage *mes
     }
     if (!steep_auth_may_update(&requester.role, &target.role, &role)) {
         log_warn("'%.64s' may not update '%.64s'", requester.id, target.id);
-        steep_auth_fail(call, MSG_PERMISSION_DENIED);
+        steep_auth_fail(call, denial(&role));
         goto done;
     }
     if (!valid_password(request->password)) {

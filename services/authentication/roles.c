@@ -91,9 +91,10 @@ bool steep_auth_may_register(const struct steep_auth_role *requester,
         return true;
     case STEEP_ROLE_DATA_OWNER_MANAGER:
         return is_own_data_owner(requester, role);
-    case STEEP_ROLE_FUNCTION_OWNER:
-        return role->kind == STEEP_ROLE_DATA_OWNER_MANAGER;
     default:
+        /* Teaclave let a FunctionOwner create a DataOwnerManager of any
+         * attribute, which then could reset that attribute's DataOwners'
+         * passwords: an account takeover. Only a PlatformAdmin does now. */
         return false;
     }
 }

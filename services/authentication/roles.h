@@ -7,6 +7,16 @@
  * "DataOwnerManager-<attr>" or "DataOwner-<attr>". The rules below decide
  * user management; every one looks at the requester's role and, unlike
  * Teaclave, also at the target's CURRENT role where a target exists.
+ *
+ * Deviation from Teaclave (issue 14, item 13): a DataOwnerManager can take
+ * over every DataOwner of its attribute (ResetUserPassword, UserUpdate), so
+ * that power comes only from a PlatformAdmin. Only a PlatformAdmin registers
+ * a DataOwnerManager or gives anyone that role; a FunctionOwner registers
+ * nobody (Teaclave let it register a DataOwnerManager of any attribute, and
+ * through it reset the password of any DataOwner). A DataOwnerManager
+ * registers and updates only DataOwners of its attribute, so no chain of
+ * non-admin calls yields a manager. The id of a deleted user is reused only
+ * by a PlatformAdmin (api.c), so nobody inherits what a deleted user owned.
  */
 #ifndef STEEP_AUTHENTICATION_ROLES_H
 #define STEEP_AUTHENTICATION_ROLES_H
@@ -39,7 +49,8 @@ struct steep_auth_role steep_auth_role_parse(const char *text);
 void steep_auth_role_format(const struct steep_auth_role *role, char *out, size_t out_len);
 bool steep_auth_role_equal(const struct steep_auth_role *a, const struct steep_auth_role *b);
 
-/* May `requester` create a user with role `role`? */
+/* May `requester` create a user with role `role`? Only a PlatformAdmin may
+ * create a DataOwnerManager; a DataOwnerManager creates its DataOwners. */
 bool steep_auth_may_register(const struct steep_auth_role *requester,
                              const struct steep_auth_role *role);
 /* May `requester` change a user whose role is `current` to `role`? */

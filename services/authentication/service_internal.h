@@ -37,6 +37,11 @@ struct steep_auth {
 #define MSG_MISSING_TOKEN         "missing token"
 /* Steep's: Teaclave accepted empty passwords. */
 #define MSG_INVALID_PASSWORD "invalid password"
+/* Steep's (issue 14, item 13): Teaclave's "permission denied", saying why. */
+#define MSG_MANAGER_ADMIN_ONLY                                                                     \
+    "permission denied: only a PlatformAdmin may create a DataOwnerManager"
+#define MSG_DELETED_ID                                                                             \
+    "permission denied: the id of a deleted user may be registered again only by a PlatformAdmin"
 
 int64_t steep_auth_now(void);
 

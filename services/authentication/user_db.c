@@ -10,8 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_PREFIX "user/"
-#define KEY_MAX    (sizeof KEY_PREFIX + STEEP_AUTH_ID_MAX)
+#define KEY_PREFIX     "user/"
+#define DELETED_PREFIX "deleted/" /* tombstones: ids of deleted users */
+#define KEY_MAX        (sizeof DELETED_PREFIX + STEEP_AUTH_ID_MAX)
 
 /* Versions stay below 2^53 so they survive any JSON reader exactly. */
 #define VERSION_MASK ((UINT64_C(1) << 53) - 1)
@@ -128,9 +129,25 @@ int steep_auth_user_put(struct steep_store *store, const struct steep_auth_user 
 
 int steep_auth_user_delete(struct steep_store *store, const char *id)
 {
-    char key[KEY_MAX];
+    char key[KEY_MAX], tombstone[KEY_MAX];
     size_t key_len = make_key(id, key);
-    return steep_store_delete(store, key, key_len) == STEEP_STORE_OK ? 0 : -1;
+    size_t tombstone_len = (size_t)snprintf(tombstone, sizeof tombstone, DELETED_PREFIX "%s", id);
+    /* One batch: a user is never gone without its tombstone. */
+    const struct steep_store_op ops[] = {
+        {.is_delete = true, .key = key, .key_len = key_len},
+        {.key = tombstone, .key_len = tombstone_len, .value = "{}", .value_len = 2},
+    };
+    return steep_store_batch(store, ops, 2) == STEEP_STORE_OK ? 0 : -1;
+}
+
+int steep_auth_user_was_deleted(struct steep_store *store, const char *id)
+{
+    char tombstone[KEY_MAX];
+    size_t tombstone_len = (size_t)snprintf(tombstone, sizeof tombstone, DELETED_PREFIX "%s", id);
+    struct steep_buf value = STEEP_BUF_INIT;
+    int rc = steep_store_get(store, tombstone, tombstone_len, &value);
+    steep_buf_free(&value);
+    return rc;
 }
 
 struct each_context {

@@ -8,6 +8,11 @@
  * issued for, so such a change revokes all earlier tokens at once. A new
  * user starts at a random version, so a token of a deleted user does not
  * come back to life when the id is registered again.
+ *
+ * Deleting a user leaves a tombstone "deleted/<id>" (value "{}"), written in
+ * the same batch: management keeps files, functions and tasks by user id,
+ * so whoever registers a deleted id again inherits them; api.c lets only a
+ * PlatformAdmin do that.
  */
 #ifndef STEEP_AUTHENTICATION_USER_DB_H
 #define STEEP_AUTHENTICATION_USER_DB_H
@@ -38,7 +43,10 @@ int steep_auth_user_get(struct steep_store *store, const char *id, struct steep_
 int steep_auth_user_create(struct steep_store *store, struct steep_auth_user *user);
 /* Overwrites an existing user (the caller has bumped the version if needed). */
 int steep_auth_user_put(struct steep_store *store, const struct steep_auth_user *user);
+/* Deletes the user and leaves its tombstone. */
 int steep_auth_user_delete(struct steep_store *store, const char *id);
+/* STEEP_STORE_OK when a user of this id was deleted once, NOT_FOUND, or ERROR. */
+int steep_auth_user_was_deleted(struct steep_store *store, const char *id);
 
 /* Calls fn for every user, in id order. fn returns 0 to go on, -1 to fail. */
 typedef int (*steep_auth_user_fn)(void *arg, const struct steep_auth_user *user);

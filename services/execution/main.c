@@ -8,8 +8,15 @@
  * (4096), open_files (64), work_dir (<data_dir>/execution; each node
  * works in its own locked node-<random> directory below it, see
  * executors/work_dir.h), runner_path (steep-task-runner next to this
- * executable). Stops on SIGTERM/SIGINT: running tasks are killed and
+ * executable), face_model (the SeetaFace model seeta_fd_frontal_v1.0.bin
+ * that builtin-face-detection reads; unset: those tasks fail naming the
+ * key); [rpc] max_message_bytes bounds a task's arguments, payload
+ * and result as it bounds clients' calls. Stops on SIGTERM/SIGINT: running tasks are killed and
  * reported failed ("execution node stopped").
+ * WebAssembly (executors/wamr): wasm_memory_mb (linear memory cap, 256),
+ * wasm_max_module_mb (16), wasm_compile_timeout_secs (300); compiled
+ * modules are cached in <work_dir>/wasm-cache, shared by the nodes of a
+ * host and kept across restarts.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -26,6 +33,7 @@
 #include "executors/work_dir.h"
 #include "node.h"
 #include "service/notify.h"
+#include "service/service.h"
 #include "steep_version.h"
 #include "tee/attested.h"
 
@@ -55,17 +63,42 @@ static int read_limits(const struct steep_config *config, struct steep_sandbox_l
     limits->memory_bytes = (uint64_t)memory << 20;
     limits->file_size_bytes = (uint64_t)file_size << 20;
     limits->open_files = (uint32_t)files;
+    size_t max_message;
+    GUARD(steep_service_max_message(config, &max_message));
+    limits->message_bytes = max_message;
     return 0;
 }
+
+struct setup;
+static int read_wamr(const struct steep_config *config, struct setup *setup);
 
 struct setup {
     char scheduler[256];
     char runner[PATH_MAX];
     char *work_dir;
     char node_dir[3072];
+    char wasm_cache[3100];
     int lock_fd;
     struct steep_execution_options options;
 };
+
+/* Who runners run as; the sandbox is then tried once (steep_sandbox_check). */
+static int read_sandbox(const struct steep_config *config)
+{
+    struct steep_sandbox_options sandbox;
+    steep_sandbox_options_default(&sandbox);
+    int64_t uid = steep_config_get_int(config, "execution.sandbox_uid", sandbox.uid);
+    int64_t gid = steep_config_get_int(config, "execution.sandbox_gid", sandbox.gid);
+    ENSURE(uid >= 1 && uid < UINT32_MAX,
+           "[execution] sandbox_uid must be 1..4294967294 (never root)");
+    ENSURE(gid >= 1 && gid < UINT32_MAX,
+           "[execution] sandbox_gid must be 1..4294967294 (never root)");
+    sandbox.uid = (uint32_t)uid;
+    sandbox.gid = (uint32_t)gid;
+    sandbox.insecure_without_user_namespace =
+        steep_config_get_bool(config, "execution.insecure_without_user_namespace", false);
+    return steep_sandbox_configure(&sandbox);
+}
 
 static int read_options(const struct steep_config *config, struct setup *setup)
 {
@@ -97,6 +130,12 @@ static int read_options(const struct steep_config *config, struct setup *setup)
                                &setup->lock_fd));
     options->environment.work_dir = setup->node_dir;
     options->environment.fusion_base = config->fusion_base_dir;
+    options->environment.face_model = steep_config_get_path(config, "execution.face_model", NULL);
+    if (options->environment.face_model && access(options->environment.face_model, R_OK) != 0)
+        log_warn("[execution] face_model %s is not readable: builtin-face-detection tasks will "
+                 "fail",
+                 options->environment.face_model);
+    GUARD(read_wamr(config, setup));
     options->environment.allow_test_payloads =
         steep_config_get_bool(config, "execution.insecure_test_payloads", false);
     options->environment.allow_file_urls =
@@ -106,10 +145,34 @@ static int read_options(const struct steep_config *config, struct setup *setup)
                  "(tests only)");
     if (options->environment.allow_test_payloads)
         log_warn("[execution] insecure_test_payloads: hostile test functions can run (tests only)");
-    return steep_config_check(config);
+    GUARD(read_sandbox(config));
+    GUARD(steep_config_check(config));
+    /* Fail closed: a host where the sandbox cannot be built runs no task. */
+    return steep_sandbox_check(setup->runner, setup->node_dir);
 }
 
 static int serve(struct steep_config *config, struct setup *setup, const sigset_t *stop);
+
+static int read_wamr(const struct steep_config *config, struct setup *setup)
+{
+    struct steep_wamr_config *wamr = &setup->options.environment.wamr;
+    steep_wamr_config_default(wamr);
+    int64_t memory = steep_config_get_int(config, "execution.wasm_memory_mb", wamr->memory_mb);
+    int64_t module =
+        steep_config_get_int(config, "execution.wasm_max_module_mb", wamr->max_module_mb);
+    int64_t compile = steep_config_get_int(config, "execution.wasm_compile_timeout_secs",
+                                           wamr->compile_timeout_secs);
+    ENSURE(memory >= 1 && memory <= 4095, "[execution] wasm_memory_mb must be 1..4095");
+    ENSURE(module >= 1 && module <= 1024, "[execution] wasm_max_module_mb must be 1..1024");
+    ENSURE(compile >= 1 && compile <= 3600,
+           "[execution] wasm_compile_timeout_secs must be 1..3600");
+    wamr->memory_mb = (uint32_t)memory;
+    wamr->max_module_mb = (uint32_t)module;
+    wamr->compile_timeout_secs = (uint32_t)compile;
+    snprintf(setup->wasm_cache, sizeof setup->wasm_cache, "%s/wasm-cache", setup->work_dir);
+    wamr->cache_dir = setup->wasm_cache;
+    return 0;
+}
 
 static int run(struct steep_config *config, const sigset_t *stop)
 {

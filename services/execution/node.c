@@ -15,9 +15,10 @@
 #include "executors/staged_task.h"
 #include "scheduler_client.h"
 
-#define CALL_TIMEOUT_MS 10000
-#define MAX_BACKOFF_MS  5000
-#define STATUS_ATTEMPTS 5
+#define CALL_TIMEOUT_MS  10000
+#define PULL_TRANSFER_MS 5000
+#define MAX_BACKOFF_MS   5000
+#define STATUS_ATTEMPTS  5
 
 struct slot {
     struct steep_execution_node *node;
@@ -178,8 +179,11 @@ static void *slot_main(void *arg)
     int backoff = 100;
     steep_buf_wipe(&json); /* holds the users' file keys */
     while (!atomic_load(&node->stopping)) {
+        /* The scheduler waits pull_timeout_ms and keeps the rest for the
+         * answer, which may carry megabytes of arguments. */
         if (steep_scheduler_pull_task(node->client, slot->executor_id,
-                                      node->options.pull_timeout_ms, &json, &status) == 0) {
+                                      node->options.pull_timeout_ms + PULL_TRANSFER_MS, &json,
+                                      &status) == 0) {
             backoff = 100;
             run_task(slot, &json);
             steep_buf_reset(&json);
@@ -262,6 +266,9 @@ steep_execution_node_start(const struct steep_execution_options *options)
         .address = options->scheduler_address,
         .server_name = options->scheduler_name,
         .tls = options->tls,
+        .max_message = steep_rpc_internal_max_message(
+            options->environment.limits.message_bytes ? options->environment.limits.message_bytes
+                                                      : STEEP_RPC_DEFAULT_MAX_MESSAGE),
     };
     node->client = steep_rpc_client_new(&client_config);
     node->slots = calloc((size_t)node->options.slots, sizeof *node->slots);

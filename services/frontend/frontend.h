@@ -14,7 +14,9 @@
  *      token and role = the token's full role claim; management's answer or
  *      status goes back unchanged,
  *   5. one audit Entry per request, acknowledged by management (SaveLogs)
- *      BEFORE the answer is sent (shipper.h). If the audit log cannot be
+ *      BEFORE the answer is sent (shipper.h) -- except requests failing
+ *      authentication beyond a few per window, which are counted into one
+ *      summary entry per window (auth_audit.h). If the audit log cannot be
  *      written, a successful answer is replaced by UNAVAILABLE
  *      "audit log unavailable"; an error answer is sent as it is.
  * The backend clients multiplex concurrent calls; nothing is serialized.
@@ -36,6 +38,10 @@ struct steep_frontend_options {
     int backend_timeout_ms;    /* UserAuthenticate, AuthorizeApi; 0: 5000 */
     int management_timeout_ms; /* forwarded calls without a client deadline; 0: 30000 */
     int audit_timeout_ms;      /* one SaveLogs; 0: 5000 */
+    /* Failed authentications audited one by one per window, the rest only
+     * counted (auth_audit.h); window 0: the defaults (20 per 60 s). */
+    int audit_auth_failures_per_window;
+    int audit_auth_failure_window_ms;
 };
 
 struct steep_frontend;

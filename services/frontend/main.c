@@ -8,7 +8,10 @@
  *
  * Steep keys: [frontend] workers (handler threads, default 64),
  * backend_timeout_ms (5000), management_timeout_ms (30000),
- * audit_timeout_ms (5000). Stops on SIGTERM/SIGINT.
+ * audit_timeout_ms (5000), audit_auth_failures_per_window (20) and
+ * audit_auth_failure_window_secs (60): failed authentications audited one
+ * by one per window, the rest counted into one summary entry
+ * (auth_audit.h). Stops on SIGTERM/SIGINT.
  */
 #include <signal.h>
 
@@ -68,6 +71,11 @@ static int run(struct steep_config *config, struct steep_attested *attested, con
                 (int)steep_config_get_int(config, "frontend.management_timeout_ms", 30000),
             .audit_timeout_ms =
                 (int)steep_config_get_int(config, "frontend.audit_timeout_ms", 5000),
+            .audit_auth_failures_per_window =
+                (int)steep_config_get_int(config, "frontend.audit_auth_failures_per_window", 20),
+            .audit_auth_failure_window_ms =
+                (int)steep_config_get_int(config, "frontend.audit_auth_failure_window_secs", 60) *
+                1000,
         };
         frontend = steep_frontend_new(&clients, &options);
         if (!frontend)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_audit.h"
 #include "core/log.h"
 #include "entry.h"
 #include "frontend.h"
@@ -34,6 +35,7 @@ struct steep_frontend {
     struct steep_frontend_backends backends;
     struct steep_frontend_options options;
     struct steep_frontend_shipper *shipper;
+    struct steep_frontend_auth_audit *auth_audit;
     struct route *routes;
 };
 
@@ -251,7 +253,12 @@ static void handle(struct steep_rpc_call *call, const ProtobufCMessage *request,
     lap(&t, 0);
     if (code != 0) {
         snprintf(rs.message, sizeof rs.message, "authenticate to %s: %s", api, error);
-        fail(fe, call, &rs, code, error);
+        /* No credentials needed to get here: beyond a few per window, only
+         * counted (auth_audit.h). */
+        if (steep_frontend_auth_audit_admit(fe->auth_audit, rs.ip, rs.message))
+            fail(fe, call, &rs, code, error);
+        else
+            steep_rpc_fail(call, code, "%s", error);
         return;
     }
     bool allowed = authorize(fe, route->method, &rs);
@@ -280,9 +287,18 @@ struct steep_frontend *steep_frontend_new(const struct steep_frontend_backends *
         fe->options.backend_timeout_ms = 5000;
     if (fe->options.management_timeout_ms <= 0)
         fe->options.management_timeout_ms = 30000;
+    if (fe->options.audit_auth_failure_window_ms <= 0) {
+        /* unset (tests): the defaults of auth_audit.h */
+        fe->options.audit_auth_failure_window_ms = STEEP_FRONTEND_AUDIT_AUTH_WINDOW_MS_DEFAULT;
+        fe->options.audit_auth_failures_per_window = STEEP_FRONTEND_AUDIT_AUTH_FAILURES_DEFAULT;
+    }
     fe->routes = calloc(steep_frontend_method_count, sizeof *fe->routes);
     fe->shipper = steep_frontend_shipper_start(backends->management, fe->options.audit_timeout_ms);
-    if (!fe->routes || !fe->shipper) {
+    if (fe->shipper)
+        fe->auth_audit =
+            steep_frontend_auth_audit_start(fe->shipper, fe->options.audit_auth_failures_per_window,
+                                            fe->options.audit_auth_failure_window_ms);
+    if (!fe->routes || !fe->shipper || !fe->auth_audit) {
         steep_frontend_free(fe);
         return NULL;
     }
@@ -312,6 +328,7 @@ void steep_frontend_free(struct steep_frontend *fe)
 {
     if (!fe)
         return;
+    steep_frontend_auth_audit_stop(fe->auth_audit); /* ships its last summary */
     steep_frontend_shipper_stop(fe->shipper);
     free(fe->routes);
     free(fe);

@@ -134,6 +134,80 @@ static int build_records(const struct audit_head *head, TeaclaveCommonProto__Ent
     return 0;
 }
 
+/* ---- retention ------------------------------------------------------------ */
+
+void steep_audit_set_retention(struct steep_audit *audit, uint64_t max_entries)
+{
+    pthread_mutex_lock(&audit->lock);
+    audit->retention = max_entries;
+    pthread_mutex_unlock(&audit->lock);
+}
+
+struct found_key {
+    char *key;
+    int found;
+};
+
+static int take_key(void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
+                    size_t value_len)
+{
+    (void)value;
+    (void)value_len;
+    struct found_key *f = arg;
+    if (key_len != AUDIT_KEY_MAX - 1 || f->found++ > 0)
+        return -1;
+    memcpy(f->key, key, key_len);
+    f->key[key_len] = '\0';
+    return 0;
+}
+
+/* The keys of the oldest stored records beyond the retention (at most
+ * PRUNE_MAX per append, so an append stays cheap once the limit is
+ * lowered), and the head after removing them. Pruning starts when the log
+ * holds retention + retention/16 entries (at least 16 more), so it runs once
+ * per that many entries, not on every append. */
+#define PRUNE_MAX 256
+static int plan_prune(struct steep_audit *audit, uint64_t stored, struct audit_head *next,
+                      char (**keys)[AUDIT_KEY_MAX], size_t *n_keys)
+{
+    *keys = NULL;
+    *n_keys = 0;
+    uint64_t max = audit->retention, kept = next->count - next->first;
+    uint64_t slack = max / 16 > 16 ? max / 16 : 16;
+    if (max == 0 || kept <= max + slack)
+        return 0;
+    uint64_t drop = kept - max;
+    if (drop > PRUNE_MAX)
+        drop = PRUNE_MAX;
+    if (drop > stored - next->first) /* only records already stored */
+        drop = stored - next->first;
+    if (drop == 0)
+        return 0;
+    *keys = calloc(drop, sizeof **keys);
+    if (!*keys)
+        return audit_fail(STEEP_GRPC_INTERNAL, "service internal error");
+    for (uint64_t i = 0; i < drop; i++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "audit-entry-%016llx",
+                 (unsigned long long)(next->first + i));
+        struct found_key f = {(*keys)[i], 0};
+        int rc = audit->store.keys(audit->store.ctx, prefix, take_key, &f);
+        if (f.found != 1)
+            return rc == STEEP_STORE_ERROR && f.found == 0
+                       ? audit_storage_failure("listing the oldest audit records")
+                       : audit_fail(STEEP_GRPC_UNKNOWN,
+                                    "audit log error, reason: chain broken at entry %llu "
+                                    "(record missing)",
+                                    (unsigned long long)(next->first + i));
+    }
+    /* The new first record names the last removed one's hash (its key's). */
+    if (steep_hex_decode((*keys)[drop - 1] + 29, next->first_prev, AUDIT_HASH_LEN) < 0)
+        return audit_fail(STEEP_GRPC_UNKNOWN, "audit log error, reason: malformed record key");
+    next->first += drop;
+    *n_keys = (size_t)drop;
+    return 0;
+}
+
 static int ensure_head(struct steep_audit *audit)
 {
     if (audit->head_loaded)
@@ -166,18 +240,34 @@ int steep_audit_append(struct steep_audit *audit, TeaclaveCommonProto__Entry *co
     pthread_mutex_lock(&audit->lock);
     struct audit_head next;
     uint8_t next_raw[AUDIT_HEAD_LEN];
+    char(*pruned)[AUDIT_KEY_MAX] = NULL;
+    size_t n_pruned = 0;
+    struct steep_store_op *ops = p.ops;
     rc = ensure_head(audit);
     if (rc == 0)
         rc = build_records(&audit->head, entries, &p, &next);
+    if (rc == 0)
+        rc = plan_prune(audit, audit->head.count, &next, &pruned, &n_pruned);
+    if (rc == 0 && n_pruned > 0) {
+        ops = realloc(p.ops, (n + 1 + n_pruned) * sizeof *ops);
+        if (ops) {
+            p.ops = ops;
+            for (size_t i = 0; i < n_pruned; i++)
+                ops[n + 1 + i] = (struct steep_store_op){
+                    .is_delete = true, .key = pruned[i], .key_len = strlen(pruned[i])};
+        } else {
+            rc = audit_fail(STEEP_GRPC_INTERNAL, "service internal error");
+        }
+    }
     if (rc == 0) {
-        audit_head_encode(audit, &next, next_raw);
-        p.ops[n] = (struct steep_store_op){
+        /* The new records, the head and the removal of pruned ones: one batch. */
+        ops[n] = (struct steep_store_op){
             .key = AUDIT_HEAD_KEY,
             .key_len = strlen(AUDIT_HEAD_KEY),
             .value = next_raw,
-            .value_len = AUDIT_HEAD_LEN,
+            .value_len = audit_head_encode(audit, &next, next_raw),
         };
-        if (audit->store.batch(audit->store.ctx, p.ops, n + 1) != STEEP_STORE_OK) {
+        if (audit->store.batch(audit->store.ctx, ops, n + 1 + n_pruned) != STEEP_STORE_OK) {
             rc = audit_storage_failure("appending audit records");
             /* The batch may have been applied before the failure was seen
              * (a lost answer): read the head again before the next append. */
@@ -186,13 +276,18 @@ int steep_audit_append(struct steep_audit *audit, TeaclaveCommonProto__Entry *co
         }
     }
     if (rc == 0) {
-        if (!audit->cache.known || audit->cache.top != audit->head.count)
+        /* After a prune the cache may hold removed entries: start it over. */
+        if (!audit->cache.known || audit->cache.top != audit->head.count || n_pruned > 0)
             audit_cache_reset(&audit->cache, true, audit->head.count);
         for (size_t i = 0; i < n; i++)
             audit_cache_push(&audit->cache, p.values[i].data, entries[i]);
         audit->head = next;
     }
     pthread_mutex_unlock(&audit->lock);
+    if (rc == 0 && n_pruned > 0)
+        log_debug("audit: retention removed entries below %llu (keeping %llu)",
+                  (unsigned long long)next.first, (unsigned long long)(next.count - next.first));
+    free(pruned);
 done:
     pending_free(&p);
     return rc;
@@ -206,21 +301,36 @@ done:
 typedef int (*visit_fn)(void *arg, uint64_t seq, const uint8_t hash[AUDIT_HASH_LEN],
                         const uint8_t prev[AUDIT_HASH_LEN], TeaclaveCommonProto__Entry *entry);
 
-/* Walks positions count-1 down to 0, the record at count-1 having hash. */
+/* Where a walk ends: the first position kept by the retention, and the
+ * prev hash its record must name (zeros at position 0). */
+struct walk_floor {
+    uint64_t first;
+    uint8_t first_prev[AUDIT_HASH_LEN];
+    bool may_rise; /* a query: appends may prune below it while it walks */
+};
+
+/* Walks positions count-1 down to floor->first, the record at count-1
+ * having hash. */
 static int walk_from(struct steep_audit *audit, uint64_t count, const uint8_t top[AUDIT_HASH_LEN],
-                     visit_fn visit, bool decode, void *arg)
+                     const struct walk_floor *floor, visit_fn visit, bool decode, void *arg)
 {
     uint8_t hash[AUDIT_HASH_LEN];
     memcpy(hash, top, AUDIT_HASH_LEN);
     struct steep_buf value = STEEP_BUF_INIT;
     int rc = 0;
-    for (uint64_t seq = count; seq-- > 0 && rc == 0;) {
+    for (uint64_t seq = count; seq-- > floor->first && rc == 0;) {
         char key[AUDIT_KEY_MAX];
         audit_record_key(seq, hash, key);
         int found = audit->store.get(audit->store.ctx, key, strlen(key), &value);
         if (found == STEEP_STORE_ERROR) {
             rc = audit_storage_failure("reading an audit record");
             break;
+        }
+        if (found == STEEP_STORE_NOT_FOUND && floor->may_rise) {
+            /* Pruned by the retention since the walk began? Then it ends here. */
+            struct audit_head now;
+            if (read_head(audit, &now) == 0 && seq < now.first)
+                break;
         }
         if (found == STEEP_STORE_NOT_FOUND) {
             rc = audit_fail(STEEP_GRPC_UNKNOWN,
@@ -234,6 +344,15 @@ static int walk_from(struct steep_audit *audit, uint64_t count, const uint8_t to
         rc = audit_record_decode(value.data, value.len, seq, hash, prev, decode ? &entry : NULL);
         if (rc < 0)
             break;
+        if (seq == floor->first && floor->first > 0 &&
+            CRYPTO_memcmp(prev, floor->first_prev, AUDIT_HASH_LEN) != 0) {
+            audit_entry_free(entry);
+            rc = audit_fail(STEEP_GRPC_UNKNOWN,
+                            "audit log error, reason: chain broken at entry %llu (not the "
+                            "first entry the head names)",
+                            (unsigned long long)seq);
+            break;
+        }
         rc = visit(arg, seq, hash, prev, entry);
         memcpy(hash, prev, AUDIT_HASH_LEN);
     }
@@ -241,20 +360,21 @@ static int walk_from(struct steep_audit *audit, uint64_t count, const uint8_t to
     return rc < 0 ? -1 : 0;
 }
 
-/* Walks the whole chain from the stored head. */
-static int walk(struct steep_audit *audit, visit_fn visit, bool decode, void *arg, uint64_t *count)
+/* Walks the whole (kept) chain from the stored head. */
+static int walk(struct steep_audit *audit, visit_fn visit, bool decode, void *arg,
+                struct audit_head *head)
 {
-    struct audit_head head;
-    GUARD(read_head(audit, &head));
-    *count = head.count;
-    return walk_from(audit, head.count, head.last, visit, decode, arg);
+    GUARD(read_head(audit, head));
+    struct walk_floor floor = {.first = head->first};
+    memcpy(floor.first_prev, head->first_prev, AUDIT_HASH_LEN);
+    return walk_from(audit, head->count, head->last, &floor, visit, decode, arg);
 }
 
 /* ---- verify --------------------------------------------------------------- */
 
 struct chain_hashes {
-    uint8_t (*hashes)[AUDIT_HASH_LEN]; /* by position */
-    uint64_t count;
+    uint8_t (*hashes)[AUDIT_HASH_LEN]; /* by position - first */
+    uint64_t first, count;
     uint64_t stored; /* records listed in storage */
     bool orphan;
 };
@@ -265,11 +385,11 @@ static int remember_hash(void *arg, uint64_t seq, const uint8_t hash[AUDIT_HASH_
     struct chain_hashes *c = arg;
     if (!c->hashes) {
         c->count = seq + 1; /* the newest record comes first */
-        c->hashes = calloc(c->count, AUDIT_HASH_LEN);
+        c->hashes = calloc(c->count - c->first, AUDIT_HASH_LEN);
         if (!c->hashes)
             return audit_fail(STEEP_GRPC_INTERNAL, "service internal error");
     }
-    memcpy(c->hashes[seq], hash, AUDIT_HASH_LEN);
+    memcpy(c->hashes[seq - c->first], hash, AUDIT_HASH_LEN);
     return 0;
 }
 
@@ -289,8 +409,9 @@ static int check_on_chain(void *arg, const uint8_t *key, size_t key_len, const u
         text[key_len] = '\0';
         on_chain = sscanf(text, "audit-entry-%16llx-%n", &seq, &consumed) == 1 && consumed == 29 &&
                    key_len == AUDIT_KEY_MAX - 1 &&
-                   steep_hex_decode(text + consumed, hash, AUDIT_HASH_LEN) == 0 && seq < c->count &&
-                   memcmp(c->hashes[seq], hash, AUDIT_HASH_LEN) == 0;
+                   steep_hex_decode(text + consumed, hash, AUDIT_HASH_LEN) == 0 &&
+                   seq >= c->first && seq < c->count &&
+                   memcmp(c->hashes[seq - c->first], hash, AUDIT_HASH_LEN) == 0;
     }
     if (!on_chain) {
         c->orphan = true;
@@ -302,8 +423,12 @@ static int check_on_chain(void *arg, const uint8_t *key, size_t key_len, const u
 int steep_audit_verify(struct steep_audit *audit, uint64_t *count)
 {
     struct chain_hashes chain = {0};
-    uint64_t n = 0;
-    int rc = walk(audit, remember_hash, false, &chain, &n);
+    struct audit_head head = {0};
+    int rc = read_head(audit, &head);
+    chain.first = head.first;
+    if (rc == 0)
+        rc = walk(audit, remember_hash, false, &chain, &head);
+    uint64_t n = head.count - head.first;
     if (rc == 0) {
         int listed = audit->store.keys(audit->store.ctx, "audit-entry", check_on_chain, &chain);
         if (chain.orphan)
@@ -406,14 +531,25 @@ static int query(struct steep_audit *audit, struct query_results *r)
     int rc = query_cache(r, &count, next, &have_start);
     if (rc != 0)
         return rc < 0 ? -1 : 0;
-    if (!have_start) {
-        struct audit_head head;
+    /* The floor: this writer's head when it has one (so what it cached
+     * needs no storage), else the stored head. */
+    struct audit_head head;
+    pthread_mutex_lock(&audit->lock);
+    bool loaded = audit->head_loaded;
+    head = audit->head;
+    pthread_mutex_unlock(&audit->lock);
+    if (!have_start || !loaded)
         GUARD(read_head(audit, &head));
+    if (!have_start) {
         count = head.count;
         memcpy(next, head.last, AUDIT_HASH_LEN);
     }
+    struct walk_floor floor = {.first = head.first, .may_rise = true};
+    memcpy(floor.first_prev, head.first_prev, AUDIT_HASH_LEN);
+    if (count < floor.first)
+        return 0; /* the cache reached below what the retention keeps */
     r->walk_count = count;
-    return walk_from(audit, count, next, collect, true, r);
+    return walk_from(audit, count, next, &floor, collect, true, r);
 }
 
 int steep_audit_query(struct steep_audit *audit, const char *query_text, uint64_t limit,

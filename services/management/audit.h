@@ -5,6 +5,9 @@
  * Storage layout (through the storage service, or the engine in tests):
  *   "audit-head"                      -> version 1 | count u64le | last hash (32)
  *                                        | HMAC-SHA256(mac_key, head) or zeros
+ *                                        (version 2, after a retention prune:
+ *                                        ... | first u64le | first prev hash (32)
+ *                                        | HMAC)
  *   "audit-entry-<seq %016x>-<hash hex>" -> prev hash (32) | canonical entry
  * where canonical entry = seq u64le | microsecond u64le | ip (16) |
  * user (u32le length + bytes) | message (u32le length + bytes) | result u8,
@@ -79,6 +82,14 @@ struct steep_audit;
 struct steep_audit *steep_audit_open(const struct steep_audit_store *store, const uint8_t *mac_key);
 void steep_audit_free(struct steep_audit *audit);
 
+/* Retention: keep about max_entries (0: all, the default). An append that
+ * finds more than max_entries + max(max_entries / 16, 16) removes the
+ * oldest (up to 256 at a time) in its own atomic batch; the head then
+ * names the first kept entry and its prev hash (authenticated with the
+ * head), so verification and queries stop there and a removed record
+ * cannot be told from a pruned one only below it. */
+void steep_audit_set_retention(struct steep_audit *audit, uint64_t max_entries);
+
 /* Appends entries in order, all or none. */
 int steep_audit_append(struct steep_audit *audit, TeaclaveCommonProto__Entry *const *entries,
                        size_t n);
@@ -96,7 +107,7 @@ int steep_audit_query(struct steep_audit *audit, const char *query, uint64_t lim
                       TeaclaveCommonProto__Entry ***entries, size_t *n);
 void steep_audit_entries_free(TeaclaveCommonProto__Entry **entries, size_t n);
 /* Walks the whole chain from the head and checks that every stored record
- * is on it; 0 with *count entries, or -1. (Lists all record keys in one
+ * is on it; 0 with *count entries (those the retention kept), or -1. (Lists all record keys in one
  * GetKeysByPrefix: fine up to ~40 000 entries over RPC.) */
 int steep_audit_verify(struct steep_audit *audit, uint64_t *count);
 

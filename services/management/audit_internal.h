@@ -13,7 +13,10 @@
 #define AUDIT_HASH_LEN 32
 #define AUDIT_IP_LEN   16
 #define AUDIT_HEAD_KEY "audit-head"
-#define AUDIT_HEAD_LEN (1 + 8 + AUDIT_HASH_LEN + AUDIT_HASH_LEN)
+/* version 1: count | last | mac; version 2 (once entries were pruned by the
+ * retention) adds first | first_prev before the mac. */
+#define AUDIT_HEAD_V1_LEN (1 + 8 + AUDIT_HASH_LEN + AUDIT_HASH_LEN)
+#define AUDIT_HEAD_LEN    (AUDIT_HEAD_V1_LEN + 8 + AUDIT_HASH_LEN)
 /* "audit-entry-" + 16 hex + "-" + 64 hex + NUL */
 #define AUDIT_KEY_MAX   (12 + 16 + 1 + 2 * AUDIT_HASH_LEN + 1)
 #define AUDIT_MAX_FIELD (64 * 1024)
@@ -21,6 +24,10 @@
 struct audit_head {
     uint64_t count;
     uint8_t last[AUDIT_HASH_LEN];
+    /* The retention removed positions [0, first); the record at first names
+     * first_prev as its prev hash (zeros while first is 0). */
+    uint64_t first;
+    uint8_t first_prev[AUDIT_HASH_LEN];
 };
 
 struct audit_cached; /* audit_cache.c */
@@ -43,6 +50,7 @@ struct steep_audit {
     bool head_loaded;
     struct audit_head head;
     struct audit_cache cache; /* under lock */
+    uint64_t retention;       /* entries kept (0: all); under lock */
 };
 
 /* Records code for steep_audit_last_code() and the message; returns -1. */
@@ -62,8 +70,9 @@ int audit_record_decode(const uint8_t *data, size_t len, uint64_t seq,
                         TeaclaveCommonProto__Entry **entry);
 void audit_entry_free(TeaclaveCommonProto__Entry *entry);
 
-void audit_head_encode(const struct steep_audit *audit, const struct audit_head *head,
-                       uint8_t out[AUDIT_HEAD_LEN]);
+/* Returns the encoded length (version 1 while nothing was pruned). */
+size_t audit_head_encode(const struct steep_audit *audit, const struct audit_head *head,
+                         uint8_t out[AUDIT_HEAD_LEN]);
 int audit_head_decode(const struct steep_audit *audit, const uint8_t *data, size_t len,
                       struct audit_head *head);
 

@@ -16,8 +16,6 @@
 #include "core/error.h"
 #include "rpc/rpc.h"
 
-#define AUDIT_HEAD_VERSION 1
-
 static const uint8_t zero_hash[AUDIT_HASH_LEN];
 
 void audit_record_key(uint64_t seq, const uint8_t hash[AUDIT_HASH_LEN], char key[AUDIT_KEY_MAX])
@@ -137,27 +135,42 @@ static void head_mac(const struct steep_audit *audit, const uint8_t *head, size_
     HMAC(EVP_sha256(), audit->mac_key, STEEP_AUDIT_MAC_KEY_LEN, head, len, mac, &mac_len);
 }
 
-void audit_head_encode(const struct steep_audit *audit, const struct audit_head *head,
-                       uint8_t out[AUDIT_HEAD_LEN])
+size_t audit_head_encode(const struct steep_audit *audit, const struct audit_head *head,
+                         uint8_t out[AUDIT_HEAD_LEN])
 {
-    out[0] = AUDIT_HEAD_VERSION;
+    bool pruned = head->first > 0;
+    size_t body = pruned ? AUDIT_HEAD_LEN - AUDIT_HASH_LEN : AUDIT_HEAD_V1_LEN - AUDIT_HASH_LEN;
+    out[0] = pruned ? 2 : 1;
     for (int i = 0; i < 8; i++)
         out[1 + i] = (uint8_t)(head->count >> (8 * i));
     memcpy(out + 9, head->last, AUDIT_HASH_LEN);
-    head_mac(audit, out, 9 + AUDIT_HASH_LEN, out + 9 + AUDIT_HASH_LEN);
+    if (pruned) {
+        for (int i = 0; i < 8; i++)
+            out[9 + AUDIT_HASH_LEN + i] = (uint8_t)(head->first >> (8 * i));
+        memcpy(out + 17 + AUDIT_HASH_LEN, head->first_prev, AUDIT_HASH_LEN);
+    }
+    head_mac(audit, out, body, out + body);
+    return body + AUDIT_HASH_LEN;
 }
 
 int audit_head_decode(const struct steep_audit *audit, const uint8_t *data, size_t len,
                       struct audit_head *head)
 {
     struct steep_cursor c = steep_cursor_make(data, len);
-    uint8_t version, mac[AUDIT_HASH_LEN], want[AUDIT_HASH_LEN];
-    if (len != AUDIT_HEAD_LEN || steep_cursor_read_u8(&c, &version) < 0 ||
-        version != AUDIT_HEAD_VERSION || steep_cursor_read_u64le(&c, &head->count) < 0 ||
-        steep_cursor_read_bytes(&c, head->last, AUDIT_HASH_LEN) < 0 ||
-        steep_cursor_read_bytes(&c, mac, AUDIT_HASH_LEN) < 0)
+    uint8_t version = 0, mac[AUDIT_HASH_LEN], want[AUDIT_HASH_LEN];
+    memset(head, 0, sizeof *head);
+    bool ok =
+        steep_cursor_read_u8(&c, &version) == 0 &&
+        ((version == 1 && len == AUDIT_HEAD_V1_LEN) || (version == 2 && len == AUDIT_HEAD_LEN)) &&
+        steep_cursor_read_u64le(&c, &head->count) == 0 &&
+        steep_cursor_read_bytes(&c, head->last, AUDIT_HASH_LEN) == 0;
+    if (ok && version == 2)
+        ok = steep_cursor_read_u64le(&c, &head->first) == 0 &&
+             steep_cursor_read_bytes(&c, head->first_prev, AUDIT_HASH_LEN) == 0 &&
+             head->first > 0 && head->first <= head->count;
+    if (!ok || steep_cursor_read_bytes(&c, mac, AUDIT_HASH_LEN) < 0)
         return audit_fail(STEEP_GRPC_UNKNOWN, "audit log error, reason: malformed chain head");
-    head_mac(audit, data, 9 + AUDIT_HASH_LEN, want);
+    head_mac(audit, data, len - AUDIT_HASH_LEN, want);
     if (CRYPTO_memcmp(mac, want, AUDIT_HASH_LEN) != 0)
         return audit_fail(STEEP_GRPC_UNKNOWN,
                           "audit log error, reason: chain head authentication failed");

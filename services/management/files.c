@@ -34,6 +34,11 @@ static int check_url(const char *url)
     for (p = url; *p; p++)
         if ((unsigned char)*p <= ' ' || *p == 0x7f)
             return steep_management_fail(STEEP_GRPC_INTERNAL, "invalid url: InvalidCharacter");
+    /* File records are copied into task and StagedTask records (records.h). */
+    if ((size_t)(p - url) > steep_record_limits.url_max)
+        return steep_management_fail(STEEP_GRPC_INVALID_ARGUMENT,
+                                     "url too long: %zu bytes; the limit is %zu bytes",
+                                     (size_t)(p - url), steep_record_limits.url_max);
     return 0;
 }
 

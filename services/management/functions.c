@@ -106,7 +106,15 @@ static int function_record(const struct function_fields *f, const char *uuid, co
         io_list(f->n_outputs, (TeaclaveFrontendServiceProto__FunctionInput **)f->outputs), "owner",
         owner, "user_allowlist", allowlist, "usage_quota",
         f->usage_quota < 0 ? json_null() : json_integer(f->usage_quota));
-    return *out ? 0 : steep_management_internal("function record");
+    if (!*out)
+        return steep_management_internal("function record");
+    int rc = steep_record_check_size(*out, steep_record_limits.function_max, "function",
+                                     " (a payload byte takes up to 4 in the record)");
+    if (rc != 0) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 int steep_management_load_function(struct steep_management *m, const char *function_id,

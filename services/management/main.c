@@ -5,6 +5,10 @@
  * access-control service (policies/tasks.policy) the multi-party questions;
  * tells the scheduler at once when a task is staged or canceled (best
  * effort: the scheduler also scans storage). Stops on SIGTERM/SIGINT.
+ *
+ * Steep key: [management] audit_retention_entries (default 0: keep every
+ * audit entry): keep about that many of the newest audit entries and
+ * remove older ones (audit.h, steep_audit_set_retention).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +23,7 @@
 #include "policy/acs_client.h"
 #include "rpc/rpc.h"
 #include "service.h"
+#include "records.h"
 #include "service/service.h"
 #include "steep_scheduler.pb-c.h"
 #include "store/store_client.h"
@@ -33,7 +38,11 @@ static struct steep_rpc_client *client_for(struct steep_config *config,
                                            enum steep_endpoint endpoint, const char *service)
 {
     char address[256];
-    struct steep_rpc_client_config client_config = {.address = address};
+    size_t max_message;
+    if (steep_service_max_message(config, &max_message) < 0)
+        return NULL;
+    struct steep_rpc_client_config client_config = {
+        .address = address, .max_message = steep_rpc_internal_max_message(max_message)};
     if (steep_config_connect_address(config->internal[endpoint].advertised_address, address,
                                      sizeof address) < 0 ||
         steep_attested_client_tls(attested, service, &client_config.tls) < 0)
@@ -84,7 +93,11 @@ static int open_clients(struct steep_config *config, struct steep_attested *atte
                         struct clients *c)
 {
     char address[256];
-    struct steep_store_client_config storage_config = {.address = address};
+    size_t max_message;
+    GUARD(steep_service_max_message(config, &max_message));
+    steep_record_limits_set(max_message);
+    struct steep_store_client_config storage_config = {
+        .address = address, .max_message = steep_rpc_internal_max_message(max_message)};
     GUARD(steep_config_connect_address(config->internal[STEEP_ENDPOINT_STORAGE].advertised_address,
                                        address, sizeof address));
     GUARD(steep_attested_client_tls(attested, "teaclave_storage_service", &storage_config.tls));
@@ -102,6 +115,12 @@ static int open_clients(struct steep_config *config, struct steep_attested *atte
     c->audit = steep_audit_open(&audit_store, mac_key);
     OPENSSL_cleanse(mac_key, sizeof mac_key);
     ENSURE(c->audit != NULL, "audit log: %s", steep_error_get());
+    int64_t retention = steep_config_get_int(config, "management.audit_retention_entries", 0);
+    ENSURE(retention >= 0, "[management] audit_retention_entries must not be negative");
+    if (retention > 0) {
+        steep_audit_set_retention(c->audit, (uint64_t)retention);
+        log_info("audit: keeping the newest %lld entries", (long long)retention);
+    }
     return 0;
 }
 

@@ -12,6 +12,8 @@
 #include <openssl/rand.h>
 
 #include "core/error.h"
+#include "management.h"
+#include "rpc/rpc.h"
 
 json_t *steep_record_bytes(const uint8_t *data, size_t len)
 {
@@ -286,6 +288,39 @@ int steep_record_save(const struct steep_kv *kv, const char *key, const json_t *
     return rc;
 }
 
+static int too_large(size_t size, size_t limit, const char *what, const char *hint)
+{
+    return steep_management_fail(STEEP_GRPC_INVALID_ARGUMENT,
+                                 "%s too large: its record would be %zu bytes; the limit is %zu "
+                                 "bytes%s",
+                                 what, size, limit, hint ? hint : "");
+}
+
+#define LIMITS_OF(s)                                                                               \
+    {                                                                                              \
+        .update_max = ((s) - (64u << 10)) / 2, .task_max = ((s) - (64u << 10)) / 4,                \
+        .function_max = ((s) - (64u << 10)) / 2 - (64u << 10),                                     \
+        .staged_max = (s) / 2 - (64u << 10), .url_max = 256u << 10,                                \
+    }
+
+struct steep_record_limits steep_record_limits = LIMITS_OF(10u * (4u << 20) + (1u << 20));
+
+void steep_record_limits_set(size_t max_message)
+{
+    size_t storage_message = steep_rpc_internal_max_message(max_message);
+    steep_record_limits = (struct steep_record_limits)LIMITS_OF(storage_message);
+}
+
+int steep_record_check_size(const json_t *record, size_t limit, const char *what, const char *hint)
+{
+    char *text = steep_record_dump(record);
+    if (!text)
+        return steep_management_internal("record size");
+    size_t size = strlen(text);
+    free(text);
+    return size <= limit ? 0 : too_large(size, limit, what, hint);
+}
+
 /* Writes text over key if the stored bytes still equal expected (or the
  * key is still absent): 0 written, 1 changed meanwhile, -1 failure.
  * written (may be NULL) gets a copy of text after a write. */
@@ -324,6 +359,13 @@ static int apply(const struct steep_kv *kv, const char *key, json_t *record, boo
     *done = true;
     if (rc != 0)
         return rc == 1 ? 0 : rc;
+    /* Both the expected bytes and these travel in one storage message. */
+    if (text && strlen(text) > steep_record_limits.update_max) {
+        rc = too_large(strlen(text), steep_record_limits.update_max, "update",
+                       " (a record that is updated travels twice in one 4 MiB storage message)");
+        free(text);
+        return rc;
+    }
     rc = swap(kv, key, absent, expected, text, written);
     free(text);
     *done = rc != 1;

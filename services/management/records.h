@@ -92,4 +92,38 @@ int steep_record_update_known(const struct steep_kv *kv, const char *key,
 /* Serialises with sorted keys, compact (the stored form). Caller frees. */
 char *steep_record_dump(const json_t *record);
 
+/*
+ * Record sizes (issue 14 item 3). A compare-and-swap carries a record twice
+ * (the bytes expected and the new ones) in one storage message, whose limit
+ * is the internal RPC limit S = steep_rpc_internal_max_message(M) of the
+ * platform's message limit M ([rpc] max_message_bytes), so a record that is
+ * ever updated must stay under half of it: update_max, checked on every
+ * update and refused INVALID_ARGUMENT rather than failing INTERNAL in
+ * storage. What callers create is capped lower, so the steps after creation
+ * (approvals, assigned files, the result) still fit:
+ *   update_max    (S - 64 KiB) / 2         ~20 MiB for M = 4 MiB
+ *   task_max      update_max / 2           a task record at creation (its
+ *                                          arguments as escaped JSON); any
+ *                                          arguments that fit M fit this
+ *                                          unless escaping inflates them
+ *   function_max  update_max - 64 KiB      a payload byte takes up to 4
+ *   staged_max    S / 2 - 64 KiB           the StagedTask (arguments, files
+ *                                          and the function's payload): one
+ *                                          storage value at its default limit
+ *   url_max       256 KiB                  a file URL (data: URLs included)
+ * Refusals name the limit (teaclave-api.md deviation: Teaclave has none and
+ * fails later).
+ */
+struct steep_record_limits {
+    size_t update_max, task_max, function_max, staged_max, url_max;
+};
+/* The limits in force; the defaults are those of M = 4 MiB. */
+extern struct steep_record_limits steep_record_limits;
+/* Sets them from the platform's message limit M (at start). */
+void steep_record_limits_set(size_t max_message);
+
+/* 0 when the record's stored form is at most limit bytes, else
+ * INVALID_ARGUMENT "<what> too large: ... the limit is <limit> bytes<hint>". */
+int steep_record_check_size(const json_t *record, size_t limit, const char *what, const char *hint);
+
 #endif

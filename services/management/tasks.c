@@ -190,6 +190,9 @@ STEEP_MANAGEMENT_HANDLER(steep_management_create_task)
         rc = steep_management_internal("id");
     if (rc == 0)
         rc = build_task(req, caller, function, uuid, &task);
+    if (rc == 0)
+        rc = steep_record_check_size(task, steep_record_limits.task_max, "task",
+                                     " (function_arguments and the owner lists count)");
     if (rc == 0 && steep_record_save(&m->kv, id, task) != STEEP_STORE_OK)
         rc = steep_management_internal("save task");
     json_decref(function);
@@ -708,6 +711,12 @@ static int invoke(struct steep_management *m, const char *key, const json_t *tas
         rc = steep_management_fail(STEEP_GRPC_UNKNOWN, "failed to invoke task");
     json_t *staged = rc == 0 ? staged_task(task, function) : NULL;
     json_decref(function);
+    if (rc == 0 && staged)
+        rc = steep_record_check_size(staged, steep_record_limits.staged_max, "task to run",
+                                     " (the StagedTask: the function's payload, the task's "
+                                     "arguments and its files)");
+    if (rc != 0)
+        json_decref(staged);
     GUARD_CODE(rc);
     struct background_put put = {
         .kv = &m->kv, .key = staged_key, .text = staged ? steep_record_dump(staged) : NULL};

@@ -27,7 +27,11 @@ static struct steep_store_client *storage_client(struct steep_config *config,
                                                  struct steep_attested *attested)
 {
     char address[256];
-    struct steep_store_client_config client_config = {.address = address};
+    size_t max_message;
+    if (steep_service_max_message(config, &max_message) < 0)
+        return NULL;
+    struct steep_store_client_config client_config = {
+        .address = address, .max_message = steep_rpc_internal_max_message(max_message)};
     if (steep_config_connect_address(config->internal[STEEP_ENDPOINT_STORAGE].advertised_address,
                                      address, sizeof address) < 0 ||
         steep_attested_client_tls(attested, "teaclave_storage_service", &client_config.tls) < 0)

@@ -67,8 +67,13 @@ static void pull_task(struct steep_rpc_call *call, const ProtobufCMessage *reque
     struct steep_buf staged = STEEP_BUF_INIT;
     int64_t remaining = steep_rpc_call_remaining_ms(call);
     /* Stop taking tasks well before the client's deadline, so that a task
-     * claimed at the last moment still reaches it. */
-    int64_t timeout = remaining > 400 ? remaining - 200 : remaining / 2;
+     * claimed at the last moment still reaches it. A deadline of more than
+     * 6 s keeps 5 s for the answer: a staged task carries its arguments and
+     * payload (up to the message limit each), megabytes a slow node needs
+     * a while to receive (execution nodes ask for that allowance). */
+    int64_t timeout = remaining > 6000  ? remaining - 5000
+                      : remaining > 400 ? remaining - 200
+                                        : remaining / 2;
     if (remaining >= 0 && timeout <= 0)
         timeout = 1;
     int code = steep_scheduler_pull(arg, req->executor_id, timeout, call_cancelled, call, &staged);

@@ -9,8 +9,10 @@
  * and scheduler services only. SIGTERM/SIGINT: stop accepting, let calls
  * in flight finish, close the store.
  *
- * Keys: [storage] max_key_bytes (4096), max_value_bytes (4 MiB minus
- * framing), workers (RPC handler threads; 0 = the RPC default), data_dir.
+ * Keys: [storage] max_key_bytes (4096), max_value_bytes (default: half the
+ * internal message limit of [rpc] max_message_bytes minus framing, so a
+ * compare-and-swap of two values fits one call; a task record carries its
+ * arguments and result), workers (RPC handler threads; 0 = the RPC default), data_dir.
  */
 #include <openssl/crypto.h>
 #include <signal.h>
@@ -30,12 +32,15 @@ static int read_limits(const struct steep_config *config, struct steep_storage_s
 {
     int64_t max_key =
         steep_config_get_int(config, "storage.max_key_bytes", STEEP_STORE_DEFAULT_MAX_KEY);
-    int64_t max_value =
-        steep_config_get_int(config, "storage.max_value_bytes", STEEP_STORE_DEFAULT_MAX_VALUE);
+    size_t max_message;
+    GUARD(steep_service_max_message(config, &max_message));
+    int64_t largest = (int64_t)(steep_rpc_internal_max_message(max_message) / 2) - 64 * 1024;
+    int64_t max_value = steep_config_get_int(config, "storage.max_value_bytes", largest);
     ENSURE(max_key > 0 && max_key <= (1 << 20), "[storage] max_key_bytes must be in 1..1048576");
-    ENSURE(max_value > 0 && max_value < (int64_t)STEEP_RPC_DEFAULT_MAX_MESSAGE - 1024,
-           "[storage] max_value_bytes must be in 1..%u (the RPC message limit minus framing)",
-           STEEP_RPC_DEFAULT_MAX_MESSAGE - 1024);
+    ENSURE(max_value > 0 && max_value <= largest,
+           "[storage] max_value_bytes must be in 1..%lld (half the internal RPC message limit "
+           "minus framing)",
+           (long long)largest);
     service->max_key_bytes = (size_t)max_key;
     service->max_value_bytes = (size_t)max_value;
     return 0;

@@ -695,6 +695,89 @@ static void test_handlers(void **state)
                      STEEP_GRPC_UNKNOWN);
 }
 
+/* The oldest stored record's key (the first kept entry). */
+static int collect_first(void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
+                         size_t value_len)
+{
+    memcpy(arg, key, key_len);
+    ((char *)arg)[key_len] = '\0';
+    return 1;
+}
+
+static int count_key(void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
+                     size_t value_len)
+{
+    (*(uint64_t *)arg)++;
+    return 0;
+}
+
+static uint64_t stored_records(struct fixture *f)
+{
+    uint64_t n = 0;
+    assert_int_equal(steep_store_scan(f->store, "audit-entry-", 12, count_key, &n), 0);
+    return n;
+}
+
+/* Retention: the log keeps about max entries, verification and queries
+ * stop at the first kept one, a reopened log carries on, and a removed
+ * record above the first kept one or a forged first is still detected. */
+static void test_retention(void **state)
+{
+    struct fixture *f = *state;
+    const uint64_t max = 40, slack = 16;
+    steep_audit_set_retention(f->audit, max);
+    for (int i = 0; i < 300; i++)
+        append_one(f->audit, make_entry(1000 + i, "10.0.0.1", alice, "get_task", true));
+    uint64_t kept = 0;
+    assert_int_equal(steep_audit_verify(f->audit, &kept), 0);
+    assert_true(kept >= max && kept <= max + slack + 1);
+    assert_int_equal(stored_records(f), kept);
+    /* Queries see exactly the kept entries, newest first; a fresh handle
+     * (nothing cached) reads them from storage. */
+    struct steep_audit *fresh = steep_audit_open(&f->seam, mac_key);
+    struct steep_audit *handles[] = {f->audit, fresh};
+    for (int h = 0; h < 2; h++) {
+        TeaclaveCommonProto__Entry **entries = NULL;
+        size_t n = 0;
+        assert_int_equal(steep_audit_query(handles[h], "*", 1000, &entries, &n), 0);
+        assert_int_equal(n, kept);
+        assert_int_equal(entries[0]->microsecond, 1299);
+        assert_int_equal(entries[n - 1]->microsecond, 1300 - (int64_t)kept);
+        steep_audit_entries_free(entries, n);
+    }
+    /* The reopened log prunes too and stays verifiable. */
+    steep_audit_set_retention(fresh, max);
+    for (int i = 300; i < 400; i++)
+        append_one(fresh, make_entry(1000 + i, "10.0.0.1", alice, "get_task", true));
+    assert_int_equal(steep_audit_verify(fresh, &kept), 0);
+    assert_true(kept >= max && kept <= max + slack + 1);
+    assert_int_equal(stored_records(f), kept);
+    steep_audit_free(fresh);
+    struct steep_buf head = STEEP_BUF_INIT;
+    get_value(f, "audit-head", &head);
+    assert_int_equal(head.len, 1 + 8 + 32 + 8 + 32 + 32);
+    assert_int_equal(head.data[0], 2);
+    /* Raising first without the MAC key fails the head's authentication. */
+    head.data[41]++;
+    put_value(f, "audit-head", &head);
+    struct steep_audit *reader = steep_audit_open(&f->seam, mac_key);
+    assert_int_equal(steep_audit_verify(reader, &kept), -1);
+    assert_string_equal(steep_error_get(),
+                        "audit log error, reason: chain head authentication failed");
+    steep_audit_free(reader);
+    head.data[41]--;
+    put_value(f, "audit-head", &head);
+    steep_buf_free(&head);
+    /* A kept record removed is still a broken chain. */
+    char key[AUDIT_KEY_MAX];
+    assert_int_equal(steep_store_scan(f->store, "audit-entry-", 12, collect_first, key), 0);
+    assert_int_equal(steep_store_delete(f->store, key, strlen(key)), STEEP_STORE_OK);
+    reader = steep_audit_open(&f->seam, mac_key);
+    assert_int_equal(steep_audit_verify(reader, &kept), -1);
+    assert_non_null(strstr(steep_error_get(), "record missing"));
+    steep_audit_free(reader);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -715,6 +798,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_storage_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handlers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # steep-authentication as a process inside a whole platform (steep up):
-# the DataOwnerManager fix and the access-control matrix seen through the
-# CLI, tokens that survive a restart of the platform, and a token revoked
+# the DataOwnerManager fix, the account-takeover chain (issue 14 item 13),
+# log forging (item 16) and the access-control matrix seen through the CLI, tokens that survive a restart of the platform, and a token revoked
 # by a password change, the default-password warning, and an operator-chosen
 # initial admin password ([authentication] admin_password_file).
 . "$(dirname "$0")/../lib/platform.sh"
@@ -24,6 +24,29 @@ if out=$($S user update admin --role DataOwner --attribute org1 --password pwned
   fail "dom1 overwrote admin"
 fi
 echo "$out" | grep -q "UNAUTHENTICATED: permission denied" || fail "update admin: $out"
+# the account-takeover chain of issue 14 item 13: a FunctionOwner may not
+# make itself a DataOwnerManager of the victim's attribute, nor reset the victim
+$S user register fo --role FunctionOwner --password pw-fo --user admin >/dev/null || fail "register fo"
+$S user login fo --password pw-fo >/dev/null || fail "fo login"
+if out=$($S user register evil --role DataOwnerManager --attribute org1 --password pw-evil \
+  --user fo 2>&1); then fail "a FunctionOwner registered a DataOwnerManager"; fi
+echo "$out" | grep -q "permission denied: only a PlatformAdmin may create a DataOwnerManager" ||
+  fail "register evil: $out"
+if $S user login evil --password pw-evil >/dev/null 2>&1; then fail "evil exists"; fi
+if out=$($S user reset do1 --user fo 2>&1); then fail "fo reset do1"; fi
+$S user login do1 --password pw-do1 >/dev/null || fail "do1 lost its password"
+# the legitimate path: the admin's manager of org1 resets its DataOwner
+$S user reset do1 --user dom1 >/dev/null || fail "dom1 reset do1"
+$S user update do1 --role DataOwner --attribute org1 --password pw-do1 --user dom1 >/dev/null ||
+  fail "dom1 update do1"
+$S user login do1 --password pw-do1 >/dev/null || fail "do1 login after the reset"
+# log forging (item 16): an anonymous login id cannot write a line of its own
+$S user login "$(printf 'x\nFORGED user admin registered')" --password guess >/dev/null 2>&1 &&
+  fail "forged login accepted"
+grep -q "^FORGED" "$dir"/logs/authentication.log && fail "a forged line reached the log"
+grep -qF "failed login for 'x\\nFORGED user admin registered'" "$dir"/logs/authentication.log ||
+  fail "the forged id is not logged escaped"
+
 # access control through the frontend: a DataOwner may list functions, not query the audit log
 $S function list --user do1 >/dev/null || fail "do1 function list"
 if out=$($S audit query --user do1 2>&1); then fail "do1 audit query allowed"; fi

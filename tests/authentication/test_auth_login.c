@@ -3,7 +3,8 @@
  * exponentially up to its cap and resets after a success; the first-start
  * bootstrap of `admin` (Teaclave's default password, or the operator's,
  * and never again once done); and no password or token ever reaches the
- * log (stderr is captured for the whole test).
+ * log (stderr is captured for the whole test); an anonymous UserLogin
+ * cannot forge a log line through its id (issue 14, item 16).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -115,14 +116,37 @@ static void test_admin_bootstrap(void **state)
     auth_env_destroy(&env);
 }
 
+/* stderr (the service's log) into a temporary file, then into a buffer. */
+struct capture {
+    char path[32];
+    int fd, saved;
+};
+
+static void capture_begin(struct capture *capture)
+{
+    snprintf(capture->path, sizeof capture->path, "/tmp/steep-auth-log-XXXXXX");
+    capture->fd = mkstemp(capture->path);
+    assert_true(capture->fd >= 0);
+    fflush(stderr);
+    capture->saved = dup(2);
+    dup2(capture->fd, 2);
+}
+
+static void capture_end(struct capture *capture, struct steep_buf *log)
+{
+    fflush(stderr);
+    dup2(capture->saved, 2);
+    close(capture->saved);
+    close(capture->fd);
+    assert_int_equal(steep_read_file(capture->path, 1 << 20, log), 0);
+    assert_int_equal(steep_buf_terminate(log), 0);
+    unlink(capture->path);
+}
+
 static void test_secrets_never_logged(void **state)
 {
-    char log_path[] = "/tmp/steep-auth-log-XXXXXX";
-    int log_fd = mkstemp(log_path);
-    assert_true(log_fd >= 0);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(log_fd, 2);
+    struct capture capture;
+    capture_begin(&capture);
 
     struct auth_env env;
     assert_int_equal(auth_env_start(&env), 0);
@@ -140,14 +164,8 @@ static void test_secrets_never_logged(void **state)
     assert_int_equal(auth_authenticate(&env, "carol", carol, NULL, 0, NULL), 16);
     auth_env_destroy(&env);
 
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    close(log_fd);
     struct steep_buf log = STEEP_BUF_INIT;
-    assert_int_equal(steep_read_file(log_path, 1 << 20, &log), 0);
-    assert_int_equal(steep_buf_terminate(&log), 0);
-    unlink(log_path);
+    capture_end(&capture, &log);
     const char *text = (const char *)log.data;
     assert_non_null(strstr(text, "carol")); /* the log did capture the service */
     const char *secrets[] = {"Secret-Carol-1", "Wrong-Guess-2", "Secret-Carol-3", reset,
@@ -163,6 +181,34 @@ static void test_secrets_never_logged(void **state)
     steep_buf_free(&log);
 }
 
+static void test_login_id_cannot_forge_log(void **state)
+{
+    (void)state;
+    struct capture capture;
+    capture_begin(&capture);
+    struct auth_env env;
+    assert_int_equal(auth_env_start(&env), 0);
+    /* the service logs ids cut to 64 bytes: all of this fits */
+    assert_int_equal(
+        auth_login(&env, "m\nFORGED user 'eve' registered by 'admin'\x1b[2K", "guess", NULL), 16);
+    auth_env_destroy(&env);
+    struct steep_buf log = STEEP_BUF_INIT;
+    capture_end(&capture, &log);
+    const char *text = (const char *)log.data;
+    /* the failed login is logged, on its own line, with the escapes visible */
+    const char *entry = strstr(text, "failed login for 'm\\nFORGED");
+    assert_non_null(entry);
+    assert_non_null(strstr(entry, "\\x1b[2K"));
+    for (const char *line = text; *line; line = strchr(line, '\n') + 1) {
+        if (strncmp(line, "FORGED", 6) == 0)
+            fail_msg("a forged line reached the log: %.80s", line);
+        if (!strchr(line, '\n'))
+            break;
+    }
+    assert_null(strchr(text, '\x1b'));
+    steep_buf_free(&log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_login_errors),
         cmocka_unit_test(test_admin_bootstrap),
         cmocka_unit_test(test_secrets_never_logged),
+        cmocka_unit_test(test_login_id_cannot_forge_log),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,8 @@
  * §3.6) over RPC: who may register, update, reset, delete and list whom,
  * with Teaclave's error messages, including Steep's fixes (a
  * DataOwnerManager touches only DataOwners of its own attribute, checked
- * against the target's CURRENT role; empty passwords are refused).
+ * against the target's CURRENT role; empty passwords are refused; only a
+ * PlatformAdmin makes DataOwnerManagers or reuses a deleted user's id).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,10 @@
 #include "auth_harness.h"
 
 #define UNAUTHENTICATED 16
+#define MSG_MANAGER_ONLY_ADMIN                                                                     \
+    "permission denied: only a PlatformAdmin may create a DataOwnerManager"
+#define MSG_DELETED_ID                                                                             \
+    "permission denied: the id of a deleted user may be registered again only by a PlatformAdmin"
 
 struct fixture {
     struct auth_env env;
@@ -76,8 +81,11 @@ static void test_register_rules(void **state)
     /* PlatformAdmin: any valid role */
     assert_int_equal(auth_register(env, "admin", f->admin, "pa2", "p", "PlatformAdmin", ""), 0);
     assert_int_equal(auth_register(env, "admin", f->admin, "fo2", "p", "FunctionOwner", ""), 0);
-    /* FunctionOwner: only DataOwnerManager, any attribute */
-    assert_int_equal(auth_register(env, "fo", f->fo, "dom3", "p", "DataOwnerManager", "org3"), 0);
+    assert_int_equal(auth_register(env, "admin", f->admin, "dom3", "p", "DataOwnerManager", "org3"),
+                     0);
+    /* FunctionOwner: nobody (Teaclave: DataOwnerManager of any attribute) */
+    expect_error(env, auth_register(env, "fo", f->fo, "x0", "p", "DataOwnerManager", "org3"),
+                 MSG_MANAGER_ONLY_ADMIN);
     expect_error(env, auth_register(env, "fo", f->fo, "x1", "p", "DataOwner", "org1"),
                  "permission denied");
     expect_error(env, auth_register(env, "fo", f->fo, "x2", "p", "FunctionOwner", ""),
@@ -89,7 +97,7 @@ static void test_register_rules(void **state)
     expect_error(env, auth_register(env, "dom1", f->dom1, "x4", "p", "DataOwner", "org2"),
                  "permission denied");
     expect_error(env, auth_register(env, "dom1", f->dom1, "x5", "p", "DataOwnerManager", "org1"),
-                 "permission denied");
+                 MSG_MANAGER_ONLY_ADMIN);
     expect_error(env, auth_register(env, "dom1", f->dom1, "x6", "p", "FunctionOwner", ""),
                  "permission denied");
     expect_error(env, auth_register(env, "dom1", f->dom1, "x7", "p", "PlatformAdmin", ""),
@@ -145,7 +153,7 @@ static void test_update_rules(void **state)
                  "permission denied");
     /* FunctionOwner and DataOwner may update nobody */
     expect_error(env, auth_update(env, "fo", f->fo, "dom1", "x", "DataOwnerManager", "org1"),
-                 "permission denied");
+                 MSG_MANAGER_ONLY_ADMIN);
     expect_error(env, auth_update(env, "do2", f->do2, "do2", "x", "DataOwner", "org2"),
                  "permission denied");
     /* PlatformAdmin: anyone, any role */
@@ -207,6 +215,77 @@ static void test_delete_rules(void **state)
     assert_int_equal(auth_register(env, "admin", f->admin, "dom2", "p", "FunctionOwner", ""), 0);
 }
 
+/* Issue 14, item 13: the account-takeover chain a FunctionOwner had in
+ * Teaclave, and every other way found to become a victim's manager or to
+ * inherit a victim's id, each refused; the admin's own paths still work. */
+static void test_takeover_chains(void **state)
+{
+    struct fixture *f = *state;
+    struct auth_env *env = &f->env;
+    char *victim = auth_make_user(env, f->admin, "victim", "DataOwner", "bank");
+    assert_non_null(victim);
+    /* 1. FunctionOwner registers a DataOwnerManager of the victim's attribute ... */
+    expect_error(env, auth_register(env, "fo", f->fo, "evil", "pw", "DataOwnerManager", "bank"),
+                 MSG_MANAGER_ONLY_ADMIN);
+    assert_int_not_equal(auth_login(env, "evil", "pw", NULL), 0);
+    /* ... and the rest of the chain fails for the FunctionOwner itself */
+    expect_error(env, auth_reset(env, "fo", f->fo, "victim", NULL), "permission denied");
+    expect_error(env, auth_update(env, "fo", f->fo, "victim", "x", "DataOwner", "bank"),
+                 "permission denied");
+    /* 2. a FunctionOwner promotes itself; a manager promotes one of its owners
+     *    or makes a manager of its own attribute */
+    expect_error(env, auth_update(env, "fo", f->fo, "fo", "x", "DataOwnerManager", "bank"),
+                 MSG_MANAGER_ONLY_ADMIN);
+    expect_error(env, auth_update(env, "dom1", f->dom1, "do1", "x", "DataOwnerManager", "org1"),
+                 MSG_MANAGER_ONLY_ADMIN);
+    expect_error(env, auth_register(env, "dom1", f->dom1, "m2", "x", "DataOwnerManager", "org1"),
+                 MSG_MANAGER_ONLY_ADMIN);
+    char role[64];
+    assert_int_equal(auth_authenticate(env, "do1", f->do1, role, sizeof role, NULL), 0);
+    assert_string_equal(role, "DataOwner-org1");
+    assert_int_equal(auth_authenticate(env, "fo", f->fo, role, sizeof role, NULL), 0);
+    assert_string_equal(role, "FunctionOwner");
+    /* 3. a manager of another attribute re-creates a deleted victim's id */
+    assert_int_equal(auth_delete(env, "admin", f->admin, "do2"), 0);
+    expect_error(env, auth_register(env, "dom1", f->dom1, "do2", "x", "DataOwner", "org1"),
+                 MSG_DELETED_ID);
+    assert_int_not_equal(auth_login(env, "do2", "x", NULL), 0);
+    /*    (also for an id the manager itself deleted) */
+    assert_int_equal(auth_delete(env, "dom1", f->dom1, "do1"), 0);
+    expect_error(env, auth_register(env, "dom1", f->dom1, "do1", "x", "DataOwner", "org1"),
+                 MSG_DELETED_ID);
+    /*    the tombstone survives a restart */
+    assert_int_equal(auth_env_restart(env), 0);
+    char *dom1 = NULL;
+    assert_int_equal(auth_login(env, "dom1", "pw-dom1", &dom1), 0);
+    expect_error(env, auth_register(env, "dom1", dom1, "do2", "x", "DataOwner", "org1"),
+                 MSG_DELETED_ID);
+    /* the legitimate paths: the admin makes a manager of the attribute, which
+     * then manages the victim; the admin promotes, and reuses deleted ids */
+    char *admin = NULL;
+    assert_int_equal(auth_login(env, "admin", "teaclave", &admin), 0);
+    char *manager = auth_make_user(env, admin, "bank-manager", "DataOwnerManager", "bank");
+    assert_non_null(manager);
+    char password[64];
+    assert_int_equal(auth_reset(env, "bank-manager", manager, "victim", password), 0);
+    assert_int_equal(auth_login(env, "victim", password, NULL), 0);
+    assert_int_equal(auth_update(env, "admin", admin, "fo", "fo-pw", "DataOwnerManager", "bank"),
+                     0);
+    char *fo = NULL;
+    assert_int_equal(auth_login(env, "fo", "fo-pw", &fo), 0);
+    assert_int_equal(auth_authenticate(env, "fo", fo, role, sizeof role, NULL), 0);
+    assert_string_equal(role, "DataOwnerManager-bank");
+    assert_int_equal(auth_register(env, "admin", admin, "do2", "again", "DataOwner", "org1"), 0);
+    assert_int_equal(auth_login(env, "do2", "again", NULL), 0);
+    /* a manager still registers fresh ids of its attribute */
+    assert_int_equal(auth_register(env, "dom1", dom1, "do1c", "p", "DataOwner", "org1"), 0);
+    free(victim);
+    free(dom1);
+    free(admin);
+    free(manager);
+    free(fo);
+}
+
 static void test_list_rules(void **state)
 {
     struct fixture *f = *state;
@@ -255,6 +334,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_takeover_chains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_change_password, setup, teardown),
     };

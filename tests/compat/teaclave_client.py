@@ -106,7 +106,7 @@ def verify_ra_cert(der, service, enclave_info=None):
 reported = set()
 
 
-def channel(port, service):
+def channel(port, service, options=()):
     der = fetch_certificate(port)
     body = verify_ra_cert(der, service)  # every connection, as the SDK does
     if service not in reported:
@@ -119,7 +119,8 @@ def channel(port, service):
     # The RA-TLS certificate names no host (subject CN is "CN=Teaclave"), so
     # the pinned certificate is checked against that name.
     return grpc.secure_channel("localhost:%d" % port, credentials,
-                               options=[("grpc.ssl_target_name_override", "CN=Teaclave")])
+                               options=[("grpc.ssl_target_name_override", "CN=Teaclave")]
+                               + list(options))
 
 
 class Authentication:
@@ -150,8 +151,8 @@ class Authentication:
 
 
 class Frontend:
-    def __init__(self, metadata):
-        self.channel = channel(BASE + 1, "frontend")
+    def __init__(self, metadata, options=()):
+        self.channel = channel(BASE + 1, "frontend", options)
         self.metadata = metadata
 
     def call(self, method, request, response_type):

@@ -10,7 +10,12 @@
 set -euo pipefail
 src=${STEEP_SOURCE_DIR:-$PWD}
 page=$src/man/steep.toml.5
-sections='steep|tee|storage|authentication|access_control|management|scheduler|frontend|execution|api_endpoints|internal_endpoints|audit|attestation|mount|log|metrics|admin'
+# Teaclave's tables, plus every table a getter is called on (so a new
+# table, e.g. [log], is picked up without editing this test).
+getter_sections=$(grep -rhoE --include='*.c' 'steep_config_get_[a-z_]+\([^,]+,[[:space:]]*"[a-z0-9_]+\.' \
+                    "$src/lib" "$src/services" "$src/executors" | sed -E 's/.*"([a-z0-9_]+)\.$/\1/' | sort -u)
+sections=$(printf '%s\n' api_endpoints internal_endpoints audit attestation mount $getter_sections \
+             | sort -u | paste -sd'|')
 code_keys=$(grep -rhoE --include='*.c' "\"($sections)\.[a-z0-9_]+(\.[a-z0-9_]+)*\"" \
               "$src/lib" "$src/services" "$src/executors" | tr -d '"' | grep -vE '\.(c|h)$' | sort -u)
 page_keys=$(awk 'prev == ".TP" && $1 == ".B" && NF == 2 { print $2 } { prev = $1 }' "$page" \

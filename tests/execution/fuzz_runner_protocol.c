@@ -15,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t type;
     const uint8_t *payload;
     size_t payload_len, consumed;
-    while (steep_runner_frame_parse(&acc, &type, &payload, &payload_len, &consumed) == 1) {
+    while (steep_runner_frame_parse(&acc, steep_runner_max_frame(0), &type, &payload, &payload_len,
+                                    &consumed) == 1) {
         char name[256];
         uint8_t cmac[16];
         if (type == STEEP_RUNNER_OUTPUT)

@@ -44,15 +44,14 @@ static struct steep_rpc_client *client_to(int port)
     return steep_rpc_client_new(&config);
 }
 
-static int setup(void **state)
+static int setup_with(void **state, const struct steep_frontend_options *options)
 {
     struct fixture *f = calloc(1, sizeof *f);
     if (stubs_start(&f->stubs) < 0)
         return -1;
     f->backend = client_to(f->stubs.port);
     struct steep_frontend_backends backends = {f->backend, f->backend, f->backend};
-    struct steep_frontend_options options = {.backend_timeout_ms = 5000};
-    f->frontend = steep_frontend_new(&backends, &options);
+    f->frontend = steep_frontend_new(&backends, options);
     if (!f->backend || !f->frontend || test_tls_server_identity(&f->tls) < 0)
         return -1;
     struct steep_rpc_server_config config = {
@@ -64,6 +63,21 @@ static int setup(void **state)
     f->client = client_to(steep_rpc_server_port(f->server));
     *state = f;
     return f->client ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+    struct steep_frontend_options options = {.backend_timeout_ms = 5000};
+    return setup_with(state, &options);
+}
+
+/* Three failed authentications audited one by one per 300 ms window. */
+static int setup_counting(void **state)
+{
+    struct steep_frontend_options options = {.backend_timeout_ms = 5000,
+                                             .audit_auth_failures_per_window = 3,
+                                             .audit_auth_failure_window_ms = 300};
+    return setup_with(state, &options);
 }
 
 static int teardown(void **state)
@@ -161,6 +175,38 @@ static void test_missing_credentials(void **state)
     assert_string_equal(status.message, "incorrent credential");
     expect_newest(f, "", "authenticate to get_function: incorrent credential", false);
     assert_int_equal(audit_count(f), 3);
+    assert_int_equal(f->stubs.management_calls, 0);
+}
+
+/* Beyond the first few per window, failed authentications are counted into
+ * one summary entry per window instead of one entry each (auth_audit.h). */
+static void test_auth_failures_counted(void **state)
+{
+    struct fixture *f = *state;
+    struct steep_rpc_status status;
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(get_function(f, "mallory", "bogus", "function-1", &status, NULL, 0),
+                         STEEP_GRPC_UNAUTHENTICATED);
+        assert_string_equal(status.message, "incorrent credential");
+    }
+    assert_int_equal(audit_count(f), 3);
+    usleep(600 * 1000); /* the window closes: its summary is saved */
+    assert_int_equal(audit_count(f), 4);
+    TeaclaveCommonProto__Entry **all = NULL;
+    TeaclaveCommonProto__Entry *e = newest_entry(f, &all);
+    assert_non_null(
+        strstr(e->message, "authenticate: 7 more failed authentications not audited one by one"));
+    assert_non_null(strstr(e->message, "(from 1 addresses; the first 3 were); the last: "
+                                       "authenticate to get_function: incorrent credential"));
+    assert_false(e->result);
+    assert_int_equal(e->ip.len, 16);
+    assert_int_equal(e->ip.data[12], 127);
+    steep_audit_entries_free(all, 1);
+    /* A new window audits its first failures one by one again. */
+    assert_int_equal(get_function(f, NULL, "bogus", "function-1", &status, NULL, 0),
+                     STEEP_GRPC_UNAUTHENTICATED);
+    assert_int_equal(audit_count(f), 5);
+    expect_newest(f, "", "authenticate to get_function: missing user id", false);
     assert_int_equal(f->stubs.management_calls, 0);
 }
 
@@ -480,6 +526,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_entry_formats),
         cmocka_unit_test_setup_teardown(test_missing_credentials, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_failures_counted, setup_counting, teardown),
         cmocka_unit_test_setup_teardown(test_forward, setup, teardown),
         cmocka_unit_test_setup_teardown(test_management_error_passes_through, setup, teardown),
         cmocka_unit_test_setup_teardown(test_permission_denied, setup, teardown),

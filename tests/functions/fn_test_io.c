@@ -1,8 +1,18 @@
-/* Test runtime for the built-ins; see fn_test_io.h. */
+/* Test runtime for the built-ins; see fn_test_io.h. fn_test_run hands the
+ * files to the real task runner as descriptors, the way the execution node
+ * does (executors/sandbox.h), so every assertion on a built-in's outputs
+ * and errors holds inside the sandbox; fn_test_run_in_process calls the
+ * function directly, for the test payloads that the sandbox refuses. */
 #include "fn_test_io.h"
 #include "test_util.h"
 
 #include "core/error.h"
+#include "executors/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <stdlib.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -129,13 +139,88 @@ void fn_test_read_output(struct fn_test_io *t, const char *name, struct steep_bu
     assert_int_equal(steep_buf_terminate(out), 0);
 }
 
-int fn_test_run(struct fn_test_io *t, const char *name, const char *args, struct steep_buf *summary)
+int fn_test_run_in_process(struct fn_test_io *t, const char *name, const char *args,
+                           struct steep_buf *summary)
 {
     steep_buf_reset(summary);
     const struct steep_builtin *fn = steep_builtin_find(name);
     if (!fn)
         return -1;
     int rc = steep_builtin_run(fn, args, &t->io, summary);
+    steep_buf_terminate(summary);
+    return rc;
+}
+
+/* One runner file for a test file: its descriptor, scheme, key, cmac. */
+static void runner_file(const struct fn_test_file *f, bool output, struct steep_runner_file *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->name = (char *)f->name;
+    const char *slash = strrchr(f->path, '/');
+    r->file_name = (char *)(slash ? slash + 1 : f->path);
+    r->fd = output ? open(f->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
+                   : open(f->path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0)
+        fail_msg("cannot open %s", f->path);
+    if (f->crypto.scheme == STEEP_SCHEME_RAW)
+        return;
+    assert_int_equal(f->crypto.scheme, STEEP_SCHEME_TEACLAVE_FILE_128);
+    r->scheme = STEEP_RUNNER_SCHEME_TF128;
+    memcpy(r->key, f->crypto.key, sizeof(r->key));
+    if (!output && steep_file_cmac(f->path, &f->crypto, r->cmac) < 0)
+        fail_msg("cmac of %s: %s", f->path, steep_error_get());
+}
+
+int fn_test_run(struct fn_test_io *t, const char *name, const char *args, struct steep_buf *summary)
+{
+    steep_buf_reset(summary);
+    struct steep_runner_file inputs[FN_TEST_MAX_FILES], outputs[FN_TEST_MAX_FILES];
+    for (size_t i = 0; i < t->input_count; i++)
+        runner_file(&t->inputs[i], false, &inputs[i]);
+    for (size_t i = 0; i < t->output_count; i++)
+        runner_file(&t->outputs[i], true, &outputs[i]);
+    /* The runner pivots into an empty root of its own, as on a node. */
+    char jail[] = "/tmp/steep-fn-jail.XXXXXX";
+    if (!mkdtemp(jail))
+        fail_msg("cannot make an empty root: %s", strerror(errno));
+    chmod(jail, 0500);
+    struct steep_runner_request request = {
+        .executor = "builtin",
+        .function_name = (char *)name,
+        .arguments = (char *)args,
+        .jail_dir = jail,
+        .save_log = true,
+        .n_inputs = t->input_count,
+        .n_outputs = t->output_count,
+        .inputs = inputs,
+        .outputs = outputs,
+    };
+    char runner[4096];
+    const char *build = getenv("STEEP_BUILD_DIR");
+    snprintf(runner, sizeof(runner), "%s/bin/steep-task-runner", build ? build : "build");
+    struct steep_sandbox_task task = {.runner_path = runner, .request = &request};
+    steep_sandbox_limits_default(&task.limits);
+    task.limits.wall_seconds = 120;
+    struct steep_sandbox_result result;
+    memset(&result, 0, sizeof(result));
+    int rc = steep_sandbox_run(&task, &result);
+    rmdir(jail);
+    for (size_t i = 0; i < t->input_count; i++)
+        close(inputs[i].fd);
+    for (size_t i = 0; i < t->output_count; i++)
+        close(outputs[i].fd);
+    if (rc < 0)
+        fail_msg("cannot run the sandbox: %s", steep_error_get());
+    for (size_t i = 0; i < result.n_log; i++)
+        steep_buf_printf(&t->log, "%s\n", result.log[i]);
+    steep_buf_terminate(&t->log);
+    if (result.ok) {
+        steep_buf_append(summary, result.summary.data, result.summary.len);
+        rc = 0;
+    } else {
+        rc = steep_error_set("%s", result.reason);
+    }
+    steep_sandbox_result_free(&result);
     steep_buf_terminate(summary);
     return rc;
 }

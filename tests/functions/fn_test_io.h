@@ -1,6 +1,7 @@
 /*
- * A struct steep_fn_io for tests: inputs and outputs are named files with
- * a scheme (raw or teaclave-file-128 with a random key), logs are collected.
+ * Built-in functions under test: inputs and outputs are named files with a
+ * scheme (raw or teaclave-file-128 with a random key), logs are collected,
+ * and the function runs inside the real sandbox (fn_test_run).
  */
 #ifndef STEEP_TESTS_FN_TEST_IO_H
 #define STEEP_TESTS_FN_TEST_IO_H
@@ -37,8 +38,13 @@ void fn_test_add_input_bytes(struct fn_test_io *t, const char *name, const void 
 void fn_test_add_output(struct fn_test_io *t, const char *name, int encrypted);
 /* Reads an output back (decrypting); returns its bytes NUL-terminated. */
 void fn_test_read_output(struct fn_test_io *t, const char *name, struct steep_buf *out);
-/* Runs name with args; returns steep_builtin_run's result, summary filled. */
+/* Runs name with args in the real sandbox (a task runner process with the
+ * files as descriptors, as the execution node runs it); 0 with summary
+ * filled, or -1 with the failure reason as the error. */
 int fn_test_run(struct fn_test_io *t, const char *name, const char *args,
                 struct steep_buf *summary);
+/* Calls the function in this process (the test payloads the sandbox refuses). */
+int fn_test_run_in_process(struct fn_test_io *t, const char *name, const char *args,
+                           struct steep_buf *summary);
 
 #endif

@@ -1,8 +1,9 @@
 /*
- * Built-in functions on Teaclave's fixtures through struct steep_fn_io
- * (plaintext and teaclave-file-128 inputs and outputs), compared byte for
- * byte with the expected files, plus Teaclave's error texts for bad
- * arguments and inputs, and the test payloads that are safe to run here.
+ * Built-in functions on Teaclave's fixtures, each run inside the real
+ * sandbox (a task runner with its files as descriptors, fn_test_io.c),
+ * plaintext and teaclave-file-128 inputs and outputs compared byte for byte
+ * with the expected files, plus Teaclave's error texts for bad arguments
+ * and inputs; and, in this process, the test payloads that are safe here.
  */
 #include "fn_test_io.h"
 #include "test_util.h"
@@ -28,6 +29,17 @@ static void expect_ok(struct fn_test_io *t, const char *name, const char *args, 
         fail_msg("%s %s: %s", name, args, steep_error_get());
     if (want)
         assert_string_equal((const char *)summary.data, want);
+    steep_buf_free(&summary);
+}
+
+/* The test payloads that are safe to run without the sandbox (it refuses them). */
+static void expect_ok_in_process(struct fn_test_io *t, const char *name, const char *args,
+                                 const char *want)
+{
+    struct steep_buf summary = STEEP_BUF_INIT;
+    if (fn_test_run_in_process(t, name, args, &summary) != 0)
+        fail_msg("%s %s: %s", name, args, steep_error_get());
+    assert_string_equal((const char *)summary.data, want);
     steep_buf_free(&summary);
 }
 
@@ -487,9 +499,9 @@ static void test_payloads(void **state)
 {
     struct fn_test_io t;
     fn_test_io_init(&t);
-    expect_ok(&t, "test-sleep", "{\"ms\":5}", "slept 5 ms");
+    expect_ok_in_process(&t, "test-sleep", "{\"ms\":5}", "slept 5 ms");
     fn_test_add_output(&t, "output", 1);
-    expect_ok(&t, "test-write-big", "{\"bytes\":100000}", "wrote 100000 bytes");
+    expect_ok_in_process(&t, "test-write-big", "{\"bytes\":100000}", "wrote 100000 bytes");
     struct steep_buf out = STEEP_BUF_INIT;
     fn_test_read_output(&t, "output", &out);
     assert_int_equal(out.len, 100000);
@@ -498,9 +510,9 @@ static void test_payloads(void **state)
     char args[4200], want[4200];
     snprintf(args, sizeof(args), "{\"path\":\"%s\"}", path);
     snprintf(want, sizeof(want), "opened %s, read 9 bytes", path);
-    expect_ok(&t, "test-open-file", args, want);
-    expect_ok(&t, "test-open-file", "{\"path\":\"/nonexistent/x\"}",
-              "open failed: No such file or directory");
+    expect_ok_in_process(&t, "test-open-file", args, want);
+    expect_ok_in_process(&t, "test-open-file", "{\"path\":\"/nonexistent/x\"}",
+                         "open failed: No such file or directory");
 
     int listener = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr = {.sin_family = AF_INET};
@@ -511,10 +523,10 @@ static void test_payloads(void **state)
     assert_int_equal(getsockname(listener, (struct sockaddr *)&addr, &len), 0);
     snprintf(args, sizeof(args), "{\"port\":%u}", ntohs(addr.sin_port));
     snprintf(want, sizeof(want), "connected to 127.0.0.1:%u", ntohs(addr.sin_port));
-    expect_ok(&t, "test-network", args, want);
+    expect_ok_in_process(&t, "test-network", args, want);
     close(listener);
-    expect_ok(&t, "test-alloc", "{\"max_mb\":32}", "allocated 32 MiB");
-    expect_ok(&t, "test-fork", "{\"count\":2}", "forked 2 children");
+    expect_ok_in_process(&t, "test-alloc", "{\"max_mb\":32}", "allocated 32 MiB");
+    expect_ok_in_process(&t, "test-fork", "{\"count\":2}", "forked 2 children");
     assert_non_null(steep_builtin_find("test-crash"));
     assert_non_null(steep_builtin_find("test-loop"));
     steep_buf_free(&out);

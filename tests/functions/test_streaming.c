@@ -126,7 +126,7 @@ static struct steep_writer *create_output(void *ctx, const char *name)
 static void run(int csv, const char *function, const char *args, const char *want)
 {
     struct stream_io state = {.csv = csv, .consumed_at_first_write = UINT64_MAX};
-    struct steep_fn_io io = {&state, open_input, create_output, NULL};
+    struct steep_fn_io io = {&state, open_input, create_output, NULL, NULL};
     struct steep_buf summary = STEEP_BUF_INIT;
     if (steep_builtin_run(steep_builtin_find(function), args, &io, &summary) < 0)
         fail_msg("%s", steep_error_get());

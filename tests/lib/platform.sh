@@ -68,6 +68,7 @@ platform_start() {
     platform_seed_keys
     if "$STEEP" up --dir "$STEEP_DIR" --files "$FILES_DIR" --executors "$executors" \
          --slots "$slots" --port-base "$PORT_BASE" --files-port "$FILES_PORT" \
+         --face-model "$STEEP_SHARED_DIR/fixtures/seetaface/seeta_fd_frontal_v1.0.bin" \
          --restarts "${PLATFORM_RESTARTS:-0}" --insecure-test-payloads >"$platform_tmp/up.log" 2>&1; then
       export PORT_BASE FILES_URL=http://localhost:$FILES_PORT
       export STEEP_AUTH_ADDRESS=localhost:$PORT_BASE STEEP_FRONTEND_ADDRESS=localhost:$((PORT_BASE + 1))

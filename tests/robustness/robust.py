@@ -116,7 +116,9 @@ class Endpoint:
         port = BASE if service == "authentication" else BASE + 1
         self.prefix = AUTH_SERVICE if service == "authentication" else FRONTEND_SERVICE
         self.methods = AUTH_METHODS if service == "authentication" else FRONTEND_METHODS
-        self.channel = tc.channel(port, service)
+        # A task's GetTask answer holds its arguments and its result, so it
+        # may exceed the 4 MiB a client sends (the platform allows it).
+        self.channel = tc.channel(port, service, [("grpc.max_receive_message_length", 64 << 20)])
         self.metadata = metadata
 
     def raw(self, method, payload, timeout=20, metadata=None, compression=None, path=None):

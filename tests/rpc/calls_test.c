@@ -172,6 +172,32 @@ static void test_declared_oversize_and_bad_framing(void **state)
     assert_call_works(fixture->client);
 }
 
+/* A connection idle past the server's idle timeout gets GOAWAY and closes;
+ * our client notices and its next call reconnects without an error. */
+static void test_idle_connection_reconnects(void **state)
+{
+    struct steep_rpc_server_config config = {.idle_timeout_ms = 500};
+    struct steep_rpc_server *server = start_server(&config);
+    struct steep_rpc_client *client = connect_client(steep_rpc_server_port(server), NULL);
+    assert_call_works(client);
+    int handshakes = server_identity.handshakes;
+    assert_non_null(server->conns);
+    /* the check runs once a second: idle + check + the peer's close */
+    for (int i = 0; i < 40 && server->n_conns > 0; i++)
+        usleep(100 * 1000);
+    assert_int_equal(server->n_conns, 0);
+    assert_call_works(client);
+    assert_int_equal(server_identity.handshakes, handshakes + 1);
+    /* a connection kept busy stays */
+    for (int i = 0; i < 15; i++) {
+        assert_call_works(client);
+        usleep(100 * 1000);
+    }
+    assert_int_equal(server_identity.handshakes, handshakes + 1);
+    steep_rpc_client_free(client);
+    steep_rpc_server_free(server);
+}
+
 static void test_configurable_limits(void **state)
 {
     struct steep_rpc_server_config config = {.max_message = 1000};
@@ -238,6 +264,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_compressed_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_declared_oversize_and_bad_framing, setup, teardown),
         cmocka_unit_test(test_configurable_limits),
+        cmocka_unit_test(test_idle_connection_reconnects),
         cmocka_unit_test_setup_teardown(test_handler_sees_cancellation, setup, teardown),
     };
     return fixture_main("calls", tests, sizeof(tests) / sizeof(tests[0]));

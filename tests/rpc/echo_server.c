@@ -5,6 +5,11 @@
  *
  *   rpc-echo-server --cert F --key F [--listen host:port] [--require-client-cert]
  *                   [--allow CN]... [--max-message N] [--workers N] [--inline]
+ *                   [--max-buffered N] [--max-connection-buffered N]
+ *                   [--receive-timeout-ms N] [--idle-timeout-ms N]
+ *                   [--handshake-timeout-ms N] [--max-connections N]
+ *                   [--max-connections-per-source N] [--max-unsent N]
+ *                   [--max-connection-unsent N] [--send-timeout-ms N]
  *
  * --inline registers Say with steep_rpc_server_add_inline (handler on the
  * event loop; for the benchmark, never with sleep_ms).
@@ -51,6 +56,26 @@ int main(int argc, char **argv)
             config.max_message = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--workers") && value)
             config.workers = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--max-buffered") && value)
+            config.max_buffered = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--max-connection-buffered") && value)
+            config.max_connection_buffered = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--receive-timeout-ms") && value)
+            config.receive_timeout_ms = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--idle-timeout-ms") && value)
+            config.idle_timeout_ms = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--handshake-timeout-ms") && value)
+            config.handshake_timeout_ms = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--max-connections") && value)
+            config.max_connections = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--max-connections-per-source") && value)
+            config.max_connections_per_source = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--max-unsent") && value)
+            config.max_unsent = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--max-connection-unsent") && value)
+            config.max_connection_unsent = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--send-timeout-ms") && value)
+            config.send_timeout_ms = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--inline"))
             on_loop = true;
         else {

@@ -2,7 +2,10 @@
  * The task sandbox with hostile payloads (functions/test_payloads.c): each
  * fails only its own task with the right reason while a normal task in
  * another thread (another slot) finishes; timeouts and cancel kill only
- * their own process; the runner protocol refuses malformed requests.
+ * their own process; the runner protocol refuses malformed requests. The
+ * function runs as the sandbox user with no capabilities as pid 2 of its
+ * own namespace, cannot make anything signal a process outside (a sleeping
+ * child of this test survives every attempt), and cannot stat a path.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -12,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -217,6 +222,133 @@ static void test_cancel_kills_only_its_task(void **state)
     steep_sandbox_control_destroy(&other_control);
 }
 
+static void run_expect(const char *function, const char *arguments, const char *expect,
+                       const char *summary)
+{
+    struct job job = {
+        .function = function, .arguments = arguments, .expect = expect, .summary = summary};
+    limits_for_tests(&job.limits);
+    run_job(&job);
+    check_job(&job);
+    steep_sandbox_result_free(&job.result);
+}
+
+static void test_identity(void **state)
+{
+    /* The sandbox user, no capabilities at all, pid 2 of its namespace (the
+     * supervisor is pid 1). */
+    const char *want = "uid 65534 euid 65534 gid 65534 egid 65534 pid 2 cap_effective 0 "
+                       "cap_permitted 0 cap_inheritable 0";
+    run_expect("test-identity", NULL, NULL, want);
+    /* A configured user. */
+    struct steep_sandbox_options options;
+    steep_sandbox_options_default(&options);
+    options.uid = 4242;
+    options.gid = 4343;
+    assert_int_equal(steep_sandbox_configure(&options), 0);
+    run_expect("test-identity", NULL, NULL,
+               "uid 4242 euid 4242 gid 4343 egid 4343 pid 2 cap_effective 0 cap_permitted 0 "
+               "cap_inheritable 0");
+    /* The loud test option for hosts without user namespaces keeps the
+     * sandbox user and every other namespace. */
+    steep_sandbox_options_default(&options);
+    options.insecure_without_user_namespace = true;
+    assert_int_equal(steep_sandbox_configure(&options), 0);
+    run_expect("test-identity", NULL, NULL, want);
+    /* Never root. */
+    options.uid = 0;
+    assert_int_equal(steep_sandbox_configure(&options), -1);
+    steep_sandbox_options_default(&options);
+    assert_int_equal(steep_sandbox_configure(&options), 0);
+}
+
+static pid_t victim;
+
+/* Also when an assertion failed: the victim must not outlive the test. */
+static int kill_victim(void **state)
+{
+    if (victim > 0) {
+        kill(victim, SIGKILL);
+        waitpid(victim, NULL, 0);
+    }
+    victim = 0;
+    return 0;
+}
+
+static void test_signal_escape(void **state)
+{
+    /* The victim: a process outside the sandbox that any of SIGTERM, SIGIO
+     * or SIGURG would end. */
+    victim = fork();
+    assert_true(victim >= 0);
+    if (victim == 0) {
+        for (;;)
+            pause();
+    }
+    const char *steps[][2] = {
+        {"F_SETOWN", "fcntl"}, {"F_SETOWN_EX", "fcntl"}, {"F_SETSIG", "fcntl"},
+        {"O_ASYNC", "fcntl"},  {"F_SETLEASE", "fcntl"},  {"F_NOTIFY", "fcntl"},
+        {"FIOASYNC", "ioctl"}, {"SIOCSPGRP", "ioctl"},   {"kill(pid)", "kill"},
+        {"kill(1)", "kill"},   {"kill(-1)", "kill"},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        char arguments[128], expect[128];
+        snprintf(arguments, sizeof arguments, "{\"pid\":%d,\"step\":\"%s\"}", (int)victim,
+                 steps[i][0]);
+        snprintf(expect, sizeof expect, "function violated the sandbox policy (syscall %s)",
+                 steps[i][1]);
+        run_expect("test-signal-escape", arguments, expect, NULL);
+    }
+    /* Every step in one run under the audit: each refused (ENOSYS) and
+     * recorded, nothing else. */
+    struct steep_sandbox_options options;
+    steep_sandbox_options_default(&options);
+    options.audit_syscalls = true;
+    assert_int_equal(steep_sandbox_configure(&options), 0);
+    char arguments[64];
+    snprintf(arguments, sizeof arguments, "{\"pid\":%d}", (int)victim);
+    run_expect("test-signal-escape", arguments,
+               "sandbox audit: refused system calls: fcntl, ioctl, kill", NULL);
+    steep_sandbox_options_default(&options);
+    assert_int_equal(steep_sandbox_configure(&options), 0);
+    /* Give a stray signal time to land, then the victim must still be there
+     * and end by our SIGKILL only. */
+    usleep(200 * 1000);
+    int status;
+    assert_int_equal(waitpid(victim, &status, WNOHANG), 0);
+    assert_int_equal(kill(victim, SIGKILL), 0);
+    assert_int_equal(waitpid(victim, &status, 0), victim);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+    victim = 0;
+}
+
+static void test_stat_path(void **state)
+{
+    /* Path stats fail (EACCES whatever the flags), statx and open end the
+     * task, descriptor stat works. */
+    run_expect("test-stat-path", "{\"step\":\"newfstatat\"}", NULL,
+               "newfstatat: Permission denied; ");
+    run_expect("test-stat-path", "{\"step\":\"newfstatat-empty-path\"}", NULL,
+               "newfstatat-empty-path: Permission denied; ");
+    run_expect("test-stat-path", "{\"step\":\"stat\"}", NULL, "stat: Permission denied; ");
+    run_expect("test-stat-path", "{\"step\":\"statx\"}",
+               "function violated the sandbox policy (syscall statx)", NULL);
+    run_expect("test-stat-path", "{\"step\":\"open\"}",
+               "function violated the sandbox policy (syscall open", NULL);
+    run_expect("test-stat-path", "{\"step\":\"fstat\"}", NULL,
+               "fstat: returned 0; channel is a socket");
+}
+
+static void test_check_at_node_start(void **state)
+{
+    assert_int_equal(steep_sandbox_check(runner, scratch), 0);
+    /* A sandbox that cannot start fails the node's start with the reason. */
+    assert_int_equal(steep_sandbox_check("/nonexistent/steep-task-runner", scratch), -1);
+    assert_non_null(strstr(steep_error_get(), "the task sandbox does not work on this host: "
+                                              "cannot start the task runner"));
+}
+
 static void test_missing_runner(void **state)
 {
     struct steep_runner_request request;
@@ -293,6 +425,10 @@ int main(void)
         cmocka_unit_test(test_wall_clock_timeout),
         cmocka_unit_test(test_cancel_kills_only_its_task),
         cmocka_unit_test(test_missing_runner),
+        cmocka_unit_test(test_identity),
+        cmocka_unit_test_teardown(test_signal_escape, kill_victim),
+        cmocka_unit_test(test_stat_path),
+        cmocka_unit_test(test_check_at_node_start),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rmdir(jail);

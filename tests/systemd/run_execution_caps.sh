@@ -54,27 +54,37 @@ out=$(run test-crash '{}')
 grep -q "^1 .*function crashed: signal 11" <<<"$out" && ok "a crashing function fails only its task" \
   || fail "test-crash" "$out"
 # While a task runs, its runner (a descendant of the node) is shut in: its
-# own network and mount namespaces and a root that is not the host's.
+# own network, mount, PID and user namespaces... at least network and mount
+# (the user namespace can be turned off for tests), and a root without the
+# host's files.
 descendants() { local c; for c in $(ps -o pid= --ppid "$1"); do echo "$c"; descendants "$c"; done; }
 fid=$("$STEEP" function register --user admin --name test-sleep --executor-type builtin --overwritable-arg ms)
-task=$("$STEEP" task create --user admin --function "$fid" --executor builtin --args '{"ms": 4000}')
+task=$("$STEEP" task create --user admin --function "$fid" --executor builtin --args '{"ms": 6000}')
 "$STEEP" task invoke "$task" --user admin >/dev/null
-runner=""
+node_net=$(readlink "/proc/$node_pid/ns/net") node_mnt=$(readlink "/proc/$node_pid/ns/mnt")
+runner="" seen=""
 for _ in $(seq 100); do
   for p in $(descendants "$node_pid"); do
-    [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$STEEP_BIN/steep-task-runner" ] && runner=$p
+    [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$STEEP_BIN/steep-task-runner" ] || continue
+    seen="$seen $p"
+    net=$(readlink "/proc/$p/ns/net" 2>/dev/null || true) mnt=$(readlink "/proc/$p/ns/mnt" 2>/dev/null || true)
+    if [ -n "$net" ] && [ "$net" != "$node_net" ] && [ -n "$mnt" ] && [ "$mnt" != "$node_mnt" ]; then
+      runner=$p; break
+    fi
   done
-  [ -n "$runner" ] && [ "$(readlink "/proc/$runner/root" 2>/dev/null)" != / ] && break
+  [ -n "$runner" ] && break
   sleep 0.1
 done
-if [ -z "$runner" ]; then fail "no runner seen under the node"; else
-  net=$(readlink "/proc/$runner/ns/net" || true) mnt=$(readlink "/proc/$runner/ns/mnt" || true)
-  [ -n "$net" ] && [ "$net" != "$(readlink "/proc/$node_pid/ns/net")" ] \
-    && [ -n "$mnt" ] && [ "$mnt" != "$(readlink "/proc/$node_pid/ns/mnt")" ] \
-    && ok "the runner has its own network and mount namespaces" \
-    || fail "runner namespaces" "$(ls -l "/proc/$runner/ns/" "/proc/$node_pid/ns/" 2>&1)"
-  root=$(readlink "/proc/$runner/root" || true)
-  [ -n "$root" ] && [ "$root" != / ] && ok "the runner is jailed ($root)" || fail "runner root '$root'"
+if [ -n "$runner" ]; then
+  ok "the runner has its own network and mount namespaces"
+  if [ -e /etc/passwd ] && [ -d "/proc/$runner/root/" ] && [ ! -e "/proc/$runner/root/etc/passwd" ]; then
+    ok "the runner's root is not the host's"
+  else
+    fail "runner root" "$(ls "/proc/$runner/root/" 2>&1 | head)"
+  fi
+else
+  fail "no confined runner under the node (runners seen:${seen:- none})" "$(for p in $(descendants "$node_pid"); do
+    echo "$p $(readlink "/proc/$p/exe" 2>&1) $(readlink "/proc/$p/ns/net" 2>&1)"; done)"
 fi
 "$STEEP" task result "$task" --user admin --wait 30 >/dev/null || fail "the sleeping task did not complete"
 kill "$node_pid" && wait "$node_pid" 2>/dev/null && rc=0 || rc=$?
