@@ -18,5 +18,9 @@ int steep_executor_select(const char *executor_type, const char *executor,
         *runner_executor = "wamr";
         return 0;
     }
+    if (strcasecmp(executor_type, "python") == 0 && strcasecmp(executor, "mesapy") == 0) {
+        *runner_executor = "python"; /* executors/python */
+        return 0;
+    }
     return steep_error_set("function not available: (%s, %s)", executor_type, executor);
 }

@@ -2,16 +2,16 @@
  * The builtin executor: which (function executor_type, task executor) pairs
  * it serves, and running a built-in function by name inside the runner.
  *
- * Pairs served: (Builtin, Builtin) and (WAMicroRuntime, WAMicroRuntime)
- * (executors/wamr); any other pair fails with Teaclave's text "function
- * not available: (<type>, <executor>)".
+ * Pairs served: (Builtin, Builtin), (Python, MesaPy) (executors/python) and
+ * (WAMicroRuntime, WAMicroRuntime) (executors/wamr); any other pair fails
+ * with Teaclave's text "function not available: (<type>, <executor>)".
  */
 #ifndef STEEP_EXECUTORS_BUILTIN_H
 #define STEEP_EXECUTORS_BUILTIN_H
 
 #include "core/buf.h"
 
-/* Node side: the executor name sent to the runner ("builtin"), or -1. */
+/* Node side: the executor name sent to the runner ("builtin", "python"), or -1. */
 int steep_executor_select(const char *executor_type, const char *executor,
                           const char **runner_executor);
 

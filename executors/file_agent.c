@@ -2,6 +2,16 @@
  * File agent; see file_agent.h. One thread per file of a batch (at most
  * MAX_PARALLEL at once), each streaming through a 64 KiB buffer or libcurl
  * callbacks into an O_EXCL destination that is removed again on failure.
+ *
+ * HTTP failures fall in two classes. Transient: no HTTP answer at all
+ * (refused, reset, closed, timed out, not HTTP, TLS failure, name not
+ * resolved) and the statuses 408, 429 and 5xx; these are retried with
+ * exponential backoff (RETRY_*), bounded in attempts and to half of the
+ * batch's time limit so the task can still report why. Permanent: any other
+ * status, local errors, bad URLs, cancel, the time limit; never retried.
+ * Every "no HTTP answer" failure has one text, the same for a closed port
+ * and an open one that does not speak HTTP, so a task's error cannot be used
+ * to scan ports (libcurl's own texts tell them apart).
  */
 #include "file_agent.h"
 
@@ -25,6 +35,14 @@
 #define COPY_CHUNK    65536
 #define FUSION_PREFIX "fusion:///TEACLAVE_FUSION_BASE/"
 #define DATA_PREFIX   "data:text/plain;base64,"
+#define NO_ANSWER     "no HTTP response (connection failed or closed by the server)"
+/* Retries of transient HTTP failures: at most RETRY_ATTEMPTS attempts,
+ * waiting RETRY_FIRST_MS, doubling up to RETRY_MAX_MS, all within
+ * RETRY_WINDOW_MS (or half the batch's time limit when that is less). */
+#define RETRY_ATTEMPTS  10
+#define RETRY_FIRST_MS  100
+#define RETRY_MAX_MS    2000
+#define RETRY_WINDOW_MS 30000
 
 int steep_file_agent_global_init(void)
 {
@@ -295,8 +313,31 @@ static CURL *http_handle(const char *url, char *error_text, struct transfer_guar
     return curl;
 }
 
+/* The failures that mean "no HTTP answer came back", whatever listened. */
+static bool no_answer(CURLcode code)
+{
+    switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_UNSUPPORTED_PROTOCOL: /* e.g. an HTTP/0.9 answer */
+        return true;
+    default:
+        return false;
+    }
+}
+
 static int curl_failure(CURLcode code, const char *error_text, const struct http_body *body,
-                        const struct transfer_guard *guard)
+                        const struct transfer_guard *guard, bool *transient)
 {
     if (guard->canceled)
         return steep_error_set("transfer canceled");
@@ -304,22 +345,33 @@ static int curl_failure(CURLcode code, const char *error_text, const struct http
         return steep_error_set("transfer took longer than the task's time limit");
     if (body->failed)
         return steep_error_set("local file: %s", strerror(body->saved_errno));
-    /* libcurl's text may repeat the URL; the code's description does not. */
+    /* libcurl's texts (and the code's description) tell a closed port from
+     * an open one: one text for every "no answer". */
     (void)error_text;
+    if (no_answer(code)) {
+        *transient = true;
+        return steep_error_set(NO_ANSWER);
+    }
     return steep_error_set("%s", curl_easy_strerror(code));
 }
 
-/* Runs the request; the HTTP status goes to *status. */
+/* Runs the request; the HTTP status goes to *status; *transient says whether
+ * a failure (or the status) is worth another attempt. */
 static int http_perform(CURL *curl, const char *error_text, const struct http_body *body,
-                        const struct transfer_guard *guard, long *status)
+                        const struct transfer_guard *guard, long *status, bool *transient)
 {
     CURLcode code = curl_easy_perform(curl);
     *status = 0;
+    *transient = false;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-    return code == CURLE_OK ? 0 : curl_failure(code, error_text, body, guard);
+    if (code != CURLE_OK)
+        return curl_failure(code, error_text, body, guard, transient);
+    *transient = *status >= 500 || *status == 408 || *status == 429;
+    return 0;
 }
 
-static int http_get(const char *url, const char *local, struct transfer_guard *guard)
+static int http_get(const char *url, const char *local, struct transfer_guard *guard,
+                    bool *transient)
 {
     char error_text[CURL_ERROR_SIZE];
     struct http_body body = {.fd = create_exclusive(local)};
@@ -332,7 +384,7 @@ static int http_get(const char *url, const char *local, struct transfer_guard *g
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_receive);
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
         long status;
-        rc = http_perform(curl, error_text, &body, guard, &status);
+        rc = http_perform(curl, error_text, &body, guard, &status, transient);
         if (rc == 0 && status >= 400)
             rc = steep_error_set("HTTP status %ld", status);
         curl_easy_cleanup(curl);
@@ -345,7 +397,14 @@ static int http_get(const char *url, const char *local, struct transfer_guard *g
     return rc;
 }
 
-static int http_put(const char *url, const char *local, struct transfer_guard *guard)
+static size_t discard(char *data, size_t size, size_t count, void *arg)
+{
+    (void)data, (void)arg;
+    return size * count;
+}
+
+static int http_put(const char *url, const char *local, struct transfer_guard *guard,
+                    bool *transient)
 {
     char error_text[CURL_ERROR_SIZE];
     struct http_body body = {.fd = open(local, O_RDONLY | O_CLOEXEC)};
@@ -365,8 +424,10 @@ static int http_put(const char *url, const char *local, struct transfer_guard *g
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_send);
         curl_easy_setopt(curl, CURLOPT_READDATA, &body);
+        /* The answer's body is not ours to print (libcurl's default: stdout). */
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
         long status;
-        rc = http_perform(curl, error_text, &body, guard, &status);
+        rc = http_perform(curl, error_text, &body, guard, &status, transient);
         if (rc == 0 && status != 200)
             rc = steep_error_set("HTTP status %ld (only 200 counts as success)", status);
         curl_easy_cleanup(curl);
@@ -374,6 +435,46 @@ static int http_put(const char *url, const char *local, struct transfer_guard *g
     curl_slist_free_all(headers);
     close(body.fd);
     return rc;
+}
+
+/* Waits ms unless the task is canceled meanwhile (then -1). */
+static int backoff_wait(struct transfer_guard *guard, int64_t ms)
+{
+    int64_t until = monotonic_ms() + ms;
+    for (int64_t now = monotonic_ms(); now < until; now = monotonic_ms()) {
+        if (guard->options->canceled && guard->options->canceled(guard->options->canceled_arg))
+            return -1;
+        int64_t step = until - now < 50 ? until - now : 50;
+        struct timespec ts = {0, (long)step * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+typedef int (*http_attempt_fn)(const char *url, const char *local, struct transfer_guard *guard,
+                               bool *transient);
+
+/* Runs attempt until it succeeds, fails permanently, or the retries are
+ * spent (attempts, window); the last attempt's error stays set. */
+static int with_retries(http_attempt_fn attempt, const struct steep_file_transfer *file,
+                        struct transfer_guard *guard)
+{
+    int64_t start = monotonic_ms(), window = RETRY_WINDOW_MS;
+    if (guard->deadline_ms && (guard->deadline_ms - start) / 2 < window)
+        window = (guard->deadline_ms - start) / 2;
+    int64_t wait = RETRY_FIRST_MS;
+    for (int n = 1;; n++) {
+        bool transient = false;
+        int rc = attempt(file->url, file->local, guard, &transient);
+        if (rc == 0 || !transient || n >= RETRY_ATTEMPTS || monotonic_ms() + wait > start + window)
+            return rc;
+        char reason[STEEP_ERROR_MAX];
+        snprintf(reason, sizeof reason, "%s", steep_error_get());
+        if (backoff_wait(guard, wait) < 0)
+            return steep_error_set("transfer canceled");
+        steep_error_set("%s", reason);
+        wait = wait * 2 < RETRY_MAX_MS ? wait * 2 : RETRY_MAX_MS;
+    }
 }
 
 /* ---- dispatch ----------------------------------------------------------- */
@@ -389,7 +490,7 @@ static int download_one(const struct steep_file_transfer *file, struct transfer_
     char path[4096];
     const char *fusion_base = guard->options->fusion_base;
     if (has_scheme(file->url, "http") || has_scheme(file->url, "https"))
-        return http_get(file->url, file->local, guard);
+        return with_retries(http_get, file, guard);
     if (has_scheme(file->url, "file")) {
         ENSURE(guard->options->allow_file_urls, "file:// URLs are disabled on this platform");
         GUARD(file_url_path(file->url, path, sizeof path));
@@ -425,7 +526,7 @@ static int upload_one(const struct steep_file_transfer *file, struct transfer_gu
     char path[4096];
     const char *fusion_base = guard->options->fusion_base;
     if (has_scheme(file->url, "http") || has_scheme(file->url, "https"))
-        return http_put(file->url, file->local, guard);
+        return with_retries(http_put, file, guard);
     if (has_scheme(file->url, "file")) {
         ENSURE(guard->options->allow_file_urls, "file:// URLs are disabled on this platform");
         GUARD(file_url_path(file->url, path, sizeof path));

@@ -12,6 +12,9 @@
  * local file. Files are streamed, never held in memory; a batch runs in
  * parallel and fails as a whole when any file fails, with a message naming
  * the URL without its query string or user info (presigned URLs carry keys).
+ * HTTP failures without an answer (one text for all: no port oracle) and
+ * statuses 408/429/5xx are retried with backoff within half the batch's
+ * time limit; other failures are final (file_agent.c).
  */
 #ifndef STEEP_EXECUTORS_FILE_AGENT_H
 #define STEEP_EXECUTORS_FILE_AGENT_H

@@ -297,3 +297,15 @@ int steep_runner_output_decode(const uint8_t *data, size_t len, char *name, size
     ENSURE(steep_cursor_remaining(&c) == 0, "runner output frame has trailing bytes");
     return 0;
 }
+
+int steep_runner_request_highest_fd(const struct steep_runner_request *request, int channel)
+{
+    int highest = channel;
+    for (size_t i = 0; i < request->n_inputs; i++)
+        highest = request->inputs[i].fd > highest ? request->inputs[i].fd : highest;
+    for (size_t i = 0; i < request->n_outputs; i++)
+        highest = request->outputs[i].fd > highest ? request->outputs[i].fd : highest;
+    for (size_t i = 0; i < request->n_resources; i++)
+        highest = request->resources[i].fd > highest ? request->resources[i].fd : highest;
+    return highest;
+}

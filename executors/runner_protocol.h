@@ -93,6 +93,8 @@ int steep_runner_request_decode(const uint8_t *data, size_t len,
                                 struct steep_runner_request *request);
 /* Frees the members (wiping keys); the struct itself is the caller's. */
 void steep_runner_request_free(struct steep_runner_request *request);
+/* The highest descriptor the runner holds: channel or a task file. */
+int steep_runner_request_highest_fd(const struct steep_runner_request *request, int channel);
 
 /* Writes one frame, looping over short writes; never raises SIGPIPE. */
 int steep_runner_frame_write(int fd, uint8_t type, const void *data, size_t len);

@@ -11,6 +11,13 @@
  * single-threaded runner (runner_confine.c), whose supervisor reports the
  * worker's wait status in an EXIT frame. All descriptors the node opens
  * are close-on-exec, so a task never inherits another slot's files.
+ *
+ * A spawner (the Python zygote, executors/python) can start the process
+ * instead: it gets the same descriptors and runner options, and its
+ * process is the same kind of thing, this node's child and pid 1 of a new
+ * PID namespace (the zygote clones with CLONE_PARENT | CLONE_NEWPID), that
+ * enters the same sandbox; from then on watching, killing, reaping and
+ * explaining are the same code for both.
  */
 #include "sandbox.h"
 
@@ -112,6 +119,11 @@ void steep_sandbox_cancel(struct steep_sandbox_control *control)
 
 int steep_sandbox_default_runner(char *path, size_t size)
 {
+    return steep_sandbox_runner_beside("steep-task-runner", path, size);
+}
+
+int steep_sandbox_runner_beside(const char *name, char *path, size_t size)
+{
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     ENSURE(n > 0, "cannot find the running executable: %s", strerror(errno));
@@ -119,8 +131,7 @@ int steep_sandbox_default_runner(char *path, size_t size)
     char *slash = strrchr(self, '/');
     ENSURE(slash, "cannot find the running executable's directory");
     *slash = 0;
-    ENSURE((size_t)snprintf(path, size, "%s/steep-task-runner", self) < size,
-           "runner path too long");
+    ENSURE((size_t)snprintf(path, size, "%s/%s", self, name) < size, "runner path too long");
     return 0;
 }
 
@@ -251,7 +262,27 @@ static int encode_request(const struct steep_sandbox_task *task, struct spawn *s
     return rc;
 }
 
-static int start(const struct steep_sandbox_task *task, bool audit, int *channel, pid_t *pid)
+/* The process runs: cancel can reach it; it gets its request. */
+static int started(const struct steep_sandbox_task *task, struct steep_buf *encoded, int node_end,
+                   int *channel, pid_t pid)
+{
+    if (task->control) {
+        pthread_mutex_lock(&task->control->lock);
+        task->control->pid = pid;
+        if (task->control->cancel)
+            kill(pid, SIGKILL);
+        pthread_mutex_unlock(&task->control->lock);
+    }
+    /* A runner that died before reading shows up when it is reaped. */
+    steep_runner_frame_write(node_end, STEEP_RUNNER_REQUEST, encoded->data, encoded->len);
+    steep_buf_free(encoded);
+    fcntl(node_end, F_SETFL, fcntl(node_end, F_GETFL) | O_NONBLOCK);
+    *channel = node_end;
+    return 0;
+}
+
+static int start(const struct steep_sandbox_task *task, const struct steep_sandbox_spawner *spawner,
+                 bool audit, int *channel, pid_t *pid)
 {
     struct spawn spawn = {.path = task->runner_path};
     struct steep_buf encoded = STEEP_BUF_INIT;
@@ -268,6 +299,16 @@ static int start(const struct steep_sandbox_task *task, bool audit, int *channel
         return steep_error_set("cannot create the task channel: %s", strerror(errno));
     }
     spawn.sources[0] = pair[1];
+    if (spawner) {
+        int rc = spawner->spawn(spawner->arg, spawn.sources, spawn.n, spawn.argv, pid);
+        close(pair[1]);
+        if (rc < 0) {
+            close(pair[0]);
+            steep_buf_free(&encoded);
+            return -1;
+        }
+        return started(task, &encoded, pair[0], channel, *pid);
+    }
     spawn.null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (spawn.null_fd < 0) {
         close(pair[0]);
@@ -302,19 +343,7 @@ static int start(const struct steep_sandbox_task *task, bool audit, int *channel
                                strerror(fork_errno),
                                fork_errno == EPERM ? " (the execution node must run as root)" : "");
     }
-    if (task->control) {
-        pthread_mutex_lock(&task->control->lock);
-        task->control->pid = *pid;
-        if (task->control->cancel)
-            kill(*pid, SIGKILL);
-        pthread_mutex_unlock(&task->control->lock);
-    }
-    /* A runner that died before reading shows up when it is reaped. */
-    steep_runner_frame_write(pair[0], STEEP_RUNNER_REQUEST, encoded.data, encoded.len);
-    steep_buf_free(&encoded);
-    fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK);
-    *channel = pair[0];
-    return 0;
+    return started(task, &encoded, pair[0], channel, *pid);
 }
 
 /* ---- collecting frames -------------------------------------------------- */
@@ -604,6 +633,13 @@ static void reap(const struct steep_sandbox_task *task, pid_t pid, int64_t deadl
 
 int steep_sandbox_run(const struct steep_sandbox_task *task, struct steep_sandbox_result *result)
 {
+    return steep_sandbox_run_spawned(task, NULL, result);
+}
+
+int steep_sandbox_run_spawned(const struct steep_sandbox_task *task,
+                              const struct steep_sandbox_spawner *spawner,
+                              struct steep_sandbox_result *result)
+{
     struct collected seen = {.violation = -1};
     int channel = -1, status = 0;
     pid_t pid = 0;
@@ -611,7 +647,7 @@ int steep_sandbox_run(const struct steep_sandbox_task *task, struct steep_sandbo
 
     memset(result, 0, sizeof *result);
     seen.audit = audit_requested();
-    GUARD(start(task, seen.audit, &channel, &pid));
+    GUARD(start(task, spawner, seen.audit, &channel, &pid));
     int64_t deadline = now_ms() + (int64_t)task->limits.wall_seconds * 1000;
     collect(channel, pid, deadline, steep_runner_max_frame(task->limits.message_bytes), result,
             &seen);

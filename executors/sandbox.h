@@ -106,9 +106,28 @@ struct steep_sandbox_task {
  * process could not be started.
  */
 int steep_sandbox_run(const struct steep_sandbox_task *task, struct steep_sandbox_result *result);
+
+/* Starts a task process in place of clone+exec of runner_path (the Python
+ * zygote): fds[0] is the channel, then the task files, to be placed at
+ * descriptors 3, 4, ...; argv holds the runner options a steep-task-runner
+ * gets (argv[0] is a name, then --uid=N --gid=N, ...; NULL-terminated,
+ * steep_runner_options_parse). The process must be a child of this one
+ * and pid 1 of a new PID namespace, so the whole task dies with it, and
+ * it enters the sandbox exactly as steep-task-runner does. */
+struct steep_sandbox_spawner {
+    int (*spawn)(void *arg, const int *fds, size_t n, char *const *argv, pid_t *pid);
+    void *arg;
+};
+
+/* steep_sandbox_run() with the process from spawner (runner_path unused). */
+int steep_sandbox_run_spawned(const struct steep_sandbox_task *task,
+                              const struct steep_sandbox_spawner *spawner,
+                              struct steep_sandbox_result *result);
 void steep_sandbox_result_free(struct steep_sandbox_result *result);
 
 /* "steep-task-runner" next to the running executable. */
 int steep_sandbox_default_runner(char *path, size_t size);
+/* The runner called name next to the running executable. */
+int steep_sandbox_runner_beside(const char *name, char *path, size_t size);
 
 #endif

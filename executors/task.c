@@ -15,6 +15,7 @@
 
 #include "core/log.h"
 #include "file_agent.h"
+#include "python/node/python_zygote.h"
 #include "work_dir.h"
 
 #define MAX_NAME 200
@@ -391,8 +392,14 @@ static int execute(const struct steep_task_environment *environment,
         rc = add_resources(environment, task, &request, &model);
     struct steep_sandbox_task sandbox = {environment->runner_path, &request, environment->limits,
                                          control};
+    /* Python tasks are forks of the node's zygote (executors/python). */
+    struct steep_sandbox_spawner python = {steep_python_zygote_spawn, environment->python};
+    bool is_python = rc == 0 && strcmp(request.executor, "python") == 0;
+    if (is_python && !environment->python)
+        rc = steep_error_set("function not available: (%s, %s)", task->executor_type,
+                             task->executor);
     if (rc == 0)
-        rc = steep_sandbox_run(&sandbox, &result);
+        rc = steep_sandbox_run_spawned(&sandbox, is_python ? &python : NULL, &result);
     for (size_t i = 0; i < request.n_inputs; i++)
         OPENSSL_cleanse(request.inputs[i].key, 16);
     for (size_t i = 0; i < request.n_outputs; i++)

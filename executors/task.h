@@ -22,8 +22,12 @@
 #include "staged_task.h"
 #include "wamr/wamr.h"
 
+struct steep_python_zygote;
+
 struct steep_task_environment {
     const char *runner_path;
+    /* Python tasks are forked from it (executors/python); NULL: none. */
+    struct steep_python_zygote *python;
     const char *work_dir;    /* per-task directories are made below it */
     const char *fusion_base; /* [mount] fusion_base_dir */
     struct steep_sandbox_limits limits;

@@ -23,18 +23,6 @@
 
 #define CHANNEL_FD 3
 
-static int highest_fd(const struct steep_runner_request *request)
-{
-    int highest = CHANNEL_FD;
-    for (size_t i = 0; i < request->n_inputs; i++)
-        highest = request->inputs[i].fd > highest ? request->inputs[i].fd : highest;
-    for (size_t i = 0; i < request->n_outputs; i++)
-        highest = request->outputs[i].fd > highest ? request->outputs[i].fd : highest;
-    for (size_t i = 0; i < request->n_resources; i++)
-        highest = request->resources[i].fd > highest ? request->resources[i].fd : highest;
-    return highest;
-}
-
 static int fail(const char *reason)
 {
     steep_runner_frame_write(CHANNEL_FD, STEEP_RUNNER_ERROR, reason, strlen(reason));
@@ -101,7 +89,8 @@ int main(int argc, char **argv)
     if (steep_runner_prime() < 0 || steep_executor_load(&request) < 0 ||
         steep_runner_enter(request.jail_dir, CHANNEL_FD, &options) < 0 ||
         steep_runner_supervise(CHANNEL_FD) < 0 ||
-        steep_runner_confine(&request, CHANNEL_FD, highest_fd(&request), &options) < 0) {
+        steep_runner_confine(&request, CHANNEL_FD,
+                             steep_runner_request_highest_fd(&request, CHANNEL_FD), &options) < 0) {
         fail(steep_error_get());
         _exit(2);
     }

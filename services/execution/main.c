@@ -17,6 +17,10 @@
  * wasm_max_module_mb (16), wasm_compile_timeout_secs (300); compiled
  * modules are cached in <work_dir>/wasm-cache, shared by the nodes of a
  * host and kept across restarts.
+ * Python functions (executors/python): python (true; false turns the
+ * executor off), python_runner_path (steep-python-runner next to this
+ * executable), python_result_bytes (1048576); the node starts the Python
+ * zygote at once.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -30,6 +34,8 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "executors/file_agent.h"
+#include "executors/python/node/python_zygote.h"
+#include "executors/runner_protocol.h"
 #include "executors/work_dir.h"
 #include "node.h"
 #include "service/notify.h"
@@ -75,6 +81,8 @@ static int read_wamr(const struct steep_config *config, struct setup *setup);
 struct setup {
     char scheduler[256];
     char runner[PATH_MAX];
+    char python_runner[PATH_MAX];
+    uint64_t python_result_bytes;
     char *work_dir;
     char node_dir[3072];
     char wasm_cache[3100];
@@ -100,6 +108,31 @@ static int read_sandbox(const struct steep_config *config)
     return steep_sandbox_configure(&sandbox);
 }
 
+/* The Python executor: on unless [execution] python = false; its runner
+ * must then exist. The result limit is one runner frame at most. */
+static int read_python(const struct steep_config *config, struct setup *setup)
+{
+    int64_t result = steep_config_get_int(config, "execution.python_result_bytes", 1 << 20);
+    ENSURE(result > 0 && result <= STEEP_RUNNER_MAX_MESSAGE,
+           "[execution] python_result_bytes must be 1..%u", STEEP_RUNNER_MAX_MESSAGE);
+    setup->python_result_bytes = (uint64_t)result;
+    if (!steep_config_get_bool(config, "execution.python", true))
+        return 0;
+    const char *runner = steep_config_get_path(config, "execution.python_runner_path", NULL);
+    if (runner)
+        snprintf(setup->python_runner, sizeof setup->python_runner, "%s", runner);
+    else
+        GUARD(steep_python_default_runner(setup->python_runner, sizeof setup->python_runner));
+    if (access(setup->python_runner, X_OK) == 0)
+        return 0;
+    /* A build without libpython has no runner: Python functions then fail
+     * with "function not available", as in Teaclave without MesaPy. */
+    ENSURE(!runner, "python runner %s is not executable", setup->python_runner);
+    log_warn("no Python runner at %s: python functions are not available", setup->python_runner);
+    setup->python_runner[0] = 0;
+    return 0;
+}
+
 static int read_options(const struct steep_config *config, struct setup *setup)
 {
     struct steep_execution_options *options = &setup->options;
@@ -123,6 +156,7 @@ static int read_options(const struct steep_config *config, struct setup *setup)
         GUARD(steep_sandbox_default_runner(setup->runner, sizeof setup->runner));
     ENSURE(access(setup->runner, X_OK) == 0, "task runner %s is not executable", setup->runner);
     options->environment.runner_path = setup->runner;
+    GUARD(read_python(config, setup));
     const char *work_dir = steep_config_get_path(config, "execution.work_dir", NULL);
     setup->work_dir = work_dir ? strdup(work_dir) : steep_config_service_dir(config, "execution");
     ENSURE(setup->work_dir, "cannot create the execution work directory: %s", steep_error_get());
@@ -195,6 +229,11 @@ static int serve(struct steep_config *config, struct setup *setup, const sigset_
     if (!attested)
         return steep_error_wrap("attestation");
     int rc = steep_attested_client_tls(attested, SCHEDULER_SERVICE, &setup->options.tls);
+    if (rc == 0 && setup->python_runner[0]) {
+        setup->options.environment.python =
+            steep_python_zygote_start(setup->python_runner, setup->python_result_bytes);
+        rc = setup->options.environment.python ? 0 : -1;
+    }
     struct steep_execution_node *node =
         rc == 0 ? steep_execution_node_start(&setup->options) : NULL;
     if (node) {
@@ -208,6 +247,8 @@ static int serve(struct steep_config *config, struct setup *setup, const sigset_
     } else {
         rc = -1;
     }
+    steep_python_zygote_stop(setup->options.environment.python);
+    setup->options.environment.python = NULL;
     steep_attested_free(attested);
     return rc;
 }

@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "ids.h"
+#include "integrity.h"
 #include "management.h"
 #include "records.h"
 #include "rpc/rpc.h"
@@ -174,6 +175,12 @@ static int build_task(const TeaclaveFrontendServiceProto__CreateTaskRequest *req
         "participants", participants, "approved_users", steep_record_set(NULL, 0),
         "assigned_inputs", "inner", "assigned_outputs", "inner", "result", "NotReady", "status",
         "Created");
+    /* What the approvals will cover (integrity.h). */
+    json_t *content = steep_integrity_function_content(function);
+    if (!*task || !content || json_object_set_new(*task, "function_content", content) < 0) {
+        json_decref(*task);
+        *task = NULL;
+    }
     return *task ? 0 : steep_management_internal("task record");
 }
 
@@ -547,6 +554,26 @@ static int check_assignment(struct steep_management *m,
     return rc;
 }
 
+static int claim_output(struct steep_management *m, const char *key,
+                        const TeaclaveFrontendServiceProto__DataMap *map, bool *claimed)
+{
+    char uuid[STEEP_UUID_TEXT], file_key[STEEP_ID_TEXT];
+    if (steep_id_parse(map->data_id, "output", uuid) < 0) /* checked before: cannot happen */
+        return steep_management_fail(STEEP_GRPC_INVALID_ARGUMENT, "invalid data id");
+    snprintf(file_key, sizeof file_key, "output-%s", uuid);
+    return steep_integrity_claim_output(m, file_key, key, map->data_name, claimed);
+}
+
+static void release_output(struct steep_management *m, const char *key,
+                           const TeaclaveFrontendServiceProto__DataMap *map)
+{
+    char uuid[STEEP_UUID_TEXT], file_key[STEEP_ID_TEXT];
+    if (steep_id_parse(map->data_id, "output", uuid) == 0) {
+        snprintf(file_key, sizeof file_key, "output-%s", uuid);
+        steep_integrity_release_output(m, file_key, key);
+    }
+}
+
 STEEP_MANAGEMENT_HANDLER(steep_management_assign_data)
 {
     const TeaclaveFrontendServiceProto__AssignDataRequest *req = (const void *)request;
@@ -567,12 +594,22 @@ STEEP_MANAGEMENT_HANDLER(steep_management_assign_data)
         items[i] = (struct steep_task_assignment){map->data_name, NULL, output};
         rc = check_assignment(m, caller, key, task, map, output, &items[i].file);
     }
+    /* Write-once outputs: each claimed for this task and name first. */
+    bool *claimed = calloc(n + 1, sizeof *claimed);
+    if (rc == 0 && !claimed)
+        rc = steep_management_internal("allocation");
+    for (size_t i = req->n_inputs; rc == 0 && i < n; i++)
+        rc = claim_output(m, key, req->outputs[i - req->n_inputs], &claimed[i]);
     struct steep_task_assign assign = {items, n};
     if (rc == 0) {
         rc = steep_record_update(&m->kv, key, NULL, steep_task_assign, &assign);
         if (rc < 0)
             rc = steep_management_internal("assign data");
     }
+    for (size_t i = req->n_inputs; rc != 0 && claimed && i < n; i++)
+        if (claimed[i])
+            release_output(m, key, req->outputs[i - req->n_inputs]);
+    free(claimed);
     for (size_t i = 0; items && i < n; i++)
         json_decref(items[i].file);
     free(items);
@@ -606,24 +643,6 @@ static int count_use(json_t *usage, void *arg)
 {
     json_int_t used = json_integer_value(json_object_get(usage, "use_numbers"));
     json_object_set_new(usage, "use_numbers", json_integer(used + 1));
-    return 0;
-}
-
-/* Teaclave: refused when quota <= use_numbers; 0 means never. */
-static int check_quota(struct steep_management *m, const char *usage_key, const json_t *function)
-{
-    const json_t *quota = json_object_get(function, "usage_quota");
-    if (!json_is_integer(quota))
-        return 0;
-    json_t *usage = NULL;
-    int rc = steep_record_load(&m->kv, usage_key, &usage, NULL);
-    if (rc == STEEP_STORE_ERROR)
-        return steep_management_internal("load usage");
-    json_int_t used =
-        rc == STEEP_STORE_OK ? json_integer_value(json_object_get(usage, "use_numbers")) : 0;
-    json_decref(usage);
-    if (json_integer_value(quota) <= used)
-        return steep_management_fail(STEEP_GRPC_UNKNOWN, "function quota has been used up");
     return 0;
 }
 
@@ -695,29 +714,52 @@ static int fail_unstaged(json_t *task, void *arg)
  * StagedTask record: if that write fails the task ends Failed. usage_key
  * gets the usage record's key, counted by the caller once the scheduler
  * was told. */
+static int stage(struct steep_management *m, const char *key, const json_t *task,
+                 const json_t *function, const struct steep_buf *known, struct steep_buf *written);
+
+/* Checks the function still is what the approvals cover, reserves a use of
+ * a function with a quota (*counted; given back when staging fails) and
+ * stages. */
 static int invoke(struct steep_management *m, const char *key, const json_t *task,
                   const struct steep_buf *known, struct steep_buf *written,
-                  char usage_key[STEEP_ID_TEXT])
+                  char usage_key[STEEP_ID_TEXT], bool *counted)
 {
     json_t *function = NULL;
-    char function_id[STEEP_ID_TEXT], staged_key[STEEP_ID_TEXT + 8];
+    char function_id[STEEP_ID_TEXT];
+    *counted = false;
     snprintf(function_id, sizeof function_id, "function-%s",
              steep_record_string(json_object_get(task, "function_id"), "uuid"));
     GUARD_CODE(load_function(m, function_id, &function));
     snprintf(usage_key, STEEP_ID_TEXT, "usage-%s", steep_record_string(function, "id"));
-    snprintf(staged_key, sizeof staged_key, "staged-%s", key + 5);
-    int rc = check_quota(m, usage_key, function);
-    if (rc == 0 && !steep_task_can_stage(task))
-        rc = steep_management_fail(STEEP_GRPC_UNKNOWN, "failed to invoke task");
-    json_t *staged = rc == 0 ? staged_task(task, function) : NULL;
+    int rc = steep_integrity_check_function(task, function);
+    if (rc == 0)
+        rc = steep_integrity_reserve_use(m, usage_key, function, counted);
+    if (rc == 0)
+        rc = stage(m, key, task, function, known, written);
+    if (rc != 0 && *counted) {
+        steep_integrity_release_use(m, usage_key);
+        *counted = false;
+    }
     json_decref(function);
-    if (rc == 0 && staged)
-        rc = steep_record_check_size(staged, steep_record_limits.staged_max, "task to run",
-                                     " (the StagedTask: the function's payload, the task's "
-                                     "arguments and its files)");
-    if (rc != 0)
+    return rc;
+}
+
+static int stage(struct steep_management *m, const char *key, const json_t *task,
+                 const json_t *function, const struct steep_buf *known, struct steep_buf *written)
+{
+    char staged_key[STEEP_ID_TEXT + 8];
+    snprintf(staged_key, sizeof staged_key, "staged-%s", key + 5);
+    if (!steep_task_can_stage(task))
+        return steep_management_fail(STEEP_GRPC_UNKNOWN, "failed to invoke task");
+    json_t *staged = staged_task(task, function);
+    int rc = staged ? steep_record_check_size(staged, steep_record_limits.staged_max, "task to run",
+                                              " (the StagedTask: the function's payload, the "
+                                              "task's arguments and its files)")
+                    : 0;
+    if (rc != 0) {
         json_decref(staged);
-    GUARD_CODE(rc);
+        return rc;
+    }
     struct background_put put = {
         .kv = &m->kv, .key = staged_key, .text = staged ? steep_record_dump(staged) : NULL};
     json_decref(staged);
@@ -748,17 +790,20 @@ STEEP_MANAGEMENT_HANDLER(steep_management_invoke_task)
     char key[STEEP_ID_TEXT], usage_key[STEEP_ID_TEXT];
     struct steep_buf raw = STEEP_BUF_INIT, written = STEEP_BUF_INIT;
     json_t *task = NULL;
+    bool counted = false;
     int rc = load_task_raw(m, req->task_id, key, &task, &raw);
     if (rc == 0)
         rc = check_task(m, "task_invoke", key, task, caller, false);
     if (rc == 0)
-        rc = invoke(m, key, task, &raw, &written, usage_key);
+        rc = invoke(m, key, task, &raw, &written, usage_key, &counted);
     json_decref(task);
     steep_buf_free(&raw);
     if (rc == 0 && m->notify)
         m->notify(m->notify_arg, STEEP_MANAGEMENT_TASK_STAGED, key, written.len ? &written : NULL);
     steep_buf_free(&written);
     GUARD_CODE(rc);
+    if (counted) /* a function with a quota: reserved before the stage */
+        return empty_response(response);
     /* Counted after the stage, as Teaclave does (off the dispatch path). */
     json_t *usage = json_pack("{s:s, s:i}", "function_id", usage_key + 6, "use_numbers", 0);
     rc = steep_record_update(&m->kv, usage_key, usage, count_use, NULL);

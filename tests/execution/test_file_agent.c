@@ -1,6 +1,9 @@
 /* File agent: data:, file://, fusion (with ".." refused), http GET/PUT
  * against a local Python server (404, redirect, 201 refused, redaction of
- * presigned query strings), unsupported schemes, parallel downloads. */
+ * presigned query strings), unsupported schemes, parallel downloads; against
+ * a scripted in-process server: one error text for a closed port and open
+ * ports that do not answer HTTP (no port oracle), transient failures (server
+ * not up yet, 503) retried within the time limit, permanent ones (404) not. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +15,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -361,6 +368,227 @@ static void test_stalling_download_stops(void **state)
     assert_true(elapsed >= 0.9 && elapsed < 20.0);
 }
 
+/* ---- a scripted server on 127.0.0.1 ---- */
+
+/* Answers connection i with replies[i] ("" closes at once without reading,
+ * NULL ends the script), after reading the request (head and
+ * Content-Length body). Listens only after delay_ms when set (a server not
+ * up yet). */
+struct scripted {
+    int port;
+    int delay_ms;
+    const char *const *replies;
+    int served; /* connections answered */
+    int listener;
+    pthread_t thread;
+};
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
+static int listen_on(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 16) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void read_request(int fd)
+{
+    char buf[8192];
+    size_t have = 0;
+    long body = -1;
+    for (;;) {
+        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+        if (n <= 0)
+            return;
+        have += (size_t)n;
+        buf[have] = 0;
+        char *end = strstr(buf, "\r\n\r\n");
+        if (end && body < 0) {
+            char *cl = strcasestr(buf, "content-length:");
+            body = cl && cl < end ? strtol(cl + 15, NULL, 10) : 0;
+        }
+        if (end && (long)(have - (size_t)(end + 4 - buf)) >= body)
+            return;
+        if (have == sizeof buf - 1)
+            have = 0; /* drain a large body */
+    }
+}
+
+static void *scripted_main(void *arg)
+{
+    struct scripted *s = arg;
+    if (s->delay_ms)
+        usleep((useconds_t)s->delay_ms * 1000);
+    if (s->listener < 0)
+        s->listener = listen_on(s->port);
+    for (int i = 0; s->listener >= 0 && s->replies[i]; i++) {
+        int fd = accept(s->listener, NULL, NULL);
+        if (fd < 0)
+            break;
+        if (*s->replies[i]) {
+            read_request(fd);
+            ssize_t w = write(fd, s->replies[i], strlen(s->replies[i]));
+            (void)w;
+        }
+        __atomic_add_fetch(&s->served, 1, __ATOMIC_SEQ_CST);
+        close(fd);
+    }
+    return NULL;
+}
+
+static void scripted_start(struct scripted *s, int delay_ms, const char *const *replies)
+{
+    *s = (struct scripted){.port = free_port(), .delay_ms = delay_ms, .replies = replies};
+    s->listener = delay_ms ? -1 : listen_on(s->port);
+    assert_true(delay_ms || s->listener >= 0);
+    assert_int_equal(pthread_create(&s->thread, NULL, scripted_main, s), 0);
+}
+
+/* Ends the script (a connection unblocks a pending accept). */
+static void scripted_stop(struct scripted *s)
+{
+    pthread_cancel(s->thread);
+    pthread_join(s->thread, NULL);
+    if (s->listener >= 0)
+        close(s->listener);
+}
+
+#define OK_HELLO "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
+#define UNAVAILABLE                                                                                \
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+#define NOT_FOUND "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+/* The error text after the URL of a failed download from port. */
+static const char *failure_after_url(int port, const char *local, char *out, size_t size)
+{
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/in.bin", port);
+    struct steep_file_transfer t = {url, local};
+    struct steep_file_agent_options options = {.timeout_seconds = 2};
+    assert_int_equal(steep_file_agent_download(&t, 1, &options), -1);
+    const char *at_url = strstr(steep_error_get(), url);
+    assert_non_null(at_url);
+    snprintf(out, size, "%s", at_url + strlen(url));
+    return out;
+}
+
+/* Issue 14 item 18: a closed port, a port that closes at once, and a port
+ * that answers something other than HTTP give the same text. */
+static void test_no_port_oracle(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const closes[] = {"", "", "", "", "", "", "", "", "", "", NULL};
+    static const char *const garbage[] = {"SSH-2.0-OpenSSH_9.2\r\n",
+                                          "SSH-2.0-OpenSSH_9.2\r\n",
+                                          "SSH-2.0-OpenSSH_9.2\r\n",
+                                          "SSH-2.0-OpenSSH_9.2\r\n",
+                                          "SSH-2.0-OpenSSH_9.2\r\n",
+                                          "SSH-2.0-OpenSSH_9.2\r\n",
+                                          "SSH-2.0-OpenSSH_9.2\r\n",
+                                          "SSH-2.0-OpenSSH_9.2\r\n",
+                                          "SSH-2.0-OpenSSH_9.2\r\n",
+                                          "SSH-2.0-OpenSSH_9.2\r\n",
+                                          NULL};
+    char closed[512], closing[512], other[512];
+    failure_after_url(free_port(), at(f, 0, "closed"), closed, sizeof closed);
+    struct scripted s;
+    scripted_start(&s, 0, closes);
+    failure_after_url(s.port, at(f, 1, "closing"), closing, sizeof closing);
+    scripted_stop(&s);
+    scripted_start(&s, 0, garbage);
+    failure_after_url(s.port, at(f, 2, "other"), other, sizeof other);
+    scripted_stop(&s);
+    assert_string_equal(closing, closed);
+    assert_string_equal(other, closed);
+    assert_null(strstr(closed, "onnect to")); /* not libcurl's "Couldn't connect to server" */
+    assert_false(test_file_exists(at(f, 0, "closed")));
+}
+
+/* Issue 14 item 19: a server that comes up 600 ms late, and one answering
+ * 503 twice, are retried until the file arrives; a 404 is not retried;
+ * retries stop within the time limit. */
+static void test_transient_failures_retried(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const late[] = {OK_HELLO, NULL};
+    static const char *const flaky[] = {UNAVAILABLE, UNAVAILABLE, OK_HELLO, NULL};
+    static const char *const missing[] = {NOT_FOUND, OK_HELLO, NULL};
+    struct steep_file_agent_options options = {.timeout_seconds = 20};
+    char url[128];
+    struct scripted s;
+
+    scripted_start(&s, 600, late);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/late.bin", s.port);
+    struct steep_file_transfer t = {url, at(f, 0, "late")};
+    assert_int_equal(steep_file_agent_download(&t, 1, &options), 0);
+    scripted_stop(&s);
+    size_t len;
+    char *got = test_read_file(at(f, 0, "late"), &len);
+    assert_non_null(got);
+    assert_string_equal(got, "hello");
+    free(got);
+
+    scripted_start(&s, 0, flaky);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/flaky.bin", s.port);
+    t = (struct steep_file_transfer){url, at(f, 1, "flaky")};
+    assert_int_equal(steep_file_agent_download(&t, 1, &options), 0);
+    assert_int_equal(s.served, 3);
+    scripted_stop(&s);
+
+    /* An upload answered 503 once is sent again. */
+    test_write_file(at(f, 2, "up"), "payload", 7);
+    static const char *const flaky_put[] = {UNAVAILABLE, OK_HELLO, NULL};
+    scripted_start(&s, 0, flaky_put);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/up.bin", s.port);
+    t = (struct steep_file_transfer){url, at(f, 2, "up")};
+    assert_int_equal(steep_file_agent_upload(&t, 1, &options), 0);
+    assert_int_equal(s.served, 2);
+    scripted_stop(&s);
+
+    scripted_start(&s, 0, missing);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/missing.bin", s.port);
+    t = (struct steep_file_transfer){url, at(f, 3, "missing")};
+    assert_int_equal(steep_file_agent_download(&t, 1, &options), -1);
+    assert_non_null(strstr(steep_error_get(), "HTTP status 404"));
+    usleep(300 * 1000); /* a retry would come within 100 ms */
+    assert_int_equal(__atomic_load_n(&s.served, __ATOMIC_SEQ_CST), 1);
+    scripted_stop(&s);
+
+    /* Always 503 with a 2 s limit: retried, then given up within the limit. */
+    static const char *const down[] = {UNAVAILABLE, UNAVAILABLE, UNAVAILABLE, UNAVAILABLE,
+                                       UNAVAILABLE, UNAVAILABLE, UNAVAILABLE, UNAVAILABLE,
+                                       UNAVAILABLE, UNAVAILABLE, UNAVAILABLE, NULL};
+    scripted_start(&s, 0, down);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/down.bin", s.port);
+    t = (struct steep_file_transfer){url, at(f, 4, "down")};
+    options.timeout_seconds = 2;
+    double start = now_seconds();
+    assert_int_equal(steep_file_agent_download(&t, 1, &options), -1);
+    double elapsed = now_seconds() - start;
+    assert_non_null(strstr(steep_error_get(), "HTTP status 503"));
+    assert_true(s.served >= 3 && s.served <= 10);
+    assert_true(elapsed < 2.0);
+    assert_false(test_file_exists(at(f, 4, "down")));
+    scripted_stop(&s);
+}
+
 int main(void)
 {
     steep_file_agent_global_init();
@@ -376,6 +604,8 @@ int main(void)
         cmocka_unit_test(test_redact),
         cmocka_unit_test(test_file_urls_refused_by_default),
         cmocka_unit_test(test_stalling_download_stops),
+        cmocka_unit_test(test_no_port_oracle),
+        cmocka_unit_test(test_transient_failures_retried),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -546,6 +546,70 @@ static void test_quota(void **state)
     free(function), free(never), free(task);
 }
 
+/* Issue 14 items 10-12 in process (the attacks themselves run through the
+ * frontend in tests/robustness/integrity.py). */
+static void test_integrity(void **state)
+{
+    ProtobufCMessage *resp;
+    /* A use reserved for a task that then cannot be staged is given back. */
+    char *function = register_function("fo", true, 1, "", "", "", "");
+    char *first = NULL, *second = NULL, *third = NULL;
+    assert_int_equal(create_task("alice", ROLE_OWNER("o"), function, "{}", "", "", &first), 0);
+    assert_int_equal(create_task("alice", ROLE_OWNER("o"), function, "{}", "", "", &second), 0);
+    assert_int_equal(create_task("alice", ROLE_OWNER("o"), function, "{}", "", "", &third), 0);
+    assert_int_equal(cancel("alice", first), 0);
+    assert_int_equal(invoke("alice", first), STEEP_GRPC_UNKNOWN);
+    assert_string_equal(steep_error_get(), "failed to invoke task");
+    assert_int_equal(invoke("alice", second), 0);
+    assert_int_equal(invoke("alice", third), STEEP_GRPC_UNKNOWN);
+    assert_string_equal(steep_error_get(), "function quota has been used up");
+    TeaclaveFrontendServiceProto__GetFunctionUsageStatsRequest stats =
+        TEACLAVE_FRONTEND_SERVICE_PROTO__GET_FUNCTION_USAGE_STATS_REQUEST__INIT;
+    stats.function_id = function;
+    assert_int_equal(call(steep_management_get_function_usage_stats, "x", "", &stats, &resp), 0);
+    assert_int_equal(
+        ((TeaclaveFrontendServiceProto__GetFunctionUsageStatsResponse *)resp)->current_usage, 1);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    free(function), free(first), free(second), free(third);
+
+    /* An output goes to one task only. */
+    function = register_function("fo", true, -1, "", "", "out", "");
+    char *out = register_output("alice");
+    assert_int_equal(create_task("alice", ROLE_OWNER("o"), function, "{}", "", "out:alice", &first),
+                     0);
+    assert_int_equal(
+        create_task("alice", ROLE_OWNER("o"), function, "{}", "", "out:alice", &second), 0);
+    assert_int_equal(assign("alice", first, "out", out), 0);
+    assert_int_equal(assign("alice", second, "out", out), STEEP_GRPC_UNKNOWN);
+    assert_non_null(strstr(steep_error_get(), "an output file is written once"));
+    assert_int_equal(status_of(second, "alice"), ST(Created));
+
+    /* A function changed after creation does not run under the task. */
+    TeaclaveFrontendServiceProto__UpdateFunctionRequest update =
+        TEACLAVE_FRONTEND_SERVICE_PROTO__UPDATE_FUNCTION_REQUEST__INIT;
+    update.function_id = function;
+    update.name = "builtin-ordered-set-join";
+    update.description = "test";
+    update.executor_type = "builtin";
+    update.public_ = true;
+    Output output = TEACLAVE_FRONTEND_SERVICE_PROTO__FUNCTION_OUTPUT__INIT, *outputs[] = {&output};
+    output.name = "out";
+    output.description = "";
+    update.n_outputs = 1;
+    update.outputs = outputs;
+    update.usage_quota = -1;
+    assert_int_equal(call(steep_management_update_function, "fo", "", &update, &resp), 0);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    assert_int_equal(invoke("alice", first), STEEP_GRPC_UNKNOWN);
+    assert_non_null(strstr(steep_error_get(), "changed after the task was created (name)"));
+    assert_int_equal(status_of(first, "alice"), ST(DataAssigned));
+    update.name = "builtin-echo";
+    assert_int_equal(call(steep_management_update_function, "fo", "", &update, &resp), 0);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    assert_int_equal(invoke("alice", first), 0);
+    free(function), free(out), free(first), free(second);
+}
+
 static void test_function_visibility(void **state)
 {
     char *private_fn = register_function("fo", false, -1, "k=v", "", "", "bob");
@@ -811,6 +875,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_party_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_three_party_fusion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_integrity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_function_visibility, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_inputs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_states, setup, teardown),

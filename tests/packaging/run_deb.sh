@@ -33,6 +33,10 @@ for f in bin/steep bin/steep-tee bin/steep-task-runner bin/steep-storage bin/ste
          lib/systemd/system/steep.target lib/systemd/system/steep-execution.service; do
   [ -e "$root/usr/$f" ] || missing="$missing $f"
 done
+# Every runner the build made is packaged too (steep-python-runner, ...).
+for r in "$build"/bin/steep-*-runner; do
+  [ -e "$r" ] && { [ -x "$root/usr/bin/$(basename "$r")" ] || missing="$missing bin/$(basename "$r")"; }
+done
 pc=$(find "$root/usr/lib" -name steep.pc | head -n 1)
 [ -n "$pc" ] || missing="$missing steep.pc"
 [ -z "$missing" ] && ok "installed files present" || fail "installed files missing:$missing"

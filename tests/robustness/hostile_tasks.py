@@ -77,6 +77,15 @@ def closed_port():
         return s.getsockname()[1]  # closed again when the socket goes
 
 
+def is_python_zygote(pid):
+    """The node's Python zygote lives as long as the node; it is no sandbox."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return b"\0--zygote\0" in f.read()
+    except OSError:
+        return False
+
+
 def execution_descendants():
     """Live processes below the execution service (its running sandboxes)."""
     with open(os.path.join(r.PLATFORM, "run", "execution-1.pid")) as f:
@@ -94,7 +103,7 @@ def execution_descendants():
     found, frontier = [], [root]
     while frontier:
         parent = frontier.pop()
-        children = [p for p, pp in parents.items() if pp == parent]
+        children = [p for p, pp in parents.items() if pp == parent and not is_python_zygote(p)]
         found += children
         frontier += children
     return found

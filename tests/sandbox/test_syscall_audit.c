@@ -7,8 +7,10 @@
  * calls: ..." naming them, so this test fails on the first system call a
  * built-in needs that the filter would refuse. Inputs are the plaintext
  * fixtures (raw) plus a teaclave-file-128 one; outputs are
- * teaclave-file-128, as the node stages them. The last case checks that the
- * audit does see a refused call.
+ * teaclave-file-128, as the node stages them. In builds with the Python
+ * executor, a Python echo and a numpy payload run the same way, as forks of
+ * the node's zygote (pid 1 of their own PID namespace, the same chain). The
+ * last case checks that the audit does see a refused call.
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -25,6 +27,9 @@
 #include "crypto/tf128.h"
 #include "executors/runner_protocol.h"
 #include "executors/sandbox.h"
+#ifdef STEEP_AUDIT_PYTHON
+#include "executors/python/node/python_zygote.h"
+#endif
 #include "test_util.h"
 
 #define MAX_CASE_FILES 4
@@ -184,6 +189,66 @@ static void run_case(const struct audit_case *c, struct steep_sandbox_result *re
         close(outputs[i].fd);
 }
 
+#ifdef STEEP_AUDIT_PYTHON
+static char python_runner[1024];
+
+static void set_audit(bool on);
+
+/* Python payloads: an echo and numpy's linear algebra, random generator,
+ * formatting and the task log (print). */
+static const char *const python_cases[][3] = {
+    {"echo", "def entrypoint(argv):\n    return argv[1]\n", "Hello Teaclave!"},
+    {"numpy",
+     "import numpy\n"
+     "def entrypoint(argv):\n"
+     "    rng = numpy.random.default_rng(7)\n"
+     "    a = rng.standard_normal((64, 64)) + 64 * numpy.eye(64)\n"
+     "    x = numpy.linalg.solve(a, numpy.ones(64))\n"
+     "    s = numpy.sort(rng.integers(0, 1000, 4096))\n"
+     "    print('residual', float(numpy.abs(a @ x - 1).max()))\n"
+     "    return 'numpy %d %s' % (int(s[0] <= s[-1]), numpy.array2string(x[:1] * 0 + 1))\n",
+     "numpy 1 [1.]"},
+};
+
+static void test_python_under_audit(void **state)
+{
+    struct steep_python_zygote *zygote = steep_python_zygote_start(python_runner, 1 << 20);
+    assert_non_null(zygote);
+    struct steep_sandbox_spawner spawner = {steep_python_zygote_spawn, zygote};
+    set_audit(true);
+    int failures = 0;
+    for (size_t i = 0; i < sizeof python_cases / sizeof python_cases[0]; i++) {
+        struct steep_runner_request request;
+        memset(&request, 0, sizeof request);
+        request.executor = "python";
+        request.function_name = (char *)python_cases[i][0];
+        request.arguments = "{\"message\":\"Hello Teaclave!\"}";
+        request.payload = (uint8_t *)python_cases[i][1];
+        request.payload_len = strlen(python_cases[i][1]);
+        request.jail_dir = jail;
+        request.save_log = true;
+        struct steep_sandbox_task task = {python_runner, &request, {0}, NULL};
+        steep_sandbox_limits_default(&task.limits);
+        task.limits.wall_seconds = 60;
+        task.limits.memory_bytes = 512u << 20;
+        struct steep_sandbox_result result;
+        assert_int_equal(steep_sandbox_run_spawned(&task, &spawner, &result), 0);
+        const char *want = python_cases[i][2];
+        bool good = result.ok && result.summary.len == strlen(want) &&
+                    memcmp(result.summary.data, want, strlen(want)) == 0;
+        if (!good) {
+            fprintf(stderr, "python %s: %s\n", python_cases[i][0],
+                    result.ok ? "unexpected summary" : result.reason);
+            failures++;
+        }
+        steep_sandbox_result_free(&result);
+    }
+    set_audit(false);
+    steep_python_zygote_stop(zygote);
+    assert_int_equal(failures, 0);
+}
+#endif
+
 static void set_audit(bool on)
 {
     struct steep_sandbox_options options;
@@ -238,11 +303,18 @@ int main(void)
 {
     const char *build = getenv("STEEP_BUILD_DIR");
     snprintf(runner, sizeof runner, "%s/bin/steep-task-runner", build ? build : "build");
+#ifdef STEEP_AUDIT_PYTHON
+    snprintf(python_runner, sizeof python_runner, "%s/bin/steep-python-runner",
+             build ? build : "build");
+#endif
     test_temp_dir_init("steep-audit");
     test_temp_path(jail, sizeof jail, "jail");
     mkdir(jail, 0500);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_builtin_under_audit),
+#ifdef STEEP_AUDIT_PYTHON
+        cmocka_unit_test(test_python_under_audit),
+#endif
         cmocka_unit_test(test_audit_records_refused_calls),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

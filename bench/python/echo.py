@@ -1,0 +1,2 @@
+def entrypoint(argv):
+    return argv[1]

@@ -1,0 +1,3 @@
+# Shows argv as the payload receives it.
+def entrypoint(argv):
+    return repr(argv)

@@ -1,0 +1,2 @@
+def entrypoint(argv):
+    return "x" * (100 << 20)

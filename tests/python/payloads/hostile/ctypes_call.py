@@ -1,0 +1,5 @@
+import ctypes
+
+
+def entrypoint(argv):
+    return str(ctypes.CDLL(None).getpid())

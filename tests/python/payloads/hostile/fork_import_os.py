@@ -1,0 +1,7 @@
+# A fork bomb through os: os is not importable.
+import os
+
+
+def entrypoint(argv):
+    while True:
+        os.fork()

@@ -1,0 +1,2 @@
+def main(argv):
+    return "wrong name"
