@@ -66,8 +66,9 @@ echo "# packaged policy marker" >> "$root/usr/share/steep/policies/tasks.policy"
 if [ -f "$build/test-platform-keys/done" ]; then cp -a "$build/test-platform-keys" "$root/usr/"; fi
 export STEEP_BIN=$root/usr/bin
 . "$STEEP_SOURCE_DIR/tests/lib/platform.sh"
-trap 'status=$?; [ $status = 0 ] || platform_logs; platform_stop; rm -rf "$work"; exit $status' EXIT
 platform_start 1 1
+# After platform_start, which sets its own EXIT trap: ours also removes $work.
+trap 'status=$?; [ $status = 0 ] || platform_logs; platform_stop; rm -rf "$work"; exit $status' EXIT
 
 grep -q "packaged policy marker" "$STEEP_DIR/policies/tasks.policy" \
   && ok "steep up copied the packaged policies" || fail "policies not from the package"
