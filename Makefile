@@ -3,7 +3,7 @@
 
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build build-asan build-fuzz test test-asan fuzz demo bench conformance clean format
+.PHONY: all deps build build-asan build-fuzz test test-asan fuzz demo bench conformance deb clean format
 
 all: build
 
@@ -31,6 +31,11 @@ test: deps build build-asan build-fuzz
 
 demo: deps build
 	@bash scripts/demo.sh
+
+# The Debian package of everything `cmake --install` installs (prefix /usr),
+# written to build/steep_VERSION_ARCH.deb.
+deb: deps build
+	@cd build && cpack -G DEB
 
 bench: deps build
 	@bash scripts/bench.sh

@@ -107,16 +107,28 @@ static int copy_file(const char *from, const char *to)
     return fclose(out) == 0 ? 0 : -1;
 }
 
+/* Where the shipped policies are: installed, BIN_DIR/../share/steep/policies
+ * (relative to this binary, so an unpacked package works wherever it lies);
+ * else the build tree's source policies/. */
+static const char *shipped_policy_dir(void)
+{
+    static char installed[PATH_MAX];
+    platform_pathf(installed, sizeof(installed), "%s/%s", cli_bin_dir(),
+                   STEEP_INSTALLED_POLICY_DIR);
+    return platform_exists(installed) ? installed : STEEP_POLICY_DIR;
+}
+
 /* Copies the shipped policy files once, so the operator can edit them. */
 int provision_policies(const char *dir)
 {
     char target[PATH_MAX], cmd[PATH_MAX * 2 + 64];
+    const char *shipped = shipped_policy_dir();
     platform_pathf(target, sizeof(target), "%s/policies", dir);
     if (platform_exists(target))
         return 0;
     if (platform_make_dir(target, 0755) < 0)
         return -1;
-    platform_pathf(cmd, sizeof(cmd), "ls -1 '%s'", STEEP_POLICY_DIR);
+    platform_pathf(cmd, sizeof(cmd), "ls -1 '%s'", shipped);
     FILE *ls = popen(cmd, "r");
     if (!ls)
         return -1;
@@ -128,7 +140,7 @@ int provision_policies(const char *dir)
         if (len < 8 || strcmp(name + len - 7, ".policy"))
             continue;
         char from[PATH_MAX], to[PATH_MAX];
-        platform_pathf(from, sizeof(from), "%s/%s", STEEP_POLICY_DIR, name);
+        platform_pathf(from, sizeof(from), "%s/%s", shipped, name);
         platform_pathf(to, sizeof(to), "%s/%s", target, name);
         rc = copy_file(from, to);
     }

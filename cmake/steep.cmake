@@ -44,4 +44,25 @@ function(steep_fuzz_target name)
     target_link_libraries(fuzz-${name} PRIVATE ${T_LIBS})
   endif()
 endfunction()
+# steep_install_configured(TEMPLATE DESTINATION NAME): at install time,
+# configure_file(@ONLY) TEMPLATE straight to DESTINATION/NAME (relative: below
+# the install's prefix), with STEEP_BINDIR and the GNU directories of that
+# install. For files that name installed paths (systemd units, steep.pc):
+# right for every prefix, and no shared build-tree copy that two installs
+# to different prefixes would race on.
+include(GNUInstallDirs)
+function(steep_install_configured template destination name)
+  install(CODE "
+    set(STEEP_BINDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\")
+    set(CMAKE_INSTALL_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")
+    set(CMAKE_INSTALL_INCLUDEDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")
+    set(dir \"${destination}\")
+    if(NOT IS_ABSOLUTE \"\${dir}\")
+      set(dir \"\${CMAKE_INSTALL_PREFIX}/\${dir}\")
+    endif()
+    message(STATUS \"Installing: \$ENV{DESTDIR}\${dir}/${name}\")
+    configure_file(\"${template}\" \"\$ENV{DESTDIR}\${dir}/${name}\" @ONLY)
+    list(APPEND CMAKE_INSTALL_MANIFEST_FILES \"\$ENV{DESTDIR}\${dir}/${name}\")")
+endfunction()
+
 include(${CMAKE_CURRENT_LIST_DIR}/version.cmake)

@@ -9,6 +9,8 @@ packages=(
   libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev protobuf-compiler
   libleveldb-dev libjansson-dev libjwt-dev libargon2-dev
   libcurl4-openssl-dev libseccomp-dev libcmocka-dev
+  # services: readiness and watchdog for systemd (sd_notify)
+  libsystemd-dev
   python3 python3-grpcio python3-protobuf python3-cryptography python3-openssl
   libgrpc++-dev protobuf-compiler-grpc
   # executors: embedded CPython with numpy; WebAssembly through wasm2c; payload toolchains

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "service/notify.h"
 #include "steep_version.h"
 
 #define MAX_ENDPOINTS 4
@@ -127,7 +128,9 @@ int steep_service_serve(struct steep_attested *attested, const struct steep_conf
         servers[started] = server;
         log_info("serving %s on %s (port %d)", e->name, e->listen, steep_rpc_server_port(server));
     }
+    steep_service_notify_ready(endpoints[0].name);
     steep_service_wait(stop);
+    steep_service_notify_stopping();
     stop_all(servers, started, grace_ms);
     return 0;
 }

@@ -38,6 +38,7 @@
 #include "executors/runner_protocol.h"
 #include "executors/work_dir.h"
 #include "node.h"
+#include "service/notify.h"
 #include "service/service.h"
 #include "steep_version.h"
 #include "tee/attested.h"
@@ -237,9 +238,11 @@ static int serve(struct steep_config *config, struct setup *setup, const sigset_
         rc == 0 ? steep_execution_node_start(&setup->options) : NULL;
     if (node) {
         log_info("serving scheduler %s, work directory %s", setup->scheduler, setup->node_dir);
+        steep_service_notify_ready("execution node");
         int signal_number = 0;
         sigwait(stop, &signal_number);
         log_info("stopping on signal %d", signal_number);
+        steep_service_notify_stopping();
         steep_execution_node_stop(node);
     } else {
         rc = -1;
