@@ -43,7 +43,8 @@ static const char *const cc_flags[] = {
     "-w",
     "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0",
     "-DWASM_RT_USE_STACK_DEPTH_COUNT=1",
-    "-DWASM_RT_MAX_CALL_STACK_DEPTH=" STR(STEEP_WAMR_MAX_CALL_DEPTH),
+    /* One element, deliberately two literals (clang's -Wstring-concatenation). */
+    ("-DWASM_RT_MAX_CALL_STACK_DEPTH=" STR(STEEP_WAMR_MAX_CALL_DEPTH)),
     "-Wl,--wrap=wasm_rt_allocate_memory",
     "-Wl,--wrap=wasm_rt_grow_memory",
     "-Wl,--wrap=wasm_rt_free_memory",
