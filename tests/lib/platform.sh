@@ -45,7 +45,7 @@ platform_seed_keys() {
 
 platform_start() {
   local executors=${1:-1} slots=${2:-2} attempt
-  platform_tmp=$(mktemp -d /tmp/steep-test.XXXXXX)
+  platform_tmp=$(mktemp -d "${STEEP_TEST_TMP:-/tmp}/steep-test.XXXXXX")
   export STEEP_DIR=$platform_tmp/platform STEEP_HOME=$platform_tmp/home FILES_DIR=$platform_tmp/files
   mkdir -p "$FILES_DIR/outputs"
   ln -s "$(cd "$STEEP_SHARED_DIR/fixtures/teaclave" && pwd)" "$FILES_DIR/fixtures"

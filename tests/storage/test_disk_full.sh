@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Disk full on a real platform (issue 14 item 1). The platform's directory
-# lives on a small tmpfs mounted over /tmp in a private mount namespace this
-# script makes for itself (unshare -m; the mount disappears with it). Work
+# lives on a small tmpfs mounted on a directory of its own in a private
+# mount namespace this script makes for itself (unshare -m; the mount
+# disappears with it). Not over /tmp: the checkout may live there. Work
 # is done, the disk is filled with a filler file, calls are made while
 # storage and authentication hit ENOSPC, the filler is removed, more work
 # is acknowledged, and the platform is restarted: both stores must open
@@ -10,13 +11,19 @@
 set -euo pipefail
 if [ -z "${STEEP_DISK_FULL_NS:-}" ]; then
   [ "$(id -u)" = 0 ] || { echo "FAILED: needs root for a private mount namespace" >&2; exit 1; }
-  export STEEP_DISK_FULL_NS=1
-  exec unshare --mount --propagation private bash "$0" "$@"
+  STEEP_DISK_FULL_NS=$(mktemp -d /tmp/steep-disk-full.XXXXXX)
+  export STEEP_DISK_FULL_NS
+  status=0
+  unshare --mount --propagation private bash "$0" "$@" || status=$?
+  rmdir "$STEEP_DISK_FULL_NS" 2>/dev/null || true
+  exit $status
 fi
-mount -t tmpfs -o "size=${STEEP_DISK_FULL_MIB:-32}m" steep-disk-full /tmp
+disk=$STEEP_DISK_FULL_NS
+mount -t tmpfs -o "size=${STEEP_DISK_FULL_MIB:-32}m" steep-disk-full "$disk"
+export STEEP_TEST_TMP=$disk
 . "$(dirname "$0")/../lib/platform.sh"
 platform_start 1 1
-trap 'status=$?; [ $status = 0 ] || platform_logs; rm -f /tmp/filler; platform_stop; exit $status' EXIT
+trap 'status=$?; [ $status = 0 ] || platform_logs; rm -f "$disk/filler"; platform_stop; exit $status' EXIT
 passed=0 failed=0
 ok()   { passed=$((passed + 1)); echo "ok      $1"; }
 fail() { failed=$((failed + 1)); echo "FAILED  $1"; [ -z "${2:-}" ] || sed 's/^/    /' <<<"$2"; }
@@ -39,10 +46,10 @@ register_user() { # ID [ATTRIBUTE]
 # log needs new pages (a write within a page tmpfs already gave succeeds).
 long_attribute=$(printf 'attr%.0s' $(seq 30)) long_id=$(printf "user%.0s" $(seq 25))
 for i in 1 2 3; do register_function builtin-echo >/dev/null; register_user "before$i"; done
-echo "before the disk fills: ${#functions[@]} functions, ${#users[@]} users, $(df -k --output=used /tmp | tail -1) KiB used"
+echo "before the disk fills: ${#functions[@]} functions, ${#users[@]} users, $(df -k --output=used "$disk" | tail -1) KiB used"
 
 # Fill the disk, then call: storage (functions, audit records) and the user DB hit ENOSPC.
-dd if=/dev/zero of=/tmp/filler bs=64k status=none 2>/dev/null || true
+dd if=/dev/zero of="$disk/filler" bs=64k status=none 2>/dev/null || true
 refused=0
 for i in $(seq 12); do
   register_function builtin-echo >/dev/null || refused=$((refused + 1))
@@ -55,7 +62,7 @@ done
 why=$(grep -h "refusing writes since a write failed" "$STEEP_DIR/logs/storage.log" | tail -1)
 grep -q "No space left on device.*resume when the disk has room" <<<"$why" &&
   ok "storage says why it refuses writes" || fail "storage says why it refuses writes" "$why"
-rm -f /tmp/filler
+rm -f "$disk/filler"
 
 # Space is back: the service recovers without a restart.
 after_ok=0
