@@ -62,8 +62,8 @@ int main(void)
     char *common = example_text("psi.common"), summary[64];
     snprintf(summary, sizeof(summary), "%s common items", common);
     free(common);
-    int ok = result->status == STEEP_TASK_FINISHED &&
-             !strcmp((char *)result->return_value, summary);
+    int ok =
+        result->status == STEEP_TASK_FINISHED && !strcmp((char *)result->return_value, summary);
     printf("[+] both users see: %s\n",
            result->has_result ? (char *)result->return_value : result->failure_reason);
     for (int i = 0; ok && i < 2; i++) {
