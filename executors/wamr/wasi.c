@@ -380,34 +380,30 @@ static int clock_of(u32 id, clockid_t *clock)
     return 0;
 }
 
-u32 W(clock_time_get)(WI, u32 id, u64 precision, u32 time_ptr)
+/* clock_time_get and clock_res_get differ only in the libc call. */
+static u32 clock_query(u32 id, u32 ptr, int (*query)(clockid_t, struct timespec *))
 {
     clockid_t clock;
     struct timespec ts;
     if (clock_of(id, &clock) < 0)
         return E_INVAL;
-    uint8_t *out = steep_wamr_span(time_ptr, 8);
+    uint8_t *out = steep_wamr_span(ptr, 8);
     if (!out)
         return E_FAULT;
-    if (clock_gettime(clock, &ts) < 0)
+    if (query(clock, &ts) < 0)
         return E_IO;
     put_u64(out, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
     return E_SUCCESS;
 }
 
+u32 W(clock_time_get)(WI, u32 id, u64 precision, u32 time_ptr)
+{
+    return clock_query(id, time_ptr, clock_gettime);
+}
+
 u32 W(clock_res_get)(WI, u32 id, u32 res_ptr)
 {
-    clockid_t clock;
-    struct timespec ts;
-    if (clock_of(id, &clock) < 0)
-        return E_INVAL;
-    uint8_t *out = steep_wamr_span(res_ptr, 8);
-    if (!out)
-        return E_FAULT;
-    if (clock_getres(clock, &ts) < 0)
-        return E_IO;
-    put_u64(out, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
-    return E_SUCCESS;
+    return clock_query(id, res_ptr, clock_getres);
 }
 
 u32 W(random_get)(WI, u32 buf, u32 len)
