@@ -33,9 +33,13 @@ demo: deps build
 	@bash scripts/demo.sh
 
 # The Debian package of everything `cmake --install` installs (prefix /usr),
-# written to build/steep_VERSION_ARCH.deb.
-deb: deps build
-	@cd build && cpack -G DEB
+# written to build-release/steep_VERSION_ARCH.deb. A release tree of its own:
+# the hostile test functions and the syscall audit are not compiled in
+# (-DSTEEP_TEST_PAYLOADS=OFF), unlike build/, which the tests need.
+deb: deps
+	@cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTEEP_TEST_PAYLOADS=OFF >/dev/null
+	@cmake --build build-release -j $(JOBS)
+	@cd build-release && cpack -G DEB
 
 bench: deps build
 	@bash scripts/bench.sh
@@ -49,4 +53,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	@rm -rf build build-asan build-fuzz
+	@rm -rf build build-asan build-fuzz build-release

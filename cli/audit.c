@@ -78,11 +78,21 @@ static void attest_usage(void)
 {
     printf("usage: steep attest HOST:PORT [--dir DIR | --root PEM --enclave-info FILE]\n"
            "                    [--allow-simulation] [--json]\n"
+           "       steep attest --evidence FILE --collateral DIR [--at RFC3339-TIME]\n"
+           "                    [--accept-status S]... [--accept-advisory ID]...\n"
+           "                    [--allow-debug] [--enclave-info FILE] [--json]\n"
            "Prints the service's attestation evidence (service, mr_enclave, mr_signer,\n"
            "quote status, report age, SIMULATED or hardware) and the verdict against the\n"
            "attestation root and enclave_info. Exit status 0 accepted, 1 refused,\n"
            "3 unreachable. With --dir or $STEEP_DIR (a `steep up` platform) simulation is\n"
-           "accepted.\n");
+           "accepted.\n"
+           "With --evidence, verifies saved hardware evidence offline (SGX DCAP quote v3,\n"
+           "TDX quote v4/v5 or SEV-SNP report, the kind told by the bytes) against the\n"
+           "Intel/AMD collateral in DIR at TIME (default now): TEE kind, TCB status and\n"
+           "advisories, platform, measurements, debug flag and the verdict with its\n"
+           "reason. Only UpToDate is accepted unless --accept-status lists more\n"
+           "(with their advisories); debug only with --allow-debug; measurements are\n"
+           "pinned when --enclave-info is given. Exit 0 accepted, 1 refused.\n");
 }
 
 static int print_attestation_json(const char *peer, const struct steep_tee_attest_result *r)
@@ -120,8 +130,11 @@ int cli_attest(int argc, char **argv)
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
     struct cli_args args;
-    if (cli_args_parse(argc, argv, "", "", &args) < 0)
+    if (cli_args_parse(argc, argv, "evidence,collateral,at,accept-status,accept-advisory",
+                       "allow-debug", &args) < 0)
         return CLI_USAGE;
+    if (cli_arg(&args, "evidence") || cli_arg(&args, "collateral"))
+        return cli_attest_evidence(&args);
     if (args.n_positional != 1) {
         cli_error("attest: expected one HOST:PORT, got %zu operands", args.n_positional);
         return CLI_USAGE;

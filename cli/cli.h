@@ -28,6 +28,7 @@ struct cli_command {
 int cli_up(int argc, char **argv);
 int cli_down(int argc, char **argv);
 int cli_status(int argc, char **argv);
+int cli_metrics(int argc, char **argv);
 int cli_serve_files(int argc, char **argv);
 int cli_user(int argc, char **argv);
 int cli_function(int argc, char **argv);
@@ -36,6 +37,9 @@ int cli_data(int argc, char **argv);
 int cli_task(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_attest(int argc, char **argv);
+struct cli_args;
+/* steep attest --evidence FILE --collateral DIR ... (attest_hw.c) */
+int cli_attest_evidence(const struct cli_args *args);
 
 /* The hidden word with which the bash completion asks for the words it may
  * offer (`steep __complete`, `steep GROUP __complete`, ...). */

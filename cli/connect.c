@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/text.h"
+
 static const char *const auditor_names[] = {"godzilla", "optimus_prime", "albus_dumbledore"};
 #define N_AUDITORS 3
 
@@ -371,14 +373,10 @@ int cli_hex_arg(const char *what, const char *hex, uint8_t *out, size_t max, siz
         cli_error("%s must be an even number of hex digits, at most %zu bytes", what, max);
         return -1;
     }
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", hex[2 * i]) ||
-            !strchr("0123456789abcdefABCDEF", hex[2 * i + 1])) {
-            cli_error("%s: '%s' is not hex", what, hex);
-            return -1;
-        }
-        out[i] = (uint8_t)v;
+    struct steep_cursor c = steep_cursor_make(hex, n);
+    if (steep_cursor_read_hex(&c, out, n / 2) < 0) {
+        cli_error("%s: '%s' is not hex", what, hex);
+        return -1;
     }
     *len = n / 2;
     return 0;
@@ -403,25 +401,6 @@ int cli_json_print(json_t *value)
     return CLI_OK;
 }
 
-/* Length of the valid UTF-8 sequence at p (1 to 4), or 0. */
-static size_t utf8_sequence(const unsigned char *p)
-{
-    if (p[0] < 0x80)
-        return 1;
-    size_t n = p[0] >= 0xc2 && p[0] <= 0xdf   ? 2
-               : (p[0] & 0xf0) == 0xe0        ? 3
-               : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
-                                              : 0;
-    for (size_t i = 1; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    /* Overlong, surrogate and beyond-U+10FFFF forms. */
-    if ((n == 3 && p[0] == 0xe0 && p[1] < 0xa0) || (n == 3 && p[0] == 0xed && p[1] >= 0xa0) ||
-        (n == 4 && p[0] == 0xf0 && p[1] < 0x90) || (n == 4 && p[0] == 0xf4 && p[1] >= 0x90))
-        return 0;
-    return n;
-}
-
 json_t *cli_json_str(const char *s)
 {
     if (!s)
@@ -435,16 +414,17 @@ json_t *cli_json_str(const char *s)
     if (!fixed)
         return NULL;
     size_t j = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t n = utf8_sequence(p);
-        if (n) {
-            memcpy(fixed + j, p, n);
-            j += n;
-            p += n;
+    struct steep_cursor c = steep_cursor_make(s, len);
+    while (steep_cursor_remaining(&c) > 0) {
+        size_t start = c.pos;
+        uint32_t code;
+        if (steep_cursor_read_utf8(&c, &code) == 0) {
+            memcpy(fixed + j, s + start, c.pos - start);
+            j += c.pos - start;
         } else {
             memcpy(fixed + j, "\xef\xbf\xbd", 3);
             j += 3;
-            p++;
+            c.pos++;
         }
     }
     value = json_stringn(fixed, j);

@@ -5,10 +5,11 @@
  * GET streams a file below DIR; PUT writes the request body to a file below
  * DIR (parents created) and answers 200, as the examples expect. One thread
  * per connection, HTTP/1.1 with keep-alive, Content-Length bodies only.
- * Paths are percent-decoded and must stay below DIR: "..", NUL and
- * backslashes are refused.
+ * Request heads are parsed by http_head.c; paths are percent-decoded and
+ * must stay below DIR: "..", NUL and backslashes are refused.
  */
 #include "cli.h"
+#include "http_head.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -54,50 +55,6 @@ static int respond(int fd, int code, const char *reason, const char *body)
     if (write_all(fd, head, (size_t)n) < 0)
         return -1;
     return blen ? write_all(fd, body, blen) : 0;
-}
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Maps a request target to a path below root_dir; -1 when it would escape. */
-static int resolve_path(const char *target, char *out, size_t out_len)
-{
-    char decoded[PATH_MAX];
-    size_t j = 0;
-    for (size_t i = 0; target[i] && target[i] != '?' && target[i] != '#'; i++) {
-        char c = target[i];
-        if (c == '%') {
-            int hi = hex_digit(target[i + 1]), lo = hi < 0 ? -1 : hex_digit(target[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
-            c = (char)(hi << 4 | lo);
-            i += 2;
-        }
-        if (c == '\0' || c == '\\' || j + 1 >= sizeof(decoded))
-            return -1;
-        decoded[j++] = c;
-    }
-    decoded[j] = '\0';
-    if (decoded[0] != '/')
-        return -1;
-    /* Refuse any ".." path segment. */
-    for (const char *p = decoded; (p = strstr(p, "..")) != NULL; p += 2) {
-        bool starts = p == decoded || p[-1] == '/';
-        bool ends = p[2] == '\0' || p[2] == '/';
-        if (starts && ends)
-            return -1;
-    }
-    if (snprintf(out, out_len, "%s%s", root_dir, decoded) >= (int)out_len)
-        return -1;
-    return 0;
 }
 
 static int make_parents(const char *path)
@@ -200,30 +157,23 @@ static void *serve_connection(void *arg)
                 goto out;
             have += (size_t)n;
         }
-        *end = '\0';
-        char method[16], target[PATH_MAX];
-        if (sscanf(head, "%15s %4095s", method, target) != 2) {
-            respond(fd, 400, "Bad Request", "bad request line\n");
+        struct cli_http_head request;
+        if (cli_http_head_parse(head, (size_t)(end - head), &request) < 0) {
+            respond(fd, 400, "Bad Request", "malformed request head\n");
             goto out;
         }
-        long long length = -1;
-        bool close_after = false;
-        for (char *line = strstr(head, "\r\n"); line; line = strstr(line + 2, "\r\n")) {
-            if (!strncasecmp(line + 2, "Content-Length:", 15))
-                length = strtoll(line + 17, NULL, 10);
-            else if (!strncasecmp(line + 2, "Connection: close", 17))
-                close_after = true;
-            else if (!strncasecmp(line + 2, "Transfer-Encoding:", 18)) {
-                respond(fd, 501, "Not Implemented", "chunked bodies are not supported\n");
-                goto out;
-            }
+        if (request.transfer_encoding) {
+            respond(fd, 501, "Not Implemented", "chunked bodies are not supported\n");
+            goto out;
         }
+        const char *method = request.method;
+        long long length = request.content_length;
         char *body = end + 4;
         size_t nbody = have - (size_t)(body - head);
         char path[PATH_MAX];
         size_t consumed = 0; /* body bytes of this request already in the buffer */
         int rc;
-        if (resolve_path(target, path, sizeof(path)) < 0)
+        if (cli_http_path_resolve(root_dir, request.target, path, sizeof(path)) < 0)
             rc = respond(fd, 403, "Forbidden", "path outside the served directory\n");
         else if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
             rc = serve_get(fd, path, method[0] == 'H');
@@ -232,7 +182,7 @@ static void *serve_connection(void *arg)
             consumed = length <= 0 ? 0 : (size_t)length < nbody ? (size_t)length : nbody;
         } else
             rc = respond(fd, 405, "Method Not Allowed", "only GET, HEAD and PUT\n");
-        if (rc < 0 || close_after)
+        if (rc < 0 || request.close_after)
             goto out;
         /* Keep any pipelined bytes that followed this request. */
         memmove(head, body + consumed, nbody - consumed);

@@ -13,6 +13,7 @@ static const struct cli_command commands[] = {
     {"up", "start a complete local platform (sim TEE back-end)", cli_up},
     {"down", "stop a local platform", cli_down},
     {"status", "show the processes of a local platform", cli_status},
+    {"metrics", "print a service's metrics (Prometheus text format)", cli_metrics},
     {"user", "log in; register, update, reset, delete and list users", cli_user},
     {"function", "register, get, list, update, delete, disable functions", cli_function},
     {"file", "encrypt, decrypt and cmac files in every scheme", cli_file},

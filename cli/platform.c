@@ -101,7 +101,7 @@ int platform_run_tool(const char *out_path, const char *exe, ...)
     }
     if (pid == 0) {
         if (out_path) {
-            int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+            int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
             if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
                 _exit(126);
         }
@@ -150,6 +150,8 @@ int platform_state_load(const char *dir, struct platform_launch_state *st)
             sscanf(line, "files_port %d", &st->files_port) == 1 ||
             sscanf(line, "executors %d", &st->executors) == 1)
             seen++;
+        else if (!strcmp(line, "backend etcd"))
+            st->etcd = true;
         else if (!strncmp(line, "files ", 6))
             platform_pathf(st->files, sizeof(st->files), "%s", line + 6);
         else /* absent from a directory made before supervision: the default */
@@ -168,8 +170,9 @@ int platform_state_save(const char *dir, const struct platform_launch_state *st)
         return -1;
     FILE *f = fopen(path, "w");
     if (!f ||
-        fprintf(f, "port_base %d\nfiles_port %d\nexecutors %d\nfiles %s\nmax_restarts %d\n",
-                st->port_base, st->files_port, st->executors, st->files, st->max_restarts) < 0 ||
+        fprintf(f, "port_base %d\nfiles_port %d\nexecutors %d\nfiles %s\nmax_restarts %d\n%s",
+                st->port_base, st->files_port, st->executors, st->files, st->max_restarts,
+                st->etcd ? "backend etcd\n" : "") < 0 ||
         fclose(f) != 0) {
         cli_error("up: cannot write %s", path);
         return -1;
@@ -187,18 +190,23 @@ int platform_ports_load(const char *dir, struct platform_ports *ports)
     return 0;
 }
 
-int platform_pid_read(const char *dir, const char *name)
+int platform_run_number(const char *dir, const char *name, const char *suffix)
 {
     char path[PATH_MAX];
-    platform_pathf(path, sizeof(path), "%s/run/%s.pid", dir, name);
+    platform_pathf(path, sizeof(path), "%s/run/%s.%s", dir, name, suffix);
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
-    int pid = -1;
-    if (fscanf(f, "%d", &pid) != 1)
-        pid = -1;
+    int number = -1;
+    if (fscanf(f, "%d", &number) != 1)
+        number = -1;
     fclose(f);
-    return pid;
+    return number;
+}
+
+int platform_pid_read(const char *dir, const char *name)
+{
+    return platform_run_number(dir, name, "pid");
 }
 
 bool platform_pid_ours(const char *dir, int pid)

@@ -10,6 +10,7 @@
  *   DIR/data/                 services' state
  *   DIR/logs/NAME.log         services' logs (supervisor.log: deaths, restarts)
  *   DIR/run/NAME.pid          pids of the running processes (and the supervisor)
+ *   DIR/run/NAME.admin        the port of each service's admin port (metrics, health)
  *   DIR/run/supervisor.status per process: pid, start time, restarts, state
  *   DIR/platform.state        how it was launched (ports, executors, restarts)
  */
@@ -19,8 +20,11 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define PLATFORM_MAX_PROCESSES 64
+/* `steep up --backend etcd` runs Debian's etcd (etcd_local.c). */
+#define PLATFORM_ETCD_EXE "/usr/bin/etcd"
 
 struct platform_ports {
     int authentication_api; /* 7776 */
@@ -40,6 +44,8 @@ void platform_ports_from_base(int base, struct platform_ports *ports);
 int platform_ports_load(const char *dir, struct platform_ports *ports);
 
 /* Process bookkeeping under DIR/run. */
+/* The number in DIR/run/NAME.SUFFIX; -1 when there is none. */
+int platform_run_number(const char *dir, const char *name, const char *suffix);
 int platform_pid_read(const char *dir, const char *name);
 bool platform_pid_alive(int pid);
 /* Alive and started by `steep up` for this platform (runs in DIR). */
@@ -64,6 +70,7 @@ struct platform_launch_state {
     int executors;
     char files[PATH_MAX]; /* "" when no file server */
     int max_restarts;     /* restarts in a row of one process (default 5) */
+    bool etcd;            /* --backend etcd: state in a local etcd cluster */
 };
 int platform_state_load(const char *dir, struct platform_launch_state *st);
 int platform_state_save(const char *dir, const struct platform_launch_state *st);
@@ -83,13 +90,29 @@ bool platform_port_listening(int port);
 /* True when process pid itself holds a listening TCP socket on port. */
 bool platform_pid_listens_on(int pid, int port);
 
+/* ---- admin ports (metrics.c) ---- */
+/* The admin port a process published in DIR/run/NAME.admin; -1 when none. */
+int platform_admin_port(const char *dir, const char *name);
+/* GET path from 127.0.0.1:port: 0 with the HTTP status and the body (free
+ * it), -1 when there is no answer. */
+int platform_admin_get(int port, const char *path, char **body, int *code);
+
 /* ---- provisioning (provision.c) ---- */
 int provision_keys(const char *dir);
 int provision_measure_and_sign(const char *dir);
 int provision_policies(const char *dir);
 /* face_model: the SeetaFace model's absolute path, or NULL. */
 int provision_config(const char *dir, const struct platform_ports *p, int executor_slots,
-                     bool test_payloads, const char *face_model);
+                     bool test_payloads, const char *face_model, bool etcd, int port_base);
+
+/* ---- the local etcd cluster of --backend etcd (etcd_local.c) ---- */
+#define PLATFORM_ETCD_MEMBERS 3
+/* Member (0-based) client port; its peer port is the next one. */
+int platform_etcd_client_port(int port_base, int member);
+/* Certificates (once) and the members' configs (every start) under DIR/etcd. */
+int provision_etcd(const char *dir, int port_base);
+/* Writes the [storage] table that points the platform at the cluster. */
+int provision_etcd_storage_config(FILE *f, int port_base);
 
 /* ---- process supervision (supervise.c) ---- */
 void platform_log_tail(const char *log_path);
@@ -103,6 +126,8 @@ struct platform_plan {
     long slots;        /* for the messages only: the config holds them */
     const char *files; /* directory the file server serves, or "" */
     int max_restarts;  /* restarts in a row of one process; 0 = never */
+    bool etcd;         /* start the local etcd cluster first */
+    int port_base;     /* its ports follow the platform's */
 };
 /* Forks the supervisor, which starts the platform; returns once it is up
  * (0) or failed (-1, messages on stderr, nothing left running). */

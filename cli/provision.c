@@ -36,7 +36,7 @@ int provision_keys(const char *dir)
     char keys[PATH_MAX], auditor_dir[PATH_MAX], path[PATH_MAX];
     platform_pathf(keys, sizeof(keys), "%s/keys", dir);
     platform_pathf(auditor_dir, sizeof(auditor_dir), "%s/auditors", dir);
-    if (platform_make_dir(keys, 0700) < 0 || platform_make_dir(auditor_dir, 0755) < 0)
+    if (platform_make_dir(keys, 0700) < 0 || platform_make_dir(auditor_dir, 0700) < 0)
         return -1;
 
     platform_pathf(path, sizeof(path), "%s/as_root_ca_cert.pem", dir);
@@ -126,7 +126,7 @@ int provision_policies(const char *dir)
     platform_pathf(target, sizeof(target), "%s/policies", dir);
     if (platform_exists(target))
         return 0;
-    if (platform_make_dir(target, 0755) < 0)
+    if (platform_make_dir(target, 0700) < 0)
         return -1;
     platform_pathf(cmd, sizeof(cmd), "ls -1 '%s'", shipped);
     FILE *ls = popen(cmd, "r");
@@ -149,7 +149,7 @@ int provision_policies(const char *dir)
 }
 
 int provision_config(const char *dir, const struct platform_ports *p, int executor_slots,
-                     bool test_payloads, const char *face_model)
+                     bool test_payloads, const char *face_model, bool etcd, int port_base)
 {
     char path[PATH_MAX];
     platform_pathf(path, sizeof(path), "%s/steep.toml", dir);
@@ -160,66 +160,76 @@ int provision_config(const char *dir, const struct platform_ports *p, int execut
         cli_error("cannot write %s: %s", path, strerror(errno));
         return -1;
     }
-    fprintf(
-        f,
-        "# Steep platform configuration, written once by `steep up`; edit freely.\n"
-        "# Teaclave's runtime-config keys where they exist, Steep's own below.\n\n"
-        "[api_endpoints]\n"
-        "authentication = { listen_address = \"127.0.0.1:%d\" }\n"
-        "frontend = { listen_address = \"127.0.0.1:%d\" }\n\n"
-        "[internal_endpoints]\n"
-        "authentication = { listen_address = \"127.0.0.1:%d\", advertised_address = "
-        "\"https://localhost:%d\" }\n"
-        "management = { listen_address = \"127.0.0.1:%d\", advertised_address = "
-        "\"https://localhost:%d\" }\n"
-        "storage = { listen_address = \"127.0.0.1:%d\", advertised_address = "
-        "\"https://localhost:%d\" }\n"
-        "access_control = { listen_address = \"127.0.0.1:%d\", advertised_address = "
-        "\"https://localhost:%d\" }\n"
-        "execution = { listen_address = \"127.0.0.1:%d\", advertised_address = "
-        "\"https://localhost:%d\" }\n"
-        "scheduler = { listen_address = \"127.0.0.1:%d\", advertised_address = "
-        "\"https://localhost:%d\" }\n\n"
-        "[audit]\n"
-        "enclave_info = { path = \"enclave_info.toml\" }\n"
-        "auditor_signatures = [\n"
-        "  { path = \"auditors/godzilla.sign.sha256\" },\n"
-        "  { path = \"auditors/optimus_prime.sign.sha256\" },\n"
-        "  { path = \"auditors/albus_dumbledore.sign.sha256\" },\n"
-        "]\n\n"
-        "[attestation]\n"
-        "# The simulated attestation authority (TEE back-end \"sim\"): NOT hardware.\n"
-        "algorithm = \"sim\"\n\n"
-        "[mount]\n"
-        "fusion_base_dir = \"data/fusion\"\n\n"
-        "[steep]\n"
-        "data_dir = \"data\"\n\n"
-        "[tee]\n"
-        "backend = \"sim\"\n"
-        "# Simulated evidence is accepted only because this platform is a simulation.\n"
-        "allow_simulation = true\n"
-        "as_root_ca_cert = \"as_root_ca_cert.pem\"\n"
-        "authority_key = \"keys/authority_signing.key.pem\"\n"
-        "authority_cert = \"keys/authority_signing.cert.pem\"\n"
-        "platform_public_key = \"keys/platform_signing.pub.pem\"\n"
-        "master_key = \"keys/master.key\"\n"
-        "auditor_public_keys = [\"auditors/godzilla.public.pem\", "
-        "\"auditors/optimus_prime.public.pem\", \"auditors/albus_dumbledore.public.pem\"]\n\n"
-        "[access_control]\n"
-        "policy_dir = \"policies\"\n\n"
-        "# [rpc] max_message_bytes = 4194304: the largest call a client may make\n"
-        "# (a task's arguments, a function's payload); internal calls allow more.\n\n"
-        "[execution]\n"
-        "slots = %d\n"
-        "%s%s%s%s",
-        p->authentication_api, p->frontend, p->authentication_internal, p->authentication_internal,
-        p->management, p->management, p->storage, p->storage, p->access_control, p->access_control,
-        p->execution, p->execution, p->scheduler, p->scheduler, executor_slots,
-        test_payloads ? "# A TEST platform: hostile test functions (test-*) may run and\n"
-                        "# tasks may use file:// URLs on this host.\n"
-                        "insecure_test_payloads = true\ninsecure_file_urls = true\n"
-                      : "",
-        face_model ? "# The SeetaFace model builtin-face-detection reads.\nface_model = \"" : "",
-        face_model ? face_model : "", face_model ? "\"\n" : "");
+    fprintf(f,
+            "# Steep platform configuration, written once by `steep up`; edit freely.\n"
+            "# Teaclave's runtime-config keys where they exist, Steep's own below.\n\n"
+            "[api_endpoints]\n"
+            "authentication = { listen_address = \"127.0.0.1:%d\" }\n"
+            "frontend = { listen_address = \"127.0.0.1:%d\" }\n\n"
+            "[internal_endpoints]\n"
+            "authentication = { listen_address = \"127.0.0.1:%d\", advertised_address = "
+            "\"https://localhost:%d\" }\n"
+            "management = { listen_address = \"127.0.0.1:%d\", advertised_address = "
+            "\"https://localhost:%d\" }\n"
+            "storage = { listen_address = \"127.0.0.1:%d\", advertised_address = "
+            "\"https://localhost:%d\" }\n"
+            "access_control = { listen_address = \"127.0.0.1:%d\", advertised_address = "
+            "\"https://localhost:%d\" }\n"
+            "execution = { listen_address = \"127.0.0.1:%d\", advertised_address = "
+            "\"https://localhost:%d\" }\n"
+            "scheduler = { listen_address = \"127.0.0.1:%d\", advertised_address = "
+            "\"https://localhost:%d\" }\n\n"
+            "[audit]\n"
+            "enclave_info = { path = \"enclave_info.toml\" }\n"
+            "auditor_signatures = [\n"
+            "  { path = \"auditors/godzilla.sign.sha256\" },\n"
+            "  { path = \"auditors/optimus_prime.sign.sha256\" },\n"
+            "  { path = \"auditors/albus_dumbledore.sign.sha256\" },\n"
+            "]\n\n"
+            "[attestation]\n"
+            "# The simulated attestation authority (TEE back-end \"sim\"): NOT hardware.\n"
+            "algorithm = \"sim\"\n\n"
+            "[mount]\n"
+            "fusion_base_dir = \"data/fusion\"\n\n"
+            "[steep]\n"
+            "data_dir = \"data\"\n\n"
+            "[tee]\n"
+            "backend = \"sim\"\n"
+            "# Simulated evidence is accepted only because this platform is a simulation.\n"
+            "allow_simulation = true\n"
+            "as_root_ca_cert = \"as_root_ca_cert.pem\"\n"
+            "authority_key = \"keys/authority_signing.key.pem\"\n"
+            "authority_cert = \"keys/authority_signing.cert.pem\"\n"
+            "platform_public_key = \"keys/platform_signing.pub.pem\"\n"
+            "master_key = \"keys/master.key\"\n"
+            "auditor_public_keys = [\"auditors/godzilla.public.pem\", "
+            "\"auditors/optimus_prime.public.pem\", \"auditors/albus_dumbledore.public.pem\"]\n\n"
+            "[access_control]\n"
+            "policy_dir = \"policies\"\n\n"
+            "# [rpc] max_message_bytes = 4194304: the largest call a client may make\n"
+            "# (a task's arguments, a function's payload); internal calls allow more.\n\n"
+            "# [log] format = \"json\": one JSON object per log line (default \"text\").\n"
+            "# [admin] storage = \"127.0.0.1:PORT\" (and each other service): its\n"
+            "# loopback metrics and health port; steep up gives every process one.\n\n",
+            p->authentication_api, p->frontend, p->authentication_internal,
+            p->authentication_internal, p->management, p->management, p->storage, p->storage,
+            p->access_control, p->access_control, p->execution, p->execution, p->scheduler,
+            p->scheduler);
+    if (etcd && provision_etcd_storage_config(f, port_base) < 0) {
+        fclose(f);
+        return -1;
+    }
+    fprintf(f,
+            "[execution]\n"
+            "slots = %d\n"
+            "%s%s%s%s",
+            executor_slots,
+            test_payloads ? "# A TEST platform: hostile test functions (test-*) may run and\n"
+                            "# tasks may use file:// URLs on this host.\n"
+                            "insecure_test_payloads = true\ninsecure_file_urls = true\n"
+                          : "",
+            face_model ? "# The SeetaFace model builtin-face-detection reads.\nface_model = \""
+                       : "",
+            face_model ? face_model : "", face_model ? "\"\n" : "");
     return fclose(f) == 0 ? 0 : -1;
 }

@@ -1,7 +1,9 @@
 /*
  * `steep status`: the processes of a local platform, read from DIR/run: the
- * pid files, and the supervisor's DIR/run/supervisor.status for each
- * process's start time (uptime) and restarts.
+ * pid files, the supervisor's DIR/run/supervisor.status for each
+ * process's start time (uptime) and restarts, and each service's health
+ * from its admin port (DIR/run/NAME.admin; GET /healthz, the state its
+ * gRPC health check answers).
  */
 #include "cli.h"
 #include "connect.h"
@@ -85,6 +87,18 @@ struct status_out {
     size_t n_rows;
 };
 
+/* The health its admin port reports: "SERVING", "NOT_SERVING" or NULL. */
+static const char *health_of(const char *dir, const char *name)
+{
+    int port = platform_admin_port(dir, name);
+    char *body = NULL;
+    int code = 0;
+    if (port < 0 || platform_admin_get(port, "/healthz", &body, &code) < 0)
+        return NULL;
+    free(body);
+    return code == 200 ? "SERVING" : code == 503 ? "NOT_SERVING" : NULL;
+}
+
 /* One process: port 0 = none to check. Returns whether it counts as up. */
 static bool show(struct status_out *o, const char *dir, const char *name, int port)
 {
@@ -95,6 +109,7 @@ static bool show(struct status_out *o, const char *dir, const char *name, int po
     long long uptime =
         alive && row && row->started_at > 0 ? (long long)time(NULL) - row->started_at : -1;
     const char *state = up ? "running" : alive ? "starting" : "stopped";
+    const char *health = alive ? health_of(dir, name) : NULL;
     if (!alive && row && !strcmp(row->state, "restarting"))
         state = "restarting";
     if (o->json) {
@@ -106,6 +121,8 @@ static bool show(struct status_out *o, const char *dir, const char *name, int po
             json_object_set_new(entry, "uptime_seconds", json_integer(uptime));
         if (entry && row)
             json_object_set_new(entry, "restarts", json_integer(row->restarts));
+        if (entry && health)
+            json_object_set_new(entry, "health", json_string(health));
         if (!entry || json_array_append_new(o->list, entry) < 0) {
             json_decref(o->list);
             o->list = NULL;
@@ -122,8 +139,12 @@ static bool show(struct status_out *o, const char *dir, const char *name, int po
     enum cli_style colour = up                                      ? CLI_STYLE_GREEN
                             : alive || !strcmp(state, "restarting") ? CLI_STYLE_YELLOW
                                                                     : CLI_STYLE_RED;
-    printf("%-16s %s%-10s%s pid %-7s %-10s up %-7s restarts %s\n", name, cli_style(colour), state,
-           cli_style(CLI_STYLE_RESET), pid_text, port_text, uptime_text, restarts);
+    const char *health_text = !health                      ? "-"
+                              : !strcmp(health, "SERVING") ? "serving"
+                                                           : "not-serving";
+    printf("%-16s %s%-10s%s pid %-7s %-10s up %-7s restarts %-3s health %s\n", name,
+           cli_style(colour), state, cli_style(CLI_STYLE_RESET), pid_text, port_text, uptime_text,
+           restarts, health_text);
     return up;
 }
 
@@ -133,8 +154,9 @@ int cli_status(int argc, char **argv)
     bool json = false;
     if (cli_wants_help(argc, argv)) {
         printf("usage: steep status [--dir DIR] [--json]   (default: $STEEP_DIR)\n"
-               "Shows each process of the platform: its state, pid, port, uptime and how\n"
-               "often the supervisor restarted it. Exit status 0 when everything runs.\n");
+               "Shows each process of the platform: its state, pid, port, uptime, how\n"
+               "often the supervisor restarted it and its health (serving: it and every\n"
+               "service it calls answer). Exit status 0 when everything runs.\n");
         return CLI_OK;
     }
     for (int i = 1; i < argc; i++) {

@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -53,10 +54,37 @@ void platform_log_tail(const char *log_path)
 }
 
 /* Starts one process in its own session; records its pid. */
+/* A process's published admin port, and the temporary file of a write a
+ * kill -9 cut short (steep_write_file_atomic writes NAME.admin.tmp.PID,
+ * then renames it). */
+static void remove_admin_files(const char *run, const char *name)
+{
+    char path[PATH_MAX];
+    platform_pathf(path, sizeof(path), "%s/%s.admin", run, name);
+    unlink(path);
+    platform_pathf(path, sizeof(path), "%s/%s.admin.tmp.*", run, name);
+    glob_t found;
+    if (glob(path, GLOB_NOSORT, NULL, &found) == 0) {
+        for (size_t i = 0; i < found.gl_pathc; i++)
+            unlink(found.gl_pathv[i]);
+    }
+    globfree(&found);
+}
+
 int platform_spawn(const char *dir, const char *name, const char *exe, char *const extra_argv[])
 {
     char exe_path[PATH_MAX], log_path[PATH_MAX], pid_path[PATH_MAX], config[PATH_MAX];
-    platform_pathf(exe_path, sizeof(exe_path), "%s/%s", cli_bin_dir(), exe);
+    char admin_path[PATH_MAX];
+    if (exe[0] == '/') /* a system program (etcd) */
+        platform_pathf(exe_path, sizeof(exe_path), "%s", exe);
+    else
+        platform_pathf(exe_path, sizeof(exe_path), "%s/%s", cli_bin_dir(), exe);
+    /* Each service's admin port (metrics, health): loopback, a port of its
+     * choosing, published in DIR/run/NAME.admin for status and metrics. */
+    platform_pathf(admin_path, sizeof(admin_path), "%s/run/%s.admin", dir, name);
+    char run_dir[PATH_MAX];
+    platform_pathf(run_dir, sizeof(run_dir), "%s/run", dir);
+    remove_admin_files(run_dir, name);
     platform_pathf(log_path, sizeof(log_path), "%s/logs/%s.log", dir, name);
     platform_pathf(pid_path, sizeof(pid_path), "%s/run/%s.pid", dir, name);
     platform_pathf(config, sizeof(config), "%s/steep.toml", dir);
@@ -77,11 +105,14 @@ int platform_spawn(const char *dir, const char *name, const char *exe, char *con
         sigprocmask(SIG_SETMASK, &none, NULL);
         setsid();
         int null = open("/dev/null", O_RDONLY);
-        int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (null < 0 || log < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(log, STDOUT_FILENO) < 0 ||
             dup2(log, STDERR_FILENO) < 0)
             _exit(126);
         if (chdir(dir) < 0)
+            _exit(126);
+        if (!extra_argv && (setenv("STEEP_ADMIN_LISTEN", "127.0.0.1:0", 1) < 0 ||
+                            setenv("STEEP_ADMIN_PORT_FILE", admin_path, 1) < 0))
             _exit(126);
         const char *argv[16] = {exe};
         int argc = 1;
@@ -171,6 +202,7 @@ int platform_stop_all(const char *dir, bool quiet)
         char pid_path[PATH_MAX];
         platform_pathf(pid_path, sizeof(pid_path), "%s/%s.pid", run, name);
         unlink(pid_path);
+        remove_admin_files(run, name);
         if (!platform_pid_ours(dir, pid))
             continue;
         pids[n] = pid;
@@ -225,8 +257,9 @@ int platform_stop_all(const char *dir, bool quiet)
 struct child {
     char name[32];
     const char *exe;
-    char *argv[8]; /* extra argv (the file server), NULL-terminated; argv[0] NULL = none */
-    int port;      /* readiness: listening on port; 0 = staying up a moment */
+    char *argv[8];      /* extra argv (the file server), NULL-terminated; argv[0] NULL = none */
+    char arg[PATH_MAX]; /* storage for one of argv (etcd's config file) */
+    int port;           /* readiness: listening on port; 0 = staying up a moment */
     int timeout_ms;
     pid_t pid;            /* 0 while not running */
     long long started_ms; /* monotonic */
@@ -337,6 +370,9 @@ static void stop_children(struct supervisor *sv)
             char pid_path[PATH_MAX];
             platform_pathf(pid_path, sizeof(pid_path), "%s/run/%s.pid", sv->dir, c->name);
             unlink(pid_path);
+            char run_dir[PATH_MAX];
+            platform_pathf(run_dir, sizeof(run_dir), "%s/run", sv->dir);
+            remove_admin_files(run_dir, c->name);
         }
         c->pid = 0;
     }
@@ -380,6 +416,11 @@ static void reap(struct supervisor *sv)
             long long ran = platform_now_ms() - c->started_ms;
             describe_exit(status, c->last_exit, sizeof(c->last_exit));
             c->pid = 0;
+            /* its admin port died with it (and a write cut short leaves a
+             * temporary file) */
+            char run_dir[PATH_MAX];
+            platform_pathf(run_dir, sizeof(run_dir), "%s/run", sv->dir);
+            remove_admin_files(run_dir, c->name);
             if (ran >= HEALTHY_RUN_MS)
                 c->failures = 0;
             if (c->failures >= sv->max_restarts) {
@@ -457,12 +498,24 @@ static void supervise(struct supervisor *sv, const sigset_t *signals)
 
 static void plan(struct supervisor *sv, const struct platform_plan *p)
 {
+    for (int i = 0; p->etcd && i < PLATFORM_ETCD_MEMBERS; i++) {
+        struct child *c = &sv->children[sv->n++];
+        platform_pathf(c->name, sizeof(c->name), "etcd-%d", i + 1);
+        platform_pathf(c->arg, sizeof(c->arg), "%s/etcd/etcd-%d.yaml", sv->dir, i + 1);
+        c->exe = PLATFORM_ETCD_EXE;
+        c->argv[0] = "--config-file";
+        c->argv[1] = c->arg;
+        c->port = platform_etcd_client_port(p->port_base, i);
+        c->timeout_ms = 15000;
+    }
     for (size_t i = 0; i < platform_n_services; i++) {
         struct child *c = &sv->children[sv->n++];
         platform_pathf(c->name, sizeof(c->name), "%s", platform_services[i].name);
         c->exe = platform_services[i].exe;
         c->port = *(const int *)((const char *)p->ports + platform_services[i].port_field);
-        c->timeout_ms = 15000;
+        /* on etcd, storage waits up to 30 s for a cluster still electing
+         * its leader (lib/store/configured.c) before it listens */
+        c->timeout_ms = p->etcd ? 45000 : 15000;
     }
     for (int i = 0; i < p->executors && sv->n < PLATFORM_MAX_PROCESSES - 1; i++) {
         struct child *c = &sv->children[sv->n++];
@@ -552,7 +605,7 @@ int platform_supervise(const char *dir, const struct platform_plan *p)
     /* Ready: from now on stdout and stderr are the supervisor's log, so
      * `steep up` (and whoever reads its output) sees the end of it. */
     int null = open("/dev/null", O_RDONLY);
-    int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (null < 0 || log < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(log, STDOUT_FILENO) < 0 ||
         dup2(log, STDERR_FILENO) < 0) {
         stop_children(&sv);

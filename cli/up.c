@@ -15,6 +15,11 @@
  * config) in provision.c, the processes (start, readiness, stop) in
  * supervise.c, `steep status` in status.c, and what they share in
  * platform.c; this file holds the up and down commands.
+ *
+ * Everything under DIR is the platform user's alone (issue 14, item 17):
+ * up runs under umask 077, so its files, its services' logs and LevelDB
+ * files are 0600 and its directories 0700, and it takes group and other
+ * bits off whatever an older version left in DIR.
  */
 #include "cli.h"
 #include "platform.h"
@@ -23,6 +28,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -37,11 +43,28 @@
 #include <time.h>
 #include <unistd.h>
 
+static int tighten_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if ((flag == FTW_F || flag == FTW_D || flag == FTW_DP) && (st->st_mode & 077) &&
+        chmod(path, st->st_mode & 07700) < 0) {
+        cli_error("up: cannot restrict the mode of %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Takes group and other permissions off DIR's tree (files of older versions). */
+static int tighten_modes(const char *dir)
+{
+    return nftw(dir, tighten_entry, 32, FTW_PHYS) == 0 ? 0 : -1;
+}
+
 static void up_usage(void)
 {
     printf("usage: steep up --dir DIR [--files FILES_DIR] [--executors N] [--slots N]\n"
            "                [--port-base PORT] [--files-port PORT] [--restarts N]\n"
-           "                [--face-model F]\n"
+           "                [--face-model F] [--backend leveldb|etcd]\n"
            "Starts a complete local platform with the sim TEE back-end (simulation, not\n"
            "hardware). Creates keys and config once under DIR; running it again on the\n"
            "same DIR restarts the same platform with all its data.\n"
@@ -54,6 +77,9 @@ static void up_usage(void)
            "  --restarts N     a process that dies is restarted (backoff 250 ms doubling\n"
            "                   to 8 s) at most N times in a row (default 5; 0 = never);\n"
            "                   each death is logged in DIR/logs/supervisor.log\n"
+           "  --backend B      where storage keeps the state: leveldb (default, embedded)\n"
+           "                   or etcd: a local three-member etcd cluster under DIR/etcd\n"
+           "                   (ports base+10008..10013; fixed when DIR is first made)\n"
            "  --face-model F   the SeetaFace model (seeta_fd_frontal_v1.0.bin) that\n"
            "                   builtin-face-detection reads (written into a new steep.toml)\n"
            "  --insecure-test-payloads  a TEST platform: hostile test functions may run\n"
@@ -66,6 +92,7 @@ int cli_up(int argc, char **argv)
     char face_model[PATH_MAX];
     int executors = -1, base = 0, files_port = 0, restarts = -1;
     bool test_payloads = false;
+    const char *backend = NULL;
     long slots = sysconf(_SC_NPROCESSORS_ONLN);
     if (cli_wants_help(argc, argv)) {
         up_usage();
@@ -89,6 +116,8 @@ int cli_up(int argc, char **argv)
             restarts = atoi(argv[++i]);
         else if (!strcmp(a, "--insecure-test-payloads"))
             test_payloads = true;
+        else if (!strcmp(a, "--backend") && v)
+            backend = argv[++i];
         else if (!strcmp(a, "--face-model") && v)
             face_model_arg = argv[++i];
         else {
@@ -104,6 +133,10 @@ int cli_up(int argc, char **argv)
                   65535 - 10004);
         return CLI_USAGE;
     }
+    if (backend && strcmp(backend, "leveldb") != 0 && strcmp(backend, "etcd") != 0) {
+        cli_error("up: --backend must be leveldb or etcd, not '%s'", backend);
+        return CLI_USAGE;
+    }
     errno = 0;
     if (face_model_arg &&
         (!realpath(face_model_arg, face_model) || strpbrk(face_model, "\"\\\n") != NULL)) {
@@ -111,7 +144,8 @@ int cli_up(int argc, char **argv)
                   errno ? strerror(errno) : "not usable in a TOML string");
         return CLI_USAGE;
     }
-    if (platform_make_dir(dir_arg, 0755) < 0)
+    umask(077);
+    if (platform_make_dir(dir_arg, 0700) < 0 || tighten_modes(dir_arg) < 0)
         return CLI_FAILED;
     char dir[PATH_MAX];
     if (!realpath(dir_arg, dir)) {
@@ -126,7 +160,7 @@ int cli_up(int argc, char **argv)
     for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
         char sub[PATH_MAX];
         platform_pathf(sub, sizeof(sub), "%s/%s", dir, subdirs[i]);
-        if (platform_make_dir(sub, 0755) < 0)
+        if (platform_make_dir(sub, 0700) < 0)
             return CLI_FAILED;
     }
 
@@ -148,6 +182,17 @@ int cli_up(int argc, char **argv)
         st.executors = executors;
     if (restarts >= 0)
         st.max_restarts = restarts;
+    if (configured && backend && st.etcd != !strcmp(backend, "etcd")) {
+        cli_error("up: %s already keeps its state in %s (the backend is chosen when DIR is made)",
+                  dir, st.etcd ? "etcd" : "leveldb");
+        return CLI_USAGE;
+    }
+    if (!configured && backend)
+        st.etcd = !strcmp(backend, "etcd");
+    if (st.etcd && st.port_base + 10013 > 65535) {
+        cli_error("up: with --backend etcd the port base must be at most %d", 65535 - 10013);
+        return CLI_USAGE;
+    }
     if (files && !realpath(files, st.files)) {
         cli_error("up: --files %s: %s", files, strerror(errno));
         return CLI_FAILED;
@@ -160,9 +205,9 @@ int cli_up(int argc, char **argv)
     platform_ports_from_base(st.port_base, &ports);
     ports.files = st.files_port;
     if (provision_keys(dir) < 0 || provision_measure_and_sign(dir) < 0 ||
-        provision_policies(dir) < 0 ||
-        provision_config(dir, &ports, (int)slots, test_payloads,
-                         face_model_arg ? face_model : NULL) < 0)
+        provision_policies(dir) < 0 || (st.etcd && provision_etcd(dir, st.port_base) < 0) ||
+        provision_config(dir, &ports, (int)slots, test_payloads, face_model_arg ? face_model : NULL,
+                         st.etcd, st.port_base) < 0)
         return CLI_FAILED;
 
     struct platform_plan plan = {
@@ -171,12 +216,19 @@ int cli_up(int argc, char **argv)
         .slots = slots,
         .files = st.files,
         .max_restarts = st.max_restarts,
+        .etcd = st.etcd,
+        .port_base = st.port_base,
     };
     if (platform_supervise(dir, &plan) < 0)
         return CLI_FAILED;
     printf("platform up in %s (TEE back-end: sim — SIMULATION, not hardware attestation)\n"
            "  authentication https://localhost:%d   frontend https://localhost:%d\n",
            dir, ports.authentication_api, ports.frontend);
+    if (st.etcd)
+        printf("  state in etcd: https://127.0.0.1:%d,%d,%d (DIR/etcd holds its CA and certs)\n",
+               platform_etcd_client_port(st.port_base, 0),
+               platform_etcd_client_port(st.port_base, 1),
+               platform_etcd_client_port(st.port_base, 2));
     return CLI_OK;
 }
 

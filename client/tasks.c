@@ -7,35 +7,20 @@
 #include <unistd.h>
 
 #include "google/protobuf/empty.pb-c.h"
+#include "task/status.h"
 #include "teaclave_frontend_service.pb-c.h"
 
+/* The platform's one status table (lib/task/status.c); enum
+ * steep_task_status has Teaclave's TaskStatus numbers. */
 const char *steep_task_status_name(enum steep_task_status status)
 {
-    switch (status) {
-    case STEEP_TASK_CREATED:
-        return "Created";
-    case STEEP_TASK_DATA_ASSIGNED:
-        return "DataAssigned";
-    case STEEP_TASK_APPROVED:
-        return "Approved";
-    case STEEP_TASK_STAGED:
-        return "Staged";
-    case STEEP_TASK_RUNNING:
-        return "Running";
-    case STEEP_TASK_FINISHED:
-        return "Finished";
-    case STEEP_TASK_CANCELED:
-        return "Canceled";
-    case STEEP_TASK_FAILED:
-        return "Failed";
-    }
-    return "Unknown";
+    const char *name = steep_task_status_text((int)status);
+    return name ? name : "Unknown";
 }
 
 bool steep_task_status_terminal(enum steep_task_status status)
 {
-    return status == STEEP_TASK_FINISHED || status == STEEP_TASK_CANCELED ||
-           status == STEEP_TASK_FAILED;
+    return steep_task_status_is_terminal((int)status);
 }
 
 /* OwnerList messages for a request: one allocation holding the pointer
@@ -354,8 +339,13 @@ int steep_wait_task(steep_client *client, const char *task_id, int timeout_ms,
         long long left = deadline - monotonic_ms();
         int wait_ms = left > WAIT_SLICE_MS ? WAIT_SLICE_MS : left > 0 ? (int)left : 0;
         long long asked = monotonic_ms();
-        if (get_task(client, task_id, wait_ms, &t, err) < 0)
-            return -1;
+        if (get_task(client, task_id, wait_ms, &t, err) < 0) {
+            /* Over the platform's limit of held calls (RESOURCE_EXHAUSTED):
+             * poll with the backoff below instead. */
+            if (wait_ms == 0 || !err || err->code != 8 || get_task(client, task_id, 0, &t, err) < 0)
+                return -1;
+            wait_ms = 0;
+        }
         if (steep_task_status_terminal(t->status)) {
             *task = t;
             return 0;

@@ -33,6 +33,19 @@ function(steep_script_test name)
     ENVIRONMENT "STEEP_SOURCE_DIR=${CMAKE_SOURCE_DIR};STEEP_BUILD_DIR=${CMAKE_BINARY_DIR};STEEP_BIN=${CMAKE_BINARY_DIR}/bin;STEEP_SHARED_DIR=${CMAKE_SOURCE_DIR}/../shared")
 endfunction()
 
+# steep_alloc_fail_test(NAME SOURCES ... LIBS ...): a steep_unit_test whose
+# allocations can be failed on demand (tests/lib/c/alloc_fail.h). The
+# wrappers are compiled into the executable itself so the linker resolves
+# the __wrap_ references from every static library of the link.
+function(steep_alloc_fail_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  steep_unit_test(${name} SOURCES ${T_SOURCES} ${CMAKE_SOURCE_DIR}/tests/lib/c/alloc_fail.c
+                  LIBS ${T_LIBS})
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests/lib/c)
+  target_link_options(${name} PRIVATE
+    "LINKER:--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup")
+endfunction()
+
 # steep_fuzz_target(NAME SOURCES ... LIBS ...): a libFuzzer binary fuzz-NAME,
 # built only with -DSTEEP_FUZZ=ON (clang).
 function(steep_fuzz_target name)

@@ -27,15 +27,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "core/error.h"
 
-#define MAX_PARALLEL  16
-#define COPY_CHUNK    65536
-#define FUSION_PREFIX "fusion:///TEACLAVE_FUSION_BASE/"
-#define DATA_PREFIX   "data:text/plain;base64,"
-#define NO_ANSWER     "no HTTP response (connection failed or closed by the server)"
+#define MAX_PARALLEL 16
+#define COPY_CHUNK   65536
+#define NO_ANSWER    "no HTTP response (connection failed or closed by the server)"
 /* Retries of transient HTTP failures: at most RETRY_ATTEMPTS attempts,
  * waiting RETRY_FIRST_MS, doubling up to RETRY_MAX_MS, all within
  * RETRY_WINDOW_MS (or half the batch's time limit when that is less). */
@@ -48,24 +44,6 @@ int steep_file_agent_global_init(void)
 {
     ENSURE(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK, "cannot initialise libcurl");
     return 0;
-}
-
-void steep_url_redact(const char *url, char *out, size_t size)
-{
-    if (strncmp(url, "data:", 5) == 0) {
-        snprintf(out, size, "%.24s...", url);
-        return;
-    }
-    const char *scheme_end = strstr(url, "://");
-    const char *host = scheme_end ? scheme_end + 3 : url;
-    size_t end = strcspn(host, "?#");
-    const char *at = memchr(host, '@', strcspn(host, "/?#"));
-    size_t scheme_len = (size_t)(host - url);
-    if (at) {
-        end -= (size_t)(at + 1 - host);
-        host = at + 1;
-    }
-    snprintf(out, size, "%.*s%.*s", (int)scheme_len, url, (int)end, host);
 }
 
 /* ---- local files -------------------------------------------------------- */
@@ -134,92 +112,28 @@ static int copy_file(const char *from, const char *to)
     return rc;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* file:///abs/path or file://localhost/abs/path, percent-decoded. */
-static int file_url_path(const char *url, char *path, size_t size)
-{
-    const char *p = url + strlen("file://");
-    if (strncmp(p, "localhost/", 10) == 0)
-        p += 9;
-    ENSURE(*p == '/', "not a local file URL");
-    size_t n = 0;
-    for (; *p && *p != '?' && *p != '#'; p++) {
-        char c = *p;
-        if (c == '%') {
-            int hi = hex_value(p[1]), lo = hi < 0 ? -1 : hex_value(p[2]);
-            ENSURE(hi >= 0 && lo >= 0, "bad percent escape");
-            c = (char)(hi * 16 + lo);
-            ENSURE(c != 0, "bad percent escape");
-            p += 2;
-        }
-        ENSURE(n + 1 < size, "path too long");
-        path[n++] = c;
-    }
-    path[n] = 0;
-    return 0;
-}
-
-/* <fusion_base>/<rel>, refusing absolute and ".." components. */
-static int fusion_path(const char *url, const char *fusion_base, char *path, size_t size)
-{
-    ENSURE(strncmp(url, FUSION_PREFIX, strlen(FUSION_PREFIX)) == 0,
-           "fusion URL must start with " FUSION_PREFIX);
-    const char *rel = url + strlen(FUSION_PREFIX);
-    ENSURE(*rel && *rel != '/', "fusion URL has no relative path");
-    ENSURE(fusion_base && *fusion_base, "no fusion_base_dir configured");
-    for (const char *p = rel; *p;) {
-        size_t len = strcspn(p, "/");
-        ENSURE(!(len == 2 && p[0] == '.' && p[1] == '.'), "fusion path escapes its base");
-        ENSURE(len > 0 && !(len == 1 && p[0] == '.'), "fusion path is not normalised");
-        p += len;
-        if (*p == '/')
-            p++;
-    }
-    ENSURE(strcspn(rel, "?#%") == strlen(rel), "fusion path has unsupported characters");
-    ENSURE((size_t)snprintf(path, size, "%s/%s", fusion_base, rel) < size, "path too long");
-    return 0;
-}
-
 static int decode_data_url(const char *url, const char *local)
 {
-    ENSURE(strncmp(url, DATA_PREFIX, strlen(DATA_PREFIX)) == 0,
-           "only data:text/plain;base64 URLs are supported");
-    const char *text = url + strlen(DATA_PREFIX);
-    int fd = create_exclusive(local);
-    GUARD(fd);
-    EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
-    unsigned char out[COPY_CHUNK / 4 * 3 + 64];
-    int rc = ctx ? 0 : steep_error_set("out of memory");
-    if (ctx)
-        EVP_DecodeInit(ctx);
-    size_t len = strlen(text);
-    for (size_t off = 0; rc == 0 && off < len; off += COPY_CHUNK / 2) {
-        int chunk = (int)(len - off < COPY_CHUNK / 2 ? len - off : COPY_CHUNK / 2);
-        int n = 0;
-        if (EVP_DecodeUpdate(ctx, out, &n, (const unsigned char *)text + off, chunk) < 0)
-            rc = steep_error_set("invalid base64");
-        else if (n > 0 && write(fd, out, (size_t)n) != n)
+    struct steep_buf data = STEEP_BUF_INIT;
+    steep_buf_wipe(&data); /* a task's input */
+    int rc = steep_data_url_decode(url, &data);
+    int fd = rc == 0 ? create_exclusive(local) : -1;
+    if (rc == 0 && fd < 0)
+        rc = -1;
+    for (size_t done = 0; rc == 0 && done < data.len;) {
+        ssize_t n = write(fd, data.data + done, data.len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
             rc = steep_error_set("write failed: %s", strerror(errno));
+        else
+            done += (size_t)n;
     }
-    int n = 0;
-    if (rc == 0 && EVP_DecodeFinal(ctx, out, &n) < 0)
-        rc = steep_error_set("invalid base64");
-    else if (rc == 0 && n > 0 && write(fd, out, (size_t)n) != n)
-        rc = steep_error_set("write failed: %s", strerror(errno));
-    EVP_ENCODE_CTX_free(ctx);
-    close(fd);
-    if (rc < 0)
+    if (fd >= 0 && close(fd) < 0 && rc == 0)
+        rc = steep_error_set("close failed: %s", strerror(errno));
+    if (rc < 0 && fd >= 0)
         unlink(local);
+    steep_buf_free(&data);
     return rc;
 }
 
@@ -493,11 +407,11 @@ static int download_one(const struct steep_file_transfer *file, struct transfer_
         return with_retries(http_get, file, guard);
     if (has_scheme(file->url, "file")) {
         ENSURE(guard->options->allow_file_urls, "file:// URLs are disabled on this platform");
-        GUARD(file_url_path(file->url, path, sizeof path));
+        GUARD(steep_file_url_path(file->url, path, sizeof path));
         return copy_file(path, file->local);
     }
     if (has_scheme(file->url, "fusion")) {
-        GUARD(fusion_path(file->url, fusion_base, path, sizeof path));
+        GUARD(steep_fusion_url_path(file->url, fusion_base, path, sizeof path));
         return copy_file(path, file->local);
     }
     if (has_scheme(file->url, "data"))
@@ -529,11 +443,11 @@ static int upload_one(const struct steep_file_transfer *file, struct transfer_gu
         return with_retries(http_put, file, guard);
     if (has_scheme(file->url, "file")) {
         ENSURE(guard->options->allow_file_urls, "file:// URLs are disabled on this platform");
-        GUARD(file_url_path(file->url, path, sizeof path));
+        GUARD(steep_file_url_path(file->url, path, sizeof path));
         return copy_file(file->local, path);
     }
     if (has_scheme(file->url, "fusion")) {
-        GUARD(fusion_path(file->url, fusion_base, path, sizeof path));
+        GUARD(steep_fusion_url_path(file->url, fusion_base, path, sizeof path));
         GUARD(make_parent_dirs(path));
         return copy_file(file->local, path);
     }

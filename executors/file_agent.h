@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "file_url.h"
+
 /* How a batch may run. */
 struct steep_file_agent_options {
     const char *fusion_base; /* [mount] fusion_base_dir; NULL: fusion:// refused */
@@ -43,10 +45,6 @@ int steep_file_agent_download(const struct steep_file_transfer *files, size_t n,
                               const struct steep_file_agent_options *options);
 int steep_file_agent_upload(const struct steep_file_transfer *files, size_t n,
                             const struct steep_file_agent_options *options);
-
-/* The URL as it may appear in messages: no query, fragment or user info,
- * and at most the first bytes of a data: URL. */
-void steep_url_redact(const char *url, char *out, size_t size);
 
 /* Once per process, before any thread starts (curl_global_init). */
 int steep_file_agent_global_init(void);

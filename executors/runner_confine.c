@@ -81,6 +81,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <stddef.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -101,6 +102,8 @@
 #include <unistd.h>
 
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/securebits.h>
 
 #include <jansson.h>
@@ -542,7 +545,11 @@ static int load(scmp_filter_ctx filter, int rc)
     return 0;
 }
 
-static int load_filter(void)
+/* pool_channel >= 0: a pre-started runner, which may still receive its
+ * task on that channel, lower two limits and stack one more filter until
+ * restrict_pooled() takes exactly these three back (see "pre-started
+ * runners" below). */
+static int load_filter(int pool_channel)
 {
     scmp_filter_ctx filter = seccomp_init(SCMP_ACT_TRAP);
     ENSURE(filter, "cannot create the seccomp filter");
@@ -585,6 +592,12 @@ static int load_filter(void)
     rc |= ALLOW_IF(prlimit64, 2, SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A2(SCMP_CMP_EQ, 0));
     /* abort()/raise() signal the worker itself only. */
     rc |= ALLOW_IF(tgkill, 2, SCMP_A0(SCMP_CMP_EQ, self), SCMP_A1(SCMP_CMP_EQ, self));
+    if (pool_channel >= 0) {
+        rc |= ALLOW_IF(recvmsg, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)pool_channel));
+        rc |= ALLOW_IF(prlimit64, 2, SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A1(SCMP_CMP_EQ, RLIMIT_NOFILE));
+        rc |= ALLOW_IF(prlimit64, 2, SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A1(SCMP_CMP_EQ, RLIMIT_AS));
+        rc |= ALLOW_IF(seccomp, 1, SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER));
+    }
     return load(filter, rc);
 }
 
@@ -646,5 +659,231 @@ int steep_runner_confine(const struct steep_runner_request *request, int channel
     GUARD(drop_capabilities());
     ENSURE(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
     GUARD(restrict_with_landlock());
-    return load_filter();
+    return load_filter(-1);
+}
+
+/* ---- pre-started runners ------------------------------------------------ */
+
+/*
+ * A pre-started runner (runner_pool.h) runs the same chain, every step
+ * before it waits: PREPARE names the executor, the empty root (one shared
+ * by the node's pre-started runners: empty and read-only, nothing in it
+ * belongs to a task), the node-wide limits and, for wamr, the compiled
+ * module, which is loaded before the runner enters the sandbox exactly as
+ * for a one-shot runner. The worker then confines itself with the same
+ * rlimits, handlers, capabilities, no_new_privs, Landlock and filter as a
+ * one-shot worker, except that the filter also allows three calls the
+ * runner itself needs once more: recvmsg on the channel (the task and its
+ * descriptors; receiving a descriptor needs no privilege), prlimit64 of its
+ * own RLIMIT_NOFILE and RLIMIT_AS (lowered to the task's figures once its
+ * descriptors and request are in: lowering needs no privilege, and raising
+ * a hard limit needs CAP_SYS_RESOURCE it does not have) and seccomp()
+ * adding a filter. It answers READY and blocks in recvmsg. With the task in
+ * hand, before any of the task's code runs, it stacks a second filter that
+ * refuses exactly those three again (recvmsg, prlimit64 with a new limit,
+ * seccomp), so the function runs under precisely the one-shot runner's
+ * filter (the kernel applies the stricter of stacked filters). Nothing of
+ * a task ever reaches a runner that served another: one task per runner,
+ * then it exits.
+ *
+ * Limits while waiting: RLIMIT_NOFILE leaves room for the largest set of
+ * descriptors one message carries, RLIMIT_AS for the largest request; both
+ * come down to the one-shot formulas (highest descriptor + 1 + open_files;
+ * own size + request + memory * 5/4) before the function runs, and the heap
+ * count (runner_memory.c) starts at the task, as in a one-shot runner.
+ */
+
+static int pool_channel = -1;
+static uint64_t pool_frame_room;
+
+static int confine_pooled(const struct steep_runner_request *prepared, int channel,
+                          const struct steep_runner_options *options)
+{
+    ENSURE(base_space > 0, "the task runner did not enter its sandbox");
+    report_channel = channel;
+    audit_mode = options->audit;
+    pool_channel = channel;
+    pool_frame_room = 2 * (uint64_t)steep_runner_max_frame(prepared->message_bytes);
+    struct steep_runner_request room = *prepared;
+    if (room.memory_bytes > 0)
+        base_space += pool_frame_room;
+    GUARD(install_handlers());
+    GUARD(set_limits(&room, base_space, channel + STEEP_RUNNER_POOL_MAX_FILES));
+    GUARD(drop_capabilities());
+    ENSURE(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+    GUARD(restrict_with_landlock());
+    GUARD(load_filter(channel));
+    if (room.memory_bytes > 0)
+        base_space -= pool_frame_room;
+    return 0;
+}
+
+/* Stacked on the pooled filter: refuses what only the wait needed. */
+static int restrict_pooled(void)
+{
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_recvmsg, 6, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_seccomp, 5, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_prlimit64, 0, 5),
+        /* prlimit64(pid, resource, new_limit, old_limit): only new == NULL */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2]) + 4),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    /* Jump offsets count from the next instruction: recvmsg and seccomp
+     * go to the TRAP at index 8, other calls from index 3 to the ALLOW at
+     * 9, prlimit64 to TRAP unless both halves of new_limit are 0. */
+    struct sock_fprog program = {sizeof code / sizeof code[0], code};
+    ENSURE(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) == 0,
+           "cannot stack the task's seccomp filter: %s", strerror(errno));
+    pool_channel = -1;
+    return 0;
+}
+
+/* The header of the task's frame and the descriptors attached to it. */
+static int receive_header(int channel, uint8_t header[STEEP_RUNNER_FRAME_HEADER], int *fds,
+                          size_t *n_fds)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * STEEP_RUNNER_POOL_MAX_FILES)];
+        struct cmsghdr align;
+    } control;
+    size_t got = 0;
+    *n_fds = 0;
+    while (got < STEEP_RUNNER_FRAME_HEADER) {
+        struct iovec iov = {header + got, STEEP_RUNNER_FRAME_HEADER - got};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (got == 0) {
+            msg.msg_control = control.buf;
+            msg.msg_controllen = sizeof control.buf;
+        }
+        ssize_t r = recvmsg(channel, &msg, MSG_CMSG_CLOEXEC);
+        if (r < 0 && errno == EINTR)
+            continue;
+        ENSURE(r > 0, "the execution node closed the channel before the task");
+        if (got == 0) {
+            ENSURE(!(msg.msg_flags & MSG_CTRUNC), "the task's descriptors did not fit");
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                    continue;
+                size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < k && *n_fds < STEEP_RUNNER_POOL_MAX_FILES; i++)
+                    memcpy(&fds[(*n_fds)++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            }
+        }
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+static int read_all(int fd, uint8_t *data, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = read(fd, data + done, len - done);
+        if (r < 0 && errno == EINTR)
+            continue;
+        ENSURE(r > 0, "the execution node closed the channel mid-task");
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+/* The request numbers its files 4, 5, ... in the order they were attached. */
+static int place_files(struct steep_runner_file *files, size_t n, const int *fds, size_t n_fds)
+{
+    for (size_t i = 0; i < n; i++) {
+        int index = files[i].fd - STEEP_RUNNER_FIRST_FILE_FD;
+        ENSURE(index >= 0 && (size_t)index < n_fds, "the task names a descriptor it did not send");
+        files[i].fd = fds[index];
+    }
+    return 0;
+}
+
+static int await_task(int channel, const struct steep_runner_request *prepared,
+                      struct steep_runner_request *task)
+{
+    uint8_t header[STEEP_RUNNER_FRAME_HEADER];
+    int fds[STEEP_RUNNER_POOL_MAX_FILES];
+    size_t n_fds = 0;
+    GUARD(steep_runner_frame_write(channel, STEEP_RUNNER_READY, NULL, 0));
+    GUARD(receive_header(channel, header, fds, &n_fds));
+    uint32_t len = (uint32_t)header[0] | (uint32_t)header[1] << 8 | (uint32_t)header[2] << 16 |
+                   (uint32_t)header[3] << 24;
+    ENSURE(header[4] == STEEP_RUNNER_REQUEST, "the node sent frame %u instead of a task",
+           header[4]);
+    ENSURE(len <= steep_runner_max_frame(prepared->message_bytes),
+           "task request of %u bytes exceeds its limit", len);
+    struct steep_buf frame = STEEP_BUF_INIT;
+    steep_buf_wipe(&frame);
+    int rc = steep_buf_reserve(&frame, (size_t)len + 1);
+    if (rc == 0)
+        rc = read_all(channel, frame.data, len);
+    if (rc == 0)
+        rc = steep_runner_request_decode(frame.data, len, task);
+    steep_buf_free(&frame);
+    GUARD(rc);
+    ENSURE(strcmp(task->executor, prepared->executor) == 0,
+           "a runner prepared for %s got a %s task", prepared->executor, task->executor);
+    GUARD(place_files(task->inputs, task->n_inputs, fds, n_fds));
+    GUARD(place_files(task->outputs, task->n_outputs, fds, n_fds));
+    GUARD(place_files(task->resources, task->n_resources, fds, n_fds));
+    /* The limits are the ones the runner confined itself with. */
+    task->cpu_seconds = prepared->cpu_seconds;
+    task->open_files = prepared->open_files;
+    task->memory_bytes = prepared->memory_bytes;
+    task->file_size_bytes = prepared->file_size_bytes;
+    task->message_bytes = prepared->message_bytes;
+    if (task->open_files > 0) {
+        rlim_t files =
+            (rlim_t)steep_runner_request_highest_fd(task, channel) + 1 + task->open_files;
+        GUARD(set_limit(RLIMIT_NOFILE, files, files, "open files"));
+    }
+    if (task->memory_bytes > 0) {
+        uint64_t space = base_space + len + task->memory_bytes + task->memory_bytes / 4;
+        GUARD(set_limit(RLIMIT_AS, space, space, "memory"));
+        steep_runner_limit_heap(task->memory_bytes);
+    }
+    return restrict_pooled();
+}
+
+int steep_runner_start(int channel, const struct steep_runner_options *options,
+                       int (*prepare)(struct steep_runner_request *request),
+                       struct steep_runner_request *request)
+{
+    struct steep_buf frame = STEEP_BUF_INIT;
+    uint8_t type = 0;
+    steep_buf_wipe(&frame);
+    memset(request, 0, sizeof *request);
+    /* The node is trusted; its request is bounded by the largest limit. */
+    if (steep_runner_frame_read(channel, steep_runner_max_frame(STEEP_RUNNER_MAX_MESSAGE), &type,
+                                &frame) != 1 ||
+        (type != STEEP_RUNNER_REQUEST && type != STEEP_RUNNER_PREPARE)) {
+        steep_buf_free(&frame);
+        log_error("task runner: no request from the node");
+        return -2;
+    }
+    int rc = steep_runner_request_decode(frame.data, frame.len, request);
+    steep_buf_free(&frame);
+    if (rc < 0) {
+        log_error("task runner: %s", steep_error_get());
+        return -2;
+    }
+    GUARD(prepare(request));
+    GUARD(steep_runner_enter(request->jail_dir, channel, options));
+    GUARD(steep_runner_supervise(channel));
+    if (type == STEEP_RUNNER_REQUEST)
+        return steep_runner_confine(request, channel,
+                                    steep_runner_request_highest_fd(request, channel), options);
+    GUARD(confine_pooled(request, channel, options));
+    struct steep_runner_request task;
+    memset(&task, 0, sizeof task);
+    rc = await_task(channel, request, &task);
+    steep_runner_request_free(request);
+    *request = task;
+    return rc;
 }

@@ -47,6 +47,16 @@ int steep_runner_supervise(int channel);
  * capabilities, PR_SET_NO_NEW_PRIVS, Landlock and the seccomp allow-list. */
 int steep_runner_confine(const struct steep_runner_request *request, int channel, int highest_fd,
                          const struct steep_runner_options *options);
+/* The whole start of a runner on channel: reads the node's first frame,
+ * calls prepare (what must happen before the sandbox: priming, loading a
+ * module) and runs the chain above. A REQUEST is a one-shot runner's task;
+ * a PREPARE makes a pre-started runner (runner_confine.c, "pre-started
+ * runners"), which confines itself, answers READY, waits for its task and
+ * leaves *request holding it. Returns 0 in the confined worker, -1 with the
+ * task's failure reason, -2 when no usable first frame came (logged). */
+int steep_runner_start(int channel, const struct steep_runner_options *options,
+                       int (*prepare)(struct steep_runner_request *request),
+                       struct steep_runner_request *request);
 /* Tells the node when the address space ran out or an allocation failed. */
 void steep_runner_report_memory(void);
 /* True once a malloc/calloc/realloc of the runner failed (runner_memory.c). */

@@ -47,7 +47,23 @@ enum steep_runner_frame_type {
     STEEP_RUNNER_VIOLATION = 6, /* u32 syscall number the seccomp filter refused */
     STEEP_RUNNER_MEMORY = 7,    /* the function ran out of address space */
     STEEP_RUNNER_EXIT = 8,      /* u32 wait status of the worker, from its supervisor */
+    /* Pre-started runners (runner_pool.h): the node sends PREPARE (a
+     * request naming the executor, the empty root, the limits and, for
+     * wamr, the module; no task), the runner confines itself completely
+     * and answers READY, and only then does the REQUEST come, its
+     * descriptors attached to its header as SCM_RIGHTS in the order the
+     * request numbers them (STEEP_RUNNER_FIRST_FILE_FD, +1, ...). */
+    STEEP_RUNNER_PREPARE = 9,
+    STEEP_RUNNER_READY = 10,
 };
+
+/* The channel is descriptor 3 in every runner; a one-shot runner inherits
+ * the task's files from 4 on, a pre-started one receives them. */
+#define STEEP_RUNNER_CHANNEL_FD    3
+#define STEEP_RUNNER_FIRST_FILE_FD 4
+/* Files one SCM_RIGHTS message can carry (SCM_MAX_FD is 253); a task with
+ * more runs in a runner started for it. */
+#define STEEP_RUNNER_POOL_MAX_FILES 250
 
 enum steep_runner_scheme {
     STEEP_RUNNER_SCHEME_RAW = 0,

@@ -18,6 +18,12 @@
  * PID namespace (the zygote clones with CLONE_PARENT | CLONE_NEWPID), that
  * enters the same sandbox; from then on watching, killing, reaping and
  * explaining are the same code for both.
+ *
+ * A pre-started runner (runner_pool.h) is started the same way but gets a
+ * PREPARE first; once it said READY, steep_sandbox_run_prestarted() sends
+ * the task with its descriptors attached (SCM_RIGHTS: the runner already
+ * runs, so nothing can be inherited any more), and the same collect, reap
+ * and explain follow.
  */
 #include "sandbox.h"
 
@@ -43,6 +49,8 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "wamr/wamr.h"
+#include "core/metrics.h"
 
 #define CHANNEL_FD    3
 #define FIRST_FILE_FD 4
@@ -54,6 +62,9 @@
 
 /* Set once at node start (steep_sandbox_configure), read by every slot. */
 static struct steep_sandbox_options options = {65534, 65534, false, false};
+/* Counts configurations: a pre-started runner is usable only under the
+ * configuration (and audit mode) it was started with. */
+static unsigned generation;
 
 void steep_sandbox_options_default(struct steep_sandbox_options *defaults)
 {
@@ -73,6 +84,7 @@ int steep_sandbox_configure(const struct steep_sandbox_options *configured)
     ENSURE(!configured->audit_syscalls, "the syscall audit exists only in test builds");
 #endif
     options = *configured;
+    __atomic_add_fetch(&generation, 1, __ATOMIC_SEQ_CST);
     return 0;
 }
 
@@ -281,15 +293,48 @@ static int started(const struct steep_sandbox_task *task, struct steep_buf *enco
     return 0;
 }
 
+/* Starts the runner process with spawn->sources[0] as its channel
+ * (descriptor 3) and the rest at 4, 5, ...: cloned and exec'd, or from
+ * the spawner. */
+static int spawn_process(const char *runner_path, const struct steep_sandbox_spawner *spawner,
+                         bool audit, struct spawn *spawn, pid_t *pid)
+{
+    spawn->path = runner_path;
+    prepare_env(spawn);
+    prepare_argv(spawn, audit);
+    if (spawner)
+        return spawner->spawn(spawner->arg, spawn->sources, spawn->n, spawn->argv, pid);
+    spawn->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    ENSURE(spawn->null_fd >= 0, "cannot open /dev/null: %s", strerror(errno));
+    /* CLONE_VM | CLONE_VFORK: the node is a big multithreaded process, and
+     * copying its page tables for a child that only moves descriptors and
+     * execs cost more than the runner's own start. The child touches
+     * nothing but its own stack (exec_runner) and per-process state
+     * (descriptors, signal mask and dispositions, rlimits); this thread
+     * waits until it execs. */
+    char *stack = malloc(CHILD_STACK);
+    if (!stack) {
+        close(spawn->null_fd);
+        return steep_error_set("out of memory");
+    }
+    *pid = clone(exec_runner, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | CLONE_NEWPID | SIGCHLD,
+                 spawn);
+    int fork_errno = errno;
+    free(stack);
+    close(spawn->null_fd);
+    ENSURE(*pid > 0, "cannot start the task process in a new PID namespace: %s%s",
+           strerror(fork_errno),
+           fork_errno == EPERM ? " (the execution node must run as root)" : "");
+    return 0;
+}
+
 static int start(const struct steep_sandbox_task *task, const struct steep_sandbox_spawner *spawner,
                  bool audit, int *channel, pid_t *pid)
 {
-    struct spawn spawn = {.path = task->runner_path};
+    struct spawn spawn = {.null_fd = -1};
     struct steep_buf encoded = STEEP_BUF_INIT;
     int pair[2];
 
-    prepare_env(&spawn);
-    prepare_argv(&spawn, audit);
     if (encode_request(task, &spawn, &encoded) < 0) {
         steep_buf_free(&encoded);
         return -1;
@@ -299,51 +344,128 @@ static int start(const struct steep_sandbox_task *task, const struct steep_sandb
         return steep_error_set("cannot create the task channel: %s", strerror(errno));
     }
     spawn.sources[0] = pair[1];
-    if (spawner) {
-        int rc = spawner->spawn(spawner->arg, spawn.sources, spawn.n, spawn.argv, pid);
-        close(pair[1]);
-        if (rc < 0) {
-            close(pair[0]);
-            steep_buf_free(&encoded);
-            return -1;
-        }
-        return started(task, &encoded, pair[0], channel, *pid);
-    }
-    spawn.null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (spawn.null_fd < 0) {
-        close(pair[0]);
-        close(pair[1]);
-        steep_buf_free(&encoded);
-        return steep_error_set("cannot open /dev/null: %s", strerror(errno));
-    }
-    /* CLONE_VM | CLONE_VFORK: the node is a big multithreaded process, and
-     * copying its page tables for a child that only moves descriptors and
-     * execs cost more than the runner's own start. The child touches
-     * nothing but its own stack (exec_runner) and per-process state
-     * (descriptors, signal mask and dispositions, rlimits); this thread
-     * waits until it execs. */
-    char *stack = malloc(CHILD_STACK);
-    if (!stack) {
-        close(pair[0]);
-        close(pair[1]);
-        close(spawn.null_fd);
-        steep_buf_free(&encoded);
-        return steep_error_set("out of memory");
-    }
-    *pid = clone(exec_runner, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | CLONE_NEWPID | SIGCHLD,
-                 &spawn);
-    int fork_errno = errno;
-    free(stack);
+    int rc = spawn_process(task->runner_path, spawner, audit, &spawn, pid);
     close(pair[1]);
-    close(spawn.null_fd);
-    if (*pid < 0) {
+    if (rc < 0) {
         close(pair[0]);
         steep_buf_free(&encoded);
-        return steep_error_set("cannot start the task process in a new PID namespace: %s%s",
-                               strerror(fork_errno),
-                               fork_errno == EPERM ? " (the execution node must run as root)" : "");
+        return -1;
     }
     return started(task, &encoded, pair[0], channel, *pid);
+}
+
+/* ---- pre-started runners ------------------------------------------------ */
+
+unsigned steep_sandbox_generation(void)
+{
+    unsigned now = __atomic_load_n(&generation, __ATOMIC_SEQ_CST);
+    return now * 2 + (audit_requested() ? 1 : 0);
+}
+
+int steep_sandbox_prestart(const struct steep_sandbox_prestart *prestart, pid_t *pid, int *channel)
+{
+    struct spawn spawn = {.null_fd = -1};
+    struct steep_runner_request request;
+    struct steep_runner_file module;
+    struct steep_buf encoded = STEEP_BUF_INIT;
+    int pair[2];
+
+    memset(&request, 0, sizeof request);
+    request.executor = (char *)prestart->executor;
+    request.function_name = "";
+    request.arguments = "";
+    request.jail_dir = (char *)prestart->jail_dir;
+    request.cpu_seconds = prestart->limits.cpu_seconds;
+    request.open_files = prestart->limits.open_files;
+    request.memory_bytes = prestart->limits.memory_bytes;
+    request.file_size_bytes = prestart->limits.file_size_bytes;
+    request.message_bytes = prestart->limits.message_bytes;
+    spawn.n = 1;
+    if (prestart->module_fd >= 0) {
+        memset(&module, 0, sizeof module);
+        module.name = STEEP_WAMR_MODULE_RESOURCE;
+        module.file_name = "";
+        module.fd = FIRST_FILE_FD;
+        module.scheme = STEEP_RUNNER_SCHEME_RAW;
+        request.resources = &module;
+        request.n_resources = 1;
+        spawn.sources[spawn.n++] = prestart->module_fd;
+    }
+    GUARD(steep_runner_request_encode(&request, &encoded));
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
+        steep_buf_free(&encoded);
+        return steep_error_set("cannot create the runner channel: %s", strerror(errno));
+    }
+    spawn.sources[0] = pair[1];
+    int rc = spawn_process(prestart->runner_path, prestart->spawner, prestart->generation & 1,
+                           &spawn, pid);
+    close(pair[1]);
+    if (rc == 0)
+        rc = steep_runner_frame_write(pair[0], STEEP_RUNNER_PREPARE, encoded.data, encoded.len);
+    steep_buf_free(&encoded);
+    if (rc < 0 && *pid > 0) {
+        kill(*pid, SIGKILL);
+        while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (rc < 0) {
+        close(pair[0]);
+        return -1;
+    }
+    *channel = pair[0];
+    return 0;
+}
+
+/* The task's frame with its descriptors attached to the header. 1: the
+ * runner was gone before any of it was sent. */
+static int send_task(int channel, const struct spawn *spawn, const struct steep_buf *encoded)
+{
+    uint8_t header[STEEP_RUNNER_FRAME_HEADER];
+    size_t n_fds = spawn->n - 1;
+    header[0] = (uint8_t)encoded->len;
+    header[1] = (uint8_t)(encoded->len >> 8);
+    header[2] = (uint8_t)(encoded->len >> 16);
+    header[3] = (uint8_t)(encoded->len >> 24);
+    header[4] = STEEP_RUNNER_REQUEST;
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * STEEP_RUNNER_POOL_MAX_FILES)];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct iovec iov = {header, sizeof header};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (n_fds > 0) {
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+        memcpy(CMSG_DATA(c), spawn->sources + 1, sizeof(int) * n_fds);
+    }
+    ssize_t sent;
+    do
+        sent = sendmsg(channel, &msg, MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    if (sent < 0 && (errno == EPIPE || errno == ECONNRESET))
+        return 1;
+    ENSURE(sent > 0, "cannot hand the task to its runner: %s", strerror(errno));
+    size_t done = (size_t)sent;
+    while (done < sizeof header) {
+        ssize_t n = send(channel, header + done, sizeof header - done, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        ENSURE(n > 0, "cannot hand the task to its runner: %s", strerror(errno));
+        done += (size_t)n;
+    }
+    for (done = 0; done < encoded->len;) {
+        ssize_t n = send(channel, encoded->data + done, encoded->len - done, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        ENSURE(n > 0, "cannot hand the task to its runner: %s", strerror(errno));
+        done += (size_t)n;
+    }
+    return 0;
 }
 
 /* ---- collecting frames -------------------------------------------------- */
@@ -631,6 +753,40 @@ static void reap(const struct steep_sandbox_task *task, pid_t pid, int64_t deadl
         ;
 }
 
+static int finish(const struct steep_sandbox_task *task, struct collected *seen, int channel,
+                  pid_t pid, struct steep_sandbox_result *result);
+/* A failed run counted by reason (issue 18, item 4): explain()'s message
+ * mapped onto a fixed set of words, so the label set stays bounded. */
+static void count_failure(const char *why)
+{
+    static const struct {
+        const char *prefix, *reason;
+    } reasons[] = {
+        {"task canceled", "canceled"},        {"function timed out", "timeout"},
+        {"function violated", "policy"},      {"function exceeded its memory", "memory"},
+        {"function exceeded its CPU", "cpu"}, {"function exceeded its file size", "file_size"},
+        {"function crashed", "crash"},        {"cannot start", "start"},
+        {"sandbox audit", "audit"},           {"function runner exited", "runner_exit"}};
+    const char *reason = "error";
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+        if (!strncmp(why, reasons[i].prefix, strlen(reasons[i].prefix))) {
+            reason = reasons[i].reason;
+            break;
+        }
+    char labels[48];
+    snprintf(labels, sizeof labels, "reason=\"%s\"", reason);
+    steep_metrics_count("steep_sandbox_failures_total",
+                        "Sandboxed runs that did not end well, by reason", labels, 1);
+}
+
+/* A task started in a sandboxed runner, one spawned for it or pre-started. */
+static void count_start(void)
+{
+    steep_metrics_count("steep_sandbox_starts_total",
+                        "Tasks started in a sandboxed runner (spawned for it or pre-started)", NULL,
+                        1);
+}
+
 int steep_sandbox_run(const struct steep_sandbox_task *task, struct steep_sandbox_result *result)
 {
     return steep_sandbox_run_spawned(task, NULL, result);
@@ -641,13 +797,26 @@ int steep_sandbox_run_spawned(const struct steep_sandbox_task *task,
                               struct steep_sandbox_result *result)
 {
     struct collected seen = {.violation = -1};
-    int channel = -1, status = 0;
+    int channel = -1;
     pid_t pid = 0;
-    struct rusage usage;
 
     memset(result, 0, sizeof *result);
     seen.audit = audit_requested();
-    GUARD(start(task, spawner, seen.audit, &channel, &pid));
+    if (start(task, spawner, seen.audit, &channel, &pid) < 0) {
+        count_failure("cannot start");
+        return -1;
+    }
+    count_start();
+    return finish(task, &seen, channel, pid, result);
+}
+
+/* From a started runner with its request sent to its reaped end. */
+static int finish(const struct steep_sandbox_task *task, struct collected *seen_, int channel,
+                  pid_t pid, struct steep_sandbox_result *result)
+{
+    struct collected seen = *seen_;
+    int status = 0;
+    struct rusage usage;
     int64_t deadline = now_ms() + (int64_t)task->limits.wall_seconds * 1000;
     collect(channel, pid, deadline, steep_runner_max_frame(task->limits.message_bytes), result,
             &seen);
@@ -659,9 +828,59 @@ int steep_sandbox_run_spawned(const struct steep_sandbox_task *task,
         pthread_mutex_unlock(&task->control->lock);
     }
     explain(task, &seen, status, &usage, result);
+    if (!result->ok)
+        count_failure(result->reason);
     if (seen.log_truncated)
         add_log(result, &seen, (const uint8_t *)"[log truncated]", 15);
     return 0;
+}
+
+int steep_sandbox_run_prestarted(const struct steep_sandbox_task *task, pid_t pid, int channel,
+                                 struct steep_sandbox_result *result)
+{
+    struct collected seen = {.violation = -1};
+    struct spawn spawn = {.null_fd = -1};
+    struct steep_buf encoded = STEEP_BUF_INIT;
+
+    memset(result, 0, sizeof *result);
+    seen.audit = audit_requested();
+    int rc = encode_request(task, &spawn, &encoded);
+    if (rc == 0 && spawn.n - 1 > STEEP_RUNNER_POOL_MAX_FILES)
+        rc = steep_error_set("a pre-started runner takes at most %d files",
+                             STEEP_RUNNER_POOL_MAX_FILES);
+    if (rc < 0) {
+        steep_buf_free(&encoded);
+        return -1;
+    }
+    count_start();
+    if (task->control) {
+        pthread_mutex_lock(&task->control->lock);
+        task->control->pid = pid;
+        if (task->control->cancel)
+            kill(pid, SIGKILL);
+        pthread_mutex_unlock(&task->control->lock);
+    }
+    /* Blocking while the request goes; the runner reads all of it. */
+    fcntl(channel, F_SETFL, fcntl(channel, F_GETFL) & ~O_NONBLOCK);
+    rc = send_task(channel, &spawn, &encoded);
+    steep_buf_free(&encoded);
+    if (rc != 0 && task->control) {
+        pthread_mutex_lock(&task->control->lock);
+        task->control->pid = 0;
+        pthread_mutex_unlock(&task->control->lock);
+    }
+    if (rc == 1) { /* nothing sent: the runner is discarded */
+        close(channel);
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return 1;
+    }
+    if (rc < 0)
+        log_warn("task runner %d: %s", (int)pid, steep_error_get());
+    /* A runner that died now shows up when it is reaped. */
+    fcntl(channel, F_SETFL, fcntl(channel, F_GETFL) | O_NONBLOCK);
+    return finish(task, &seen, channel, pid, result);
 }
 
 /* ---- the check at node start -------------------------------------------- */

@@ -125,6 +125,36 @@ int steep_sandbox_run_spawned(const struct steep_sandbox_task *task,
                               struct steep_sandbox_result *result);
 void steep_sandbox_result_free(struct steep_sandbox_result *result);
 
+/* ---- pre-started runners (runner_pool.h) ---- */
+
+/* A runner started ahead of its task: it enters the sandbox and confines
+ * itself completely for one task of executor, then answers READY on its
+ * channel and waits (runner_confine.c, "pre-started runners"). */
+struct steep_sandbox_prestart {
+    const char *runner_path;
+    const struct steep_sandbox_spawner *spawner; /* NULL: clone + exec runner_path */
+    const char *executor;                        /* "builtin", "python", "wamr" */
+    const char *jail_dir;                        /* an empty directory, read-only to the runner */
+    struct steep_sandbox_limits limits;
+    int module_fd;       /* wamr: the sealed memfd of the compiled module; else -1 */
+    unsigned generation; /* steep_sandbox_generation() when started */
+};
+
+/* Changes with every steep_sandbox_configure() and with the audit mode
+ * (test builds): a pre-started runner serves only the configuration it
+ * was started under. */
+unsigned steep_sandbox_generation(void);
+/* Starts the runner and sends PREPARE; the caller reads READY (or the
+ * runner's end) from *channel and owns pid (kill and reap). */
+int steep_sandbox_prestart(const struct steep_sandbox_prestart *prestart, pid_t *pid, int *channel);
+/* steep_sandbox_run() in a ready pre-started runner of the task's executor,
+ * started with the same limits; the task's files go over the channel
+ * (channel is consumed, the runner reaped). Returns 1, nothing of the
+ * task sent, when the runner was already gone (it is reaped; the caller
+ * starts the task the ordinary way). */
+int steep_sandbox_run_prestarted(const struct steep_sandbox_task *task, pid_t pid, int channel,
+                                 struct steep_sandbox_result *result);
+
 /* "steep-task-runner" next to the running executable. */
 int steep_sandbox_default_runner(char *path, size_t size);
 /* The runner called name next to the running executable. */

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "file_agent.h"
 #include "python/node/python_zygote.h"
+#include "runner_pool.h"
 #include "work_dir.h"
 
 #define MAX_NAME 200
@@ -376,6 +377,39 @@ static void take_log(struct steep_sandbox_result *result, struct steep_task_outc
     result->n_log = 0;
 }
 
+/* In a pre-started runner of the task's kind when the pool has one ready
+ * (runner_pool.h), else in a runner started for it. A wasm runner must
+ * have loaded the task's own module before it confined itself: the pool's
+ * runners are made for the module of the last wasm task, so the module is
+ * not sent again, and a task of another module starts its own runner and
+ * points the pool at its module. */
+static int run_sandboxed(const struct steep_task_environment *environment,
+                         struct steep_sandbox_task *sandbox,
+                         const struct steep_sandbox_spawner *spawner, struct workspace *space,
+                         struct steep_sandbox_result *result)
+{
+    struct steep_runner_request *request = sandbox->request;
+    bool wasm = strcmp(request->executor, "wamr") == 0;
+    size_t files = request->n_inputs + request->n_outputs + request->n_resources;
+    pid_t pid;
+    int channel;
+    if (environment->pool && files <= STEEP_RUNNER_POOL_MAX_FILES &&
+        steep_runner_pool_take(environment->pool, request->executor, wasm ? space->module_fd : -1,
+                               &sandbox->limits, &pid, &channel) == 1) {
+        size_t n_resources = request->n_resources;
+        if (wasm)
+            request->n_resources = 0; /* loaded already */
+        int rc = steep_sandbox_run_prestarted(sandbox, pid, channel, result);
+        request->n_resources = n_resources;
+        if (rc != 1)
+            return rc;
+        log_warn("pre-started runner %d was gone; starting one for the task", (int)pid);
+    }
+    if (wasm)
+        steep_runner_pool_use_module(environment->pool, space->module_fd);
+    return steep_sandbox_run_spawned(sandbox, spawner, result);
+}
+
 static int execute(const struct steep_task_environment *environment,
                    const struct steep_staged_task *task, struct steep_sandbox_control *control,
                    struct workspace *space, struct steep_task_outcome *outcome)
@@ -399,7 +433,7 @@ static int execute(const struct steep_task_environment *environment,
         rc = steep_error_set("function not available: (%s, %s)", task->executor_type,
                              task->executor);
     if (rc == 0)
-        rc = steep_sandbox_run_spawned(&sandbox, is_python ? &python : NULL, &result);
+        rc = run_sandboxed(environment, &sandbox, is_python ? &python : NULL, space, &result);
     for (size_t i = 0; i < request.n_inputs; i++)
         OPENSSL_cleanse(request.inputs[i].key, 16);
     for (size_t i = 0; i < request.n_outputs; i++)

@@ -23,6 +23,7 @@
 #include "wamr/wamr.h"
 
 struct steep_python_zygote;
+struct steep_runner_pool;
 
 struct steep_task_environment {
     const char *runner_path;
@@ -45,6 +46,9 @@ struct steep_task_environment {
     const char *face_model;
     /* The WebAssembly executor (cache directory, memory cap, ...). */
     struct steep_wamr_config wamr;
+    /* Pre-started runners (runner_pool.h; [execution] runner_pool); NULL:
+     * every task starts its own runner. */
+    struct steep_runner_pool *pool;
 };
 
 struct steep_task_tag {

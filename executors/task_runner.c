@@ -6,7 +6,9 @@
  * the descriptors after it. It reads its request, enters the sandbox as
  * the sandbox user, forks the worker and supervises it; the worker confines
  * itself, runs the function and reports the outcome as frames
- * (runner_protocol.h). See runner_confine.c for the whole chain. It never
+ * (runner_protocol.h). See runner_confine.c for the whole chain, also for
+ * a pre-started runner (runner_pool.h), which gets the same chain before
+ * it waits for its one task. It never
  * opens a path after confinement and holds only the staged keys of its own
  * task.
  */
@@ -58,43 +60,33 @@ static int run(const struct steep_runner_request *request)
     return rc;
 }
 
+/* Before the sandbox: libraries primed, a wasm module loaded (while the
+ * runner may still map executable pages; none of it runs before the
+ * worker is confined). */
+static int prepare(struct steep_runner_request *request)
+{
+    GUARD(steep_runner_prime());
+    return steep_executor_load(request);
+}
+
 int main(int argc, char **argv)
 {
-    struct steep_buf frame = STEEP_BUF_INIT;
     struct steep_runner_request request;
     struct steep_runner_options options;
-    uint8_t type;
 
     steep_log_init("task-runner");
     if (steep_runner_options_parse(argc, argv, &options) < 0) {
         fail(steep_error_get());
         return 2;
     }
-    steep_buf_wipe(&frame);
-    /* The node is trusted; its request is bounded by the largest limit. */
-    if (steep_runner_frame_read(CHANNEL_FD, steep_runner_max_frame(STEEP_RUNNER_MAX_MESSAGE), &type,
-                                &frame) != 1 ||
-        type != STEEP_RUNNER_REQUEST) {
-        log_error("task runner: no request from the node");
+    int rc = steep_runner_start(CHANNEL_FD, &options, prepare, &request);
+    if (rc == -2)
         return 2;
-    }
-    if (steep_runner_request_decode(frame.data, frame.len, &request) < 0) {
-        log_error("task runner: %s", steep_error_get());
-        return 2;
-    }
-    steep_buf_free(&frame);
-    /* The executor's code (a compiled WebAssembly module) is loaded while
-     * the runner may still map executable pages; none of it runs before the
-     * worker is confined. */
-    if (steep_runner_prime() < 0 || steep_executor_load(&request) < 0 ||
-        steep_runner_enter(request.jail_dir, CHANNEL_FD, &options) < 0 ||
-        steep_runner_supervise(CHANNEL_FD) < 0 ||
-        steep_runner_confine(&request, CHANNEL_FD,
-                             steep_runner_request_highest_fd(&request, CHANNEL_FD), &options) < 0) {
+    if (rc < 0) {
         fail(steep_error_get());
         _exit(2);
     }
-    int rc = run(&request);
+    rc = run(&request);
     steep_runner_request_free(&request);
     /* _exit: no atexit work that could need a refused syscall. */
     _exit(rc < 0 ? 2 : 0);

@@ -152,22 +152,19 @@ static int run(const json_t *args, struct steep_fn_io *io, struct steep_buf *sum
     struct steep_face_model model = {0};
     struct steep_face_image image = {0};
     struct steep_face_list faces = {0};
-    int rc = read_image(args, &jpeg);
-    if (rc == 0)
-        rc = read_params(args, &params);
-    if (rc == 0)
-        rc = steep_face_decode_jpeg(jpeg.data, jpeg.len, MAX_PIXELS, &image);
-    steep_buf_free(&jpeg);
-    if (rc == 0)
-        rc = read_model(io, &model_bytes);
-    if (rc == 0)
-        rc = steep_face_model_parse(model_bytes.data, model_bytes.len, &model);
+    int rc = 0;
+    GUARD_GOTO(read_image(args, &jpeg), out);
+    GUARD_GOTO(read_params(args, &params), out);
+    GUARD_GOTO(steep_face_decode_jpeg(jpeg.data, jpeg.len, MAX_PIXELS, &image), out);
+    steep_buf_free(&jpeg); /* the pixels are kept, not the file */
+    GUARD_GOTO(read_model(io, &model_bytes), out);
+    GUARD_GOTO(steep_face_model_parse(model_bytes.data, model_bytes.len, &model), out);
     steep_buf_free(&model_bytes);
-    if (rc == 0)
-        rc = steep_face_detect(&model, &params, &image, &faces);
-    if (rc == 0) {
-        rc = format_faces(&faces, summary);
-    }
+    GUARD_GOTO(steep_face_detect(&model, &params, &image, &faces), out);
+    rc = format_faces(&faces, summary);
+out:
+    steep_buf_free(&jpeg);
+    steep_buf_free(&model_bytes);
     steep_face_list_free(&faces);
     steep_face_image_free(&image);
     steep_face_model_free(&model);

@@ -101,19 +101,19 @@ static int nms(struct steep_face_list *boxes, struct steep_face_list *out, float
     free(tmp);
     struct steep_face *b = boxes->items;
     int rc = 0;
-    for (size_t select = 0; rc == 0;) {
+    for (size_t select = 0;;) {
         while (select < n && merged[select])
             select++;
         if (select == n)
             break;
-        rc = push(out, &b[select]);
+        GUARD_GOTO(push(out, &b[select]), done);
         merged[select] = 1;
         double score = b[select].score;
         float area1 = (float)(b[select].width * b[select].height);
         int32_t x1 = b[select].x, y1 = b[select].y;
         int32_t x2 = x1 + (int32_t)b[select].width - 1, y2 = y1 + (int32_t)b[select].height - 1;
         select++;
-        for (size_t i = select; rc == 0 && i < n; i++) {
+        for (size_t i = select; i < n; i++) {
             if (merged[i])
                 continue;
             int32_t x = x1 > b[i].x ? x1 : b[i].x;
@@ -132,9 +132,9 @@ static int nms(struct steep_face_list *boxes, struct steep_face_list *out, float
                 score += b[i].score;
             }
         }
-        if (rc == 0)
-            out->items[out->count - 1].score = score;
+        out->items[out->count - 1].score = score;
     }
+done:
     free(merged);
     return rc;
 }
@@ -301,34 +301,34 @@ static int run_funnel(struct detector *d)
     size_t *sources = calloc(first, sizeof *sources);
     ENSURE(sources, "out of memory");
     int rc = 0;
-    for (size_t h = 1; rc == 0 && h < model->hierarchy_count; h++) {
+    for (size_t h = 1; h < model->hierarchy_count; h++) {
         size_t size = model->hierarchy_sizes[h];
-        for (size_t g = 0; rc == 0 && g < size; g++, group++) {
+        for (size_t g = 0; g < size; g++, group++) {
             const struct steep_face_group *grp = &model->groups[group];
             size_t r = (size_t)grp->sources[0];
             sources[g] = r;
             struct steep_face_list *boxes = &d->proposals[r];
             boxes->count = 0;
-            for (size_t s = 0; rc == 0 && s < grp->source_count; s++) {
+            for (size_t s = 0; s < grp->source_count; s++) {
                 const struct steep_face_list *from = &d->proposals_nms[grp->sources[s]];
-                for (size_t i = 0; rc == 0 && i < from->count; i++)
-                    rc = push(boxes, &from->items[i]);
+                for (size_t i = 0; i < from->count; i++)
+                    GUARD_GOTO(push(boxes, &from->items[i]), out);
             }
-            for (uint32_t k = 0; rc == 0 && k < grp->stages; k++, classifier++) {
-                rc = run_stage(d, &model->classifiers[classifier].mlp, boxes);
-                if (rc == 0 && k + 1 < grp->stages)
-                    rc = nms(boxes, &d->proposals_nms[r], 0.8f);
-                else if (rc == 0 && h + 1 == model->hierarchy_count)
-                    rc = nms(boxes, &d->proposals_nms[r], 0.3f);
+            for (uint32_t k = 0; k < grp->stages; k++, classifier++) {
+                GUARD_GOTO(run_stage(d, &model->classifiers[classifier].mlp, boxes), out);
+                if (k + 1 < grp->stages)
+                    GUARD_GOTO(nms(boxes, &d->proposals_nms[r], 0.8f), out);
+                else if (h + 1 == model->hierarchy_count)
+                    GUARD_GOTO(nms(boxes, &d->proposals_nms[r], 0.3f), out);
                 else
                     continue;
-                if (rc == 0)
-                    rc = copy_list(boxes, &d->proposals_nms[r]);
+                GUARD_GOTO(copy_list(boxes, &d->proposals_nms[r]), out);
             }
         }
-        for (size_t j = 0; rc == 0 && j < size; j++)
-            rc = copy_list(&d->proposals_nms[j], &d->proposals[sources[j]]);
+        for (size_t j = 0; j < size; j++)
+            GUARD_GOTO(copy_list(&d->proposals_nms[j], &d->proposals[sources[j]]), out);
     }
+out:
     free(sources);
     return rc;
 }

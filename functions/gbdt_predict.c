@@ -207,33 +207,33 @@ static int run(struct steep_fn_io *io, const struct model *m, float *features, u
         return -1;
     struct steep_line_reader *lr = malloc(sizeof(*lr));
     struct steep_writer *w = lr ? steep_fn_create_output(io, "result_file") : NULL;
-    int rc = w ? 0 : (lr ? -1 : steep_error_set("out of memory"));
-    if (rc == 0) {
-        steep_line_reader_init(lr, r);
-        const char *line;
-        size_t len;
-        int got;
-        struct steep_buf out = STEEP_BUF_INIT;
-        while (rc == 0 && (got = steep_line_next(lr, &line, &len)) == 1) {
-            size_t count = 0;
-            float value = 0.0f;
-            steep_buf_reset(&out);
-            rc = parse_line(line, len, features, &count);
-            if (rc == 0)
-                rc = predict(m, features, count, &value);
-            if (rc < 0)
-                rc = steep_line_error(lr, "data_file");
-            if (rc == 0)
-                rc = steep_buf_printf(&out, "%.10f\n", (double)value);
-            if (rc == 0)
-                rc = steep_writer_write_all(w, out.data, out.len);
-            (*lines)++;
+    struct steep_buf text = STEEP_BUF_INIT;
+    bool reading = false;
+    const char *line;
+    size_t len;
+    int rc = 0, got;
+    ENSURE_GOTO(lr, out, "out of memory");
+    GUARD_GOTO(w ? 0 : -1, out);
+    steep_line_reader_init(lr, r);
+    reading = true;
+    while ((got = steep_line_next(lr, &line, &len)) == 1) {
+        size_t count = 0;
+        float value = 0.0f;
+        steep_buf_reset(&text);
+        (*lines)++;
+        if (parse_line(line, len, features, &count) < 0 ||
+            predict(m, features, count, &value) < 0) {
+            rc = steep_line_error(lr, "data_file");
+            goto out;
         }
-        if (rc == 0 && got < 0)
-            rc = -1;
-        steep_buf_free(&out);
-        steep_line_reader_free(lr);
+        GUARD_GOTO(steep_buf_printf(&text, "%.10f\n", (double)value), out);
+        GUARD_GOTO(steep_writer_write_all(w, text.data, text.len), out);
     }
+    GUARD_GOTO(got, out);
+out:
+    steep_buf_free(&text);
+    if (reading)
+        steep_line_reader_free(lr);
     rc = steep_fn_close_output(w, rc);
     free(lr);
     steep_reader_close(r);
@@ -245,14 +245,15 @@ STEEP_FN(steep_fn_gbdt_predict)
     json_t *json;
     GUARD(steep_model_load(io, "model_file", &json));
     struct model m = {0};
-    int rc = parse_model(json, &m);
-    json_decref(json);
-    float *features = rc == 0 ? malloc(MAX_FEATURES * sizeof(float)) : NULL;
-    if (rc == 0 && !features)
-        rc = steep_error_set("out of memory");
+    float *features = NULL;
     uint64_t lines = 0;
-    if (rc == 0)
-        rc = run(io, &m, features, &lines);
+    int rc = 0;
+    GUARD_GOTO(parse_model(json, &m), out);
+    features = malloc(MAX_FEATURES * sizeof(float));
+    ENSURE_GOTO(features, out, "out of memory");
+    rc = run(io, &m, features, &lines);
+out:
+    json_decref(json);
     free(features);
     model_free(&m);
     GUARD(rc);

@@ -286,8 +286,7 @@ static int fit_node(struct trainer *t, struct tree *tree, size_t node, uint64_t 
     size_t *left = malloc((count + 1) * sizeof(*left));
     size_t *right = malloc((count + 1) * sizeof(*right));
     size_t n_left = 0, n_right = 0, n_unknown = 0;
-    int rc = left && right ? 0 : steep_error_set("out of memory");
-    if (rc == 0 && found) {
+    if (found && left && right) {
         for (size_t i = 0; i < chosen_n; i++) {
             if (chosen[i].value == UNKNOWN)
                 n_unknown++;
@@ -299,24 +298,24 @@ static int fit_node(struct trainer *t, struct tree *tree, size_t node, uint64_t 
         found = (n_left == 0) + (n_right == 0) + (n_unknown == 0) < 2;
     }
     free(chosen);
-    if (rc == 0 && !found) {
+    int rc = 0;
+    ENSURE_GOTO(left && right, out, "out of memory");
+    if (!found) {
         tree->nodes[node].is_leaf = true;
         for (size_t i = 0; i < count; i++)
             t->preds[members[i]] = pred;
-    } else if (rc == 0) {
-        tree->nodes[node].feature_index = best_feature;
-        tree->nodes[node].feature_value = best_value;
-        size_t child;
-        rc = add_node(tree, &child);
-        if (rc == 0) {
-            tree->nodes[node].left = child;
-            rc = fit_node(t, tree, child, depth + 1, left, n_left);
-        }
-        if (rc == 0 && (rc = add_node(tree, &child)) == 0) {
-            tree->nodes[node].right = child;
-            rc = fit_node(t, tree, child, depth + 1, right, n_right);
-        }
+        goto out;
     }
+    tree->nodes[node].feature_index = best_feature;
+    tree->nodes[node].feature_value = best_value;
+    size_t child;
+    GUARD_GOTO(add_node(tree, &child), out);
+    tree->nodes[node].left = child;
+    GUARD_GOTO(fit_node(t, tree, child, depth + 1, left, n_left), out);
+    GUARD_GOTO(add_node(tree, &child), out);
+    tree->nodes[node].right = child;
+    rc = fit_node(t, tree, child, depth + 1, right, n_right);
+out:
     free(left);
     free(right);
     return rc;
@@ -446,34 +445,26 @@ static int parse_config(const char *args_json, struct config *c)
     GUARD(steep_args_parse(args_json, &args));
     double shrinkage;
     const char *loss = NULL;
-    int rc = steep_args_uint(args, "feature_size", UINT64_MAX, &c->feature_size);
-    if (rc == 0)
-        rc = steep_args_uint(args, "max_depth", UINT32_MAX, &c->max_depth);
-    if (rc == 0)
-        rc = steep_args_uint(args, "iterations", UINT64_MAX, &c->iterations);
-    if (rc == 0)
-        rc = steep_args_f64(args, "shrinkage", &shrinkage);
-    if (rc == 0)
-        rc = steep_args_f64(args, "feature_sample_ratio", &c->feature_ratio);
-    if (rc == 0)
-        rc = steep_args_f64(args, "data_sample_ratio", &c->data_ratio);
-    if (rc == 0)
-        rc = steep_args_uint(args, "min_leaf_size", UINT64_MAX, &c->min_leaf_size);
-    if (rc == 0)
-        rc = steep_args_string(args, "loss", &loss);
-    if (rc == 0)
-        rc = steep_args_uint(args, "training_optimization_level", UINT8_MAX, &c->level);
-    if (rc == 0) {
-        c->shrinkage = (float)shrinkage;
-        if (strcmp(loss, "LAD") == 0)
-            c->loss = LOSS_LAD, c->loss_name = "LAD";
-        else if (strcmp(loss, "SquaredError") == 0)
-            c->loss = LOSS_SQUARED, c->loss_name = "SquaredError";
-        else if (strcmp(loss, "LogLikelyhood") == 0)
-            c->loss = LOSS_LOG, c->loss_name = "LogLikelyhood";
-        else
-            rc = steep_error_set("unsupported loss %s (LAD, SquaredError, LogLikelyhood)", loss);
-    }
+    int rc = 0;
+    GUARD_GOTO(steep_args_uint(args, "feature_size", UINT64_MAX, &c->feature_size), out);
+    GUARD_GOTO(steep_args_uint(args, "max_depth", UINT32_MAX, &c->max_depth), out);
+    GUARD_GOTO(steep_args_uint(args, "iterations", UINT64_MAX, &c->iterations), out);
+    GUARD_GOTO(steep_args_f64(args, "shrinkage", &shrinkage), out);
+    GUARD_GOTO(steep_args_f64(args, "feature_sample_ratio", &c->feature_ratio), out);
+    GUARD_GOTO(steep_args_f64(args, "data_sample_ratio", &c->data_ratio), out);
+    GUARD_GOTO(steep_args_uint(args, "min_leaf_size", UINT64_MAX, &c->min_leaf_size), out);
+    GUARD_GOTO(steep_args_string(args, "loss", &loss), out);
+    GUARD_GOTO(steep_args_uint(args, "training_optimization_level", UINT8_MAX, &c->level), out);
+    c->shrinkage = (float)shrinkage;
+    if (strcmp(loss, "LAD") == 0)
+        c->loss = LOSS_LAD, c->loss_name = "LAD";
+    else if (strcmp(loss, "SquaredError") == 0)
+        c->loss = LOSS_SQUARED, c->loss_name = "SquaredError";
+    else if (strcmp(loss, "LogLikelyhood") == 0)
+        c->loss = LOSS_LOG, c->loss_name = "LogLikelyhood";
+    else
+        rc = steep_error_set("unsupported loss %s (LAD, SquaredError, LogLikelyhood)", loss);
+out:
     json_decref(args);
     GUARD(rc);
     ENSURE(c->feature_size >= 1 && c->feature_size <= MAX_FEATURES, "feature_size must be 1..%d",
@@ -492,29 +483,28 @@ static int read_rows(struct steep_fn_io *io, struct trainer *t, struct steep_buf
         return -1;
     struct steep_line_reader *lr = malloc(sizeof(*lr));
     float *row = malloc((t->features + 1) * sizeof(float));
-    int rc = lr && row ? 0 : steep_error_set("out of memory");
-    if (rc == 0) {
-        steep_line_reader_init(lr, r);
-        const char *line;
-        size_t len;
-        int got;
-        while (rc == 0 && (got = steep_line_next(lr, &line, &len)) == 1) {
-            rc = steep_parse_row_f32(line, len, row, t->features + 1);
-            if (rc < 0)
-                rc = steep_line_error(lr, "training_data");
-            if (rc == 0 && (t->rows + 1) * (t->features + 1) > MAX_CELLS)
-                rc = steep_error_set("training data larger than %u values", MAX_CELLS);
-            if (rc == 0)
-                rc = steep_buf_append(x, row, t->features * sizeof(float));
-            if (rc == 0)
-                rc = steep_buf_append(labels, &row[t->features], sizeof(float));
-            if (rc == 0)
-                t->rows++;
+    bool reading = false;
+    const char *line;
+    size_t len;
+    int rc = 0, got;
+    ENSURE_GOTO(lr && row, out, "out of memory");
+    steep_line_reader_init(lr, r);
+    reading = true;
+    while ((got = steep_line_next(lr, &line, &len)) == 1) {
+        if (steep_parse_row_f32(line, len, row, t->features + 1) < 0) {
+            rc = steep_line_error(lr, "training_data");
+            goto out;
         }
-        if (rc == 0 && got < 0)
-            rc = -1;
-        steep_line_reader_free(lr);
+        ENSURE_GOTO((t->rows + 1) * (t->features + 1) <= MAX_CELLS, out,
+                    "training data larger than %u values", MAX_CELLS);
+        GUARD_GOTO(steep_buf_append(x, row, t->features * sizeof(float)), out);
+        GUARD_GOTO(steep_buf_append(labels, &row[t->features], sizeof(float)), out);
+        t->rows++;
     }
+    GUARD_GOTO(got, out);
+out:
+    if (reading)
+        steep_line_reader_free(lr);
     free(lr);
     free(row);
     steep_reader_close(r);
@@ -590,14 +580,15 @@ static int boost(struct trainer *t, struct tree *trees, float *bias)
     size_t n = t->rows ? t->rows : 1;
     float *predicted = malloc(n * sizeof(float));
     size_t *samples = malloc(n * sizeof(size_t));
-    int rc = predicted && samples ? 0 : steep_error_set("out of memory");
+    int rc = 0;
+    ENSURE_GOTO(predicted && samples, out, "out of memory");
     size_t subset =
         t->conf->data_ratio < 1.0 ? scaled_count(t->conf->data_ratio, t->rows) : t->rows;
     if (subset > t->rows)
         subset = t->rows;
-    for (size_t i = 0; rc == 0 && i < t->rows; i++)
+    for (size_t i = 0; i < t->rows; i++)
         predicted[i] = *bias;
-    for (uint64_t it = 0; rc == 0 && it < t->conf->iterations; it++) {
+    for (uint64_t it = 0; it < t->conf->iterations; it++) {
         for (size_t i = 0; i < t->rows; i++)
             samples[i] = i;
         if (subset < t->rows) {
@@ -607,10 +598,9 @@ static int boost(struct trainer *t, struct tree *trees, float *bias)
         }
         set_targets(t, predicted);
         size_t root;
-        rc = add_node(&trees[it], &root);
-        if (rc == 0)
-            rc = fit_node(t, &trees[it], root, 0, samples, subset);
-        for (size_t k = 0; rc == 0 && k < t->rows; k++) {
+        GUARD_GOTO(add_node(&trees[it], &root), out);
+        GUARD_GOTO(fit_node(t, &trees[it], root, 0, samples, subset), out);
+        for (size_t k = 0; k < t->rows; k++) {
             size_t i = samples[k];
             float value =
                 k < subset ? t->preds[i] : tree_predict(&trees[it], t->x + i * t->features);
@@ -618,6 +608,7 @@ static int boost(struct trainer *t, struct tree *trees, float *bias)
             predicted[i] = predicted[i] + step;
         }
     }
+out:
     free(predicted);
     free(samples);
     return rc;
@@ -628,31 +619,28 @@ STEEP_FN(steep_fn_gbdt_train)
     struct config conf;
     GUARD(parse_config(args_json, &conf));
     struct trainer t = {.conf = &conf, .features = (size_t)conf.feature_size};
-    struct steep_buf x = STEEP_BUF_INIT, labels = STEEP_BUF_INIT, out = STEEP_BUF_INIT;
+    struct steep_buf x = STEEP_BUF_INIT, labels = STEEP_BUF_INIT, model = STEEP_BUF_INIT;
     struct tree *trees = calloc(conf.iterations ? conf.iterations : 1, sizeof(*trees));
-    int rc = trees ? read_rows(io, &t, &x, &labels) : steep_error_set("out of memory");
-    if (rc == 0 && t.rows == 0)
-        rc = steep_error_set("training_data is empty: no rows to train on");
     float bias = 0.0f;
-    if (rc == 0) {
-        t.x = (float *)x.data;
-        t.label = (float *)labels.data;
-        rc = boost(&t, trees, &bias);
-    }
-    if (rc == 0)
-        rc = serialize(&out, &conf, trees, bias);
-    if (rc == 0) {
-        struct steep_writer *w = steep_fn_create_output(io, "trained_model");
-        rc = w ? steep_fn_close_output(w, steep_writer_write_all(w, out.data, out.len)) : -1;
-    }
-    if (rc == 0)
-        rc = steep_buf_printf(summary, "Trained %zu lines of data.", t.rows);
+    int rc = 0;
+    ENSURE_GOTO(trees, out, "out of memory");
+    GUARD_GOTO(read_rows(io, &t, &x, &labels), out);
+    ENSURE_GOTO(t.rows > 0, out, "training_data is empty: no rows to train on");
+    t.x = (float *)x.data;
+    t.label = (float *)labels.data;
+    GUARD_GOTO(boost(&t, trees, &bias), out);
+    GUARD_GOTO(serialize(&model, &conf, trees, bias), out);
+    struct steep_writer *w = steep_fn_create_output(io, "trained_model");
+    GUARD_GOTO(w ? steep_fn_close_output(w, steep_writer_write_all(w, model.data, model.len)) : -1,
+               out);
+    rc = steep_buf_printf(summary, "Trained %zu lines of data.", t.rows);
+out:
     release(&t);
     for (uint64_t i = 0; trees && i < conf.iterations; i++)
         free(trees[i].nodes);
     free(trees);
     steep_buf_free(&x);
     steep_buf_free(&labels);
-    steep_buf_free(&out);
+    steep_buf_free(&model);
     return rc;
 }

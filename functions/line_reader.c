@@ -2,6 +2,7 @@
 #include "functions/line_reader.h"
 
 #include "core/error.h"
+#include "core/text.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -82,44 +83,11 @@ int steep_line_next(struct steep_line_reader *lr, const char **line, size_t *len
     return 1;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_sequence(const uint8_t *s, size_t left)
-{
-    uint8_t c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    uint32_t min;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-        n = 2, min = 0x80, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-        n = 3, min = 0x800, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-        n = 4, min = 0x10000, cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n > left)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
 int steep_utf8_check(const uint8_t *s, size_t len)
 {
-    for (size_t i = 0; i < len;) {
-        size_t n = utf8_sequence(s + i, len - i);
-        if (n == 0)
-            return steep_error_set("invalid utf-8 sequence of 1 bytes from index %zu", i);
-        i += n;
-    }
+    struct steep_cursor c = steep_cursor_make(s, len);
+    if (steep_cursor_check_utf8(&c) < 0)
+        return steep_error_set("invalid utf-8 sequence of 1 bytes from index %zu", c.pos);
     return 0;
 }
 

@@ -25,21 +25,25 @@ static int load_parameters(struct steep_fn_io *io, double **params, size_t *coun
     GUARD(steep_model_load(io, "model_file", &model));
     json_t *p = json_object_get(model, "parameters");
     int rc = 0;
-    if (json_is_null(p) && json_object_get(model, "alpha"))
-        rc = steep_error_set("Model parameter is None");
-    else if (!json_is_array(p) || !json_is_number(json_object_get(model, "alpha")) ||
-             !json_is_integer(json_object_get(model, "iters")) || json_array_size(p) == 0)
-        rc = steep_error_set("invalid model: expected {\"alpha\", \"iters\", \"parameters\"}");
-    size_t n = rc == 0 ? json_array_size(p) : 0;
-    *params = rc == 0 ? calloc(n, sizeof(double)) : NULL;
-    if (rc == 0 && !*params)
-        rc = steep_error_set("out of memory");
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    size_t n = 0;
+    *params = NULL;
+    ENSURE_GOTO(!(json_is_null(p) && json_object_get(model, "alpha")), out,
+                "Model parameter is None");
+    ENSURE_GOTO(json_is_array(p) && json_is_number(json_object_get(model, "alpha")) &&
+                    json_is_integer(json_object_get(model, "iters")) && json_array_size(p) > 0,
+                out, "invalid model: expected {\"alpha\", \"iters\", \"parameters\"}");
+    n = json_array_size(p);
+    *params = calloc(n, sizeof(double));
+    ENSURE_GOTO(*params, out, "out of memory");
+    for (size_t i = 0; i < n; i++) {
         json_t *v = json_array_get(p, i);
-        if (!json_is_number(v))
-            rc = steep_error_set("invalid model: parameter %zu is not a number", i);
-        else
-            (*params)[i] = json_number_value(v);
+        ENSURE_GOTO(json_is_number(v), out, "invalid model: parameter %zu is not a number", i);
+        (*params)[i] = json_number_value(v);
+    }
+out:
+    if (rc < 0) {
+        free(*params); /* the caller only frees what it gets on success */
+        *params = NULL;
     }
     *count = n;
     json_decref(model);
@@ -86,35 +90,35 @@ STEEP_FN(steep_fn_logistic_regression_predict)
     struct steep_reader *r = buffer ? steep_fn_open_input(io, "data_file") : NULL;
     struct steep_line_reader *lr = r ? malloc(sizeof(*lr)) : NULL;
     struct steep_writer *w = lr ? steep_fn_create_output(io, "result_file") : NULL;
-    int rc = w ? 0 : -1;
-    if (!buffer || (r && !lr))
-        rc = steep_error_set("out of memory");
-    struct steep_buf out = STEEP_BUF_INIT;
+    struct steep_buf text = STEEP_BUF_INIT;
     uint64_t lines = 0;
-    if (rc == 0) {
-        steep_line_reader_init(lr, r);
-        const char *line;
-        size_t len;
-        int got;
-        while (rc == 0 && (got = steep_line_next(lr, &line, &len)) == 1) {
-            steep_buf_reset(&out);
-            rc = predict_line(line, len, params, features, buffer + 1, &out);
-            if (rc < 0)
-                rc = steep_line_error(lr, "data_file");
-            if (rc == 0)
-                rc = steep_writer_write_all(w, out.data, out.len);
-            lines++;
+    bool reading = false;
+    const char *line;
+    size_t len;
+    int rc = 0, got;
+    ENSURE_GOTO(buffer && !(r && !lr), out, "out of memory");
+    GUARD_GOTO(w ? 0 : -1, out);
+    steep_line_reader_init(lr, r);
+    reading = true;
+    while ((got = steep_line_next(lr, &line, &len)) == 1) {
+        steep_buf_reset(&text);
+        lines++;
+        if (predict_line(line, len, params, features, buffer + 1, &text) < 0) {
+            rc = steep_line_error(lr, "data_file");
+            goto out;
         }
-        if (rc == 0 && got < 0)
-            rc = -1;
-        steep_line_reader_free(lr);
+        GUARD_GOTO(steep_writer_write_all(w, text.data, text.len), out);
     }
+    GUARD_GOTO(got, out);
+out:
+    if (reading)
+        steep_line_reader_free(lr);
     rc = steep_fn_close_output(w, rc);
     steep_reader_close(r);
     free(lr);
     free(buffer);
     free(params);
-    steep_buf_free(&out);
+    steep_buf_free(&text);
     GUARD(rc);
     return steep_buf_printf(summary, "Predicted %llu lines of data.", (unsigned long long)lines);
 }

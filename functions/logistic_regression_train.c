@@ -35,31 +35,30 @@ static int read_rows(struct steep_fn_io *io, size_t features, struct steep_buf *
         return -1;
     struct steep_line_reader *lr = malloc(sizeof(*lr));
     double *row = malloc((features + 2) * sizeof(double));
-    int rc = lr && row ? 0 : steep_error_set("out of memory");
+    bool reading = false;
+    const char *line;
+    size_t len;
+    int rc = 0, got;
     *rows = 0;
-    if (rc == 0) {
-        steep_line_reader_init(lr, r);
-        const char *line;
-        size_t len;
-        int got;
-        while (rc == 0 && (got = steep_line_next(lr, &line, &len)) == 1) {
-            row[0] = 1.0; /* the intercept's column */
-            rc = steep_parse_row_f64(line, len, row + 1, features + 1);
-            if (rc < 0)
-                rc = steep_line_error(lr, "training_data");
-            if (rc == 0 && (*rows + 1) * (features + 1) > MAX_CELLS)
-                rc = steep_error_set("training data larger than %u values", MAX_CELLS);
-            if (rc == 0)
-                rc = steep_buf_append(full, row, (features + 1) * sizeof(double));
-            if (rc == 0)
-                rc = steep_buf_append(targets, &row[1 + features], sizeof(double));
-            if (rc == 0)
-                (*rows)++;
+    ENSURE_GOTO(lr && row, out, "out of memory");
+    steep_line_reader_init(lr, r);
+    reading = true;
+    while ((got = steep_line_next(lr, &line, &len)) == 1) {
+        row[0] = 1.0; /* the intercept's column */
+        if (steep_parse_row_f64(line, len, row + 1, features + 1) < 0) {
+            rc = steep_line_error(lr, "training_data");
+            goto out;
         }
-        if (rc == 0 && got < 0)
-            rc = -1;
-        steep_line_reader_free(lr);
+        ENSURE_GOTO((*rows + 1) * (features + 1) <= MAX_CELLS, out,
+                    "training data larger than %u values", MAX_CELLS);
+        GUARD_GOTO(steep_buf_append(full, row, (features + 1) * sizeof(double)), out);
+        GUARD_GOTO(steep_buf_append(targets, &row[1 + features], sizeof(double)), out);
+        (*rows)++;
     }
+    GUARD_GOTO(got, out);
+out:
+    if (reading)
+        steep_line_reader_free(lr);
     free(lr);
     free(row);
     steep_reader_close(r);
@@ -80,14 +79,15 @@ static int train(const double *full, const double *targets, size_t rows, size_t 
     double *outputs = malloc((rows ? rows : 1) * sizeof(double));
     double *column = malloc((rows ? rows : 1) * sizeof(double));
     double *transposed = malloc((rows && cols ? rows * cols : 1) * sizeof(double));
-    int rc = outputs && column && transposed ? 0 : steep_error_set("out of memory");
-    for (size_t j = 0; rc == 0 && j < cols; j++)
+    int rc = 0;
+    ENSURE_GOTO(outputs && column && transposed, out, "out of memory");
+    for (size_t j = 0; j < cols; j++)
         for (size_t i = 0; i < rows; i++)
             transposed[j * rows + i] = full[i * cols + j];
     for (size_t j = 0; j < cols; j++)
         params[j] = 0.5;
     double start_cost = 0.0;
-    for (uint64_t it = 0; rc == 0 && it < iters; it++) {
+    for (uint64_t it = 0; it < iters; it++) {
         for (size_t i = 0; i < rows; i++)
             outputs[i] = 1.0 / (1.0 + exp(-steep_fn_dot(full + i * cols, params, cols)));
         double cost = cross_entropy(outputs, targets, rows);
@@ -101,6 +101,7 @@ static int train(const double *full, const double *targets, size_t rows, size_t 
         }
         start_cost = cost;
     }
+out:
     free(outputs);
     free(column);
     free(transposed);
@@ -113,48 +114,43 @@ STEEP_FN(steep_fn_logistic_regression_train)
     GUARD(steep_args_parse(args_json, &args));
     double alpha;
     uint64_t iters, features;
-    int rc = steep_args_f64(args, "alg_alpha", &alpha);
-    if (rc == 0)
-        rc = steep_args_uint(args, "alg_iters", UINT64_MAX, &iters);
-    if (rc == 0)
-        rc = steep_args_uint(args, "feature_size", UINT64_MAX, &features);
+    int rc = 0;
+    GUARD_GOTO(steep_args_f64(args, "alg_alpha", &alpha), parsed);
+    GUARD_GOTO(steep_args_uint(args, "alg_iters", UINT64_MAX, &iters), parsed);
+    GUARD_GOTO(steep_args_uint(args, "feature_size", UINT64_MAX, &features), parsed);
+parsed:
     json_decref(args);
     GUARD(rc);
     ENSURE(alpha > 0.0, "The step size (alpha) must be greater than 0.");
     ENSURE(features <= MAX_FEATURES, "feature_size larger than %d", MAX_FEATURES);
-    struct steep_buf full = STEEP_BUF_INIT, targets = STEEP_BUF_INIT, out = STEEP_BUF_INIT;
+    struct steep_buf full = STEEP_BUF_INIT, targets = STEEP_BUF_INIT, model = STEEP_BUF_INIT;
     size_t rows = 0, cols = (size_t)features + 1;
     double *params = malloc(cols * sizeof(double));
-    rc = params ? read_rows(io, (size_t)features, &full, &targets, &rows)
-                : steep_error_set("out of memory");
-    if (rc == 0 && rows == 0)
-        rc = steep_error_set("training_data is empty: no rows to train on");
-    if (rc == 0)
-        rc = train((const double *)full.data, (const double *)targets.data, rows, cols, alpha,
-                   iters, params);
-    if (rc == 0)
-        rc = steep_buf_printf(&out, "{\"alpha\":");
-    if (rc == 0)
-        rc = steep_format_f64_json(&out, alpha);
-    if (rc == 0)
-        rc = steep_buf_printf(&out, ",\"iters\":%llu,\"parameters\":[", (unsigned long long)iters);
-    for (size_t j = 0; rc == 0 && j < cols; j++) {
+    ENSURE_GOTO(params, out, "out of memory");
+    GUARD_GOTO(read_rows(io, (size_t)features, &full, &targets, &rows), out);
+    ENSURE_GOTO(rows > 0, out, "training_data is empty: no rows to train on");
+    GUARD_GOTO(train((const double *)full.data, (const double *)targets.data, rows, cols, alpha,
+                     iters, params),
+               out);
+    GUARD_GOTO(steep_buf_printf(&model, "{\"alpha\":"), out);
+    GUARD_GOTO(steep_format_f64_json(&model, alpha), out);
+    GUARD_GOTO(
+        steep_buf_printf(&model, ",\"iters\":%llu,\"parameters\":[", (unsigned long long)iters),
+        out);
+    for (size_t j = 0; j < cols; j++) {
         if (j)
-            rc = steep_buf_append_u8(&out, ',');
-        if (rc == 0)
-            rc = steep_format_f64_json(&out, params[j]);
+            GUARD_GOTO(steep_buf_append_u8(&model, ','), out);
+        GUARD_GOTO(steep_format_f64_json(&model, params[j]), out);
     }
-    if (rc == 0)
-        rc = steep_buf_printf(&out, "]}");
-    if (rc == 0) {
-        struct steep_writer *w = steep_fn_create_output(io, "model_file");
-        rc = w ? steep_fn_close_output(w, steep_writer_write_all(w, out.data, out.len)) : -1;
-    }
-    if (rc == 0)
-        rc = steep_buf_printf(summary, "Trained %zu lines of data.", rows);
+    GUARD_GOTO(steep_buf_printf(&model, "]}"), out);
+    struct steep_writer *w = steep_fn_create_output(io, "model_file");
+    GUARD_GOTO(w ? steep_fn_close_output(w, steep_writer_write_all(w, model.data, model.len)) : -1,
+               out);
+    rc = steep_buf_printf(summary, "Trained %zu lines of data.", rows);
+out:
     free(params);
     steep_buf_free(&full);
     steep_buf_free(&targets);
-    steep_buf_free(&out);
+    steep_buf_free(&model);
     return rc;
 }

@@ -23,19 +23,16 @@ int steep_model_load(struct steep_fn_io *io, const char *name, json_t **out)
             rc = steep_buf_append(&text, chunk, (size_t)n);
     }
     steep_reader_close(r);
-    if (rc == 0 && text.len == 0)
-        rc = steep_error_set("%s: empty file, expected a JSON model", name);
-    if (rc == 0) {
-        json_error_t err;
-        *out = json_loadb((const char *)text.data, text.len, 0, &err);
-        if (!*out)
-            rc = steep_error_set("%s: %s at line %d column %d", name, err.text, err.line,
-                                 err.column);
-        else if (!json_is_object(*out)) {
-            json_decref(*out);
-            rc = steep_error_set("%s: invalid model: not a JSON object", name);
-        }
+    GUARD_GOTO(rc, done);
+    ENSURE_GOTO(text.len > 0, done, "%s: empty file, expected a JSON model", name);
+    json_error_t err;
+    *out = json_loadb((const char *)text.data, text.len, 0, &err);
+    ENSURE_GOTO(*out, done, "%s: %s at line %d column %d", name, err.text, err.line, err.column);
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        rc = steep_error_set("%s: invalid model: not a JSON object", name);
     }
+done:
     steep_buf_free(&text);
     return rc;
 }

@@ -4,7 +4,7 @@
  * Teaclave panics on a nonce shorter than 12 bytes; we fail the task.
  */
 #include "functions/args.h"
-#include "functions/base64.h"
+#include "core/text.h"
 #include "functions/builtins.h"
 #include "functions/line_reader.h"
 
@@ -14,6 +14,13 @@
 
 #include <string.h>
 
+/* The Rust base64 crate's STANDARD decoding (0.13: padding optional), with its messages. */
+static int base64_arg(const char *text, struct steep_buf *out)
+{
+    struct steep_cursor c = steep_cursor_make(text, strlen(text));
+    return steep_cursor_read_base64(&c, STEEP_BASE64_PAD_OPTIONAL, out);
+}
+
 static int decrypt(const json_t *args, struct steep_buf *summary, struct steep_buf *key,
                    struct steep_buf *nonce, struct steep_buf *data)
 {
@@ -22,9 +29,9 @@ static int decrypt(const json_t *args, struct steep_buf *summary, struct steep_b
     GUARD(steep_args_string(args, "nonce", &nonce_text));
     GUARD(steep_args_string(args, "encrypted_data", &data_text));
     GUARD(steep_args_string(args, "algorithm", &algorithm));
-    GUARD(steep_base64_decode(key_text, key));
-    GUARD(steep_base64_decode(nonce_text, nonce));
-    GUARD(steep_base64_decode(data_text, data));
+    GUARD(base64_arg(key_text, key));
+    GUARD(base64_arg(nonce_text, nonce));
+    GUARD(base64_arg(data_text, data));
     size_t key_len;
     if (strcmp(algorithm, "aes128gcm") == 0)
         key_len = 16;

@@ -15,6 +15,7 @@
 #include "functions/line_reader.h"
 
 #include "core/error.h"
+#include "core/text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,33 +31,19 @@ struct side {
     size_t bit_count;
 };
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Rust hex::decode with its error messages. */
 static int hex_decode(const char *s, size_t len, struct steep_buf *out)
 {
     steep_buf_reset(out);
     ENSURE(len % 2 == 0, "Odd number of digits");
     GUARD(steep_buf_reserve(out, len / 2 + 1));
-    for (size_t i = 0; i < len; i += 2) {
-        int hi = hex_value(s[i]), lo = hex_value(s[i + 1]);
-        if (hi < 0 || lo < 0) {
-            size_t bad = hi < 0 ? i : i + 1;
-            unsigned char c = (unsigned char)s[bad];
-            if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\')
-                return steep_error_set("Invalid character '%c' at position %zu", c, bad);
-            return steep_error_set("Invalid character '\\u{%x}' at position %zu", c, bad);
-        }
-        out->data[out->len++] = (uint8_t)(hi << 4 | lo);
+    struct steep_cursor c = steep_cursor_make(s, len);
+    if (steep_cursor_read_hex_all(&c, out) < 0) {
+        size_t bad = c.pos;
+        unsigned char ch = (unsigned char)s[bad];
+        if (ch >= 0x20 && ch < 0x7f && ch != '\'' && ch != '\\')
+            return steep_error_set("Invalid character '%c' at position %zu", ch, bad);
+        return steep_error_set("Invalid character '\\u{%x}' at position %zu", ch, bad);
     }
     return 0;
 }
@@ -143,28 +130,25 @@ static int run(struct side *sides, const char *args_json, struct steep_fn_io *io
     static const char *const inputs[2] = {"input_data1", "input_data2"};
     static const char *const outputs[2] = {"output_result1", "output_result2"};
     struct steep_reader *readers[2] = {NULL, NULL};
-    int rc = 0;
-    for (int i = 0; rc == 0 && i < 2; i++)
-        if (!(readers[i] = steep_fn_open_input(io, inputs[i])))
-            rc = -1;
-    for (int i = 0; rc == 0 && i < 2; i++)
-        if (!(sides[i].out = steep_fn_create_output(io, outputs[i])))
-            rc = -1;
     json_t *args = NULL;
     const char *order = NULL;
-    if (rc == 0 && (rc = steep_args_parse(args_json, &args)) == 0)
-        rc = steep_args_string(args, "order", &order);
-    bool ascending = order && strcmp(order, "ascending") == 0;
-    if (rc == 0 && !ascending && strcmp(order, "desending") != 0)
-        rc = steep_error_set("Invalid order");
-    json_decref(args);
     uint64_t common = 0;
+    int rc = 0;
+    for (int i = 0; i < 2; i++)
+        GUARD_GOTO((readers[i] = steep_fn_open_input(io, inputs[i])) ? 0 : -1, out);
+    for (int i = 0; i < 2; i++)
+        GUARD_GOTO((sides[i].out = steep_fn_create_output(io, outputs[i])) ? 0 : -1, out);
+    GUARD_GOTO(steep_args_parse(args_json, &args), out);
+    GUARD_GOTO(steep_args_string(args, "order", &order), out);
+    bool ascending = strcmp(order, "ascending") == 0;
+    ENSURE_GOTO(ascending || strcmp(order, "desending") == 0, out, "Invalid order");
     for (int i = 0; i < 2; i++) {
         steep_line_reader_init(&sides[i].lines, readers[i]);
         sides[i].first = true;
     }
-    if (rc == 0)
-        rc = merge(&sides[0], &sides[1], ascending, &common);
+    rc = merge(&sides[0], &sides[1], ascending, &common);
+out:
+    json_decref(args);
     for (int i = 0; i < 2; i++) {
         rc = steep_fn_close_output(sides[i].out, rc);
         steep_line_reader_free(&sides[i].lines);

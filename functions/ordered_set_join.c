@@ -32,13 +32,12 @@ static int parse_args(const char *text, struct join_args *a)
 {
     json_t *args;
     GUARD(steep_args_parse(text, &args));
-    int rc = steep_args_uint(args, "left_column", UINT64_MAX, &a->left_column);
-    if (rc == 0)
-        rc = steep_args_uint(args, "right_column", UINT64_MAX, &a->right_column);
-    if (rc == 0)
-        rc = steep_args_bool(args, "ascending", &a->ascending);
-    if (rc == 0)
-        rc = steep_args_bool(args, "drop", &a->drop);
+    int rc = 0;
+    GUARD_GOTO(steep_args_uint(args, "left_column", UINT64_MAX, &a->left_column), out);
+    GUARD_GOTO(steep_args_uint(args, "right_column", UINT64_MAX, &a->right_column), out);
+    GUARD_GOTO(steep_args_bool(args, "ascending", &a->ascending), out);
+    GUARD_GOTO(steep_args_bool(args, "drop", &a->drop), out);
+out:
     json_decref(args);
     return rc;
 }
@@ -124,18 +123,19 @@ STEEP_FN(steep_fn_ordered_set_join)
     }
     struct steep_writer *w = steep_fn_create_output(io, "output_result");
     struct join_state *s = calloc(1, sizeof(*s));
-    int rc = w && s ? 0 : (s ? -1 : steep_error_set("out of memory"));
     uint64_t count = 0;
-    if (rc == 0) {
-        steep_csv_reader_init(&s->readers[0], in1);
-        steep_csv_reader_init(&s->readers[1], in2);
-        rc = merge(s, &a, w, &count);
-        for (int i = 0; i < 2; i++) {
-            steep_csv_reader_free(&s->readers[i]);
-            steep_buf_free(&s->records[i].bytes);
-        }
-        steep_buf_free(&s->row);
+    int rc = 0;
+    ENSURE_GOTO(s, out, "out of memory");
+    GUARD_GOTO(w ? 0 : -1, out);
+    steep_csv_reader_init(&s->readers[0], in1);
+    steep_csv_reader_init(&s->readers[1], in2);
+    rc = merge(s, &a, w, &count);
+    for (int i = 0; i < 2; i++) {
+        steep_csv_reader_free(&s->readers[i]);
+        steep_buf_free(&s->records[i].bytes);
     }
+    steep_buf_free(&s->row);
+out:
     free(s);
     rc = steep_fn_close_output(w, rc);
     steep_reader_close(in1);

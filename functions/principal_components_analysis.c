@@ -112,42 +112,47 @@ static int bidiagonal(struct matrix *a, struct matrix *b, struct matrix *v)
     GUARD(matrix_new(v, n, n));
     for (size_t i = 0; i < n; i++)
         AT(v, i, i) = 1.0;
-    double *column = malloc(m * sizeof(double));
-    ENSURE(column, "out of memory");
     int rc = 0;
-    for (size_t k = 0; rc == 0 && k < n; k++) {
-        struct matrix h = {0};
+    struct matrix h = {0}, g = {0};
+    double *block = NULL, *right = NULL, *vblock = NULL;
+    double *column = malloc(m * sizeof(double));
+    ENSURE_GOTO(column, out, "out of memory");
+    for (size_t k = 0; k < n; k++) {
         for (size_t i = k; i < m; i++)
             column[i - k] = AT(a, i, k);
-        rc = make_householder(column, m - k, &h);
-        double *block = rc == 0 ? copy_block(a, k, k, m - k, n - k) : NULL;
-        if (rc == 0 && !block)
-            rc = steep_error_set("out of memory");
-        if (rc == 0)
-            rc = block_product(a, k, k, m - k, n - k, h.d, m - k, block, n - k, m - k);
+        GUARD_GOTO(make_householder(column, m - k, &h), out);
+        block = copy_block(a, k, k, m - k, n - k);
+        ENSURE_GOTO(block, out, "out of memory");
+        GUARD_GOTO(block_product(a, k, k, m - k, n - k, h.d, m - k, block, n - k, m - k), out);
         free(block);
         free(h.d);
-        if (rc == 0 && k + 2 < n) {
-            struct matrix g = {0};
-            rc = make_householder(&AT(a, k, k + 1), n - k - 1, &g);
-            double *right = rc == 0 ? copy_block(a, k, k + 1, m - k, n - k - 1) : NULL;
-            double *vblock = rc == 0 ? copy_block(v, 0, k + 1, n, n - k - 1) : NULL;
-            if (rc == 0 && (!right || !vblock))
-                rc = steep_error_set("out of memory");
-            if (rc == 0)
-                rc = block_product(a, k, k + 1, m - k, n - k - 1, right, n - k - 1, g.d, n - k - 1,
-                                   n - k - 1);
-            if (rc == 0)
-                rc = block_product(v, 0, k + 1, n, n - k - 1, vblock, n - k - 1, g.d, n - k - 1,
-                                   n - k - 1);
-            free(right);
-            free(vblock);
-            free(g.d);
-        }
+        block = NULL, h.d = NULL;
+        if (k + 2 >= n)
+            continue;
+        GUARD_GOTO(make_householder(&AT(a, k, k + 1), n - k - 1, &g), out);
+        right = copy_block(a, k, k + 1, m - k, n - k - 1);
+        vblock = copy_block(v, 0, k + 1, n, n - k - 1);
+        ENSURE_GOTO(right && vblock, out, "out of memory");
+        GUARD_GOTO(block_product(a, k, k + 1, m - k, n - k - 1, right, n - k - 1, g.d, n - k - 1,
+                                 n - k - 1),
+                   out);
+        GUARD_GOTO(
+            block_product(v, 0, k + 1, n, n - k - 1, vblock, n - k - 1, g.d, n - k - 1, n - k - 1),
+            out);
+        free(right);
+        free(vblock);
+        free(g.d);
+        right = vblock = NULL, g.d = NULL;
     }
+    GUARD_GOTO(matrix_new(b, n, n), out);
+    memcpy(b->d, a->d, n * n * sizeof(double));
+out:
     free(column);
-    if (rc == 0 && (rc = matrix_new(b, n, n)) == 0)
-        memcpy(b->d, a->d, n * n * sizeof(double));
+    free(block);
+    free(right);
+    free(vblock);
+    free(h.d);
+    free(g.d);
     return rc;
 }
 
@@ -332,36 +337,34 @@ static int read_rows(struct steep_fn_io *io, size_t features, struct matrix *x)
     struct steep_line_reader *lr = malloc(sizeof(*lr));
     struct steep_buf data = STEEP_BUF_INIT;
     double *row = malloc((features + 1) * sizeof(double));
-    int rc = lr && row ? 0 : steep_error_set("out of memory");
     size_t rows = 0;
-    if (rc == 0) {
-        steep_line_reader_init(lr, r);
-        const char *line;
-        size_t len;
-        int got;
-        while (rc == 0 && (got = steep_line_next(lr, &line, &len)) == 1) {
-            rc = steep_parse_row_f64(line, len, row, features + 1);
-            if (rc < 0)
-                rc = steep_line_error(lr, "input_data");
-            if (rc == 0 && ++rows > MAX_ROWS)
-                rc = steep_error_set("more than %u rows", MAX_ROWS);
-            if (rc == 0)
-                rc = steep_buf_append(&data, row, features * sizeof(double));
+    bool reading = false;
+    const char *line;
+    size_t len;
+    int rc = 0, got;
+    ENSURE_GOTO(lr && row, out, "out of memory");
+    steep_line_reader_init(lr, r);
+    reading = true;
+    while ((got = steep_line_next(lr, &line, &len)) == 1) {
+        if (steep_parse_row_f64(line, len, row, features + 1) < 0) {
+            rc = steep_line_error(lr, "input_data");
+            goto out;
         }
-        if (rc == 0 && got < 0)
-            rc = -1;
-        steep_line_reader_free(lr);
+        ENSURE_GOTO(++rows <= MAX_ROWS, out, "more than %u rows", MAX_ROWS);
+        GUARD_GOTO(steep_buf_append(&data, row, features * sizeof(double)), out);
     }
+    GUARD_GOTO(got, out);
+    x->rows = rows;
+    x->cols = features;
+    x->d = (double *)steep_buf_detach(&data, &(size_t){0});
+    if (!x->d)
+        rc = matrix_new(x, rows, features);
+out:
+    if (reading)
+        steep_line_reader_free(lr);
     free(lr);
     free(row);
     steep_reader_close(r);
-    if (rc == 0) {
-        x->rows = rows;
-        x->cols = features;
-        x->d = (double *)steep_buf_detach(&data, &(size_t){0});
-        if (!x->d)
-            rc = matrix_new(x, rows, features);
-    }
     steep_buf_free(&data);
     return rc;
 }
@@ -377,36 +380,34 @@ static int transform(const struct pca_args *a, struct matrix *x, struct steep_bu
     double *centers = calloc(f, sizeof(double));
     ENSURE(centers, "out of memory");
     struct matrix data = {0}, b = {0}, v = {0};
-    int rc = matrix_new(&data, m, f);
-    if (rc == 0 && a->center) {
+    int rc = 0;
+    GUARD_GOTO(matrix_new(&data, m, f), out);
+    if (a->center) {
         for (size_t i = 0; i < m; i++)
             for (size_t j = 0; j < f; j++)
                 centers[j] = centers[j] + AT(x, i, j);
         for (size_t j = 0; j < f; j++)
             centers[j] = centers[j] / (double)m;
     }
-    for (size_t i = 0; rc == 0 && i < m; i++)
+    for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < f; j++)
             AT(&data, i, j) = a->center ? AT(x, i, j) - centers[j] : AT(x, i, j);
-    if (rc == 0)
-        rc = bidiagonal(&data, &b, &v);
-    if (rc == 0)
-        rc = golub_reinsch(&b, &v);
-    if (rc == 0)
-        rc = finish_svd(&b, &v);
+    GUARD_GOTO(bidiagonal(&data, &b, &v), out);
+    GUARD_GOTO(golub_reinsch(&b, &v), out);
+    GUARD_GOTO(finish_svd(&b, &v), out);
     /* predict: centred inputs times the first n columns of V. */
-    for (size_t i = 0; i < m && rc == 0; i++) {
-        for (size_t j = 0; j < a->n && rc == 0; j++) {
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = 0; j < a->n; j++) {
             double s = 0.0;
             for (size_t k = 0; k < f; k++)
                 s = s + (a->center ? AT(x, i, k) - centers[k] : AT(x, i, k)) * AT(&v, k, j);
-            rc = steep_format_f64_debug(out, s);
-            if (rc == 0 && j + 1 < a->n)
-                rc = steep_buf_append_u8(out, ',');
+            GUARD_GOTO(steep_format_f64_debug(out, s), out);
+            if (j + 1 < a->n)
+                GUARD_GOTO(steep_buf_append_u8(out, ','), out);
         }
-        if (rc == 0)
-            rc = steep_buf_append_u8(out, '\n');
+        GUARD_GOTO(steep_buf_append_u8(out, '\n'), out);
     }
+out:
     free(centers);
     free(data.d);
     free(b.d);
@@ -419,11 +420,11 @@ STEEP_FN(steep_fn_principal_components_analysis)
     json_t *args;
     GUARD(steep_args_parse(args_json, &args));
     struct pca_args a;
-    int rc = steep_args_uint(args, "n", UINT64_MAX, &a.n);
-    if (rc == 0)
-        rc = steep_args_bool(args, "center", &a.center);
-    if (rc == 0)
-        rc = steep_args_uint(args, "feature_size", UINT64_MAX, &a.features);
+    int rc = 0;
+    GUARD_GOTO(steep_args_uint(args, "n", UINT64_MAX, &a.n), parsed);
+    GUARD_GOTO(steep_args_bool(args, "center", &a.center), parsed);
+    GUARD_GOTO(steep_args_uint(args, "feature_size", UINT64_MAX, &a.features), parsed);
+parsed:
     json_decref(args);
     GUARD(rc);
     ENSURE(a.features <= MAX_FEATURES, "feature_size larger than %d", MAX_FEATURES);
@@ -433,16 +434,15 @@ STEEP_FN(steep_fn_principal_components_analysis)
         free(x.d);
         return steep_error_set("input_data is empty: no rows to transform");
     }
-    struct steep_buf out = STEEP_BUF_INIT;
-    rc = transform(&a, &x, &out);
+    struct steep_buf output = STEEP_BUF_INIT;
+    GUARD_GOTO(transform(&a, &x, &output), out);
+    struct steep_writer *w = steep_fn_create_output(io, "output_data");
+    GUARD_GOTO(
+        w ? steep_fn_close_output(w, steep_writer_write_all(w, output.data, output.len)) : -1, out);
+    rc = steep_buf_printf(summary, "transform %zu rows * %llu cols lines of data.", x.rows,
+                          (unsigned long long)a.n);
+out:
     free(x.d);
-    if (rc == 0) {
-        struct steep_writer *w = steep_fn_create_output(io, "output_data");
-        rc = w ? steep_fn_close_output(w, steep_writer_write_all(w, out.data, out.len)) : -1;
-    }
-    if (rc == 0)
-        rc = steep_buf_printf(summary, "transform %zu rows * %llu cols lines of data.", x.rows,
-                              (unsigned long long)a.n);
-    steep_buf_free(&out);
+    steep_buf_free(&output);
     return rc;
 }

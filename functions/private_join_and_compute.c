@@ -11,6 +11,7 @@
 #include "functions/line_reader.h"
 
 #include "core/error.h"
+#include "core/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,20 +107,11 @@ static void table_free(struct table *t)
 /* Rust's str::parse::<u32>: optional '+', then only digits, no overflow. */
 static bool parse_u32(const char *s, size_t len, uint32_t *out)
 {
-    size_t i = 0;
-    if (len && s[0] == '+')
-        i = 1;
-    if (i == len)
+    size_t sign = len && s[0] == '+' ? 1 : 0;
+    uint64_t value;
+    if (steep_parse_u64(s + sign, len - sign, UINT32_MAX, &value) < 0)
         return false;
-    uint64_t v = 0;
-    for (; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-        if (v > UINT32_MAX)
-            return false;
-    }
-    *out = (uint32_t)v;
+    *out = (uint32_t)value;
     return true;
 }
 
@@ -177,16 +169,14 @@ static int read_input(struct steep_fn_io *io, uint64_t index, struct steep_buf *
 static int join(struct steep_fn_io *io, uint64_t users, struct steep_buf *texts,
                 struct steep_buf *result)
 {
-    struct table acc = {0};
-    int rc = read_input(io, 0, &texts[0]);
-    if (rc == 0)
-        rc = parse_text(&texts[0], &acc);
-    for (uint64_t i = 1; rc == 0 && i < users; i++) {
-        struct table next = {0};
-        rc = read_input(io, i, &texts[i]);
-        if (rc == 0)
-            rc = parse_text(&texts[i], &next);
-        for (size_t k = 0; rc == 0 && k < acc.count; k++) {
+    struct table acc = {0}, next = {0};
+    int rc = 0;
+    GUARD_GOTO(read_input(io, 0, &texts[0]), out);
+    GUARD_GOTO(parse_text(&texts[0], &acc), out);
+    for (uint64_t i = 1; i < users; i++) {
+        GUARD_GOTO(read_input(io, i, &texts[i]), out);
+        GUARD_GOTO(parse_text(&texts[i], &next), out);
+        for (size_t k = 0; k < acc.count; k++) {
             struct entry *e = &acc.entries[k];
             struct entry *other = e->alive ? table_find(&next, e->id, e->id_len) : NULL;
             if (other)
@@ -196,10 +186,13 @@ static int join(struct steep_fn_io *io, uint64_t users, struct steep_buf *texts,
         }
         table_free(&next);
     }
-    for (size_t k = 0; rc == 0 && k < acc.count; k++)
+    for (size_t k = 0; k < acc.count; k++)
         if (acc.entries[k].alive)
-            rc = steep_buf_printf(result, "%.*s, %u\n", (int)acc.entries[k].id_len,
-                                  acc.entries[k].id, acc.entries[k].amount);
+            GUARD_GOTO(steep_buf_printf(result, "%.*s, %u\n", (int)acc.entries[k].id_len,
+                                        acc.entries[k].id, acc.entries[k].amount),
+                       out);
+out:
+    table_free(&next);
     table_free(&acc);
     return rc;
 }
@@ -230,12 +223,10 @@ STEEP_FN(steep_fn_private_join_and_compute)
     struct steep_buf *texts = calloc(users, sizeof(*texts));
     ENSURE(texts, "out of memory");
     struct steep_buf result = STEEP_BUF_INIT;
-    rc = join(io, users, texts, &result);
-    if (rc == 0)
-        rc = write_outputs(io, users, &result);
-    if (rc == 0)
-        rc = steep_buf_printf(summary, "%llu users join the task in total.",
-                              (unsigned long long)users);
+    GUARD_GOTO(join(io, users, texts, &result), out);
+    GUARD_GOTO(write_outputs(io, users, &result), out);
+    rc = steep_buf_printf(summary, "%llu users join the task in total.", (unsigned long long)users);
+out:
     for (uint64_t i = 0; i < users; i++)
         steep_buf_free(&texts[i]);
     free(texts);

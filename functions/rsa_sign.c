@@ -4,7 +4,7 @@
  * RsaKeyPair::from_der); returns the signature in standard base64.
  */
 #include "functions/args.h"
-#include "functions/base64.h"
+#include "core/text.h"
 #include "functions/builtins.h"
 
 #include "core/error.h"
@@ -56,18 +56,16 @@ STEEP_FN(steep_fn_rsa_sign)
     const char *data;
     struct steep_buf der = STEEP_BUF_INIT;
     steep_buf_wipe(&der);
-    int rc = steep_args_string(args, "data", &data);
-    if (rc == 0)
-        rc = read_key(io, &der);
-    if (rc == 0) {
-        const uint8_t *p = der.data;
-        EVP_PKEY *pkey = der.len ? d2i_PrivateKey(EVP_PKEY_RSA, NULL, &p, (long)der.len) : NULL;
-        if (!pkey || p != der.data + der.len)
-            rc = steep_error_set("InvalidEncoding");
-        else
-            rc = sign(pkey, data, summary);
-        EVP_PKEY_free(pkey);
-    }
+    EVP_PKEY *pkey = NULL;
+    int rc = 0;
+    GUARD_GOTO(steep_args_string(args, "data", &data), out);
+    GUARD_GOTO(read_key(io, &der), out);
+    const uint8_t *p = der.data;
+    pkey = der.len ? d2i_PrivateKey(EVP_PKEY_RSA, NULL, &p, (long)der.len) : NULL;
+    ENSURE_GOTO(pkey && p == der.data + der.len, out, "InvalidEncoding");
+    rc = sign(pkey, data, summary);
+out:
+    EVP_PKEY_free(pkey);
     steep_buf_free(&der);
     json_decref(args);
     return rc;

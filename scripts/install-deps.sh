@@ -11,13 +11,15 @@ packages=(
   libcurl4-openssl-dev libseccomp-dev libcmocka-dev
   # services: readiness and watchdog for systemd (sd_notify)
   libsystemd-dev
-  python3 python3-grpcio python3-protobuf python3-cryptography python3-openssl
+  python3 python3-grpcio python3-protobuf python3-cryptography python3-openssl python3-yaml
   libgrpc++-dev protobuf-compiler-grpc
   # executors: embedded CPython with numpy; WebAssembly through wasm2c; payload toolchains
   libpython3.11-dev python3-numpy wabt wasi-libc lld rustc libstd-rust-dev-wasm32
   libclang-rt-14-dev-wasm32
   # built-ins: JPEG decoding for face detection
   libjpeg62-turbo-dev
+  # the etcd storage back-end: its tests and `steep up --backend etcd` run a local cluster
+  etcd-server etcd-client
   # the CLI's tests: man renders steep(1), script gives the colour test a terminal
   man-db bsdutils
 )

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Availability under attack (issue 14, items 4-6): the attacks of
+# Availability under attack (issue 14, items 4-8): the attacks of
 # tests/rpc/attack_test.py at the issue's scale against our RPC server
 # (rpc-echo-server, the same lib/rpc every Steep service runs) with its
 # default bounds (except idle/handshake timeouts of 5 s in "idle" and a
@@ -12,8 +12,12 @@
 #   idle    1500 idle TLS connections + 1500 bare TCP ones, two sources
 #   limit   1500 idle TLS connections against a global limit of 400
 #   unread  4 connections x 150 streams, window 0, 2 MiB replies asked
+#   hold    1 100 long polls of 8 s at once against 16 workers (held calls)
+#   cancel  2 000 calls sent whole and reset at once (RST_STREAM): none runs
 #   frontend.sh: hoard again, against a real platform's frontend (GetFunction)
-# Builds nothing: uses $STEEP_BUILD_DIR (default build/). About 2 minutes.
+#   longpoll.sh: 1 100 held GetTask (steep-wait-ms) by one user on a real
+#     platform; another user's CLI p50, frontend/management/storage RSS
+# Builds nothing: uses $STEEP_BUILD_DIR (default build/). About 3 minutes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 export STEEP_BUILD_DIR=${STEEP_BUILD_DIR:-$root/build}
@@ -23,3 +27,5 @@ done
 /usr/bin/python3 "$root/tests/rpc/attack_test.py" --bench
 # the same hoarding against a real platform's frontend
 "$root/bench/attacks/frontend.sh"
+# long polls against a real platform (item 7)
+"$root/bench/attacks/longpoll.sh" 1100

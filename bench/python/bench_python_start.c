@@ -3,7 +3,9 @@
  * process (steep_sandbox_run_spawned, as executors/task.c does) to the
  * payload's entrypoint being called, p50/p99, with the node's zygote; and
  * the same with a freshly exec'd steep-python-runner (interpreter and
- * numpy loaded for the task) as the reference. The payload returns
+ * numpy loaded for the task) as the reference; then in a pre-started
+ * runner (executors/runner_pool.h: a zygote child confined ahead of the
+ * task), each task finding its runner ready. The payload returns
  * CLOCK_MONOTONIC at entrypoint, which this process shares.
  *
  *   bench_python_start RUNNER_PATH JAIL_DIR RUNS
@@ -12,9 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "executors/python/node/python_zygote.h"
+#include "executors/runner_pool.h"
 #include "executors/sandbox.h"
 
 static const char payload[] = "import time\n"
@@ -27,6 +31,8 @@ static long long now_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
+
+static struct steep_runner_pool *pool;
 
 /* Start → entrypoint of one task in ms, or -1. */
 static double one(const char *runner, char *jail, struct steep_sandbox_spawner *spawner)
@@ -43,8 +49,18 @@ static double one(const char *runner, char *jail, struct steep_sandbox_spawner *
     steep_sandbox_limits_default(&task.limits);
     task.limits.wall_seconds = 30;
     struct steep_sandbox_result result;
+    if (pool && !steep_runner_pool_wait_ready(pool, "python", 1, 30000)) {
+        fprintf(stderr, "bench_python_start: no pre-started runner got ready\n");
+        return -1;
+    }
     long long start = now_ns();
-    if (steep_sandbox_run_spawned(&task, spawner, &result) < 0) {
+    pid_t pid;
+    int channel;
+    int rc = pool ? steep_runner_pool_take(pool, "python", -1, &task.limits, &pid, &channel) == 1
+                        ? steep_sandbox_run_prestarted(&task, pid, channel, &result)
+                        : steep_error_set("the pool had no runner")
+                  : steep_sandbox_run_spawned(&task, spawner, &result);
+    if (rc < 0) {
         fprintf(stderr, "bench_python_start: %s\n", steep_error_get());
         return -1;
     }
@@ -94,10 +110,33 @@ int main(int argc, char **argv)
     for (int i = 0; i < cold; i++)
         if ((cold_ms[i] = one(argv[1], argv[2], NULL)) < 0)
             return 1;
+    /* The pool's own empty root goes beside the jail. */
+    char work[4200];
+    snprintf(work, sizeof work, "%s-pool", argv[2]);
+    /* Its builtin runners (unused here) are the task runner beside it. */
+    char task_runner[4200];
+    snprintf(task_runner, sizeof task_runner, "%s", argv[1]);
+    char *slash = strrchr(task_runner, '/');
+    snprintf(slash ? slash + 1 : task_runner,
+             sizeof task_runner - (size_t)(slash ? slash + 1 - task_runner : 0),
+             "steep-task-runner");
+    struct steep_runner_pool_config config = {1, task_runner, zygote, work, {0}};
+    steep_sandbox_limits_default(&config.limits);
+    config.limits.wall_seconds = 30;
+    pool = steep_runner_pool_start(&config);
+    double *pooled_ms = calloc((size_t)runs, sizeof(double));
+    for (int i = 0; pool && i < runs; i++)
+        if ((pooled_ms[i] = one(argv[1], argv[2], NULL)) < 0)
+            return 1;
+    steep_runner_pool_stop(pool);
+    rmdir(work);
     report("start -> entrypoint, zygote fork", zygote_ms, runs);
     report("start -> entrypoint, exec per task", cold_ms, cold);
     printf("zygote speed-up: %.1fx (budget: p50 <= 30 ms)\n",
            cold_ms[cold / 2] / zygote_ms[runs / 2]);
+    report("start -> entrypoint, pre-started", pooled_ms, runs);
+    printf("pre-started / zygote fork (p50): %.2f\n", pooled_ms[runs / 2] / zygote_ms[runs / 2]);
+    free(pooled_ms);
     steep_python_zygote_stop(zygote);
     free(zygote_ms);
     return 0;

@@ -2,7 +2,10 @@
  * Cost of one sandboxed task: steep_sandbox_run() of builtin-echo from
  * start to reaped runner, p50/p99 over N runs, and in the same run the
  * reference of a bare fork+exec+wait of /bin/true (what any process-per-task
- * design pays), so the ratio shows what the confinement itself adds.
+ * design pays), so the ratio shows what the confinement itself adds. Then
+ * the same task in a pre-started runner (executors/runner_pool.h): the
+ * task's path from a ready runner to its result, and the CPU per task
+ * including the background start of the runner that served it.
  */
 #include <fcntl.h>
 #include <spawn.h>
@@ -15,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "executors/runner_pool.h"
 #include "executors/sandbox.h"
 
 extern char **environ;
@@ -103,6 +107,45 @@ int main(int argc, char **argv)
     report("CPU per sandboxed task", cpu, n);
     report("CPU per reference spawn", bare_cpu, n);
     printf("CPU ratio (p50)              %.2f\n", cpu[n / 2] / bare_cpu[n / 2]);
+
+    /* Pre-started: one runner made ready ahead of each task. */
+    char work[] = "/tmp/steep-bench-pool-XXXXXX";
+    if (!mkdtemp(work))
+        return 2;
+    struct steep_runner_pool_config config = {1, runner, NULL, work, task.limits};
+    struct steep_runner_pool *pool = steep_runner_pool_start(&config);
+    if (!pool) {
+        fprintf(stderr, "runner pool: %s\n", steep_error_get());
+        return 1;
+    }
+    double *pooled = calloc((size_t)n, sizeof *pooled);
+    double *pooled_cpu = calloc((size_t)n, sizeof *pooled_cpu);
+    for (int i = 0; i < n; i++) {
+        double start_cpu = cpu_ms();
+        if (!steep_runner_pool_wait_ready(pool, "builtin", 1, 10000)) {
+            fprintf(stderr, "no pre-started runner got ready\n");
+            return 1;
+        }
+        struct steep_sandbox_result result;
+        pid_t pid;
+        int channel;
+        double start = now_ms();
+        if (steep_runner_pool_take(pool, "builtin", -1, &task.limits, &pid, &channel) != 1 ||
+            steep_sandbox_run_prestarted(&task, pid, channel, &result) != 0 || !result.ok) {
+            fprintf(stderr, "pooled run %d failed\n", i);
+            return 1;
+        }
+        pooled[i] = now_ms() - start;
+        pooled_cpu[i] = cpu_ms() - start_cpu;
+        steep_sandbox_result_free(&result);
+    }
+    steep_runner_pool_stop(pool);
+    rmdir(work);
+    double cold_p50 = sandboxed[n / 2], cold_cpu_p50 = cpu[n / 2];
+    report("pre-started builtin-echo", pooled, n);
+    printf("ratio to its own start (p50)  %.3f\n", pooled[n / 2] / cold_p50);
+    report("CPU per pre-started task", pooled_cpu, n);
+    printf("CPU ratio to its own start    %.2f\n", pooled_cpu[n / 2] / cold_cpu_p50);
     rmdir(jail);
     return 0;
 }

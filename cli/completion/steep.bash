@@ -22,16 +22,22 @@ _steep() {
   fi
   # Options naming files or directories complete as paths.
   case $prev in
-    --dir|--files|--root|--enclave-info|--payload|--password-file)
+    --backend)
+      mapfile -t COMPREPLY < <(compgen -W "leveldb etcd" -- "$cur")
+      return 0 ;;
+    --dir|--files|--root|--enclave-info|--payload|--password-file|--evidence|--collateral)
       mapfile -t COMPREPLY < <(compgen -f -- "$cur")
       return 0 ;;
   esac
   case $group in
-    up)          words="--dir --files --executors --slots --port-base --files-port --insecure-test-payloads --help" ;;
+    up)          words="--dir --files --executors --slots --port-base --files-port --restarts --face-model --backend --insecure-test-payloads --help" ;;
     down)        words="--dir --help" ;;
     status)      words="--dir --json --help" ;;
+    metrics)
+      if [[ $cur == -* ]]; then words="--dir --address --help"
+      else words="storage access-control authentication management scheduler frontend execution-1"; fi ;;
     serve-files) words="--root --port --bind --help" ;;
-    attest)      words="--dir --root --enclave-info --allow-simulation --json --help" ;;
+    attest)      words="--dir --root --enclave-info --allow-simulation --json --evidence --collateral --at --accept-status --accept-advisory --allow-debug --help" ;;
     *)
       if [ "$COMP_CWORD" -eq 2 ]; then
         words=$(_steep_words "$group")

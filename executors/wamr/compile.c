@@ -206,6 +206,12 @@ static int write_job_file(const char *dir, const char *name, const void *data, s
     snprintf(path, sizeof path, "%s/%s", dir, name);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     ENSURE(fd >= 0, "cannot write %s: %s", path, strerror(errno));
+    /* Readable by the job (nobody) despite the node's umask 077: the job's
+     * own 0700 directory keeps everyone else out. */
+    if (fchmod(fd, 0644) < 0) {
+        close(fd);
+        return steep_error_set("cannot write %s: %s", path, strerror(errno));
+    }
     const uint8_t *p = data;
     while (len > 0) {
         ssize_t n = write(fd, p, len);

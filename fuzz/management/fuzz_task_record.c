@@ -35,38 +35,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     steep_task_record_uuid(text, task_uuid);
     steep_id_user_key(text, key);
 
-    json_error_t error;
-    json_t *task = json_loadb((const char *)data, size, 0, &error);
-    if (task) {
-        steep_task_all_data_assigned(task);
-        steep_task_everyone_approved(task);
-        steep_task_can_stage(task);
-        steep_record_task_status(task);
-        steep_task_record_status(task);
+    struct steep_task task;
+    if (steep_task_decode(data, size, &task) == 0) {
+        steep_task_all_data_assigned(&task);
+        steep_task_everyone_approved(&task);
+        steep_task_can_stage(&task);
+        json_t *record = steep_task_to_json(&task);
+        steep_record_task_status(record);
+        steep_task_record_status(record);
         uint8_t cmac[16];
-        steep_record_file_cmac(task, cmac);
+        steep_record_file_cmac(record, cmac);
+        json_decref(record);
         json_t *file = json_pack("{s:s}", "uuid", "00000000-0000-4000-8000-000000000000");
         struct steep_task_assignment item = {"a", file, (op & 1) != 0};
         struct steep_task_assign assign = {&item, 1};
         int previous = 0;
         switch ((op >> 1) % 4) {
         case 0:
-            steep_task_assign(task, &assign);
+            steep_task_assign(&task, &assign);
             break;
         case 1:
-            steep_task_approve(task, "u");
+            steep_task_approve(&task, "u");
             break;
         case 2:
-            steep_task_stage(task, NULL);
+            steep_task_stage(&task, NULL);
             break;
         default:
-            steep_task_cancel(task, &previous);
+            steep_task_cancel(&task, &previous);
             break;
         }
-        char *dumped = steep_record_dump(task);
-        free(dumped);
+        char *encoded = steep_task_encode(&task);
+        free(encoded);
         json_decref(file);
-        json_decref(task);
+        steep_task_clear(&task);
     }
     free(text);
     return 0;

@@ -2,6 +2,7 @@
 #include "core/buf.h"
 
 #include "core/error.h"
+#include "core/text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -282,24 +283,10 @@ void steep_hex_encode(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int steep_hex_decode(const char *in, uint8_t *out, size_t n)
 {
-    ENSURE(strlen(in) == 2 * n, "expected %zu hex digits, got %zu", 2 * n, strlen(in));
-    for (size_t i = 0; i < n; i++) {
-        int hi = hex_value(in[2 * i]), lo = hex_value(in[2 * i + 1]);
-        ENSURE(hi >= 0 && lo >= 0, "invalid hex digit at position %zu", 2 * i);
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return 0;
+    size_t len = strlen(in);
+    ENSURE(len == 2 * n, "expected %zu hex digits, got %zu", 2 * n, len);
+    struct steep_cursor c = steep_cursor_make(in, len);
+    return steep_cursor_read_hex(&c, out, n);
 }

@@ -24,6 +24,7 @@
 #include "core/buf.h"
 #include "core/config_internal.h"
 #include "core/error.h"
+#include "core/text.h"
 
 #define CONFIG_MAX_AUDIT_FILE   (1024 * 1024)
 #define DEFAULT_ATTESTATION_URL "https://api.trustedservices.intel.com:443"
@@ -82,10 +83,8 @@ static bool valid_socket_address(const char *address)
     if (address[0] == '[' && colon[-1] != ']')
         return false;
     const char *port = colon + 1;
-    size_t digits = strspn(port, "0123456789");
-    if (digits == 0 || digits > 5 || port[digits] != '\0')
-        return false;
-    return atol(port) <= 65535;
+    uint64_t number;
+    return strlen(port) <= 5 && steep_parse_u64(port, strlen(port), 65535, &number) == 0;
 }
 
 static bool has_scheme(const char *url)
@@ -105,6 +104,26 @@ int steep_config_connect_address(const char *advertised, char *out, size_t out_l
     memcpy(out, host, n);
     out[n] = '\0';
     ENSURE(valid_socket_address(out), "address '%s' has no host:port", advertised);
+    return 0;
+}
+
+int steep_config_peer_address(const struct steep_config *cfg, enum steep_endpoint endpoint,
+                              char *out, size_t out_len)
+{
+    ENSURE(endpoint < STEEP_ENDPOINT_COUNT, "unknown endpoint %d", (int)endpoint);
+    GUARD(steep_config_connect_address(cfg->internal[endpoint].advertised_address, out, out_len));
+    char key[128];
+    snprintf(key, sizeof key, "internal_endpoints.%s.replica_addresses", endpoint_names[endpoint]);
+    const char *const *replicas = NULL;
+    size_t n = steep_config_get_string_array(cfg, key, &replicas);
+    for (size_t i = 0; i < n; i++) {
+        char one[256];
+        GUARD(steep_config_connect_address(replicas[i], one, sizeof one));
+        size_t used = strlen(out);
+        ENSURE(used + 1 + strlen(one) < out_len, "%s: too many replica addresses", key);
+        out[used] = ',';
+        memcpy(out + used + 1, one, strlen(one) + 1);
+    }
     return 0;
 }
 
@@ -135,6 +154,18 @@ static int load_endpoints(struct steep_config *cfg)
                                          sizeof host_port) < 0)
             return value_error(cfg, key, steep_toml_find(cfg->root, key),
                                "must be scheme://host:port (e.g. https://localhost:17778)");
+        snprintf(key, sizeof key, "internal_endpoints.%s.replica_addresses", endpoint_names[i]);
+        const struct steep_toml_value *replicas = steep_toml_find(cfg->root, key);
+        if (replicas && replicas->type != STEEP_TOML_ARRAY)
+            return steep_config_type_error(cfg, key, replicas, STEEP_TOML_ARRAY);
+        for (size_t j = 0; replicas && j < replicas->as.array.count; j++) {
+            const struct steep_toml_value *one = replicas->as.array.items[j];
+            if (one->type != STEEP_TOML_STRING ||
+                steep_config_connect_address(one->as.string, host_port, sizeof host_port) < 0)
+                return value_error(cfg, key, one,
+                                   "must list scheme://host:port strings (the peer's other "
+                                   "replicas)");
+        }
     }
     return 0;
 }

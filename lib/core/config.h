@@ -107,6 +107,12 @@ int steep_config_endpoint_index(const char *name);
 const char *steep_config_endpoint_name(enum steep_endpoint endpoint);
 /* The "host:port" to connect to for an advertised address "https://host:port[/]". */
 int steep_config_connect_address(const char *advertised, char *out, size_t out_len);
+/* What a client of endpoint connects to: its advertised address's
+ * "host:port", then those of internal_endpoints.NAME.replica_addresses
+ * (the peer's other replicas), comma-separated; lib/rpc fails over between
+ * them (rpc.h). */
+int steep_config_peer_address(const struct steep_config *cfg, enum steep_endpoint endpoint,
+                              char *out, size_t out_len);
 
 /* Typed getters for "table.key" (any depth); the default when absent. */
 int64_t steep_config_get_int(const struct steep_config *cfg, const char *key, int64_t def);

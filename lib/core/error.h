@@ -6,6 +6,20 @@
  * lives in thread-local storage until the next steep_error_set() on the same
  * thread. GUARD() propagates failure so the success path reads straight down
  * (the s2n-tls idiom).
+ *
+ * A function that holds resources uses the cleanup form instead: it
+ * declares `int rc = 0;` and every resource at its empty value (NULL, -1,
+ * STEEP_BUF_INIT) before the first check, checks with GUARD_GOTO/
+ * ENSURE_GOTO, and releases everything once after a single `out:` label:
+ *
+ *     int rc = 0;
+ *     FILE *f = NULL;
+ *     ENSURE_GOTO((f = fopen(path, "r")) != NULL, out, "cannot open %s", path);
+ *     GUARD_GOTO(parse(f), out);
+ * out:
+ *     if (f)
+ *         fclose(f);
+ *     return rc;
  */
 #ifndef STEEP_CORE_ERROR_H
 #define STEEP_CORE_ERROR_H
@@ -38,6 +52,24 @@ void steep_error_clear(void);
     do {                                                                                           \
         if (!(cond))                                                                               \
             return steep_error_set(__VA_ARGS__);                                                   \
+    } while (0)
+
+/* On failure: rc = -1 and goto label (the function's cleanup). */
+#define GUARD_GOTO(x, label)                                                                       \
+    do {                                                                                           \
+        if ((x) < 0) {                                                                             \
+            rc = -1;                                                                               \
+            goto label;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+/* When cond is false: records the message, rc = -1 and goto label. */
+#define ENSURE_GOTO(cond, label, ...)                                                              \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            rc = steep_error_set(__VA_ARGS__);                                                     \
+            goto label;                                                                            \
+        }                                                                                          \
     } while (0)
 
 #endif

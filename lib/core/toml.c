@@ -18,6 +18,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/text.h"
 
 #define TOML_MAX_DEPTH     32
 #define TOML_MAX_KEY_PARTS 16
@@ -233,67 +234,11 @@ static int table_insert(struct steep_toml_value *table, char *key, struct steep_
     return 0;
 }
 
-static int utf8_valid(const uint8_t *s, size_t len)
+/* Whether text holds only valid UTF-8 (escapes were already decoded into it). */
+static bool utf8_valid(const struct steep_buf *text)
 {
-    size_t i = 0;
-    while (i < len) {
-        uint8_t c = s[i];
-        size_t extra;
-        uint32_t code;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            extra = 1;
-            code = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            extra = 2;
-            code = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            extra = 3;
-            code = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (len - i <= extra)
-            return 0;
-        for (size_t k = 1; k <= extra; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-            code = (code << 6) | (s[i + k] & 0x3f);
-        }
-        static const uint32_t minimum[4] = {0, 0x80, 0x800, 0x10000};
-        if (code < minimum[extra] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
-            return 0;
-        i += extra + 1;
-    }
-    return 1;
-}
-
-static int append_utf8(struct steep_buf *out, uint32_t code)
-{
-    uint8_t bytes[4];
-    size_t n;
-    if (code < 0x80) {
-        bytes[0] = (uint8_t)code;
-        n = 1;
-    } else if (code < 0x800) {
-        bytes[0] = (uint8_t)(0xc0 | (code >> 6));
-        bytes[1] = (uint8_t)(0x80 | (code & 0x3f));
-        n = 2;
-    } else if (code < 0x10000) {
-        bytes[0] = (uint8_t)(0xe0 | (code >> 12));
-        bytes[1] = (uint8_t)(0x80 | ((code >> 6) & 0x3f));
-        bytes[2] = (uint8_t)(0x80 | (code & 0x3f));
-        n = 3;
-    } else {
-        bytes[0] = (uint8_t)(0xf0 | (code >> 18));
-        bytes[1] = (uint8_t)(0x80 | ((code >> 12) & 0x3f));
-        bytes[2] = (uint8_t)(0x80 | ((code >> 6) & 0x3f));
-        bytes[3] = (uint8_t)(0x80 | (code & 0x3f));
-        n = 4;
-    }
-    return steep_buf_append(out, bytes, n);
+    struct steep_cursor c = steep_cursor_make(text->data, text->len);
+    return steep_cursor_check_utf8(&c) == 0;
 }
 
 static int parse_unicode_escape(struct parser *p, int digits, struct steep_buf *out)
@@ -301,22 +246,15 @@ static int parse_unicode_escape(struct parser *p, int digits, struct steep_buf *
     unsigned line = p->line, column = column_of(p) - 2;
     uint32_t code = 0;
     for (int i = 0; i < digits; i++) {
-        int c = peek(p);
-        int v;
-        if (c >= '0' && c <= '9')
-            v = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            v = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            v = c - 'A' + 10;
-        else
+        int v = steep_hex_digit(peek(p));
+        if (v < 0)
             return FAIL(p, "expected %d hex digits in unicode escape", digits);
         code = code * 16 + (uint32_t)v;
         advance(p);
     }
     if (code == 0 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
         return fail_at(p, line, column, "invalid unicode escape (NUL, surrogate or too large)");
-    return append_utf8(out, code);
+    return steep_buf_append_utf8(out, code);
 }
 
 static int parse_escape(struct parser *p, struct steep_buf *out)
@@ -385,7 +323,7 @@ static int parse_string(struct parser *p, char **out)
             return -1;
         }
     }
-    if (!utf8_valid(text.data, text.len)) {
+    if (!utf8_valid(&text)) {
         steep_buf_free(&text);
         return fail_at(p, line, column, "string is not valid UTF-8");
     }

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "rpc/internal.h"
+#include "rpc/observe.h"
 
 const char *steep_rpc_call_metadata(const struct steep_rpc_call *call, const char *key)
 {
@@ -111,13 +112,28 @@ void steep_rpc_fail(struct steep_rpc_call *call, int code, const char *fmt, ...)
     set_status(call, code, message);
 }
 
+/* A handler or continuation returned: a call it neither answered nor held
+ * is answered INTERNAL. */
+void steep_rpc_call_check_answered(struct steep_rpc_call *call)
+{
+    if (!call->answered) {
+        log_error("rpc: handler of %s returned without answering", call->method->path);
+        set_status(call, STEEP_GRPC_INTERNAL, "the handler did not answer");
+    }
+}
+
 /* Worker side: runs on a pool thread, or on the loop for inline methods
- * (and every method when fuzzing). */
+ * (and every method when fuzzing). The caller checks the answer
+ * (steep_rpc_call_check_answered) unless the handler held the call. */
 void steep_rpc_call_run(struct steep_rpc_call *call)
 {
+    uint64_t started_us = steep_rpc_observe_begin(call);
     if (steep_rpc_call_cancelled(call)) {
+        /* Nobody waits for it (issue 14, item 8): never start the handler. */
+        atomic_fetch_add(&call->server->dropped_cancelled, 1);
         set_status(call, STEEP_GRPC_CANCELLED, "call cancelled");
     } else {
+        atomic_fetch_add(&call->server->handled, 1);
         const struct steep_rpc_method *method = call->method;
         /* Strings from clients without an attested identity (the public
          * endpoints) must be UTF-8 without NUL: see strings.c. */
@@ -134,13 +150,11 @@ void steep_rpc_call_run(struct steep_rpc_call *call)
                        invalid[0] ? invalid : "cannot decode the request message");
         } else {
             call->request = request;
+            steep_rpc_observe_request(request);
             method->handler(call, request, method->arg);
-            if (!call->answered) {
-                log_error("rpc: handler of %s returned without answering", method->path);
-                set_status(call, STEEP_GRPC_INTERNAL, "the handler did not answer");
-            }
             call->request = NULL;
             protobuf_c_message_free_unpacked(request, NULL);
         }
     }
+    steep_rpc_observe_end(call, started_us);
 }

@@ -18,12 +18,18 @@
 #include "core/error.h"
 #include "core/log.h"
 
+#include "core/metrics.h"
 #include "rpc/client_internal.h"
+#include "rpc/observe.h"
+
+#define DEFAULT_MAX_PENDING 4096
 
 /* ---- public API ---- */
 
 struct steep_rpc_client *steep_rpc_client_new(const struct steep_rpc_client_config *config)
 {
+    if (config->address && strchr(config->address, ','))
+        return steep_rpc_failover_new(config); /* replicas: client_failover.c */
     struct steep_rpc_client *client = calloc(1, sizeof(*client));
     if (!client) {
         steep_error_set("out of memory");
@@ -57,6 +63,7 @@ struct steep_rpc_client *steep_rpc_client_new(const struct steep_rpc_client_conf
     snprintf(client->authority, sizeof(client->authority), "%s", client->address);
     client->max_message = config->max_message ? config->max_message : STEEP_RPC_DEFAULT_MAX_MESSAGE;
     client->connect_timeout_ms = config->connect_timeout_ms > 0 ? config->connect_timeout_ms : 5000;
+    client->max_pending = config->max_pending > 0 ? config->max_pending : DEFAULT_MAX_PENDING;
     if (!client->server_name || steep_rpc_client_callbacks_new(client) < 0)
         goto fail;
     client->ssl_ctx = steep_rpc_tls_context(&client->config.tls, false);
@@ -95,6 +102,10 @@ void steep_rpc_client_free(struct steep_rpc_client *client)
 {
     if (!client)
         return;
+    if (client->members) {
+        steep_rpc_failover_free(client);
+        return;
+    }
     pthread_mutex_lock(&client->lock);
     client->stopping = true;
     pthread_mutex_unlock(&client->lock);
@@ -120,8 +131,17 @@ void steep_rpc_client_free(struct steep_rpc_client *client)
     free(client);
 }
 
-static void submit(struct steep_rpc_client *client, struct client_call *call)
+void steep_rpc_client_submit(struct steep_rpc_client *client, struct client_call *call)
 {
+    call->client = client;
+    /* A ceiling on calls waiting for this peer (issue 14 item 8): a peer
+     * that stopped answering must not collect callers without bound. */
+    if (atomic_fetch_add(&client->pending, 1) >= client->max_pending) {
+        steep_rpc_client_call_complete(call, STEEP_GRPC_RESOURCE_EXHAUSTED,
+                                       "%d calls already pending to %s", client->max_pending,
+                                       client->address);
+        return;
+    }
     pthread_mutex_lock(&client->lock);
     bool was_empty = client->submitted_head == NULL;
     if (client->stopping) {
@@ -138,6 +158,16 @@ static void submit(struct steep_rpc_client *client, struct client_call *call)
     pthread_mutex_unlock(&client->lock);
     uint64_t one = 1;
     if (was_empty && write(client->event_fd, &one, sizeof(one)) < 0)
+        log_warn("rpc: cannot wake the client thread: %s", strerror(errno));
+}
+
+void steep_rpc_client_reset_connection(struct steep_rpc_client *client)
+{
+    pthread_mutex_lock(&client->lock);
+    client->reset_pending = true;
+    pthread_mutex_unlock(&client->lock);
+    uint64_t one = 1;
+    if (write(client->event_fd, &one, sizeof(one)) < 0)
         log_warn("rpc: cannot wake the client thread: %s", strerror(errno));
 }
 
@@ -175,7 +205,7 @@ static void run_call(struct steep_rpc_client *client, struct client_call *call)
     steep_rpc_frame_reader_init(&call->reader, client->max_message);
     pthread_mutex_init(&call->lock, NULL);
     pthread_cond_init(&call->cond, NULL);
-    submit(client, call);
+    steep_rpc_client_submit(client, call);
     pthread_mutex_lock(&call->lock);
     while (!call->done)
         pthread_cond_wait(&call->cond, &call->lock);
@@ -215,6 +245,9 @@ int steep_rpc_call_with_metadata(struct steep_rpc_client *client, const char *pa
                                  int timeout_ms, struct steep_rpc_status *status,
                                  struct steep_rpc_received_metadata *received)
 {
+    if (client->members)
+        return steep_rpc_failover_call(client, path, request, response_type, response, metadata,
+                                       n_metadata, timeout_ms, status, received);
     struct client_call call = {
         .path = path,
         .metadata = metadata,
@@ -239,9 +272,17 @@ int steep_rpc_call_with_metadata(struct steep_rpc_client *client, const char *pa
     }
     if (lowered_items)
         call.metadata = lowered_items;
+    struct steep_rpc_metadata *with_id = NULL;
+    if (steep_rpc_observe_client_metadata(call.metadata, n_metadata, &with_id) > 0) {
+        call.metadata = with_id;
+        call.n_metadata = n_metadata + 1;
+    }
+    uint64_t started_us = steep_metrics_now_us();
     run_call(client, &call);
+    steep_rpc_observe_client_end(path, call.code, started_us);
     steep_rpc_headers_free(&lowered);
     free(lowered_items);
+    free(with_id);
     int rc = -1;
     if (call.code == STEEP_GRPC_OK) {
         *response = protobuf_c_message_unpack(response_type, NULL, call.reader.message.len,
@@ -262,9 +303,103 @@ int steep_rpc_call_with_metadata(struct steep_rpc_client *client, const char *pa
     return rc;
 }
 
+/* ---- asynchronous calls ---- */
+
+struct async_call {
+    struct client_call call; /* first: the loop completes &call */
+    const ProtobufCMessageDescriptor *response_type;
+    steep_rpc_done_fn done;
+    void *arg;
+    char *path;
+    struct steep_rpc_headers metadata; /* lowercased copies */
+    struct steep_rpc_metadata *items;
+};
+
+static void async_free(struct async_call *async)
+{
+    steep_buf_free(&async->call.request);
+    steep_rpc_headers_free(&async->call.received);
+    steep_rpc_frame_reader_free(&async->call.reader);
+    steep_rpc_headers_free(&async->metadata);
+    free(async->items);
+    free(async->path);
+    free(async);
+}
+
+/* On the client's loop thread (or the submitting one for a call refused at
+ * once): decode, hand over, free. */
+static void async_done(struct client_call *call)
+{
+    struct async_call *async = (struct async_call *)call;
+    struct steep_rpc_status status;
+    ProtobufCMessage *response = NULL;
+    if (call->code == STEEP_GRPC_OK) {
+        response = protobuf_c_message_unpack(async->response_type, NULL, call->reader.message.len,
+                                             call->reader.message.data);
+        set_status(&status, response ? STEEP_GRPC_OK : STEEP_GRPC_INTERNAL,
+                   response ? "" : "cannot decode the response message");
+    } else {
+        set_status(&status, call->code, call->message);
+    }
+    async->done(async->arg, response, &status);
+    async_free(async);
+}
+
+int steep_rpc_call_async(struct steep_rpc_client *client, const char *path,
+                         const ProtobufCMessage *request,
+                         const ProtobufCMessageDescriptor *response_type,
+                         const struct steep_rpc_metadata *metadata, size_t n_metadata,
+                         int timeout_ms, steep_rpc_done_fn done, void *arg)
+{
+    if (client->members)
+        return steep_rpc_failover_call_async(client, path, request, response_type, metadata,
+                                             n_metadata, timeout_ms, done, arg);
+    struct async_call *async = calloc(1, sizeof(*async));
+    ENSURE(async, "out of memory");
+    async->response_type = response_type;
+    async->done = done;
+    async->arg = arg;
+    async->path = strdup(path);
+    async->items = calloc(n_metadata ? n_metadata : 1, sizeof(*async->items));
+    int rc = async->path && async->items ? 0 : steep_error_set("out of memory");
+    for (size_t i = 0; rc == 0 && i < n_metadata; i++)
+        rc = steep_rpc_headers_add(&async->metadata, metadata[i].key, strlen(metadata[i].key),
+                                   metadata[i].value, strlen(metadata[i].value));
+    if (rc == 0)
+        rc = steep_rpc_frame_encode(request, &async->call.request);
+    if (rc < 0) {
+        async_free(async);
+        return -1;
+    }
+    for (size_t i = 0; i < n_metadata; i++) {
+        for (char *p = async->metadata.items[i].key; *p; p++)
+            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+        async->items[i] = (struct steep_rpc_metadata){async->metadata.items[i].key,
+                                                      async->metadata.items[i].value};
+    }
+    struct client_call *call = &async->call;
+    call->path = async->path;
+    call->metadata = async->items;
+    call->n_metadata = n_metadata;
+    call->timeout_ms = timeout_ms;
+    call->on_done = async_done;
+    if (timeout_ms > 0)
+        call->deadline_ms = steep_rpc_now_ms() + timeout_ms;
+    steep_rpc_frame_reader_init(&call->reader, client->max_message);
+    steep_rpc_client_submit(client, call);
+    return 0;
+}
+
 int steep_rpc_call_raw(struct steep_rpc_client *client, const char *path, const uint8_t *body,
                        size_t len, int timeout_ms, struct steep_rpc_status *status)
 {
+    if (client->members) {
+        struct steep_rpc_client *member = steep_rpc_failover_member(client);
+        int rc = steep_rpc_call_raw(member, path, body, len, timeout_ms, status);
+        if (rc < 0 && status && status->code == STEEP_GRPC_UNAVAILABLE)
+            steep_rpc_failover_unavailable(client, member);
+        return rc;
+    }
     struct client_call call = {.path = path, .timeout_ms = timeout_ms};
     if (steep_buf_append(&call.request, body, len) < 0) {
         set_status(status, STEEP_GRPC_INTERNAL, steep_error_get());

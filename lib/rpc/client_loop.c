@@ -40,6 +40,13 @@ void steep_rpc_client_call_complete(struct client_call *call, int code, const ch
         vsnprintf(call->message, sizeof(call->message), fmt, ap);
         va_end(ap);
     }
+    struct steep_rpc_client *client = call->client;
+    if (client)
+        atomic_fetch_sub(&client->pending, 1);
+    if (call->on_done) {
+        call->on_done(call);
+        return;
+    }
     pthread_mutex_lock(&call->lock);
     call->done = true;
     pthread_cond_signal(&call->cond);
@@ -444,7 +451,8 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     struct client_call *call = nghttp2_session_get_stream_user_data(session, stream_id);
     if (!call)
         return 0;
-    int status = steep_rpc_frame_feed(&call->reader, data, length);
+    int status = call->stream ? steep_rpc_client_stream_feed(client, call, data, length)
+                              : steep_rpc_frame_feed(&call->reader, data, length);
     if (status != 0) {
         nghttp2_session_set_stream_user_data(session, stream_id, NULL);
         nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
@@ -495,7 +503,8 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     active_unlink(client, call);
     if (call->have_grpc_status) {
         int code = call->grpc_status;
-        if (code == STEEP_GRPC_OK && steep_rpc_frame_finish(&call->reader) != 0)
+        if (code == STEEP_GRPC_OK && (call->stream ? steep_rpc_client_stream_finish(call)
+                                                   : steep_rpc_frame_finish(&call->reader)) != 0)
             steep_rpc_client_call_complete(call, STEEP_GRPC_INTERNAL, "bad response: %s",
                                            call->reader.reason);
         else
@@ -523,6 +532,36 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
 
 /* ---- the loop ---- */
 
+/* With the client's lock held: ends the calls whose caller gave up on them
+ * (steep_rpc_stream_close). A call already completed is in neither list,
+ * so nothing here touches a call its caller may have freed. */
+static void cancel_requested_calls(struct steep_rpc_client *client)
+{
+    client->cancel_pending = false;
+    for (struct client_call *call = client->active, *following; call; call = following) {
+        following = call->active_next;
+        if (!call->cancel_requested)
+            continue;
+        nghttp2_session_set_stream_user_data(client->session, call->stream_id, NULL);
+        nghttp2_submit_rst_stream(client->session, NGHTTP2_FLAG_NONE, call->stream_id,
+                                  NGHTTP2_CANCEL);
+        active_unlink(client, call);
+        steep_rpc_client_call_complete(call, STEEP_GRPC_CANCELLED, "call cancelled");
+    }
+    struct client_call **link = &client->waiting_head;
+    client->waiting_tail = NULL;
+    while (*link) {
+        struct client_call *call = *link;
+        if (call->cancel_requested) {
+            *link = call->next;
+            steep_rpc_client_call_complete(call, STEEP_GRPC_CANCELLED, "call cancelled");
+            continue;
+        }
+        client->waiting_tail = call;
+        link = &call->next;
+    }
+}
+
 static void take_submitted(struct steep_rpc_client *client)
 {
     uint64_t count;
@@ -531,7 +570,14 @@ static void take_submitted(struct steep_rpc_client *client)
     pthread_mutex_lock(&client->lock);
     struct client_call *call = client->submitted_head;
     client->submitted_head = client->submitted_tail = NULL;
+    if (client->cancel_pending)
+        cancel_requested_calls(client);
+    bool reset = client->reset_pending;
+    client->reset_pending = false;
     pthread_mutex_unlock(&client->lock);
+    if (reset && client->state != STATE_IDLE)
+        connection_failed(client, "no answer from %s within a call's deadline: connection dropped",
+                          client->address);
     while (call) {
         struct client_call *following = call->next;
         if (call->deadline_ms &&

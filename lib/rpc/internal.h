@@ -9,6 +9,13 @@
  * A method registered inline (steep_rpc_server_add_inline) skips both
  * hand-offs: its handler runs on the loop as soon as the message is
  * complete and the response is submitted before the loop flushes.
+ * A complete request is not dispatched from inside nghttp2's callback but
+ * put on the server's ready list, dispatched after the whole batch of I/O:
+ * a call its peer reset in the same batch is dropped there, before any
+ * handler runs (issue 14 item 8). The pool has a thread ceiling and a
+ * bounded queue; a call over both is answered RESOURCE_EXHAUSTED on the
+ * loop. A held call (steep_rpc_call_hold) counts as "with a worker" while
+ * no thread has it; its continuation goes back through the pool.
  * A call is freed by the loop once its stream is closed AND it is no longer
  * with a worker, whichever happens last.
  *
@@ -145,6 +152,17 @@ struct steep_rpc_call {
     bool on_deadline_list;
     bool reset_after_response; /* answered before the request ended: RST_STREAM once sent */
     atomic_bool cancelled;
+    /* Held calls (steep_rpc_call_hold): enum steep_rpc_hold_state, and the
+     * continuation steep_rpc_call_resume asked for. */
+    atomic_int hold;
+    steep_rpc_resume_fn resume_fn;
+    void *resume_arg;
+    /* Timed holds (steep_rpc_call_hold_until), guarded by server->holds_lock:
+     * in server->timed_holds while held; a wake that found it not there. */
+    struct steep_rpc_call *hold_prev, *hold_next;
+    bool hold_linked;
+    bool wake_pending;
+    int64_t hold_until_ms;
     /* Written by the handler's thread, read by the loop after completion. */
     ProtobufCMessage *request;
     bool answered;
@@ -154,6 +172,13 @@ struct steep_rpc_call {
     struct steep_buf response; /* framed message */
     size_t response_sent;
 };
+
+/* A call's hold state. NONE -> HELD (the handler asked to hold) -> PARKED
+ * (the handler returned: no thread has the call) -> NONE (resumed: the
+ * continuation is queued). A resume that comes while the handler is still
+ * running turns HELD into RESUMED, and the handler's thread runs the
+ * continuation itself once the handler returns. */
+enum steep_rpc_hold_state { HOLD_NONE, HOLD_HELD, HOLD_PARKED, HOLD_RESUMED };
 
 struct steep_rpc_conn {
     struct steep_rpc_server *server;
@@ -202,6 +227,22 @@ struct steep_rpc_server {
     SSL_CTX *ssl_ctx;
     nghttp2_session_callbacks *callbacks;
     struct steep_rpc_pool *pool;
+    int max_workers, max_queued;
+    /* Complete requests not yet dispatched: handed to the pool (or run
+     * inline) after the current batch of I/O, so a call the peer reset in
+     * the same batch is dropped before its handler starts. */
+    struct steep_rpc_call *ready, *ready_last;
+    atomic_ulong handled;           /* handlers started */
+    atomic_ulong dropped_cancelled; /* calls cancelled before their handler started */
+    atomic_ulong refused_busy;      /* calls refused: pool and queue full */
+    atomic_int parked;              /* held calls not yet resumed */
+    pthread_cond_t unparked;        /* with completed_lock: parked reached 0 */
+    /* Timed holds: resumed by the loop once due or cancelled. holds_check:
+     * a call was cancelled (the loop looks at the list after its batch). */
+    pthread_mutex_t holds_lock;
+    struct steep_rpc_call *timed_holds;
+    _Atomic int64_t holds_next_ms; /* earliest hold_until_ms; 0: none */
+    atomic_bool holds_check;
     bool inline_handlers; /* fuzzing: run handlers on the calling thread */
     /* event loop */
     int listen_fd, epoll_fd, event_fd;
@@ -249,24 +290,33 @@ void steep_rpc_peer_release(struct steep_rpc_peer *peer);
 
 /* call.c: decode, run the handler, record its answer (worker side). */
 void steep_rpc_call_run(struct steep_rpc_call *call);
+void steep_rpc_call_check_answered(struct steep_rpc_call *call);
 
 /* strings.c: 0 when every string field of the wire message (any depth) is
  * UTF-8 without NUL; else -1 with the offending field named in why. */
 int steep_rpc_check_strings(const ProtobufCMessageDescriptor *type, const uint8_t *data, size_t len,
                             char *why, size_t why_len);
 
-/* server.c */
-void steep_rpc_server_dispatch(struct steep_rpc_call *call);
+/* server.c: a complete request, dispatched after the current I/O batch. */
+void steep_rpc_server_ready(struct steep_rpc_call *call);
+/* Dispatches the ready calls: drops the cancelled ones, runs inline
+ * methods, hands the rest to the pool (RESOURCE_EXHAUSTED when full). */
+void steep_rpc_server_dispatch_ready(struct steep_rpc_server *server);
 /* In-memory connection (fuzzing): feed cleartext HTTP/2; output is discarded. */
 struct steep_rpc_conn *steep_rpc_memory_conn_new(struct steep_rpc_server *server);
 int steep_rpc_memory_conn_feed(struct steep_rpc_conn *conn, const uint8_t *data, size_t len);
 void steep_rpc_memory_conn_free(struct steep_rpc_conn *conn);
 
 /* pool.c: a worker pool that grows while every worker is busy, up to max,
- * and shrinks back to min after idle_ms without work. */
+ * and shrinks back to min after idle_ms without work. At most max_queued
+ * calls wait once max threads are busy. */
 struct steep_rpc_pool *steep_rpc_pool_new(int min_threads, int max_threads, int idle_ms,
-                                          void (*run)(struct steep_rpc_call *call));
-int steep_rpc_pool_submit(struct steep_rpc_pool *pool, struct steep_rpc_call *call);
+                                          int max_queued, void (*run)(struct steep_rpc_call *call));
+/* 0, or -1 when the pool is full (never with force: continuations). */
+/* Loop side (server.c): resumes the timed holds that are due or cancelled
+ * (all of them when all is set); returns the next due time (0: none). */
+int64_t steep_rpc_wake_holds(struct steep_rpc_server *server, int64_t now, bool all);
+int steep_rpc_pool_submit(struct steep_rpc_pool *pool, struct steep_rpc_call *call, bool force);
 int steep_rpc_pool_threads(struct steep_rpc_pool *pool);
 /* Waits for running work to finish and all threads to exit, then frees. */
 void steep_rpc_pool_free(struct steep_rpc_pool *pool);

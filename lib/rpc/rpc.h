@@ -1,12 +1,14 @@
 /*
  * gRPC over HTTP/2 over TLS: the contract every Steep service uses.
  *
- * Unary calls only. The server runs the TLS/HTTP/2 I/O on its own event
- * threads and calls handlers on a pool of worker threads, so a handler may
- * block (call other services, wait on a long poll) without stalling other
- * streams or connections. A handler answers exactly once, with
+ * Unary calls, and server-streaming calls on the client (steep_rpc_stream_*).
+ * The server runs the TLS/HTTP/2 I/O on its own event threads and calls
+ * handlers on a bounded pool of worker threads, so a handler may block
+ * briefly (call other services) without stalling other streams or
+ * connections; one that waits for an event holds its call instead
+ * (steep_rpc_call_hold). A handler answers exactly once, with
  * steep_rpc_reply() or steep_rpc_fail(); one that returns without answering
- * is answered INTERNAL.
+ * (or holding) is answered INTERNAL.
  *
  * The client keeps one HTTP/2 connection per peer, multiplexes calls from
  * many threads on it, reconnects after failure and applies per-call
@@ -49,9 +51,15 @@
  * thread during handshakes (keep them quick: return cached credentials).
  * Methods registered with steep_rpc_server_add_inline (opt-in, for handlers
  * that never block) also run on the event thread. Other handlers run on
- * the worker pool, which grows while all workers are busy
- * (up to 1024) and shrinks after 10 s idle; a handler may block. The first
- * server or client sets SIGPIPE to SIG_IGN if it was still SIG_DFL.
+ * the worker pool, which grows while all workers are busy (up to
+ * max_workers) and shrinks after 10 s idle; a handler may block. Once the
+ * pool is at its ceiling at most max_queued calls wait for a worker; more
+ * are answered RESOURCE_EXHAUSTED. A call the client cancels before its
+ * handler starts is dropped without running it. A handler that waits for
+ * an event (a long poll) should not block its worker: it holds the call
+ * (steep_rpc_call_hold) and returns, and whoever sees the event resumes it
+ * (steep_rpc_call_resume). The first server or client sets SIGPIPE to
+ * SIG_IGN if it was still SIG_DFL.
  */
 #ifndef STEEP_RPC_RPC_H
 #define STEEP_RPC_RPC_H
@@ -137,6 +145,8 @@ struct steep_rpc_call;
 
 typedef void (*steep_rpc_handler_fn)(struct steep_rpc_call *call, const ProtobufCMessage *request,
                                      void *arg);
+/* The continuation of a held call: runs on a worker, answers (or holds again). */
+typedef void (*steep_rpc_resume_fn)(struct steep_rpc_call *call, void *arg);
 
 struct steep_rpc_server_config {
     const char *listen; /* "host:port"; port 0 picks a free one */
@@ -146,8 +156,18 @@ struct steep_rpc_server_config {
      * what several requests sent, e.g. a task's arguments and its result. */
     size_t max_response;
     /* Handler threads kept ready; the pool grows while all are busy (up to
-     * 1024) and shrinks back after 10 s idle. 0: 4. */
+     * max_workers) and shrinks back after 10 s idle. 0: 4. */
     int workers;
+    /*
+     * Ceilings on handler threads and on calls waiting for one (issue 14,
+     * item 8). Once max_workers handlers run, at most max_queued complete
+     * requests wait; a request over both is answered RESOURCE_EXHAUSTED at
+     * once, without running anything. Held calls (steep_rpc_call_hold)
+     * count against neither while parked.
+     *   max_workers: 0: 1024 (at least workers)    max_queued: 0: 1024
+     */
+    int max_workers;
+    int max_queued;
     const char *name; /* for logs, e.g. "storage" */
     /*
      * Bounds on requests still arriving (body hoarding): request bytes
@@ -226,6 +246,15 @@ int steep_rpc_server_add(struct steep_rpc_server *server, const char *path,
 int steep_rpc_server_add_inline(struct steep_rpc_server *server, const char *path,
                                 const ProtobufCMessageDescriptor *request_type,
                                 steep_rpc_handler_fn handler, void *arg);
+/* Counters of the server's work (for tests, logs and metrics). */
+struct steep_rpc_server_stats {
+    uint64_t handled;           /* handlers started */
+    uint64_t dropped_cancelled; /* calls cancelled before their handler started, never run */
+    uint64_t refused_busy;      /* calls refused: every worker busy and the queue full */
+    int workers;                /* handler threads now */
+    int parked;                 /* held calls waiting for steep_rpc_call_resume */
+};
+void steep_rpc_server_stats(struct steep_rpc_server *server, struct steep_rpc_server_stats *stats);
 /* Binds and starts serving in background threads. */
 int steep_rpc_server_start(struct steep_rpc_server *server);
 int steep_rpc_server_port(const struct steep_rpc_server *server);
@@ -253,17 +282,54 @@ bool steep_rpc_call_cancelled(const struct steep_rpc_call *call);
 void steep_rpc_reply(struct steep_rpc_call *call, const ProtobufCMessage *response);
 void steep_rpc_fail(struct steep_rpc_call *call, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/*
+ * Held calls (issue 14, item 7: long polls must not occupy workers). A
+ * handler (or a continuation) that must wait for an event calls
+ * steep_rpc_call_hold and returns without answering: the call stays open
+ * with no thread. Later, from any thread and exactly once,
+ * steep_rpc_call_resume queues fn(call, arg) on the server's workers (past
+ * the queue bound), where it answers (or holds again). The request message
+ * given to the handler is freed when the handler returns: copy what the
+ * continuation needs; metadata, the peer and the deadline stay readable.
+ * A call cancelled while held (client gone, deadline, stop) must still be
+ * resumed: its answer is then discarded. Every held call must be resumed
+ * eventually; steep_rpc_server_free waits for it. Not for inline methods.
+ */
+void steep_rpc_call_hold(struct steep_rpc_call *call);
+void steep_rpc_call_resume(struct steep_rpc_call *call, steep_rpc_resume_fn fn, void *arg);
+/*
+ * A hold that ends by itself, for long polls whose event is a wake-up
+ * (a commit, a watch): like steep_rpc_call_hold with the continuation given
+ * now. The first of these resumes it with fn(call, arg), once: a
+ * steep_rpc_call_wake, timeout_ms passing (at most the call's deadline),
+ * or the call being cancelled (client reset or gone, deadline, server
+ * stop: at once, so the holder frees what it holds). The continuation
+ * tells them apart itself (steep_rpc_call_cancelled, its own clock and
+ * state) and may hold again. A wake that comes while the call is not held
+ * (before the hold, or while the continuation runs) ends the next hold at
+ * once, so a waker that records its event and then wakes is never lost.
+ * The holder must stop its wakers before the call is answered: after
+ * that, the call may be freed. Its waits count as parked (server stats).
+ */
+void steep_rpc_call_hold_until(struct steep_rpc_call *call, int timeout_ms, steep_rpc_resume_fn fn,
+                               void *arg);
+void steep_rpc_call_wake(struct steep_rpc_call *call);
 
 /* ---- Client ------------------------------------------------------------- */
 
 struct steep_rpc_client;
 
 struct steep_rpc_client_config {
-    const char *address;     /* "host:port" */
+    /* "host:port", or the replicas of one peer "host1:port1,host2:port2"
+     * (calls fail over between them: client_failover.c) */
+    const char *address;
     const char *server_name; /* SNI; NULL: the host of address */
     struct steep_tls_config tls;
     size_t max_message;     /* response limit; 0: STEEP_RPC_DEFAULT_MAX_MESSAGE */
     int connect_timeout_ms; /* TCP connect + TLS handshake; 0: 5000 */
+    /* Calls submitted and not yet complete; one more fails at once with
+     * RESOURCE_EXHAUSTED. 0: 4096. */
+    int max_pending;
 };
 
 struct steep_rpc_metadata {
@@ -289,6 +355,24 @@ int steep_rpc_call(struct steep_rpc_client *client, const char *path,
                    size_t n_metadata, int timeout_ms, struct steep_rpc_status *status);
 void steep_rpc_client_free(struct steep_rpc_client *client);
 
+/*
+ * An asynchronous unary call: returns at once; done(arg, response, status)
+ * runs exactly once when the call ends, on the client's event-loop thread
+ * (so it must not block: hand slow work to another thread, e.g. with
+ * steep_rpc_call_resume), or on the calling thread before this returns when
+ * the call is refused at once. response (NULL unless status->code is OK)
+ * belongs to done. Returns -1 (done never runs) only when the request
+ * cannot be encoded or memory is short. path, request and metadata are
+ * copied.
+ */
+typedef void (*steep_rpc_done_fn)(void *arg, ProtobufCMessage *response,
+                                  const struct steep_rpc_status *status);
+int steep_rpc_call_async(struct steep_rpc_client *client, const char *path,
+                         const ProtobufCMessage *request,
+                         const ProtobufCMessageDescriptor *response_type,
+                         const struct steep_rpc_metadata *metadata, size_t n_metadata,
+                         int timeout_ms, steep_rpc_done_fn done, void *arg);
+
 /* Response metadata of one call: the server's headers and trailers other
  * than gRPC's own (content-type, grpc-status, grpc-message). */
 struct steep_rpc_received_metadata {
@@ -304,6 +388,27 @@ int steep_rpc_call_with_metadata(struct steep_rpc_client *client, const char *pa
                                  const struct steep_rpc_metadata *metadata, size_t n_metadata,
                                  int timeout_ms, struct steep_rpc_status *status,
                                  struct steep_rpc_received_metadata *received);
+/*
+ * Server-streaming calls: one request, then the server's messages one by
+ * one until its trailers (etcd's Watch, used with a single create request).
+ * open never blocks: the request goes out on the client's connection and
+ * failures show up in next. timeout_ms bounds the whole stream (<= 0: none).
+ * next waits up to wait_ms for a message: STEEP_RPC_STREAM_MESSAGE with
+ * *message (free with protobuf_c_message_free_unpacked), STEEP_RPC_STREAM_WAITING
+ * when none came in time, STEEP_RPC_STREAM_END when the server ended the
+ * stream with OK, or -1 with status (the server's status, a transport
+ * failure, DEADLINE_EXCEEDED). close resets a stream still open and frees it;
+ * one thread uses a stream at a time.
+ */
+struct steep_rpc_stream;
+enum { STEEP_RPC_STREAM_MESSAGE = 0, STEEP_RPC_STREAM_END = 1, STEEP_RPC_STREAM_WAITING = 2 };
+int steep_rpc_stream_open(struct steep_rpc_client *client, const char *path,
+                          const ProtobufCMessage *request, int timeout_ms,
+                          struct steep_rpc_stream **out, struct steep_rpc_status *status);
+int steep_rpc_stream_next(struct steep_rpc_stream *stream, const ProtobufCMessageDescriptor *type,
+                          ProtobufCMessage **message, int wait_ms, struct steep_rpc_status *status);
+void steep_rpc_stream_close(struct steep_rpc_stream *stream);
+
 const char *steep_rpc_received_metadata_get(const struct steep_rpc_received_metadata *received,
                                             const char *key);
 void steep_rpc_received_metadata_free(struct steep_rpc_received_metadata *received);

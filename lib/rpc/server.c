@@ -24,9 +24,10 @@
 #include "core/log.h"
 #include "rpc/internal.h"
 
-#define MAX_WORKERS     1024
-#define WORKER_IDLE_MS  10000
-#define ACCEPT_PAUSE_MS 100
+#define DEFAULT_MAX_WORKERS 1024
+#define DEFAULT_MAX_QUEUED  1024
+#define WORKER_IDLE_MS      10000
+#define ACCEPT_PAUSE_MS     100
 /* Defaults of the request-buffering bounds (rpc.h). */
 #define DEFAULT_BUFFERED             (128u * 1024 * 1024)
 #define DEFAULT_CONNECTION_BUFFERED  (32u * 1024 * 1024)
@@ -65,10 +66,194 @@ static void wake(struct steep_rpc_server *server)
         log_warn("rpc: cannot wake the event loop: %s", strerror(errno));
 }
 
-/* Worker side: run the handler, then queue the call back to the loop. */
+/* ---- held calls ---- */
+
+static void unpark(struct steep_rpc_server *server)
+{
+    if (atomic_fetch_sub(&server->parked, 1) == 1) {
+        pthread_mutex_lock(&server->completed_lock);
+        pthread_cond_broadcast(&server->unparked);
+        pthread_mutex_unlock(&server->completed_lock);
+    }
+}
+
+void steep_rpc_call_hold(struct steep_rpc_call *call)
+{
+    int expected = HOLD_NONE;
+    if (call->answered || !atomic_compare_exchange_strong(&call->hold, &expected, HOLD_HELD)) {
+        log_warn("rpc: a call answered or already held cannot be held");
+        return;
+    }
+    atomic_fetch_add(&call->server->parked, 1);
+}
+
+/* Queues the continuation already in call->resume_fn (or leaves it to the
+ * handler's thread while the handler still runs). */
+static void resume_held(struct steep_rpc_call *call)
+{
+    struct steep_rpc_server *server = call->server;
+    int expected = HOLD_HELD;
+    if (atomic_compare_exchange_strong(&call->hold, &expected, HOLD_RESUMED))
+        return; /* the handler is still running: its thread runs fn next */
+    if (expected != HOLD_PARKED) {
+        log_error("rpc: resume of a call that is not held (state %d)", expected);
+        return;
+    }
+    atomic_store(&call->hold, HOLD_NONE);
+    /* queued before the count drops, so a server being freed still has its
+     * pool for the continuation */
+    steep_rpc_pool_submit(server->pool, call, true);
+    unpark(server);
+}
+
+void steep_rpc_call_resume(struct steep_rpc_call *call, steep_rpc_resume_fn fn, void *arg)
+{
+    call->resume_fn = fn;
+    call->resume_arg = arg;
+    resume_held(call);
+}
+
+/* ---- timed holds: resumed by a wake, their time or their cancellation ---- */
+
+static void holds_unlink(struct steep_rpc_server *server, struct steep_rpc_call *call)
+{
+    if (call->hold_prev)
+        call->hold_prev->hold_next = call->hold_next;
+    else
+        server->timed_holds = call->hold_next;
+    if (call->hold_next)
+        call->hold_next->hold_prev = call->hold_prev;
+    call->hold_prev = call->hold_next = NULL;
+    call->hold_linked = false;
+}
+
+void steep_rpc_call_hold_until(struct steep_rpc_call *call, int timeout_ms, steep_rpc_resume_fn fn,
+                               void *arg)
+{
+    struct steep_rpc_server *server = call->server;
+    int expected = HOLD_NONE;
+    if (call->answered || !atomic_compare_exchange_strong(&call->hold, &expected, HOLD_HELD)) {
+        log_warn("rpc: a call answered or already held cannot be held");
+        return;
+    }
+    call->resume_fn = fn;
+    call->resume_arg = arg;
+    atomic_fetch_add(&server->parked, 1);
+    int64_t until = steep_rpc_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    if (call->deadline_ms && call->deadline_ms < until)
+        until = call->deadline_ms;
+    pthread_mutex_lock(&server->holds_lock);
+    bool now = call->wake_pending || timeout_ms <= 0 || steep_rpc_call_cancelled(call);
+    call->wake_pending = false;
+    bool earlier = false;
+    if (!now) {
+        call->hold_until_ms = until;
+        call->hold_prev = NULL;
+        call->hold_next = server->timed_holds;
+        if (server->timed_holds)
+            server->timed_holds->hold_prev = call;
+        server->timed_holds = call;
+        call->hold_linked = true;
+        int64_t next = atomic_load(&server->holds_next_ms);
+        earlier = !next || until < next;
+        if (earlier)
+            atomic_store(&server->holds_next_ms, until);
+    }
+    pthread_mutex_unlock(&server->holds_lock);
+    if (now)
+        resume_held(call);
+    else if (earlier)
+        wake(server); /* the loop sleeps until the new, earlier time */
+}
+
+void steep_rpc_call_wake(struct steep_rpc_call *call)
+{
+    struct steep_rpc_server *server = call->server;
+    pthread_mutex_lock(&server->holds_lock);
+    bool held = call->hold_linked;
+    if (held)
+        holds_unlink(server, call);
+    else
+        call->wake_pending = true; /* between holds: ends the next one at once */
+    pthread_mutex_unlock(&server->holds_lock);
+    if (held)
+        resume_held(call);
+}
+
+int64_t steep_rpc_wake_holds(struct steep_rpc_server *server, int64_t now, bool all)
+{
+    int64_t next = atomic_load(&server->holds_next_ms);
+    bool check = atomic_exchange(&server->holds_check, false);
+    if (!all && !check && (!next || now < next))
+        return next;
+    struct steep_rpc_call *due = NULL;
+    next = 0;
+    pthread_mutex_lock(&server->holds_lock);
+    for (struct steep_rpc_call *call = server->timed_holds, *following; call; call = following) {
+        following = call->hold_next;
+        if (all || call->hold_until_ms <= now || steep_rpc_call_cancelled(call)) {
+            holds_unlink(server, call);
+            call->hold_next = due;
+            due = call;
+        } else if (!next || call->hold_until_ms < next) {
+            next = call->hold_until_ms;
+        }
+    }
+    atomic_store(&server->holds_next_ms, next);
+    pthread_mutex_unlock(&server->holds_lock);
+    while (due) {
+        struct steep_rpc_call *call = due;
+        due = call->hold_next;
+        call->hold_next = NULL;
+        resume_held(call);
+    }
+    return next;
+}
+
+/* After a handler or continuation returned on this thread: true when the
+ * call is answered and goes back to the loop, false when it is parked. A
+ * resume that came meanwhile runs here, except on the loop, which must not
+ * block: there it is queued to the pool. */
+static bool finish_or_park(struct steep_rpc_call *call, bool on_loop)
+{
+    for (;;) {
+        int state = atomic_load(&call->hold);
+        if (state == HOLD_NONE) {
+            steep_rpc_call_check_answered(call);
+            return true;
+        }
+        if (state == HOLD_HELD) {
+            if (atomic_compare_exchange_strong(&call->hold, &state, HOLD_PARKED))
+                return false;
+            continue; /* resumed meanwhile */
+        }
+        /* HOLD_RESUMED */
+        atomic_store(&call->hold, HOLD_NONE);
+        if (on_loop) {
+            steep_rpc_pool_submit(call->server->pool, call, true);
+            unpark(call->server);
+            return false;
+        }
+        steep_rpc_resume_fn fn = call->resume_fn;
+        call->resume_fn = NULL;
+        unpark(call->server);
+        fn(call, call->resume_arg);
+    }
+}
+
+/* Worker side: run the handler (or a held call's continuation), then queue
+ * the call back to the loop unless it is parked. */
 static void run_and_post(struct steep_rpc_call *call)
 {
-    steep_rpc_call_run(call);
+    if (call->resume_fn) {
+        steep_rpc_resume_fn fn = call->resume_fn;
+        call->resume_fn = NULL;
+        fn(call, call->resume_arg);
+    } else {
+        steep_rpc_call_run(call);
+    }
+    if (!finish_or_park(call, false))
+        return;
     struct steep_rpc_server *server = call->server;
     pthread_mutex_lock(&server->completed_lock);
     bool was_empty = server->completed == NULL;
@@ -79,17 +264,64 @@ static void run_and_post(struct steep_rpc_call *call)
         wake(server);
 }
 
+/* ---- dispatch ---- */
+
+void steep_rpc_server_ready(struct steep_rpc_call *call)
+{
+    struct steep_rpc_server *server = call->server;
+    call->queue_next = NULL;
+    if (server->ready_last)
+        server->ready_last->queue_next = call;
+    else
+        server->ready = call;
+    server->ready_last = call;
+}
+
 /* Handlers registered as non-blocking (and every handler when fuzzing) run
  * right here on the loop: the response is submitted before the loop flushes
- * the connection, with no trip through the pool and the completion queue. */
-void steep_rpc_server_dispatch(struct steep_rpc_call *call)
+ * the connection, with no trip through the pool and the completion queue.
+ * A call whose stream was reset (or whose deadline passed) in the batch
+ * that completed it is dropped here, before anything runs. */
+void steep_rpc_server_dispatch_ready(struct steep_rpc_server *server)
 {
-    if (call->server->inline_handlers || call->method->on_loop) {
-        steep_rpc_call_run(call);
-        steep_rpc_call_completed(call);
-        return;
+    while (server->ready) {
+        struct steep_rpc_call *call = server->ready;
+        server->ready = call->queue_next;
+        if (!server->ready)
+            server->ready_last = NULL;
+        call->queue_next = NULL;
+        struct steep_rpc_conn *conn = call->conn;
+        if (atomic_load(&call->cancelled) || !conn) {
+            atomic_fetch_add(&server->dropped_cancelled, 1);
+            steep_rpc_frame_reader_free(&call->reader);
+            call->answered = true;
+            call->status = STEEP_GRPC_CANCELLED;
+            steep_rpc_call_completed(call); /* frees it when the stream is gone */
+            continue;
+        }
+        if (server->inline_handlers || call->method->on_loop) {
+            steep_rpc_call_run(call);
+            if (finish_or_park(call, true))
+                steep_rpc_call_completed(call);
+        } else if (steep_rpc_pool_submit(server->pool, call, false) < 0) {
+            atomic_fetch_add(&server->refused_busy, 1);
+            steep_rpc_frame_reader_free(&call->reader);
+            call->answered = true;
+            call->status = STEEP_GRPC_RESOURCE_EXHAUSTED;
+            call->status_message = strdup("server busy: every worker is busy and the queue full");
+            steep_rpc_call_completed(call);
+        }
+        steep_rpc_conn_mark_dirty(conn);
     }
-    steep_rpc_pool_submit(call->server->pool, call);
+}
+
+void steep_rpc_server_stats(struct steep_rpc_server *server, struct steep_rpc_server_stats *stats)
+{
+    stats->handled = atomic_load(&server->handled);
+    stats->dropped_cancelled = atomic_load(&server->dropped_cancelled);
+    stats->refused_busy = atomic_load(&server->refused_busy);
+    stats->workers = server->pool ? steep_rpc_pool_threads(server->pool) : 0;
+    stats->parked = atomic_load(&server->parked);
 }
 
 struct steep_rpc_server *steep_rpc_server_new(const struct steep_rpc_server_config *config)
@@ -133,8 +365,12 @@ struct steep_rpc_server *steep_rpc_server_new(const struct steep_rpc_server_conf
     server->max_connections_per_source = config->max_connections_per_source > 0
                                              ? config->max_connections_per_source
                                              : DEFAULT_PER_SOURCE;
+    server->max_workers = config->max_workers > 0 ? config->max_workers : DEFAULT_MAX_WORKERS;
+    server->max_queued = config->max_queued > 0 ? config->max_queued : DEFAULT_MAX_QUEUED;
     server->listen_fd = server->epoll_fd = server->event_fd = -1;
     pthread_mutex_init(&server->completed_lock, NULL);
+    pthread_cond_init(&server->unparked, NULL);
+    pthread_mutex_init(&server->holds_lock, NULL);
     if (!server->listen || !server->name || steep_rpc_session_callbacks_new(&server->callbacks) < 0)
         goto fail;
     server->ssl_ctx = steep_rpc_tls_context(&server->config.tls, true);
@@ -556,6 +792,9 @@ static int timeout_for(struct steep_rpc_server *server, int64_t now, int64_t nex
         until = server->stop_deadline_ms;
     if (server->accept_resume_ms && server->accept_resume_ms < until)
         until = server->accept_resume_ms;
+    int64_t holds = atomic_load(&server->holds_next_ms);
+    if (holds && holds < until)
+        until = holds;
     return until <= now ? 0 : (int)(until - now);
 }
 
@@ -576,12 +815,15 @@ static void *loop(void *arg)
             else
                 conn_io(ptr, events[i].events);
         }
+        /* After the whole batch: resets read in it drop their calls. */
+        steep_rpc_server_dispatch_ready(server);
         now = steep_rpc_now_ms();
         if (server->next_deadline_ms && now >= server->next_deadline_ms) {
             server->next_deadline_ms = steep_rpc_expire_deadlines(server, now);
             flush_all(server);
         }
         resume_accepting(server, now);
+        steep_rpc_wake_holds(server, now, atomic_load(&server->stopping));
         if (now >= next_check) {
             expire_connections(server, now);
             steep_rpc_expire_receiving(server, now);
@@ -648,7 +890,8 @@ int steep_rpc_server_start(struct steep_rpc_server *server)
     epoll_ctl(server->epoll_fd, EPOLL_CTL_ADD, server->listen_fd, &listen_event);
     epoll_ctl(server->epoll_fd, EPOLL_CTL_ADD, server->event_fd, &wake_event);
     int workers = server->config.workers > 0 ? server->config.workers : 4;
-    server->pool = steep_rpc_pool_new(workers, MAX_WORKERS, WORKER_IDLE_MS, run_and_post);
+    server->pool = steep_rpc_pool_new(workers, server->max_workers, WORKER_IDLE_MS,
+                                      server->max_queued, run_and_post);
     if (!server->pool)
         return -1;
     int rc = pthread_create(&server->thread, NULL, loop, server);
@@ -674,6 +917,17 @@ void steep_rpc_server_free(struct steep_rpc_server *server)
     if (!server)
         return;
     steep_rpc_server_stop(server, 0);
+    /* Timed holds end now (their continuations see the call cancelled);
+     * other held calls are resumed by their holders (whose events end by
+     * their own deadlines). Their continuations need the pool. */
+    steep_rpc_wake_holds(server, steep_rpc_now_ms(), true);
+    pthread_mutex_lock(&server->completed_lock);
+    if (atomic_load(&server->parked) > 0)
+        log_info("rpc: %s: waiting for %d held call(s) to be resumed", server->name,
+                 atomic_load(&server->parked));
+    while (atomic_load(&server->parked) > 0)
+        pthread_cond_wait(&server->unparked, &server->completed_lock);
+    pthread_mutex_unlock(&server->completed_lock);
     /* Handlers still running finish here; their calls are orphans by now. */
     steep_rpc_pool_free(server->pool);
     while (server->completed) {
@@ -694,6 +948,8 @@ void steep_rpc_server_free(struct steep_rpc_server *server)
         free(server->methods[i].path);
     free(server->methods);
     pthread_mutex_destroy(&server->completed_lock);
+    pthread_cond_destroy(&server->unparked);
+    pthread_mutex_destroy(&server->holds_lock);
     free(server->listen);
     free(server->name);
     free(server->ca_file);
@@ -727,6 +983,7 @@ struct steep_rpc_conn *steep_rpc_memory_conn_new(struct steep_rpc_server *server
 int steep_rpc_memory_conn_feed(struct steep_rpc_conn *conn, const uint8_t *data, size_t len)
 {
     ssize_t used = nghttp2_session_mem_recv(conn->session, data, len);
+    steep_rpc_server_dispatch_ready(conn->server);
     ENSURE(used == (ssize_t)len, "HTTP/2 protocol error: %s", nghttp2_strerror((int)used));
     GUARD(steep_rpc_transport_flush(&conn->transport, conn->session));
     conn->server->next_deadline_ms = steep_rpc_expire_deadlines(conn->server, steep_rpc_now_ms());

@@ -163,9 +163,10 @@ static void detach(struct steep_rpc_call *call)
     deadline_unlink(call);
     sending_release(call);
     conn_unlink(call);
-    if (call->in_worker)
+    if (call->in_worker) {
         atomic_store(&call->cancelled, true);
-    else
+        atomic_store(&call->server->holds_check, true); /* a timed hold ends now */
+    } else
         steep_rpc_call_free(call);
 }
 
@@ -497,7 +498,7 @@ static void request_complete(struct steep_rpc_call *call)
     release_buffered(call);
     call->in_worker = true;
     atomic_fetch_add(&call->server->in_flight, 1);
-    steep_rpc_server_dispatch(call);
+    steep_rpc_server_ready(call);
 }
 
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "rpc/rpc.h"
 #include "rpc/wire.h"
 
@@ -51,46 +52,26 @@ int steep_rpc_percent_encode(const char *text, struct steep_buf *out)
     return steep_buf_terminate(out);
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 void steep_rpc_percent_decode(const char *text, size_t len, char *out, size_t out_len)
 {
-    size_t written = 0;
     if (out_len == 0)
         return;
-    for (size_t i = 0; i < len && written + 1 < out_len; i++) {
-        int high = -1, low = -1;
-        if (text[i] == '%' && i + 2 < len) {
-            high = hex_value(text[i + 1]);
-            low = hex_value(text[i + 2]);
-        }
-        if (high >= 0 && low >= 0) {
-            out[written++] = (char)(high << 4 | low);
-            i += 2;
-        } else {
-            out[written++] = text[i];
-        }
-    }
+    struct steep_cursor c = steep_cursor_make(text, len);
+    size_t written = 0;
+    uint8_t byte;
+    /* Lenient: a bad escape is kept as it is, as gRPC asks of grpc-message. */
+    while (written + 1 < out_len && steep_cursor_remaining(&c) > 0 &&
+           steep_cursor_read_percent(&c, true, &byte) == 0)
+        out[written++] = (char)byte;
     out[written] = '\0';
 }
 
 int steep_rpc_timeout_parse(const char *value, size_t len, int64_t *ms)
 {
     ENSURE(len >= 2 && len <= 9, "grpc-timeout has a bad length");
-    int64_t amount = 0;
-    for (size_t i = 0; i + 1 < len; i++) {
-        ENSURE(value[i] >= '0' && value[i] <= '9', "grpc-timeout has a non-digit");
-        amount = amount * 10 + (value[i] - '0');
-    }
+    uint64_t digits;
+    ENSURE(steep_parse_u64(value, len - 1, 99999999, &digits) == 0, "grpc-timeout has a non-digit");
+    int64_t amount = (int64_t)digits;
     switch (value[len - 1]) {
     case 'H':
         *ms = amount * 3600 * 1000;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/text.h"
 #include "rpc/internal.h"
 
 #define MAX_DEPTH 32
@@ -36,39 +37,10 @@ static int read_varint(struct steep_cursor *c, uint64_t *out)
     return -1;
 }
 
-/* Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
 static bool valid_utf8(const uint8_t *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t b = s[i];
-        size_t extra;
-        uint32_t cp;
-        if (b < 0x80) {
-            i++;
-            continue;
-        } else if ((b & 0xE0) == 0xC0) {
-            extra = 1, cp = b & 0x1F;
-        } else if ((b & 0xF0) == 0xE0) {
-            extra = 2, cp = b & 0x0F;
-        } else if ((b & 0xF8) == 0xF0) {
-            extra = 3, cp = b & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i <= extra)
-            return false;
-        for (size_t k = 1; k <= extra; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i + k] & 0x3F);
-        }
-        static const uint32_t minimum[4] = {0, 0x80, 0x800, 0x10000};
-        if (cp < minimum[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += extra + 1;
-    }
-    return true;
+    struct steep_cursor c = steep_cursor_make(s, n);
+    return steep_cursor_check_utf8(&c) == 0;
 }
 
 static int check(const ProtobufCMessageDescriptor *type, struct steep_cursor c, int depth,

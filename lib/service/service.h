@@ -25,11 +25,21 @@
 #include "rpc/rpc.h"
 #include "tee/attested.h"
 
-/* Parses `--config FILE`, names the log after the service, blocks the stop
- * signals into *stop and loads the config. Returns 0, or the exit status to
- * return (2: usage, 1: the config could not be loaded; both logged). */
+/* Secrets stay in memory (issue 14, item 17): no core dumps (RLIMIT_CORE 0,
+ * PR_SET_DUMPABLE 0, which also refuses ptrace and /proc/PID/mem to other
+ * processes of the user) and umask 077, so every file the service creates
+ * is its own. steep_service_begin() calls it; -1 with a reason. */
+int steep_service_harden(void);
+
+/* Parses `--config FILE`, hardens the process (steep_service_harden), names the log after the
+ * service, blocks the stop signals into *stop and loads the config. Returns 0, or the exit status
+ * to return (2: usage, 1: the config could not be loaded; both logged). */
 int steep_service_begin(int argc, char **argv, const char *name, sigset_t *stop,
                         struct steep_config **config);
+
+/* [log] format = "text" (default) or "json" (see core/log.h); -1 with a
+ * message for anything else. steep_service_begin calls it. */
+int steep_service_log_format(const struct steep_config *config);
 
 /* A client for another service: its [internal_endpoints] advertised
  * address, TLS pinned to its attested identity (e.g.
@@ -44,6 +54,14 @@ struct steep_rpc_client *steep_service_connect(const struct steep_config *config
  * Public endpoints take it, internal ones steep_rpc_internal_max_message()
  * of it. -1 with the setting named when it is out of range. */
 int steep_service_max_message(const struct steep_config *config, size_t *max_message);
+
+/* The [rpc] bounds of steep.toml(5) (workers, queued calls, buffered and
+ * unsent bytes, timeouts, connections) into server; a key absent (0) keeps
+ * the RPC layer's default, byte bounds are raised to twice max_message.
+ * -1 with the key named when one is out of range. steep_service_serve
+ * applies them to every endpoint. */
+int steep_service_rpc_limits(const struct steep_config *config, size_t max_message,
+                             struct steep_rpc_server_config *server);
 
 /* Waits for SIGTERM or SIGINT; returns the signal number. */
 int steep_service_wait(const sigset_t *stop);

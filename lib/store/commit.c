@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "store/internal.h"
 
 #define GROUP_MAX_REQUESTS 1024
@@ -33,7 +34,7 @@ struct overlay_entry {
 };
 
 struct steep_store_group {
-    struct steep_store *store;
+    struct steep_store_leveldb *store;
     leveldb_writebatch_t *batch;
     struct overlay_entry *slots;
     size_t capacity; /* power of two */
@@ -42,18 +43,10 @@ struct steep_store_group {
     struct steep_buf sealed; /* scratch */
 };
 
-static uint64_t hash_key(const uint8_t *key, size_t len)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ key[i]) * 1099511628211ull;
-    return h;
-}
-
 static struct overlay_entry *overlay_slot(struct overlay_entry *slots, size_t capacity,
                                           const uint8_t *key, size_t len)
 {
-    size_t i = hash_key(key, len) & (capacity - 1);
+    size_t i = steep_store_hash_key(key, len) & (capacity - 1);
     while (slots[i].key && !(slots[i].key_len == len && memcmp(slots[i].key, key, len) == 0))
         i = (i + 1) & (capacity - 1);
     return &slots[i];
@@ -163,8 +156,11 @@ static size_t request_bytes(const struct steep_store_request *request)
     size_t bytes = request->value_len + request->queue_len;
     for (size_t i = 0; i < request->n_ops; i++)
         bytes += request->ops[i].key_len + request->ops[i].value_len;
-    if (request->cas)
+    if (request->cas) {
         bytes += request->cas->key_len + request->cas->value_len;
+        for (size_t i = 0; i < request->cas->n_then; i++)
+            bytes += request->cas->then[i].key_len + request->cas->then[i].value_len;
+    }
     return bytes;
 }
 
@@ -197,7 +193,7 @@ static void fail_request(struct steep_store_request *request)
  * and deletes computed from the state before it, and no other write ran in
  * between, so applying it twice leaves what applying it once does.
  */
-static bool retry_after_reopen(struct steep_store *store, leveldb_writebatch_t *batch,
+static bool retry_after_reopen(struct steep_store_leveldb *store, leveldb_writebatch_t *batch,
                                const char *error)
 {
     steep_store_mark_failed(store, error);
@@ -215,8 +211,20 @@ static bool retry_after_reopen(struct steep_store *store, leveldb_writebatch_t *
     return false;
 }
 
+/* Metrics of one group commit (issue 18, item 4): atomics, no lock. */
+static void commit_observe(uint64_t batch_size, uint64_t write_us, bool ok)
+{
+    steep_metrics_count("steep_store_commits_total", "Group commits, by result",
+                        ok ? "result=\"ok\"" : "result=\"failed\"", 1);
+    steep_metrics_observe("steep_store_commit_batch_size", "Requests per group commit", NULL,
+                          STEEP_METRICS_COUNT, batch_size);
+    steep_metrics_observe("steep_store_commit_fsync_seconds",
+                          "Time of a group commit's synchronous write (fsync included)", NULL,
+                          STEEP_METRICS_SECONDS, write_us);
+}
+
 /* Runs the group [first, last] outside the lock; fills each request's result. */
-static void lead_group(struct steep_store *store, struct steep_store_request *first,
+static void lead_group(struct steep_store_leveldb *store, struct steep_store_request *first,
                        struct steep_store_request *last)
 {
     if (steep_store_begin_write(store) < 0) {
@@ -232,7 +240,9 @@ static void lead_group(struct steep_store *store, struct steep_store_request *fi
     /* apply() reads before it writes, so a request that fails has written
      * nothing; only a failure inside a write (out of memory, sealing) breaks
      * the batch, and then the whole group fails. */
+    uint64_t batch_size = 0;
     for (struct steep_store_request *r = first; !group.broken; r = r->next) {
+        batch_size++;
         r->result = apply(&group, r);
         if (r->result == STEEP_STORE_ERROR)
             fail_request(r);
@@ -240,9 +250,11 @@ static void lead_group(struct steep_store *store, struct steep_store_request *fi
             break;
     }
     char *error = NULL;
+    uint64_t write_started_us = steep_metrics_now_us();
     if (!group.broken)
         leveldb_write(store->db, store->write_options, group.batch, &error);
     steep_store_end(store);
+    commit_observe(batch_size, steep_metrics_now_us() - write_started_us, !group.broken && !error);
     if (error && retry_after_reopen(store, group.batch, error)) {
         leveldb_free(error);
         error = NULL;
@@ -265,7 +277,7 @@ static void lead_group(struct steep_store *store, struct steep_store_request *fi
     group_free(&group);
 }
 
-int steep_store_submit(struct steep_store *store, struct steep_store_request *request)
+int steep_store_submit(struct steep_store_leveldb *store, struct steep_store_request *request)
 {
     request->done = false;
     request->next = NULL;

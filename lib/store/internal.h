@@ -1,15 +1,7 @@
 /*
- * Private to the storage engine: the store object, the internal key space,
- * record sealing, and the group committer that every write goes through.
- *
- * Internal key space (keys stay plaintext so LevelDB can order them; every
- * value is sealed):
- *   "m"                                   marker record, checked at open
- *   "u" + key                             user records (get/put/scan)
- *   "q" + u32be(len) + name + "h"         queue head counter (u64be)
- *   "q" + u32be(len) + name + "t"         queue tail counter (u64be)
- *   "q" + u32be(len) + name + "e" + u64be element at that index
- * The length prefix keeps one queue's records from ever matching another's.
+ * Private to the LevelDB back-end: the store object, and the group
+ * committer that every write goes through. The internal key space and the
+ * sealing it shares with the etcd back-end are in records.h.
  */
 #ifndef STEEP_STORE_INTERNAL_H
 #define STEEP_STORE_INTERNAL_H
@@ -20,11 +12,8 @@
 #include <stdatomic.h>
 
 #include "core/error.h"
-#include "store/store.h"
-
-#define STEEP_STORE_NS_MARKER 'm'
-#define STEEP_STORE_NS_USER   'u'
-#define STEEP_STORE_NS_QUEUE  'q'
+#include "store/backend.h"
+#include "store/records.h"
 
 enum steep_store_request_kind {
     STEEP_STORE_REQUEST_BATCH,
@@ -52,17 +41,8 @@ struct steep_store_request {
     struct steep_store_request *next;
 };
 
-/* AES-256-GCM under the store key, with a pool of keyed cipher contexts (seal.c). */
-#define STEEP_STORE_SEALER_IDLE 32
-struct steep_store_sealer {
-    uint8_t key[STEEP_STORE_KEY_BYTES];
-    EVP_CIPHER *cipher;
-    pthread_mutex_t lock;
-    EVP_CIPHER_CTX *idle[STEEP_STORE_SEALER_IDLE];
-    size_t n_idle;
-};
-
-struct steep_store {
+struct steep_store_leveldb {
+    struct steep_store base; /* first: the back-end interface (backend.h) */
     leveldb_t *db;
     leveldb_options_t *options;
     leveldb_cache_t *cache;
@@ -84,60 +64,65 @@ struct steep_store {
     int64_t last_reopen_ms;
 };
 
+/* ---- the operations behind the back-end interface (read.c, write.c, queue.c, watch.c) ---- */
+int steep_store_leveldb_get(struct steep_store_leveldb *store, const void *key, size_t key_len,
+                            struct steep_buf *value);
+int steep_store_leveldb_scan(struct steep_store_leveldb *store, const void *prefix,
+                             size_t prefix_len, steep_store_scan_fn fn, void *arg);
+int steep_store_leveldb_batch(struct steep_store_leveldb *store, const struct steep_store_op *ops,
+                              size_t n);
+int steep_store_leveldb_compare_and_swap(struct steep_store_leveldb *store,
+                                         struct steep_store_cas *cas);
+int steep_store_leveldb_wait_change(struct steep_store_leveldb *store, const void *key,
+                                    size_t key_len, bool known_absent, const void *known,
+                                    size_t known_len, int timeout_ms, bool *changed);
+int steep_store_leveldb_enqueue(struct steep_store_leveldb *store, const void *queue,
+                                size_t queue_len, const void *value, size_t value_len);
+int steep_store_leveldb_dequeue(struct steep_store_leveldb *store, const void *queue,
+                                size_t queue_len, struct steep_buf *value);
+
 /* ---- failing closed and recovering (recover.c) ---- */
 /* Holds the handle shared for a group's reads and write; a store that
  * failed is reopened first (or the call fails with the reason, unlocked). */
-int steep_store_begin_write(struct steep_store *store);
+int steep_store_begin_write(struct steep_store_leveldb *store);
 /* Holds the handle shared for a read (reopening a store whose handle is gone). */
-int steep_store_begin_read(struct steep_store *store);
-void steep_store_end(struct steep_store *store);
+int steep_store_begin_read(struct steep_store_leveldb *store);
+void steep_store_end(struct steep_store_leveldb *store);
 /* After a failed LevelDB write: no more writes to this handle. */
-void steep_store_mark_failed(struct steep_store *store, const char *why);
+void steep_store_mark_failed(struct steep_store_leveldb *store, const char *why);
 /* open.c: opens LevelDB on the existing store and checks its marker. */
-int steep_store_reopen_db(struct steep_store *store);
+int steep_store_reopen_db(struct steep_store_leveldb *store);
 
 /* ---- change notification (watch.c) ---- */
-/* One thread waiting in steep_store_wait_change for a user record to change. */
+/* One thread waiting in steep_store_wait_change for a user record to change,
+ * or (wake_fn set) a steep_store_watch woken through its function. */
 struct steep_store_watcher {
     struct steep_buf ikey;
     bool changed;
     pthread_cond_t wake;
+    steep_store_wake_fn wake_fn;
+    void *wake_arg;
     struct steep_store_watcher *next;
 };
+struct steep_store_watch *steep_store_leveldb_watch(struct steep_store_leveldb *store,
+                                                    const void *key, size_t key_len,
+                                                    steep_store_wake_fn wake, void *arg);
+void steep_store_leveldb_unwatch(struct steep_store_leveldb *store,
+                                 struct steep_store_watch *watch);
 /* Called by the commit leader after a group's synced write: wakes every
  * watcher whose key the group wrote (touched says whether it did). */
-void steep_store_watch_notify(struct steep_store *store,
+void steep_store_watch_notify(struct steep_store_leveldb *store,
                               bool (*touched)(void *group, const struct steep_buf *ikey),
                               void *group);
 
-/* ---- internal keys (keyspace.c) ---- */
-int steep_store_user_key(struct steep_buf *out, const void *key, size_t key_len);
-int steep_store_queue_key(struct steep_buf *out, const void *queue, size_t queue_len, char part,
-                          uint64_t index);
-/* A printable, bounded rendering of a key for log lines. */
-void steep_store_describe_key(const uint8_t *key, size_t key_len, char *out, size_t out_len);
-
-/* ---- sealing (seal.c) ---- */
-int steep_store_sealer_init(struct steep_store_sealer *sealer,
-                            const uint8_t key[STEEP_STORE_KEY_BYTES]);
-/* Frees the contexts and wipes the key; safe on a zeroed or freed sealer. */
-void steep_store_sealer_free(struct steep_store_sealer *sealer);
-int steep_store_seal(struct steep_store_sealer *sealer, const uint8_t *record_key,
-                     size_t record_key_len, const void *plain, size_t plain_len,
-                     struct steep_buf *sealed);
-/* Fails (without logging) when the record does not authenticate. */
-int steep_store_unseal(struct steep_store_sealer *sealer, const uint8_t *record_key,
-                       size_t record_key_len, const uint8_t *sealed, size_t sealed_len,
-                       struct steep_buf *plain);
-
 /* ---- reads (read.c) ---- */
 /* Reads and unseals one internal record: OK, NOT_FOUND or ERROR (logged). */
-int steep_store_read_record(struct steep_store *store, const uint8_t *ikey, size_t ikey_len,
+int steep_store_read_record(struct steep_store_leveldb *store, const uint8_t *ikey, size_t ikey_len,
                             struct steep_buf *plain);
 
 /* ---- writes (commit.c, apply.c) ---- */
 /* Queues the request, group-commits it, returns its result. */
-int steep_store_submit(struct steep_store *store, struct steep_store_request *request);
+int steep_store_submit(struct steep_store_leveldb *store, struct steep_store_request *request);
 
 struct steep_store_group;
 /* Inside the leader: the group's view (pending writes over LevelDB). */

@@ -34,6 +34,14 @@ int steep_store_queue_key(struct steep_buf *out, const void *queue, size_t queue
     return 0;
 }
 
+uint64_t steep_store_hash_key(const uint8_t *key, size_t len)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ key[i]) * 1099511628211ull;
+    return h;
+}
+
 void steep_store_describe_key(const uint8_t *key, size_t key_len, char *out, size_t out_len)
 {
     size_t used = 0;

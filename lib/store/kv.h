@@ -14,6 +14,8 @@
 #include "core/buf.h"
 #include "store/result.h"
 
+typedef void (*steep_kv_wait_done_fn)(void *arg, int rc, bool changed);
+
 struct steep_kv {
     void *ctx;
     int (*get)(void *ctx, const char *key, struct steep_buf *value);
@@ -26,6 +28,15 @@ struct steep_kv {
      * value other than known (known == NULL: absent); *changed says which. */
     int (*wait_change)(void *ctx, const char *key, const struct steep_buf *known, int wait_ms,
                        bool *changed);
+    /* Optional (NULL: not supported): puts and deletes, all or none, in one
+     * durable write. */
+    int (*batch)(void *ctx, const struct steep_store_op *ops, size_t n);
+    /* Optional (NULL: wait_change only): the same wait holding no thread.
+     * done(arg, rc, changed) runs exactly once, on another thread (it must
+     * not block), or on this one before the call returns when the wait
+     * cannot start; a failure's detail is logged. */
+    void (*wait_change_async)(void *ctx, const char *key, const struct steep_buf *known,
+                              int wait_ms, steep_kv_wait_done_fn done, void *arg);
 };
 
 struct steep_store_client;

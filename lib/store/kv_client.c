@@ -41,10 +41,29 @@ static int client_wait_change(void *ctx, const char *key, const struct steep_buf
                                           wait_ms, changed);
 }
 
+static int client_batch(void *ctx, const struct steep_store_op *ops, size_t n)
+{
+    return steep_store_client_batch(ctx, ops, n, 0);
+}
+
+static void client_wait_change_async(void *ctx, const char *key, const struct steep_buf *known,
+                                     int wait_ms, steep_kv_wait_done_fn done, void *arg)
+{
+    steep_store_client_wait_change_async(ctx, key, strlen(key), known == NULL,
+                                         known ? known->data : NULL, known ? known->len : 0,
+                                         wait_ms, done, arg);
+}
+
 struct steep_kv steep_kv_over_client(struct steep_store_client *client)
 {
-    struct steep_kv kv = {
-        client,      client_get,        client_put, client_remove, client_compare_and_swap,
-        client_keys, client_wait_change};
+    struct steep_kv kv = {client,
+                          client_get,
+                          client_put,
+                          client_remove,
+                          client_compare_and_swap,
+                          client_keys,
+                          client_wait_change,
+                          client_batch,
+                          client_wait_change_async};
     return kv;
 }

@@ -93,7 +93,7 @@ static int make_directories(const char *path)
     return 0;
 }
 
-static int open_leveldb(struct steep_store *store, bool create)
+static int open_leveldb(struct steep_store_leveldb *store, bool create)
 {
     char *error = NULL;
     leveldb_options_set_create_if_missing(store->options, create);
@@ -111,7 +111,7 @@ static int open_leveldb(struct steep_store *store, bool create)
     return 0;
 }
 
-static int write_marker(struct steep_store *store)
+static int write_marker(struct steep_store_leveldb *store)
 {
     struct steep_buf sealed = STEEP_BUF_INIT;
     char *error = NULL;
@@ -131,7 +131,7 @@ static int write_marker(struct steep_store *store)
     return 0;
 }
 
-static bool leveldb_is_empty(struct steep_store *store)
+static bool leveldb_is_empty(struct steep_store_leveldb *store)
 {
     leveldb_iterator_t *it = leveldb_create_iterator(store->db, store->read_options);
     leveldb_iter_seek_to_first(it);
@@ -140,7 +140,7 @@ static bool leveldb_is_empty(struct steep_store *store)
     return empty;
 }
 
-static int check_marker(struct steep_store *store, int flags)
+static int check_marker(struct steep_store_leveldb *store, int flags)
 {
     struct steep_buf plain = STEEP_BUF_INIT;
     char *error = NULL;
@@ -162,6 +162,10 @@ static int check_marker(struct steep_store *store, int flags)
     int rc = steep_store_unseal(&store->sealer, (const uint8_t *)MARKER_KEY, strlen(MARKER_KEY),
                                 (const uint8_t *)sealed, sealed_len, &plain);
     leveldb_free(sealed);
+    if (rc == STEEP_STORE_UNCHECKED) {
+        steep_buf_free(&plain);
+        return -1; /* could not check it (out of memory): not a wrong key */
+    }
     bool same = rc == 0 && plain.len == strlen(MARKER_VALUE) &&
                 memcmp(plain.data, MARKER_VALUE, plain.len) == 0;
     steep_buf_free(&plain);
@@ -170,7 +174,7 @@ static int check_marker(struct steep_store *store, int flags)
     return 0;
 }
 
-static int set_up(struct steep_store *store, const char *path, const uint8_t *key)
+static int set_up(struct steep_store_leveldb *store, const char *path, const uint8_t *key)
 {
     GUARD(steep_store_sealer_init(&store->sealer, key));
     store->path = strdup(path);
@@ -192,7 +196,7 @@ static int set_up(struct steep_store *store, const char *path, const uint8_t *ke
     return 0;
 }
 
-static int open_store(struct steep_store *store, const char *path, int flags)
+static int open_store(struct steep_store_leveldb *store, const char *path, int flags)
 {
     enum directory_state state = DIRECTORY_HAS_FILES;
     GUARD(inspect_directory(path, &state));
@@ -215,28 +219,112 @@ static int open_store(struct steep_store *store, const char *path, int flags)
     return check_marker(store, flags);
 }
 
-int steep_store_reopen_db(struct steep_store *store)
+int steep_store_reopen_db(struct steep_store_leveldb *store)
 {
     GUARD(open_leveldb(store, false));
     return check_marker(store, 0);
 }
+
+static void close_store(struct steep_store_leveldb *store);
+
+/* The back-end interface (backend.h) over the functions of this engine. */
+#define LEVELDB(store) ((struct steep_store_leveldb *)(store))
+
+static void engine_close_store(struct steep_store *store)
+{
+    close_store(LEVELDB(store));
+}
+
+static int engine_get(struct steep_store *store, const void *key, size_t key_len,
+                      struct steep_buf *value)
+{
+    return steep_store_leveldb_get(LEVELDB(store), key, key_len, value);
+}
+
+static int engine_scan(struct steep_store *store, const void *prefix, size_t prefix_len,
+                       steep_store_scan_fn fn, void *arg)
+{
+    return steep_store_leveldb_scan(LEVELDB(store), prefix, prefix_len, fn, arg);
+}
+
+static int engine_batch(struct steep_store *store, const struct steep_store_op *ops, size_t n)
+{
+    return steep_store_leveldb_batch(LEVELDB(store), ops, n);
+}
+
+static int engine_compare_and_swap(struct steep_store *store, struct steep_store_cas *cas)
+{
+    return steep_store_leveldb_compare_and_swap(LEVELDB(store), cas);
+}
+
+static int engine_wait_change(struct steep_store *store, const void *key, size_t key_len,
+                              bool known_absent, const void *known, size_t known_len,
+                              int timeout_ms, bool *changed)
+{
+    return steep_store_leveldb_wait_change(LEVELDB(store), key, key_len, known_absent, known,
+                                           known_len, timeout_ms, changed);
+}
+
+static struct steep_store_watch *engine_watch(struct steep_store *store, const void *key,
+                                              size_t key_len, steep_store_wake_fn wake, void *arg)
+{
+    return steep_store_leveldb_watch(LEVELDB(store), key, key_len, wake, arg);
+}
+
+static void engine_unwatch(struct steep_store *store, struct steep_store_watch *watch)
+{
+    steep_store_leveldb_unwatch(LEVELDB(store), watch);
+}
+
+static int engine_enqueue(struct steep_store *store, const void *queue, size_t queue_len,
+                          const void *value, size_t value_len)
+{
+    return steep_store_leveldb_enqueue(LEVELDB(store), queue, queue_len, value, value_len);
+}
+
+static int engine_dequeue(struct steep_store *store, const void *queue, size_t queue_len,
+                          struct steep_buf *value)
+{
+    return steep_store_leveldb_dequeue(LEVELDB(store), queue, queue_len, value);
+}
+
+static void engine_compact(struct steep_store *store)
+{
+    leveldb_compact_range(LEVELDB(store)->db, NULL, 0, NULL, 0);
+}
+
+static const struct steep_store_backend leveldb_backend = {
+    .name = "leveldb",
+    .close = engine_close_store,
+    .get = engine_get,
+    .scan = engine_scan,
+    .batch = engine_batch,
+    .compare_and_swap = engine_compare_and_swap,
+    .wait_change = engine_wait_change,
+    .watch = engine_watch,
+    .unwatch = engine_unwatch,
+    .enqueue = engine_enqueue,
+    .dequeue = engine_dequeue,
+    .compact = engine_compact,
+};
 
 int steep_store_open(const char *path, const uint8_t key[STEEP_STORE_KEY_BYTES], int flags,
                      struct steep_store **out)
 {
     *out = NULL;
     ENSURE(path && *path, "empty store path");
-    struct steep_store *store = calloc(1, sizeof *store);
+    struct steep_store_leveldb *store = calloc(1, sizeof *store);
     ENSURE(store, "out of memory");
+    store->base.backend = &leveldb_backend;
     if (set_up(store, path, key) < 0 || open_store(store, path, flags) < 0) {
-        steep_store_close(store);
+        close_store(store);
         return -1;
     }
-    *out = store;
+    *out = &store->base;
     return 0;
 }
 
-void steep_store_close(struct steep_store *store)
+static void close_store(struct steep_store_leveldb *store)
 {
     if (!store)
         return;

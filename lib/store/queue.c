@@ -16,8 +16,8 @@ static int check_queue(const void *queue, size_t queue_len)
     return 0;
 }
 
-int steep_store_enqueue(struct steep_store *store, const void *queue, size_t queue_len,
-                        const void *value, size_t value_len)
+int steep_store_leveldb_enqueue(struct steep_store_leveldb *store, const void *queue,
+                                size_t queue_len, const void *value, size_t value_len)
 {
     GUARD(check_queue(queue, queue_len));
     struct steep_store_request request = {.kind = STEEP_STORE_REQUEST_ENQUEUE,
@@ -28,8 +28,8 @@ int steep_store_enqueue(struct steep_store *store, const void *queue, size_t que
     return steep_store_submit(store, &request);
 }
 
-int steep_store_dequeue(struct steep_store *store, const void *queue, size_t queue_len,
-                        struct steep_buf *value)
+int steep_store_leveldb_dequeue(struct steep_store_leveldb *store, const void *queue,
+                                size_t queue_len, struct steep_buf *value)
 {
     GUARD(check_queue(queue, queue_len));
     struct steep_store_request request = {

@@ -18,7 +18,7 @@ static int refuse_record(const uint8_t *ikey, size_t ikey_len, const char *why)
     return steep_error_set("stored record failed authentication (tampered or moved)");
 }
 
-int steep_store_read_record(struct steep_store *store, const uint8_t *ikey, size_t ikey_len,
+int steep_store_read_record(struct steep_store_leveldb *store, const uint8_t *ikey, size_t ikey_len,
                             struct steep_buf *plain)
 {
     char *error = NULL;
@@ -41,6 +41,8 @@ int steep_store_read_record(struct steep_store *store, const uint8_t *ikey, size
     int rc = steep_store_unseal(&store->sealer, ikey, ikey_len, (const uint8_t *)sealed, sealed_len,
                                 plain);
     leveldb_free(sealed);
+    if (rc == STEEP_STORE_UNCHECKED)
+        return STEEP_STORE_ERROR; /* not the record's fault: no tamper alarm */
     if (rc < 0)
         return refuse_record(ikey, ikey_len, "failed authentication");
     return STEEP_STORE_OK;
@@ -52,8 +54,8 @@ int steep_store_check_key(const void *key, size_t key_len)
     return 0;
 }
 
-int steep_store_get(struct steep_store *store, const void *key, size_t key_len,
-                    struct steep_buf *value)
+int steep_store_leveldb_get(struct steep_store_leveldb *store, const void *key, size_t key_len,
+                            struct steep_buf *value)
 {
     struct steep_buf ikey = STEEP_BUF_INIT;
     GUARD(steep_store_check_key(key, key_len));
@@ -71,7 +73,7 @@ static bool has_prefix(const char *key, size_t key_len, const struct steep_buf *
     return key_len >= prefix->len && memcmp(key, prefix->data, prefix->len) == 0;
 }
 
-static int scan_from(struct steep_store *store, leveldb_iterator_t *it,
+static int scan_from(struct steep_store_leveldb *store, leveldb_iterator_t *it,
                      const struct steep_buf *iprefix, steep_store_scan_fn fn, void *arg)
 {
     struct steep_buf plain = STEEP_BUF_INIT;
@@ -84,9 +86,11 @@ static int scan_from(struct steep_store *store, leveldb_iterator_t *it,
         if (!has_prefix(key, key_len, iprefix))
             break;
         const char *sealed = leveldb_iter_value(it, &sealed_len);
-        if (steep_store_unseal(&store->sealer, (const uint8_t *)key, key_len,
-                               (const uint8_t *)sealed, sealed_len, &plain) < 0) {
-            rc = refuse_record((const uint8_t *)key, key_len, "failed authentication in a scan");
+        rc = steep_store_unseal(&store->sealer, (const uint8_t *)key, key_len,
+                                (const uint8_t *)sealed, sealed_len, &plain);
+        if (rc < 0) {
+            if (rc != STEEP_STORE_UNCHECKED)
+                refuse_record((const uint8_t *)key, key_len, "failed authentication in a scan");
             break;
         }
         steep_error_clear();
@@ -108,8 +112,8 @@ static int scan_from(struct steep_store *store, leveldb_iterator_t *it,
     return 0;
 }
 
-int steep_store_scan(struct steep_store *store, const void *prefix, size_t prefix_len,
-                     steep_store_scan_fn fn, void *arg)
+int steep_store_leveldb_scan(struct steep_store_leveldb *store, const void *prefix,
+                             size_t prefix_len, steep_store_scan_fn fn, void *arg)
 {
     struct steep_buf iprefix = STEEP_BUF_INIT;
     if (steep_store_user_key(&iprefix, prefix_len ? prefix : "", prefix_len) < 0) {

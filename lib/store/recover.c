@@ -52,7 +52,7 @@ static int64_t now_ms(void)
 
 /* Bytes a reopen may write (the logs become a table; a new manifest) and
  * bytes free; false when either cannot be told (then the reopen is tried). */
-static bool room_to_reopen(const struct steep_store *store, uint64_t *need, uint64_t *avail)
+static bool room_to_reopen(const struct steep_store_leveldb *store, uint64_t *need, uint64_t *avail)
 {
     struct statvfs vfs;
     DIR *dir;
@@ -76,7 +76,7 @@ static bool room_to_reopen(const struct steep_store *store, uint64_t *need, uint
     return *avail >= *need;
 }
 
-void steep_store_mark_failed(struct steep_store *store, const char *why)
+void steep_store_mark_failed(struct steep_store_leveldb *store, const char *why)
 {
     /* Only the leader gets here, and no reopen runs while failed is false. */
     if (atomic_load(&store->failed))
@@ -88,7 +88,7 @@ void steep_store_mark_failed(struct steep_store *store, const char *why)
 }
 
 /* With db_lock held exclusively: reopens LevelDB if the store failed. */
-static int recover_locked(struct steep_store *store, bool writer)
+static int recover_locked(struct steep_store_leveldb *store, bool writer)
 {
     if (!store->failed)
         return 0;
@@ -120,7 +120,7 @@ static int recover_locked(struct steep_store *store, bool writer)
     return 0;
 }
 
-static int recover(struct steep_store *store, bool writer)
+static int recover(struct steep_store_leveldb *store, bool writer)
 {
     /* Readers hold the lock only briefly, but a steady stream of them could
      * keep a writer out for ever (glibc prefers readers): bound the wait. */
@@ -136,7 +136,7 @@ static int recover(struct steep_store *store, bool writer)
     return rc;
 }
 
-int steep_store_begin_write(struct steep_store *store)
+int steep_store_begin_write(struct steep_store_leveldb *store)
 {
     pthread_rwlock_rdlock(&store->db_lock);
     if (!store->failed)
@@ -147,7 +147,7 @@ int steep_store_begin_write(struct steep_store *store)
     return 0; /* only the leader marks the store failed, and it is this caller */
 }
 
-int steep_store_begin_read(struct steep_store *store)
+int steep_store_begin_read(struct steep_store_leveldb *store)
 {
     pthread_rwlock_rdlock(&store->db_lock);
     if (store->db)
@@ -161,7 +161,7 @@ int steep_store_begin_read(struct steep_store *store)
     return steep_error_set("storage is unavailable after a failed write");
 }
 
-void steep_store_end(struct steep_store *store)
+void steep_store_end(struct steep_store_leveldb *store)
 {
     pthread_rwlock_unlock(&store->db_lock);
 }

@@ -54,6 +54,10 @@ struct steep_store_cas {
     size_t expected_len;
     const void *value;
     size_t value_len;
+    /* Optional: puts and deletes on other keys applied in the same atomic
+     * write, only when the swap happens (none when n_then is 0). */
+    const struct steep_store_op *then;
+    size_t n_then;
     /* results */
     bool swapped;
     bool current_absent;

@@ -145,7 +145,8 @@ static int unseal_with(EVP_CIPHER_CTX *ctx, const uint8_t *record_key, size_t re
     GUARD(add_aad(ctx, false, record_key, record_key_len));
     steep_buf_reset(plain);
     steep_buf_wipe(plain);
-    GUARD(steep_buf_reserve(plain, body_len + 1));
+    if (steep_buf_reserve(plain, body_len + 1) < 0)
+        return STEEP_STORE_UNCHECKED;
     ENSURE(EVP_DecryptUpdate(ctx, plain->data, &out_len, body, (int)body_len) == 1,
            "AES-GCM decryption failed");
     ENSURE(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES,
@@ -165,7 +166,7 @@ int steep_store_unseal(struct steep_store_sealer *sealer, const uint8_t *record_
 {
     EVP_CIPHER_CTX *ctx = take_context(sealer);
     if (!ctx)
-        return -1;
+        return STEEP_STORE_UNCHECKED;
     int rc = unseal_with(ctx, record_key, record_key_len, sealed, sealed_len, plain);
     give_context(sealer, ctx, rc == 0);
     return rc;

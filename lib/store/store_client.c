@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "steep_storage.pb-c.h"
 #include "store/store_client.h"
 #include "teaclave_storage_service.pb-c.h"
@@ -201,6 +202,50 @@ int steep_store_client_keys_by_prefix(struct steep_store_client *client, const v
     return rc;
 }
 
+/* The protobuf form of n ops (pointers into ops; free with ops_free). */
+struct proto_ops {
+    SteepStorageProto__Op *storage, **pointers;
+    SteepStorageProto__PutOp *puts;
+    SteepStorageProto__DeleteOp *deletes;
+};
+
+static void ops_free(struct proto_ops *p)
+{
+    free(p->storage);
+    free(p->pointers);
+    free(p->puts);
+    free(p->deletes);
+}
+
+static int ops_build(struct proto_ops *p, const struct steep_store_op *ops, size_t n)
+{
+    p->storage = calloc(n ? n : 1, sizeof *p->storage);
+    p->pointers = calloc(n ? n : 1, sizeof *p->pointers);
+    p->puts = calloc(n ? n : 1, sizeof *p->puts);
+    p->deletes = calloc(n ? n : 1, sizeof *p->deletes);
+    if (!p->storage || !p->pointers || !p->puts || !p->deletes) {
+        ops_free(p);
+        return steep_error_set("out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        steep_storage_proto__op__init(&p->storage[i]);
+        if (ops[i].is_delete) {
+            steep_storage_proto__delete_op__init(&p->deletes[i]);
+            p->deletes[i].key = bytes(ops[i].key, ops[i].key_len);
+            p->storage[i].op_case = STEEP_STORAGE_PROTO__OP__OP_DELETE;
+            p->storage[i].delete_ = &p->deletes[i];
+        } else {
+            steep_storage_proto__put_op__init(&p->puts[i]);
+            p->puts[i].key = bytes(ops[i].key, ops[i].key_len);
+            p->puts[i].value = bytes(ops[i].value, ops[i].value_len);
+            p->storage[i].op_case = STEEP_STORAGE_PROTO__OP__OP_PUT;
+            p->storage[i].put = &p->puts[i];
+        }
+        p->pointers[i] = &p->storage[i];
+    }
+    return 0;
+}
+
 int steep_store_client_compare_and_swap(struct steep_store_client *client,
                                         struct steep_store_cas *cas, int timeout_ms)
 {
@@ -213,9 +258,15 @@ int steep_store_client_compare_and_swap(struct steep_store_client *client,
     request.value = bytes(cas->value, cas->value_len);
     cas->swapped = false;
     cas->current_absent = false;
+    struct proto_ops then = {0};
+    if (cas->n_then && ops_build(&then, cas->then, cas->n_then) < 0)
+        return STEEP_STORE_ERROR;
+    request.then = then.pointers;
+    request.n_then = cas->n_then;
     int rc = call(client, STEEP_PATH "CompareAndSwap", "CompareAndSwap", &request.base,
                   &steep_storage_proto__compare_and_swap_response__descriptor, &response,
                   timeout_ms, STEEP_GRPC_OK, 0);
+    ops_free(&then);
     if (rc != STEEP_STORE_OK)
         return rc;
     const SteepStorageProto__CompareAndSwapResponse *result = (const void *)response;
@@ -248,43 +299,64 @@ int steep_store_client_wait_change(struct steep_store_client *client, const void
     return rc;
 }
 
+struct async_wait {
+    steep_store_client_wait_done_fn done;
+    void *arg;
+};
+
+static void async_wait_done(void *arg, ProtobufCMessage *response,
+                            const struct steep_rpc_status *status)
+{
+    struct async_wait *wait = arg;
+    bool changed = false;
+    int rc = STEEP_STORE_OK;
+    if (response) {
+        changed = ((const SteepStorageProto__WaitChangeResponse *)response)->changed;
+        protobuf_c_message_free_unpacked(response, NULL);
+    } else {
+        log_warn("storage WaitChange: %s: %s", steep_grpc_code_name(status->code), status->message);
+        rc = STEEP_STORE_ERROR;
+    }
+    wait->done(wait->arg, rc, changed);
+    free(wait);
+}
+
+void steep_store_client_wait_change_async(struct steep_store_client *client, const void *key,
+                                          size_t key_len, bool known_absent, const void *known,
+                                          size_t known_len, int wait_ms,
+                                          steep_store_client_wait_done_fn done, void *arg)
+{
+    SteepStorageProto__WaitChangeRequest request = STEEP_STORAGE_PROTO__WAIT_CHANGE_REQUEST__INIT;
+    request.key = bytes(key, key_len);
+    request.known_absent = known_absent;
+    request.known = bytes(known, known_len);
+    request.timeout_ms = wait_ms > 0 ? (uint32_t)wait_ms : 0;
+    struct async_wait *wait = malloc(sizeof *wait);
+    if (wait) {
+        *wait = (struct async_wait){done, arg};
+        if (steep_rpc_call_async(client->rpc, STEEP_PATH "WaitChange", &request.base,
+                                 &steep_storage_proto__wait_change_response__descriptor, NULL, 0,
+                                 (wait_ms > 0 ? wait_ms : 0) + client->timeout_ms, async_wait_done,
+                                 wait) == 0)
+            return;
+        free(wait);
+    }
+    log_warn("storage WaitChange: cannot start: %s", wait ? steep_error_get() : "out of memory");
+    done(arg, STEEP_STORE_ERROR, false);
+}
+
 int steep_store_client_batch(struct steep_store_client *client, const struct steep_store_op *ops,
                              size_t n, int timeout_ms)
 {
     SteepStorageProto__BatchRequest request = STEEP_STORAGE_PROTO__BATCH_REQUEST__INIT;
-    SteepStorageProto__Op *op_storage = calloc(n ? n : 1, sizeof *op_storage);
-    SteepStorageProto__Op **op_pointers = calloc(n ? n : 1, sizeof *op_pointers);
-    SteepStorageProto__PutOp *puts = calloc(n ? n : 1, sizeof *puts);
-    SteepStorageProto__DeleteOp *deletes = calloc(n ? n : 1, sizeof *deletes);
-    int rc = STEEP_STORE_ERROR;
-    if (!op_storage || !op_pointers || !puts || !deletes) {
-        steep_error_set("out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        steep_storage_proto__op__init(&op_storage[i]);
-        if (ops[i].is_delete) {
-            steep_storage_proto__delete_op__init(&deletes[i]);
-            deletes[i].key = bytes(ops[i].key, ops[i].key_len);
-            op_storage[i].op_case = STEEP_STORAGE_PROTO__OP__OP_DELETE;
-            op_storage[i].delete_ = &deletes[i];
-        } else {
-            steep_storage_proto__put_op__init(&puts[i]);
-            puts[i].key = bytes(ops[i].key, ops[i].key_len);
-            puts[i].value = bytes(ops[i].value, ops[i].value_len);
-            op_storage[i].op_case = STEEP_STORAGE_PROTO__OP__OP_PUT;
-            op_storage[i].put = &puts[i];
-        }
-        op_pointers[i] = &op_storage[i];
-    }
-    request.ops = op_pointers;
+    struct proto_ops p;
+    if (ops_build(&p, ops, n) < 0)
+        return STEEP_STORE_ERROR;
+    request.ops = p.pointers;
     request.n_ops = n;
-    rc = call(client, STEEP_PATH "Batch", "Batch", &request.base,
-              &steep_storage_proto__batch_response__descriptor, NULL, timeout_ms, STEEP_GRPC_OK, 0);
-done:
-    free(op_storage);
-    free(op_pointers);
-    free(puts);
-    free(deletes);
+    int rc =
+        call(client, STEEP_PATH "Batch", "Batch", &request.base,
+             &steep_storage_proto__batch_response__descriptor, NULL, timeout_ms, STEEP_GRPC_OK, 0);
+    ops_free(&p);
     return rc;
 }

@@ -74,4 +74,13 @@ int steep_store_client_wait_change(struct steep_store_client *client, const void
                                    size_t key_len, bool known_absent, const void *known,
                                    size_t known_len, int wait_ms, bool *changed);
 
+/* The same long poll holding no thread: done(arg, rc, changed) runs exactly
+ * once, on the client's event-loop thread (it must not block), or on this
+ * thread when the call cannot start. A failure's detail is logged. */
+typedef void (*steep_store_client_wait_done_fn)(void *arg, int rc, bool changed);
+void steep_store_client_wait_change_async(struct steep_store_client *client, const void *key,
+                                          size_t key_len, bool known_absent, const void *known,
+                                          size_t known_len, int wait_ms,
+                                          steep_store_client_wait_done_fn done, void *arg);
+
 #endif

@@ -7,7 +7,8 @@
 
 #include "store/internal.h"
 
-int steep_store_batch(struct steep_store *store, const struct steep_store_op *ops, size_t n)
+int steep_store_leveldb_batch(struct steep_store_leveldb *store, const struct steep_store_op *ops,
+                              size_t n)
 {
     for (size_t i = 0; i < n; i++)
         GUARD(steep_store_check_key(ops[i].key, ops[i].key_len));
@@ -18,22 +19,12 @@ int steep_store_batch(struct steep_store *store, const struct steep_store_op *op
     return steep_store_submit(store, &request);
 }
 
-int steep_store_put(struct steep_store *store, const void *key, size_t key_len, const void *value,
-                    size_t value_len)
-{
-    struct steep_store_op op = {false, key, key_len, value, value_len};
-    return steep_store_batch(store, &op, 1);
-}
-
-int steep_store_delete(struct steep_store *store, const void *key, size_t key_len)
-{
-    struct steep_store_op op = {true, key, key_len, NULL, 0};
-    return steep_store_batch(store, &op, 1);
-}
-
-int steep_store_compare_and_swap(struct steep_store *store, struct steep_store_cas *cas)
+int steep_store_leveldb_compare_and_swap(struct steep_store_leveldb *store,
+                                         struct steep_store_cas *cas)
 {
     GUARD(steep_store_check_key(cas->key, cas->key_len));
+    for (size_t i = 0; i < cas->n_then; i++)
+        GUARD(steep_store_check_key(cas->then[i].key, cas->then[i].key_len));
     cas->swapped = false;
     cas->current_absent = false;
     struct steep_store_request request = {.kind = STEEP_STORE_REQUEST_CAS, .cas = cas};
@@ -83,6 +74,9 @@ int steep_store_apply_cas(struct steep_store_group *group, struct steep_store_re
         }
         if (rc == 0 && cas_matches(cas, found, &current)) {
             rc = steep_store_group_put(group, &ikey, cas->value, cas->value_len);
+            struct steep_store_request then = {.ops = cas->then, .n_ops = cas->n_then};
+            if (rc == 0 && cas->n_then)
+                rc = steep_store_apply_batch(group, &then);
             cas->swapped = rc == 0;
         }
     }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "tee/keys.h"
 #include "tee/ratls.h"
 
@@ -72,7 +73,11 @@ static void *renewal_thread(void *arg)
         if (attested->stop)
             break;
         pthread_mutex_unlock(&attested->lock);
-        if (steep_attested_renew(attested) == 0) {
+        int renewed = steep_attested_renew(attested);
+        steep_metrics_count("steep_attestation_renewals_total",
+                            "Renewals of the RA-TLS certificate and evidence, by result",
+                            renewed == 0 ? "result=\"ok\"" : "result=\"failed\"", 1);
+        if (renewed == 0) {
             log_info("attestation: renewed RA-TLS certificate and evidence");
             wait_ms = period_ms;
         } else {
@@ -153,10 +158,22 @@ static int copy_settings(struct steep_attested *attested,
     return 0;
 }
 
+static int open_verification(struct steep_attested *attested,
+                             const struct steep_attested_options *options);
+
 static int open_identity(struct steep_attested *attested,
                          const struct steep_attested_options *options)
 {
+    /* taken over first, so that every failure below frees them */
+    if (options->hw_config) {
+        attested->hw = *options->hw_config;
+        memset(options->hw_config, 0, sizeof(*options->hw_config));
+        attested->have_hw = true;
+    }
+    attested->tee = options->tee;
     GUARD(copy_settings(attested, options));
+    if (attested->tee)
+        return open_verification(attested, options);
     struct steep_tee_sim_options sim = {
         .exe_path = options->exe_path,
         .platform_pub_path = options->platform_public_key,
@@ -166,11 +183,21 @@ static int open_identity(struct steep_attested *attested,
     };
     if (!(attested->tee = steep_tee_open_sim(&sim)))
         return -1;
+    return open_verification(attested, options);
+}
+
+static int open_verification(struct steep_attested *attested,
+                             const struct steep_attested_options *options)
+{
     ENSURE(options->root_ca, "no attestation root certificate (root_ca) configured");
     if (!(attested->roots = steep_tee_roots_load(options->root_ca)))
         return -1;
     GUARD(check_enclave_info(attested, options));
     GUARD(steep_attested_renew(attested));
+    /* exposed from the start, at 0 until the first renewal */
+    steep_metrics_count("steep_attestation_renewals_total",
+                        "Renewals of the RA-TLS certificate and evidence, by result",
+                        "result=\"ok\"", 0);
     ENSURE(pthread_create(&attested->thread, NULL, renewal_thread, attested) == 0,
            "cannot start the evidence renewal thread");
     attested->thread_started = true;
@@ -181,6 +208,9 @@ struct steep_attested *steep_attested_open(const struct steep_attested_options *
 {
     struct steep_attested *attested = calloc(1, sizeof(*attested));
     if (!attested) {
+        steep_tee_free(options->tee);
+        if (options->hw_config)
+            steep_tee_hw_config_free(options->hw_config);
         steep_error_set("out of memory");
         return NULL;
     }
@@ -223,6 +253,8 @@ void steep_attested_free(struct steep_attested *attested)
         free(attested->accepted_statuses[i]);
     free(attested->accepted_statuses);
     steep_tee_free(attested->tee);
+    if (attested->have_hw)
+        steep_tee_hw_config_free(&attested->hw);
     pthread_cond_destroy(&attested->wake);
     pthread_mutex_destroy(&attested->lock);
     free(attested);

@@ -13,10 +13,12 @@
  *
  * Configuration keys (one platform TOML file, lib/core/config.h; paths are
  * relative to the config file):
- *   [attestation] algorithm = "sim"   (Teaclave's key; only "sim" is built)
+ *   [attestation] algorithm = "sim"   (Teaclave's key)
  *   [audit] enclave_info, auditor_signatures   (Teaclave's keys)
  *   [tee]
- *   backend = "sim"
+ *   backend = "sim"            # or "sgx", "tdx", "snp" (lib/tee/hw/backend.h)
+ *   authority_address = "host:port"   # hardware back-ends: the attestation
+ *                                     # authority that endorses our evidence
  *   as_root_ca_cert = "as_root_ca_cert.pem"            # trusted attestation root
  *   authority_key = "keys/authority_signing.key.pem"   # sim: the SIMULATED authority
  *   authority_cert = "keys/authority_signing.cert.pem"
@@ -39,6 +41,7 @@
 #include "core/error.h"
 #include "rpc/rpc.h"
 #include "tee/enclave_info.h"
+#include "tee/hw/hw_config.h"
 #include "tee/tee.h"
 #include "tee/verify.h"
 
@@ -69,6 +72,14 @@ struct steep_attested_options {
     const char *const *accepted_statuses;
     size_t n_accepted_statuses;
     int verdict_cache_ttl; /* seconds; 0: 300; <0: no cache */
+    /* A back-end other than sim (e.g. steep_tee_open_endorsed over a
+     * hardware one), taken over by steep_attested_open even when it fails;
+     * NULL: the sim back-end from the fields above. */
+    struct steep_tee *tee;
+    /* Collateral and hardware policy for peers whose certificates carry raw
+     * hardware evidence (verify.h); moved into the attested state (the
+     * caller's copy is cleared). NULL: none. */
+    struct steep_tee_hw_config *hw_config;
 };
 
 struct steep_attested;

@@ -41,6 +41,8 @@ struct steep_attested {
     int evidence_validity;
     int64_t max_report_age;
     int verdict_cache_ttl;
+    bool have_hw;
+    struct steep_tee_hw_config hw; /* collateral for peers' raw hardware evidence */
 
     pthread_mutex_t lock; /* guards cert, key, generation, stop, verifiers */
     pthread_cond_t wake;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 
 void steep_attested_policy(const struct steep_attested *attested,
                            const struct steep_tee_enclave_attr *accepted, size_t n_accepted,
@@ -28,6 +29,8 @@ void steep_attested_policy(const struct steep_attested *attested,
     policy->accepted = accepted;
     policy->n_accepted = n_accepted;
     policy->insecure_allow_simulated_evidence = attested->insecure_allow_simulation;
+    if (attested->have_hw)
+        steep_tee_hw_config_apply(&attested->hw, policy);
 }
 
 struct steep_attested_verifier *steep_attested_verifier_new(struct steep_attested *attested,
@@ -116,6 +119,28 @@ static void cache_store(struct steep_attested_verifier *verifier, const uint8_t 
     pthread_mutex_unlock(&verifier->lock);
 }
 
+/* A refusal counted by reason (issue 18, item 4): the verifier's message
+ * mapped onto a fixed set of words, so the label set stays bounded. */
+static void count_refusal(const char *why)
+{
+    static const struct {
+        const char *needle, *reason;
+    } reasons[] = {{"stale", "stale"},          {"future", "future"},
+                   {"quote status", "status"},  {"measurement", "measurement"},
+                   {"simulated", "simulation"}, {"key binding", "key_binding"},
+                   {"signature", "signature"},  {"certificate", "certificate"}};
+    const char *reason = "invalid";
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+        if (strstr(why, reasons[i].needle)) {
+            reason = reasons[i].reason;
+            break;
+        }
+    char labels[48];
+    snprintf(labels, sizeof labels, "reason=\"%s\"", reason);
+    steep_metrics_count("steep_attestation_refusals_total",
+                        "Peers whose attestation was refused, by reason", labels, 1);
+}
+
 int steep_attested_verify_peer(void *arg, X509 *leaf, STACK_OF(X509) * chain, char *peer_name,
                                size_t peer_name_len, char *reason, size_t reason_len)
 {
@@ -133,6 +158,7 @@ int steep_attested_verify_peer(void *arg, X509 *leaf, STACK_OF(X509) * chain, ch
     policy.now = now;
     if (steep_tee_verify_cert(leaf, &policy, &verdict) < 0) {
         snprintf(reason, reason_len, "peer attestation refused: %s", steep_error_get());
+        count_refusal(steep_error_get());
         return -1;
     }
     snprintf(peer_name, peer_name_len, "%s", verdict.name);

@@ -158,6 +158,11 @@ void steep_authority_free(struct steep_authority *authority)
     free(authority);
 }
 
+X509 *steep_authority_cert(const struct steep_authority *authority)
+{
+    return authority->cert;
+}
+
 int steep_authority_sign(struct steep_authority *authority, const void *report, size_t len,
                          struct steep_buf *signature)
 {

@@ -12,6 +12,8 @@
 
 #include <time.h>
 
+#include <openssl/x509.h>
+
 #include "tee/quote.h"
 #include "tee/tee.h"
 
@@ -38,6 +40,8 @@ int steep_authority_issue(struct steep_authority *authority, const uint8_t quote
 int steep_authority_issue_at(struct steep_authority *authority,
                              const uint8_t quote[STEEP_QUOTE_LEN], const char *status, time_t when,
                              struct steep_tee_evidence *out);
+/* The report-signing certificate (owned by the authority). */
+X509 *steep_authority_cert(const struct steep_authority *authority);
 /* Signs arbitrary report bytes as the authority would (tests). */
 int steep_authority_sign(struct steep_authority *authority, const void *report, size_t len,
                          struct steep_buf *signature);

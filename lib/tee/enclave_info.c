@@ -38,17 +38,59 @@ static int read_measurement(const struct steep_toml_value *table, const char *se
     return steep_hex_decode(text, out, 32);
 }
 
+/* tdx_mrtd, tdx_rtmr0..3, snp_measurement: 96 lowercase hex digits each. */
+static int read_hw_measurement(const struct steep_toml_value *table, const char *service,
+                               const char *key, uint8_t out[48], bool *have)
+{
+    const struct steep_toml_value *value = steep_toml_get(table, key);
+    if (!value)
+        return 0;
+    ENSURE(value->type == STEEP_TOML_STRING, "[%s] %s must be a string", service, key);
+    const char *text = value->as.string;
+    ENSURE(strlen(text) == 96 && strspn(text, "0123456789abcdef") == 96,
+           "[%s] %s must be 96 lowercase hex digits (line %u)", service, key, value->line);
+    *have = true;
+    return steep_hex_decode(text, out, 48);
+}
+
+/* A service entry: the SGX / simulated pair (mr_enclave and mr_signer), the
+ * hardware kinds' measurements, or both; any other key is an error. */
 static int read_entry(const struct steep_toml_entry *entry, struct steep_tee_enclave_attr *attr)
 {
     ENSURE(entry->value->type == STEEP_TOML_TABLE, "'%s' (line %u) is not a [service] table",
            entry->key, entry->value->line);
     ENSURE(strlen(entry->key) < sizeof(attr->name), "service name '%.40s...' is too long",
            entry->key);
-    ENSURE(entry->value->as.table.count == 2, "[%s] must hold exactly mr_enclave and mr_signer",
-           entry->key);
     snprintf(attr->name, sizeof(attr->name), "%s", entry->key);
-    GUARD(read_measurement(entry->value, entry->key, "mr_enclave", attr->mr_enclave));
-    return read_measurement(entry->value, entry->key, "mr_signer", attr->mr_signer);
+    const struct steep_toml_value *table = entry->value;
+    size_t known = 0;
+    bool pair = steep_toml_get(table, "mr_enclave") || steep_toml_get(table, "mr_signer");
+    if (pair) {
+        GUARD(read_measurement(table, entry->key, "mr_enclave", attr->mr_enclave));
+        GUARD(read_measurement(table, entry->key, "mr_signer", attr->mr_signer));
+        known += 2;
+    }
+    attr->no_sgx_pair = !pair;
+    struct steep_hw_measurements *hw = &attr->hw;
+    GUARD(read_hw_measurement(table, entry->key, "tdx_mrtd", hw->mr_td, &hw->have_mr_td));
+    known += hw->have_mr_td;
+    for (int i = 0; i < 4; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "tdx_rtmr%d", i);
+        GUARD(read_hw_measurement(table, entry->key, key, hw->rtmr[i], &hw->have_rtmr[i]));
+        ENSURE(!hw->have_rtmr[i] || hw->have_mr_td, "[%s] %s needs tdx_mrtd", entry->key, key);
+        known += hw->have_rtmr[i];
+    }
+    GUARD(read_hw_measurement(table, entry->key, "snp_measurement", hw->snp_measurement,
+                              &hw->have_snp_measurement));
+    known += hw->have_snp_measurement;
+    ENSURE(known > 0, "[%s] must hold mr_enclave and mr_signer, or tdx_mrtd, or snp_measurement",
+           entry->key);
+    ENSURE(known == table->as.table.count,
+           "[%s] holds a key other than mr_enclave, mr_signer, tdx_mrtd, tdx_rtmr0..3 and "
+           "snp_measurement",
+           entry->key);
+    return 0;
 }
 
 int steep_enclave_info_parse(const char *name, const void *data, size_t len,

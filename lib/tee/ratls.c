@@ -80,7 +80,9 @@ X509 *steep_ratls_build(EVP_PKEY *key, const struct steep_tee_evidence *evidence
              set_common_name(issuer, "Teaclave") == 0 &&
              set_common_name(subject, "CN=Teaclave") == 0 && X509_set_issuer_name(cert, issuer) &&
              X509_set_subject_name(cert, subject) && X509_set_pubkey(cert, key) &&
-             add_evidence_extension(cert, evidence) == 0 && X509_sign(cert, key, EVP_sha256()) > 0;
+             add_evidence_extension(cert, evidence) == 0 &&
+             steep_ratls_add_hw_extensions(cert, evidence) == 0 &&
+             X509_sign(cert, key, EVP_sha256()) > 0;
     X509_NAME_free(issuer);
     X509_NAME_free(subject);
     if (!ok) {

@@ -1,7 +1,7 @@
 /*
  * IAS v4 report parsing. The report is untrusted until its signature is
  * checked and, even then, is parsed defensively: bounded size, exact types,
- * base64 decoded into a fixed buffer.
+ * base64 decoded strictly (lib/core/text) and copied into a fixed buffer.
  */
 #include "tee/report.h"
 
@@ -9,9 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "core/error.h"
+#include "core/text.h"
 
 int steep_report_parse_time(const char *text, time_t *out)
 {
@@ -64,19 +63,21 @@ static int decode_quote(json_t *root, struct steep_report *out)
     /* 432 bytes are 576 base64 characters; anything much longer is wrong. */
     ENSURE(len > 0 && len % 4 == 0 && len <= 4 * ((STEEP_QUOTE_LEN + 2) / 3) + 8,
            "isvEnclaveQuoteBody has a bad length (%zu characters)", len);
-    uint8_t decoded[4 * ((STEEP_QUOTE_LEN + 2) / 3) + 8];
-    int n = EVP_DecodeBlock(decoded, (const unsigned char *)json_string_value(body), (int)len);
-    ENSURE(n >= 0, "isvEnclaveQuoteBody is not base64");
-    const char *text = json_string_value(body);
-    if (text[len - 1] == '=')
-        n--;
-    if (text[len - 2] == '=')
-        n--;
-    ENSURE((size_t)n <= sizeof(out->quote_bytes), "quote is %d bytes, expected %d", n,
-           STEEP_QUOTE_LEN);
-    memcpy(out->quote_bytes, decoded, (size_t)n);
-    out->quote_len = (size_t)n;
-    return 0;
+    struct steep_cursor c = steep_cursor_make(json_string_value(body), len);
+    struct steep_buf decoded = STEEP_BUF_INIT;
+    if (steep_cursor_read_base64(&c, 0, &decoded) < 0) {
+        steep_buf_free(&decoded);
+        return steep_error_wrap("isvEnclaveQuoteBody is not base64");
+    }
+    int rc = decoded.len <= sizeof(out->quote_bytes)
+                 ? 0
+                 : steep_error_set("quote is %zu bytes, expected %d", decoded.len, STEEP_QUOTE_LEN);
+    if (rc == 0) {
+        memcpy(out->quote_bytes, decoded.data, decoded.len);
+        out->quote_len = decoded.len;
+    }
+    steep_buf_free(&decoded);
+    return rc;
 }
 
 static int parse_fields(json_t *root, struct steep_report *out)

@@ -30,6 +30,8 @@ void steep_tee_evidence_free(struct steep_tee_evidence *evidence)
     for (size_t i = 0; i < STEEP_TEE_MAX_CERTS; i++)
         steep_buf_free(&evidence->certs[i]);
     evidence->n_certs = 0;
+    steep_buf_free(&evidence->hardware);
+    steep_buf_free(&evidence->hardware_aux);
 }
 
 void steep_tee_free(struct steep_tee *tee)

@@ -8,8 +8,9 @@
  * upgrade of the binary; the default for persistent state) or to the exact
  * measurement. Sealing itself (AES-256-GCM, versioned blob) is written once
  * here on top of the back-end's key derivation. Nothing outside lib/tee
- * knows which back-end runs; the only one today is "sim" (sim.c). Verifying
- * evidence is in verify.h.
+ * knows which back-end runs: "sim" (sim.c), or the hardware back-ends "sgx",
+ * "tdx" and "snp" (hw/backend.h), whose evidence is the raw quote or report
+ * in evidence.hardware. Verifying evidence is in verify.h.
  */
 #ifndef STEEP_TEE_TEE_H
 #define STEEP_TEE_TEE_H
@@ -42,6 +43,11 @@ struct steep_tee_evidence {
     struct steep_buf signature;                  /* RSA-PKCS1-SHA256 over report */
     struct steep_buf certs[STEEP_TEE_MAX_CERTS]; /* DER, signing cert first */
     size_t n_certs;
+    /* Hardware back-ends (lib/tee/hw/backend.h): the raw SGX/TDX quote or
+     * SEV-SNP report, and configfs-tsm's auxblob (SNP certificates) when the
+     * kernel gives one; the IAS-format fields above then stay empty. */
+    struct steep_buf hardware;
+    struct steep_buf hardware_aux;
 };
 
 void steep_tee_evidence_free(struct steep_tee_evidence *evidence);

@@ -6,6 +6,7 @@
 #include "tee/verify.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/pem.h>
@@ -108,7 +109,7 @@ static int check_measurement(struct steep_tee_verdict *verdict,
 {
     for (size_t i = 0; i < policy->n_accepted; i++) {
         const struct steep_tee_enclave_attr *attr = &policy->accepted[i];
-        if (CRYPTO_memcmp(attr->mr_enclave, verdict->mr_enclave, 32) == 0 &&
+        if (!attr->no_sgx_pair && CRYPTO_memcmp(attr->mr_enclave, verdict->mr_enclave, 32) == 0 &&
             CRYPTO_memcmp(attr->mr_signer, verdict->mr_signer, 32) == 0) {
             snprintf(verdict->name, sizeof(verdict->name), "%s", attr->name);
             return 0;
@@ -156,6 +157,66 @@ int steep_tee_verify_evidence(const struct steep_tee_evidence *evidence,
     return check_measurement(verdict, policy);
 }
 
+struct steep_hw_measurements *
+steep_tee_pinned_measurements(const struct steep_tee_enclave_attr *accepted, size_t n)
+{
+    struct steep_hw_measurements *pinned = calloc(n + 1, sizeof(*pinned));
+    for (size_t i = 0; pinned && i < n; i++) {
+        pinned[i] = accepted[i].hw;
+        if (!accepted[i].no_sgx_pair) {
+            pinned[i].have_mr_enclave = pinned[i].have_mr_signer = true;
+            memcpy(pinned[i].mr_enclave, accepted[i].mr_enclave, 32);
+            memcpy(pinned[i].mr_signer, accepted[i].mr_signer, 32);
+        }
+    }
+    return pinned;
+}
+
+int steep_tee_verify_hw_evidence(const uint8_t *evidence, size_t len,
+                                 const uint8_t report_data[STEEP_TEE_REPORT_DATA_LEN],
+                                 const struct steep_tee_policy *policy,
+                                 struct steep_tee_verdict *verdict)
+{
+    memset(verdict, 0, sizeof(*verdict));
+    ENSURE(policy->now > 0, "hardware evidence: the policy gives no verification time");
+    ENSURE(policy->collateral != NULL, "hardware evidence: no collateral configured");
+    GUARD(steep_hw_verify(evidence, len, policy->collateral, policy->hw_trust, policy->now,
+                          &verdict->hw));
+    verdict->have_hw = true;
+    snprintf(verdict->status, sizeof(verdict->status), "%s",
+             steep_hw_tcb_status_name(verdict->hw.status));
+    if (verdict->hw.kind == STEEP_HW_SGX) {
+        verdict->have_quote = true;
+        memcpy(verdict->mr_enclave, verdict->hw.sgx.mr_enclave, 32);
+        memcpy(verdict->mr_signer, verdict->hw.sgx.mr_signer, 32);
+    }
+    struct steep_hw_measurements *pinned =
+        steep_tee_pinned_measurements(policy->accepted, policy->n_accepted);
+    ENSURE(pinned != NULL, "out of memory");
+    struct steep_hw_policy hw = {
+        .accepted_statuses = policy->hw_accepted_statuses,
+        .n_accepted_statuses = policy->n_hw_accepted_statuses,
+        .accepted_advisories = policy->hw_accepted_advisories,
+        .n_accepted_advisories = policy->n_hw_accepted_advisories,
+        .allow_debug = policy->insecure_allow_debug,
+        .measurements = NULL, /* checked last, below */
+    };
+    int rc = steep_hw_policy_check(&hw, &verdict->hw, NULL);
+    if (rc == 0 && CRYPTO_memcmp(verdict->hw.report_data, report_data, 64) != 0)
+        rc = steep_error_set("key binding failed: the evidence's report data is not the "
+                             "expected key's");
+    size_t index = 0;
+    if (rc == 0) {
+        hw.measurements = pinned;
+        hw.n_measurements = policy->n_accepted;
+        rc = steep_hw_policy_check(&hw, &verdict->hw, &index);
+    }
+    if (rc == 0)
+        snprintf(verdict->name, sizeof(verdict->name), "%s", policy->accepted[index].name);
+    free(pinned);
+    return rc;
+}
+
 int steep_tee_verify_cert(X509 *cert, const struct steep_tee_policy *policy,
                           struct steep_tee_verdict *verdict)
 {
@@ -168,8 +229,22 @@ int steep_tee_verify_cert(X509 *cert, const struct steep_tee_policy *policy,
     int rc = steep_tee_key_p256_xy(key, xy);
     if (rc < 0)
         steep_error_wrap("key binding failed: certificate key");
-    if (rc == 0)
+    int hw = rc == 0 ? steep_ratls_parse_hw(cert, &evidence) : 0;
+    if (hw < 0)
+        rc = -1;
+    if (rc == 0 && hw == 1 && policy->collateral) {
+        /* Raw hardware evidence and collateral of our own: the evidence
+         * itself decides, the authority's endorsement is not needed. */
+        struct steep_tee_policy own = *policy;
+        if (own.now == 0)
+            own.now = time(NULL);
+        rc = steep_tee_verify_hw_evidence(evidence.hardware.data, evidence.hardware.len, xy, &own,
+                                          verdict);
+        if (rc < 0)
+            steep_error_wrap("hardware evidence extension");
+    } else if (rc == 0) {
         rc = steep_tee_verify_evidence(&evidence, xy, policy, verdict);
+    }
     steep_tee_evidence_free(&evidence);
     return rc;
 }

@@ -14,7 +14,12 @@
  *   8. report_data[0..64] equals the certificate key's X||Y;
  *   9. (mr_enclave, mr_signer) is one of the accepted pairs; the pair's
  *      service name is the peer's identity.
- * For a certificate, the RA-TLS extension must be present and FIRST.
+ * For a certificate, the RA-TLS extension must be present and FIRST. When
+ * the certificate also carries raw hardware evidence (ratls.h, Steep's
+ * private arc) and the policy holds collateral, that evidence is verified
+ * instead (steep_tee_verify_hw_evidence against the certificate key), so
+ * the attestation authority need not be trusted; a malformed hardware
+ * extension is refused either way.
  */
 #ifndef STEEP_TEE_VERIFY_H
 #define STEEP_TEE_VERIFY_H
@@ -25,6 +30,7 @@
 
 #include <openssl/x509.h>
 
+#include "tee/hw/hw.h"
 #include "tee/tee.h"
 
 #define STEEP_TEE_NAME_MAX               64
@@ -36,6 +42,11 @@ struct steep_tee_enclave_attr {
     char name[STEEP_TEE_NAME_MAX];
     uint8_t mr_enclave[STEEP_TEE_MEASUREMENT_LEN];
     uint8_t mr_signer[STEEP_TEE_MEASUREMENT_LEN];
+    /* The entry pins only hardware kinds (no mr_enclave/mr_signer pair). */
+    bool no_sgx_pair;
+    /* Hardware measurements: enclave_info's tdx_mrtd, tdx_rtmr0..3 and
+     * snp_measurement keys; SGX uses the pair above. */
+    struct steep_hw_measurements hw;
 };
 
 struct steep_tee_policy {
@@ -50,6 +61,19 @@ struct steep_tee_policy {
     /* Accept reports of the SIMULATED authority ("steepSimulated": true).
      * They prove nothing about hardware: development and tests only. */
     bool insecure_allow_simulated_evidence;
+
+    /* Hardware evidence (steep_tee_verify_hw_evidence): the collateral, the
+     * pinned roots (NULL: the vendors'), and the fail-closed policy of
+     * lib/tee/hw: statuses besides UpToDate, the advisories accepted with
+     * them, and debug enclaves/guests (loudly). Measurements come from
+     * `accepted` above. */
+    const struct steep_hw_collateral *collateral;
+    const struct steep_hw_trust *hw_trust;
+    const enum steep_hw_tcb_status *hw_accepted_statuses;
+    size_t n_hw_accepted_statuses;
+    const char *const *hw_accepted_advisories;
+    size_t n_hw_accepted_advisories;
+    bool insecure_allow_debug;
 };
 
 /* What was learned about the peer; fields are filled as far as parsing got. */
@@ -62,6 +86,8 @@ struct steep_tee_verdict {
     bool simulated;
     uint8_t mr_enclave[STEEP_TEE_MEASUREMENT_LEN];
     uint8_t mr_signer[STEEP_TEE_MEASUREMENT_LEN];
+    bool have_hw; /* hw is set: hardware evidence verified as authentic */
+    struct steep_hw_report hw;
 };
 
 /* Verifies evidence for the expected report data. 0 accepted; -1 refused. */
@@ -69,6 +95,21 @@ int steep_tee_verify_evidence(const struct steep_tee_evidence *evidence,
                               const uint8_t report_data[STEEP_TEE_REPORT_DATA_LEN],
                               const struct steep_tee_policy *policy,
                               struct steep_tee_verdict *verdict);
+/*
+ * Verifies raw hardware evidence (SGX DCAP quote, TDX quote, SNP report;
+ * the kind from the bytes) at policy->now (required: the verifier reads no
+ * clock) against policy->collateral: authenticity (lib/tee/hw), then the
+ * policy (status, advisories, debug), then report_data[0..64] equals the
+ * expected report data, then the measurement is one of `accepted`.
+ */
+int steep_tee_verify_hw_evidence(const uint8_t *evidence, size_t len,
+                                 const uint8_t report_data[STEEP_TEE_REPORT_DATA_LEN],
+                                 const struct steep_tee_policy *policy,
+                                 struct steep_tee_verdict *verdict);
+/* The hardware measurements enclave_info entries pin (an SGX entry's pair
+ * as MRENCLAVE/MRSIGNER), for steep_hw_policy_check; free() the array. */
+struct steep_hw_measurements *
+steep_tee_pinned_measurements(const struct steep_tee_enclave_attr *accepted, size_t n);
 /* Verifies an RA-TLS certificate (extension + key binding + evidence). */
 int steep_tee_verify_cert(X509 *cert, const struct steep_tee_policy *policy,
                           struct steep_tee_verdict *verdict);

@@ -4,7 +4,11 @@
  * empty passwords are refused, a DataOwnerManager may touch only the
  * DataOwners of its own attribute (checked against the target's CURRENT
  * role), changing a password or role revokes the user's tokens, failed
- * logins are slowed down. Nothing about passwords or tokens is logged.
+ * logins are slowed down per source and user (throttle.h), and every
+ * argon2 hash runs on the bounded pool (hash_pool.h): a full pool answers
+ * RESOURCE_EXHAUSTED. Passwords are hashed before the write lock is taken,
+ * so a wait for the pool never holds it. Nothing about passwords or tokens
+ * is logged.
  *
  * Account takeover (issue 14, item 13): in Teaclave a FunctionOwner could
  * register a DataOwnerManager for a victim's attribute, reset the victim's
@@ -79,31 +83,42 @@ static void user_login(struct steep_rpc_call *call, const ProtobufCMessage *mess
         steep_auth_fail(call, MSG_AUTHENTICATION_FAILED);
         return;
     }
-    steep_auth_sleep_ms(steep_auth_throttle_wait_ms(auth->throttle, request->id));
+    uint8_t source[STEEP_AUTH_SOURCE_LEN];
+    steep_auth_call_source(call, source);
+    int64_t wait = steep_auth_throttle_wait_ms(auth->throttle, source, request->id);
+    if (wait > 0) {
+        /* Refused unchecked: a guesser gets one check per window, and waits
+         * on no server thread. */
+        steep_rpc_fail(call, STEEP_GRPC_UNAUTHENTICATED, MSG_THROTTLED, (long long)wait);
+        return;
+    }
     struct steep_auth_user user;
-    int found = steep_auth_user_get(auth->store, request->id, &user);
+    int found = steep_auth_user_get(&auth->users, request->id, &user);
     if (found == STEEP_STORE_ERROR) {
         log_error("login of '%.64s': %s", request->id, steep_error_get());
         steep_auth_fail(call, MSG_INTERNAL);
         return;
     }
-    bool ok = steep_auth_password_verify(found == STEEP_STORE_OK ? user.hash : auth->dummy_hash,
-                                         request->password) &&
-              found == STEEP_STORE_OK;
+    bool ok = false;
+    if (steep_auth_pooled_verify(auth, call, source,
+                                 found == STEEP_STORE_OK ? user.hash : auth->dummy_hash,
+                                 request->password, &ok) != 0)
+        goto done;
+    ok = ok && found == STEEP_STORE_OK;
     if (!ok) {
-        int64_t delay = steep_auth_throttle_failure(auth->throttle, request->id);
-        log_info("failed login for '%.64s' (next attempt delayed %lld ms)", request->id,
-                 (long long)delay);
-        steep_auth_sleep_ms(delay);
+        int64_t delay = steep_auth_throttle_failure(auth->throttle, source, request->id);
+        log_info("failed login for '%.64s' (its next check from this source in %lld ms)",
+                 request->id, (long long)delay);
         steep_auth_fail(call, MSG_AUTHENTICATION_FAILED);
-        return;
+        goto done;
     }
-    steep_auth_throttle_success(auth->throttle, request->id);
+    steep_auth_throttle_success(auth->throttle, source, request->id);
     if (strcmp(user.id, STEEP_AUTH_DEFAULT_ADMIN) == 0 &&
         strcmp(request->password, STEEP_AUTH_DEFAULT_ADMIN_PASSWORD) == 0)
         log_warn(
             "*** SECURITY WARNING: 'admin' logged in with the default password; change it ***");
     issue_token(auth, call, &user);
+done:
     OPENSSL_cleanse(&user, sizeof user);
 }
 
@@ -120,7 +135,7 @@ static void user_register(struct steep_rpc_call *call, const ProtobufCMessage *m
         steep_auth_fail(call, MSG_INVALID_USER_ID);
         return;
     }
-    int found = steep_auth_user_get(auth->store, request->id, &target);
+    int found = steep_auth_user_get(&auth->users, request->id, &target);
     if (found != STEEP_STORE_NOT_FOUND) {
         steep_auth_fail(call, found == STEEP_STORE_OK ? MSG_USER_ID_EXIST : MSG_INTERNAL);
         return;
@@ -136,7 +151,7 @@ static void user_register(struct steep_rpc_call *call, const ProtobufCMessage *m
         return;
     }
     if (requester.role.kind != STEEP_ROLE_PLATFORM_ADMIN) {
-        found = steep_auth_user_was_deleted(auth->store, request->id);
+        found = steep_auth_user_was_deleted(&auth->users, request->id);
         if (found != STEEP_STORE_NOT_FOUND) {
             if (found == STEEP_STORE_OK)
                 log_warn("'%.64s' may not reuse the id of deleted user '%.64s'", requester.id,
@@ -151,9 +166,13 @@ static void user_register(struct steep_rpc_call *call, const ProtobufCMessage *m
     }
     snprintf(target.id, sizeof target.id, "%s", request->id);
     target.role = role;
-    int rc = steep_auth_password_hash(&auth->argon2, request->password, target.hash);
+    int rc = steep_auth_pooled_hash(auth, call, request->password, target.hash);
+    if (rc > 0) { /* the call was answered: busy or cancelled */
+        OPENSSL_cleanse(&target, sizeof target);
+        return;
+    }
     if (rc == 0)
-        rc = steep_auth_user_create(auth->store, &target);
+        rc = steep_auth_user_create(&auth->users, &target);
     OPENSSL_cleanse(&target, sizeof target);
     if (rc != 0) {
         if (rc < 0)
@@ -174,7 +193,7 @@ static bool load_target(struct steep_auth *auth, struct steep_rpc_call *call, co
 {
     if (!steep_auth_user_id_valid(id))
         return steep_auth_fail(call, MSG_INVALID_USER_ID);
-    int found = steep_auth_user_get(auth->store, id, target);
+    int found = steep_auth_user_get(&auth->users, id, target);
     if (found == STEEP_STORE_ERROR) {
         log_error("user '%.64s': %s", id, steep_error_get());
         return steep_auth_fail(call, MSG_INTERNAL);
@@ -199,15 +218,15 @@ static bool load_managed_target(struct steep_auth *auth, struct steep_rpc_call *
     return true;
 }
 
-/* Sets a new password (and role) and bumps the credential version, which
- * revokes every token of the user. */
-static int rewrite_user(struct steep_auth *auth, struct steep_auth_user *user, const char *password,
+/* Sets a new password hash (and role) and bumps the credential version,
+ * which revokes every token of the user. */
+static int rewrite_user(struct steep_auth *auth, struct steep_auth_user *user, const char *hash,
                         const struct steep_auth_role *role)
 {
-    GUARD(steep_auth_password_hash(&auth->argon2, password, user->hash));
+    snprintf(user->hash, sizeof user->hash, "%s", hash);
     user->role = *role;
     user->version = steep_auth_user_next_version(user->version);
-    return steep_auth_user_put(auth->store, user);
+    return steep_auth_user_put(&auth->users, user);
 }
 
 static void user_update(struct steep_rpc_call *call, const ProtobufCMessage *message, void *arg)
@@ -216,6 +235,17 @@ static void user_update(struct steep_rpc_call *call, const ProtobufCMessage *mes
     const TeaclaveAuthenticationServiceProto__UserUpdateRequest *request = (const void *)message;
     struct steep_auth_user requester, target;
     if (!steep_auth_requester(auth, call, &requester))
+        return;
+    /* Hashed first (on the pool, without the lock); checked in order below. */
+    char hash[STEEP_AUTH_HASH_MAX] = "";
+    int hashed = valid_password(request->password)
+                     ? steep_auth_pooled_hash(auth, call, request->password, hash)
+                     : 0;
+    if (hashed < 0) {
+        log_error("update '%.64s': %s", request->id, steep_error_get());
+        steep_auth_fail(call, MSG_INTERNAL);
+    }
+    if (hashed != 0)
         return;
     pthread_mutex_lock(&auth->write_lock);
     if (!load_target(auth, call, request->id, MSG_INVALID_USER_ID, &target))
@@ -234,7 +264,7 @@ static void user_update(struct steep_rpc_call *call, const ProtobufCMessage *mes
         steep_auth_fail(call, MSG_INVALID_PASSWORD);
         goto done;
     }
-    if (rewrite_user(auth, &target, request->password, &role) < 0) {
+    if (rewrite_user(auth, &target, hash, &role) < 0) {
         log_error("update '%.64s': %s", target.id, steep_error_get());
         steep_auth_fail(call, MSG_INTERNAL);
         goto done;
@@ -244,6 +274,7 @@ static void user_update(struct steep_rpc_call *call, const ProtobufCMessage *mes
 done:
     pthread_mutex_unlock(&auth->write_lock);
     OPENSSL_cleanse(&target, sizeof target);
+    OPENSSL_cleanse(hash, sizeof hash);
 }
 
 static void user_change_password(struct steep_rpc_call *call, const ProtobufCMessage *message,
@@ -259,13 +290,21 @@ static void user_change_password(struct steep_rpc_call *call, const ProtobufCMes
         steep_auth_fail(call, MSG_INVALID_PASSWORD);
         return;
     }
+    char hash[STEEP_AUTH_HASH_MAX] = "";
+    int hashed = steep_auth_pooled_hash(auth, call, request->password, hash);
+    if (hashed < 0) {
+        log_error("change password of '%.64s': %s", requester.id, steep_error_get());
+        steep_auth_fail(call, MSG_INTERNAL);
+    }
+    if (hashed != 0)
+        return;
     pthread_mutex_lock(&auth->write_lock);
     struct steep_auth_user user;
     /* Re-read under the lock; the role comes from the database, not the token. */
     if (load_target(auth, call, requester.id, MSG_AUTHENTICATION_FAILED, &user)) {
         if (user.version != requester.version) {
             steep_auth_fail(call, MSG_AUTHENTICATION_FAILED);
-        } else if (rewrite_user(auth, &user, request->password, &user.role) < 0) {
+        } else if (rewrite_user(auth, &user, hash, &user.role) < 0) {
             log_error("change password of '%.64s': %s", user.id, steep_error_get());
             steep_auth_fail(call, MSG_INTERNAL);
         } else {
@@ -275,6 +314,7 @@ static void user_change_password(struct steep_rpc_call *call, const ProtobufCMes
     }
     pthread_mutex_unlock(&auth->write_lock);
     OPENSSL_cleanse(&user, sizeof user);
+    OPENSSL_cleanse(hash, sizeof hash);
 }
 
 static void reset_user_password(struct steep_rpc_call *call, const ProtobufCMessage *message,
@@ -286,12 +326,22 @@ static void reset_user_password(struct steep_rpc_call *call, const ProtobufCMess
     struct steep_auth_user requester, target;
     if (!steep_auth_requester(auth, call, &requester))
         return;
-    char password[33] = "";
+    char password[33] = "", hash[STEEP_AUTH_HASH_MAX] = "";
+    int hashed = steep_auth_password_random(password);
+    if (hashed == 0)
+        hashed = steep_auth_pooled_hash(auth, call, password, hash);
+    if (hashed != 0) {
+        if (hashed < 0) {
+            log_error("reset password of '%.64s': %s", request->id, steep_error_get());
+            steep_auth_fail(call, MSG_INTERNAL);
+        }
+        OPENSSL_cleanse(password, sizeof password);
+        return;
+    }
     pthread_mutex_lock(&auth->write_lock);
     if (!load_managed_target(auth, call, &requester, request->id, "reset the password of", &target))
         goto done;
-    if (steep_auth_password_random(password) < 0 ||
-        rewrite_user(auth, &target, password, &target.role) < 0) {
+    if (rewrite_user(auth, &target, hash, &target.role) < 0) {
         log_error("reset password of '%.64s': %s", target.id, steep_error_get());
         steep_auth_fail(call, MSG_INTERNAL);
         goto done;
@@ -304,6 +354,7 @@ static void reset_user_password(struct steep_rpc_call *call, const ProtobufCMess
 done:
     pthread_mutex_unlock(&auth->write_lock);
     OPENSSL_cleanse(password, sizeof password);
+    OPENSSL_cleanse(hash, sizeof hash);
     OPENSSL_cleanse(&target, sizeof target);
 }
 
@@ -317,7 +368,7 @@ static void delete_user(struct steep_rpc_call *call, const ProtobufCMessage *mes
     pthread_mutex_lock(&auth->write_lock);
     if (!load_managed_target(auth, call, &requester, request->id, "delete", &target))
         goto done;
-    if (steep_auth_user_delete(auth->store, target.id) < 0) {
+    if (steep_auth_user_delete(&auth->users, target.id) < 0) {
         log_error("delete '%.64s': %s", target.id, steep_error_get());
         steep_auth_fail(call, MSG_INTERNAL);
         goto done;
@@ -358,6 +409,11 @@ static int collect_user(void *arg, const struct steep_auth_user *user)
     return 0;
 }
 
+static int compare_ids(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static void list_users(struct steep_rpc_call *call, const ProtobufCMessage *message, void *arg)
 {
     struct steep_auth *auth = arg;
@@ -374,10 +430,12 @@ static void list_users(struct steep_rpc_call *call, const ProtobufCMessage *mess
         return;
     }
     struct listing listing = {.requester = &requester.role};
-    if (steep_auth_user_each(auth->store, collect_user, &listing) < 0) {
+    if (steep_auth_user_each(&auth->users, collect_user, &listing) < 0) {
         log_error("list users: %s", steep_error_get());
         steep_auth_fail(call, MSG_INTERNAL);
     } else {
+        /* In id order, as before keys were keyed hashes. */
+        qsort(listing.ids, listing.n, sizeof listing.ids[0], compare_ids);
         TeaclaveAuthenticationServiceProto__ListUsersResponse response =
             TEACLAVE_AUTHENTICATION_SERVICE_PROTO__LIST_USERS_RESPONSE__INIT;
         response.n_ids = listing.n;

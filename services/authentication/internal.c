@@ -30,8 +30,15 @@ static void user_authenticate(struct steep_rpc_call *call, const ProtobufCMessag
     }
     struct steep_auth_user user;
     struct steep_auth_claims claims;
-    if (!steep_auth_user_id_valid(credential->id) ||
-        steep_auth_check_token(auth, credential->id, credential->token, &user, &claims) < 0) {
+    int rc = steep_auth_user_id_valid(credential->id)
+                 ? steep_auth_check_token(auth, credential->id, credential->token, &user, &claims)
+                 : -1;
+    if (rc == -2) {
+        log_warn("cannot check the credential of '%.64s': %s", credential->id, steep_error_get());
+        steep_auth_fail_unavailable(call);
+        return;
+    }
+    if (rc < 0) {
         log_info("rejected credential of '%.64s': %s", credential->id, steep_error_get());
         steep_auth_fail(call, MSG_AUTHENTICATION_FAILED);
         return;

@@ -7,9 +7,12 @@
  * SIGTERM/SIGINT.
  *
  * Keys: [authentication] argon2_t_cost (2), argon2_m_cost_kib (8192),
- * argon2_parallelism (1), login_delay_base_ms (250), login_delay_max_ms
+ * argon2_parallelism (1), login_free_failures (3), login_delay_base_ms (250), login_delay_max_ms
  * (8000), token_lifetime_s (86400), admin_password_file (none: `admin`
- * gets Teaclave's default password on the first start), workers.
+ * gets Teaclave's default password on the first start), workers;
+ * hash_threads (0: online CPUs, at most 8), hash_queue (128) and
+ * hash_queue_per_source (64): the bounded argon2 pool (hash_pool.h), whose
+ * memory is hash_threads x argon2_m_cost_kib.
  */
 #include "authentication/service.h"
 
@@ -70,12 +73,22 @@ static int read_options(const struct steep_config *config, struct steep_attested
                       STEEP_AUTH_DEFAULT_DELAY_BASE_MS, 0, 60000, &options->login_delay_base_ms));
     GUARD(get_bounded(config, "authentication.login_delay_max_ms", STEEP_AUTH_DEFAULT_DELAY_MAX_MS,
                       1, 600000, &options->login_delay_max_ms));
+    int64_t free_failures;
+    GUARD(get_bounded(config, "authentication.login_free_failures",
+                      STEEP_AUTH_DEFAULT_FREE_FAILURES, 0, 60, &free_failures));
+    options->login_free_failures = (int)free_failures;
     GUARD(get_bounded(config, "authentication.token_lifetime_s", STEEP_AUTH_DEFAULT_LIFETIME_S, 60,
                       365 * 86400, &options->token_lifetime_s));
+    int64_t threads, queue, per_source;
+    GUARD(get_bounded(config, "authentication.hash_threads", 0, 0, 64, &threads));
+    GUARD(get_bounded(config, "authentication.hash_queue", 128, 1, 4096, &queue));
+    GUARD(get_bounded(config, "authentication.hash_queue_per_source", 64, 1, 4096, &per_source));
+    options->pool = (struct steep_auth_pool_config){(int)threads, (int)queue, (int)per_source};
     GUARD(read_admin_password(config, admin_password));
     options->admin_password = admin_password->len ? (const char *)admin_password->data : NULL;
     GUARD(steep_attested_seal_key(attested, "authentication-db", options->db_key));
     GUARD(steep_attested_seal_key(attested, STEEP_AUTH_SEAL_LABEL, options->jwt_key));
+    GUARD(steep_attested_seal_key(attested, "authentication-user-index", options->index_key));
     return steep_config_check(config);
 }
 
@@ -114,6 +127,7 @@ static int run(struct steep_config *config, const sigset_t *stop)
     int rc = -1;
     if (state_dir && read_options(config, attested, &options, &admin_password) == 0) {
         options.state_dir = state_dir;
+        options.config = config;
         auth = steep_auth_open(&options);
     }
     OPENSSL_cleanse(&options, sizeof options);

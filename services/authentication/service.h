@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "authentication/hash_pool.h"
 #include "authentication/password.h"
 #include "authentication/token.h"
 #include "rpc/rpc.h"
@@ -21,17 +22,26 @@
 #define STEEP_AUTH_DEFAULT_ADMIN_PASSWORD "teaclave"
 #define STEEP_AUTH_DEFAULT_DELAY_BASE_MS  250
 #define STEEP_AUTH_DEFAULT_DELAY_MAX_MS   8000
+#define STEEP_AUTH_DEFAULT_FREE_FAILURES  3
 #define STEEP_AUTH_DEFAULT_LIFETIME_S     86400
 
+struct steep_config;
+
 struct steep_auth_options {
-    const char *state_dir;               /* <data_dir>/authentication, created if needed */
+    const char *state_dir; /* <data_dir>/authentication, created if needed */
+    /* [storage] backend and its keys (NULL: LevelDB in state_dir) */
+    const struct steep_config *config;
     uint8_t db_key[STEEP_AUTH_KEY_LEN];  /* seals the user database */
     uint8_t jwt_key[STEEP_AUTH_KEY_LEN]; /* seals the JWT secret */
-    struct steep_auth_argon2 argon2;     /* zeros: STEEP_AUTH_ARGON2_DEFAULT */
-    int64_t login_delay_base_ms;         /* <0: default; 0: no delay */
-    int64_t login_delay_max_ms;          /* <=0: default */
-    int64_t token_lifetime_s;            /* <=0: 24 h */
-    const char *admin_password;          /* first start only; NULL: "teaclave" */
+    /* derives the store's keys from user ids (HMAC-SHA256; user_db.h) */
+    uint8_t index_key[STEEP_AUTH_KEY_LEN];
+    struct steep_auth_argon2 argon2;    /* zeros: STEEP_AUTH_ARGON2_DEFAULT */
+    int64_t login_delay_base_ms;        /* <0: default; 0: no delay */
+    int64_t login_delay_max_ms;         /* <=0: default */
+    int login_free_failures;            /* failures before the first delay */
+    int64_t token_lifetime_s;           /* <=0: 24 h */
+    const char *admin_password;         /* first start only; NULL: "teaclave" */
+    struct steep_auth_pool_config pool; /* zeros: the defaults of hash_pool.h */
 };
 
 struct steep_auth;

@@ -1,4 +1,4 @@
-/* Failed-login delays; see throttle.h. A linear table under one mutex: a
+/* Failed-login windows; see throttle.h. A linear table under one mutex: a
  * login costs an argon2 hash, which dwarfs scanning 4096 entries. */
 #include "authentication/throttle.h"
 
@@ -23,6 +23,7 @@ struct steep_auth_throttle {
     pthread_mutex_t lock;
     int64_t base_ms;
     int64_t max_ms;
+    int free;
     struct entry entries[STEEP_AUTH_THROTTLE_ENTRIES];
 };
 
@@ -33,16 +34,7 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void steep_auth_sleep_ms(int64_t ms)
-{
-    if (ms <= 0)
-        return;
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0)
-        ;
-}
-
-struct steep_auth_throttle *steep_auth_throttle_new(int64_t base_ms, int64_t max_ms)
+struct steep_auth_throttle *steep_auth_throttle_new(int64_t base_ms, int64_t max_ms, int free)
 {
     struct steep_auth_throttle *throttle = calloc(1, sizeof *throttle);
     if (!throttle) {
@@ -52,6 +44,7 @@ struct steep_auth_throttle *steep_auth_throttle_new(int64_t base_ms, int64_t max
     pthread_mutex_init(&throttle->lock, NULL);
     throttle->base_ms = base_ms < 0 ? 0 : base_ms;
     throttle->max_ms = max_ms < throttle->base_ms ? throttle->base_ms : max_ms;
+    throttle->free = free < 0 ? 0 : free > 60 ? 60 : free;
     return throttle;
 }
 
@@ -63,11 +56,15 @@ void steep_auth_throttle_free(struct steep_auth_throttle *throttle)
     free(throttle);
 }
 
-/* The entry of id; with create, a free or the least recently used one. */
-static struct entry *find(struct steep_auth_throttle *throttle, const char *id, bool create)
+/* The entry of (source, id); with create, a free or the least recently used one. */
+static struct entry *find(struct steep_auth_throttle *throttle,
+                          const uint8_t source[STEEP_AUTH_SOURCE_LEN], const char *id, bool create)
 {
-    uint8_t digest[SHA256_DIGEST_LENGTH];
-    SHA256((const uint8_t *)id, strlen(id), digest);
+    /* SHA-256(source || SHA-256(id)): fixed-size input, no separator needed. */
+    uint8_t pair[STEEP_AUTH_SOURCE_LEN + SHA256_DIGEST_LENGTH], digest[SHA256_DIGEST_LENGTH];
+    memcpy(pair, source, STEEP_AUTH_SOURCE_LEN);
+    SHA256((const uint8_t *)id, strlen(id), pair + STEEP_AUTH_SOURCE_LEN);
+    SHA256(pair, sizeof pair, digest);
     struct entry *oldest = &throttle->entries[0];
     for (size_t i = 0; i < STEEP_AUTH_THROTTLE_ENTRIES; i++) {
         struct entry *e = &throttle->entries[i];
@@ -84,10 +81,11 @@ static struct entry *find(struct steep_auth_throttle *throttle, const char *id, 
     return oldest;
 }
 
-int64_t steep_auth_throttle_wait_ms(struct steep_auth_throttle *throttle, const char *id)
+int64_t steep_auth_throttle_wait_ms(struct steep_auth_throttle *throttle,
+                                    const uint8_t source[STEEP_AUTH_SOURCE_LEN], const char *id)
 {
     pthread_mutex_lock(&throttle->lock);
-    struct entry *e = find(throttle, id, false);
+    struct entry *e = find(throttle, source, id, false);
     int64_t wait = e ? e->next_allowed_ms - now_ms() : 0;
     pthread_mutex_unlock(&throttle->lock);
     if (wait > throttle->max_ms)
@@ -95,14 +93,15 @@ int64_t steep_auth_throttle_wait_ms(struct steep_auth_throttle *throttle, const 
     return wait > 0 ? wait : 0;
 }
 
-int64_t steep_auth_throttle_failure(struct steep_auth_throttle *throttle, const char *id)
+int64_t steep_auth_throttle_failure(struct steep_auth_throttle *throttle,
+                                    const uint8_t source[STEEP_AUTH_SOURCE_LEN], const char *id)
 {
     pthread_mutex_lock(&throttle->lock);
-    struct entry *e = find(throttle, id, true);
+    struct entry *e = find(throttle, source, id, true);
     if (e->failures < 62)
         e->failures++;
-    int64_t delay = throttle->base_ms;
-    for (int i = 1; i < e->failures && delay < throttle->max_ms; i++)
+    int64_t delay = e->failures > throttle->free ? throttle->base_ms : 0;
+    for (int i = throttle->free + 1; i < e->failures && delay < throttle->max_ms; i++)
         delay *= 2;
     if (delay > throttle->max_ms)
         delay = throttle->max_ms;
@@ -112,10 +111,11 @@ int64_t steep_auth_throttle_failure(struct steep_auth_throttle *throttle, const 
     return delay;
 }
 
-void steep_auth_throttle_success(struct steep_auth_throttle *throttle, const char *id)
+void steep_auth_throttle_success(struct steep_auth_throttle *throttle,
+                                 const uint8_t source[STEEP_AUTH_SOURCE_LEN], const char *id)
 {
     pthread_mutex_lock(&throttle->lock);
-    struct entry *e = find(throttle, id, false);
+    struct entry *e = find(throttle, source, id, false);
     if (e)
         memset(e, 0, sizeof *e);
     pthread_mutex_unlock(&throttle->lock);

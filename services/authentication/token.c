@@ -4,6 +4,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "crypto/aes_gcm.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <jwt.h>
@@ -51,10 +52,10 @@ static int unseal(const struct steep_buf *blob, const uint8_t key[STEEP_AUTH_KEY
     return 0;
 }
 
-static int create(const char *path, const uint8_t key[STEEP_AUTH_KEY_LEN],
-                  uint8_t secret[STEEP_AUTH_SECRET_LEN])
+/* A fresh random secret in secret and its sealed form in blob. */
+static int seal_new(const uint8_t key[STEEP_AUTH_KEY_LEN], uint8_t secret[STEEP_AUTH_SECRET_LEN],
+                    uint8_t blob[SEALED_LEN])
 {
-    uint8_t blob[SEALED_LEN];
     memcpy(blob, SEALED_MAGIC, 4);
     blob[4] = SEALED_VERSION;
     uint8_t *iv = blob + SEALED_HEADER;
@@ -64,9 +65,57 @@ static int create(const char *path, const uint8_t key[STEEP_AUTH_KEY_LEN],
            "no randomness for the JWT secret");
     uint8_t aad[SEALED_HEADER + sizeof STEEP_AUTH_SEAL_LABEL];
     sealed_aad(aad);
-    GUARD(steep_aes_gcm_seal(key, STEEP_AUTH_KEY_LEN, iv, aad, sizeof aad, secret,
-                             STEEP_AUTH_SECRET_LEN, ciphertext, tag));
+    return steep_aes_gcm_seal(key, STEEP_AUTH_KEY_LEN, iv, aad, sizeof aad, secret,
+                              STEEP_AUTH_SECRET_LEN, ciphertext, tag);
+}
+
+static int create(const char *path, const uint8_t key[STEEP_AUTH_KEY_LEN],
+                  uint8_t secret[STEEP_AUTH_SECRET_LEN])
+{
+    uint8_t blob[SEALED_LEN];
+    GUARD(seal_new(key, secret, blob));
     return steep_write_file_atomic(path, blob, sizeof blob, 0600);
+}
+
+int steep_auth_secret_load_store(struct steep_store *store, const uint8_t key[STEEP_AUTH_KEY_LEN],
+                                 uint8_t secret[STEEP_AUTH_SECRET_LEN])
+{
+    struct steep_buf blob = STEEP_BUF_INIT;
+    int rc =
+        steep_store_get(store, STEEP_AUTH_SECRET_RECORD, strlen(STEEP_AUTH_SECRET_RECORD), &blob);
+    if (rc == STEEP_STORE_NOT_FOUND) {
+        /* First replica to start: offer a new secret; when another replica
+         * won the race, its secret (now stored) is the one every replica uses. */
+        uint8_t fresh[SEALED_LEN];
+        struct steep_store_cas cas = {
+            .key = STEEP_AUTH_SECRET_RECORD,
+            .key_len = strlen(STEEP_AUTH_SECRET_RECORD),
+            .expect_absent = true,
+            .value = fresh,
+            .value_len = sizeof fresh,
+        };
+        rc = seal_new(key, secret, fresh) == 0 &&
+                     steep_store_compare_and_swap(store, &cas) == STEEP_STORE_OK
+                 ? STEEP_STORE_OK
+                 : STEEP_STORE_ERROR;
+        OPENSSL_cleanse(fresh, sizeof fresh);
+        if (rc == STEEP_STORE_OK && cas.swapped) {
+            steep_buf_free(&blob);
+            return 0;
+        }
+        OPENSSL_cleanse(secret, STEEP_AUTH_SECRET_LEN);
+        if (rc == STEEP_STORE_OK)
+            rc = steep_store_get(store, STEEP_AUTH_SECRET_RECORD, strlen(STEEP_AUTH_SECRET_RECORD),
+                                 &blob);
+    }
+    if (rc == STEEP_STORE_OK)
+        rc = unseal(&blob, key, secret) == 0 ? STEEP_STORE_OK : STEEP_STORE_ERROR;
+    else if (rc == STEEP_STORE_NOT_FOUND)
+        steep_error_set("the JWT secret vanished from the store while it was created");
+    steep_buf_free(&blob);
+    if (rc != STEEP_STORE_OK)
+        return steep_error_wrap("JWT secret record %s", STEEP_AUTH_SECRET_RECORD);
+    return 0;
 }
 
 int steep_auth_secret_load(const char *path, const uint8_t key[STEEP_AUTH_KEY_LEN],

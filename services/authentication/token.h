@@ -38,6 +38,16 @@ struct steep_auth_claims {
 int steep_auth_secret_load(const char *path, const uint8_t key[STEEP_AUTH_KEY_LEN],
                            uint8_t secret[STEEP_AUTH_SECRET_LEN]);
 
+/* The same secret kept in the user store under STEEP_AUTH_SECRET_RECORD
+ * (sealed with key inside the store's own sealing), for replicas sharing
+ * one store (etcd): the first replica to start creates it with a
+ * compare-and-swap, every other one reads that one, so a token issued by
+ * any replica verifies on all of them. */
+#define STEEP_AUTH_SECRET_RECORD "meta/jwt_secret"
+struct steep_store;
+int steep_auth_secret_load_store(struct steep_store *store, const uint8_t key[STEEP_AUTH_KEY_LEN],
+                                 uint8_t secret[STEEP_AUTH_SECRET_LEN]);
+
 /* A signed token; *token is malloc'ed (wipe and free it). */
 int steep_auth_token_issue(const uint8_t secret[STEEP_AUTH_SECRET_LEN],
                            const struct steep_auth_claims *claims, char **token);

@@ -1,6 +1,8 @@
 /*
  * steep-execution --config FILE: an execution node. Connects to the
- * scheduler ([internal_endpoints] scheduler.advertised_address) over
+ * scheduler ([internal_endpoints] scheduler.advertised_address, then its
+ * replica_addresses: the node follows whichever replica leads, lib/rpc's
+ * failover moving on from one that answers UNAVAILABLE or is gone) over
  * mutually attested TLS and serves it with [execution] slots task slots
  * (default: CPU count). Other keys of [execution]: heartbeat_ms (1000),
  * pull_timeout_ms (2000), task_timeout_secs (300, wall clock),
@@ -21,6 +23,10 @@
  * executor off), python_runner_path (steep-python-runner next to this
  * executable), python_result_bytes (1048576); the node starts the Python
  * zygote at once.
+ * runner_pool (2): ready, already confined runners kept per executor kind
+ * (builtin, python, the wasm module of the last wasm task) so that no
+ * process or namespace is created on a task's path (executors/
+ * runner_pool.h); 0: every task starts its own runner.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -35,10 +41,12 @@
 #include "core/log.h"
 #include "executors/file_agent.h"
 #include "executors/python/node/python_zygote.h"
+#include "executors/runner_pool.h"
 #include "executors/runner_protocol.h"
 #include "executors/work_dir.h"
 #include "node.h"
 #include "service/notify.h"
+#include "service/ops.h"
 #include "service/service.h"
 #include "steep_version.h"
 #include "tee/attested.h"
@@ -79,10 +87,11 @@ struct setup;
 static int read_wamr(const struct steep_config *config, struct setup *setup);
 
 struct setup {
-    char scheduler[256];
+    char scheduler[1024]; /* the scheduler replicas' host:port, comma-separated */
     char runner[PATH_MAX];
     char python_runner[PATH_MAX];
     uint64_t python_result_bytes;
+    unsigned runner_pool;
     char *work_dir;
     char node_dir[3072];
     char wasm_cache[3100];
@@ -136,8 +145,8 @@ static int read_python(const struct steep_config *config, struct setup *setup)
 static int read_options(const struct steep_config *config, struct setup *setup)
 {
     struct steep_execution_options *options = &setup->options;
-    const char *advertised = config->internal[STEEP_ENDPOINT_SCHEDULER].advertised_address;
-    GUARD(steep_config_connect_address(advertised, setup->scheduler, sizeof setup->scheduler));
+    GUARD(steep_config_peer_address(config, STEEP_ENDPOINT_SCHEDULER, setup->scheduler,
+                                    sizeof setup->scheduler));
     options->scheduler_address = setup->scheduler;
     int64_t slots = steep_config_get_int(config, "execution.slots", 0);
     int64_t heartbeat = steep_config_get_int(config, "execution.heartbeat_ms", 1000);
@@ -157,6 +166,9 @@ static int read_options(const struct steep_config *config, struct setup *setup)
     ENSURE(access(setup->runner, X_OK) == 0, "task runner %s is not executable", setup->runner);
     options->environment.runner_path = setup->runner;
     GUARD(read_python(config, setup));
+    int64_t pool = steep_config_get_int(config, "execution.runner_pool", 2);
+    ENSURE(pool >= 0 && pool <= 64, "[execution] runner_pool must be 0..64");
+    setup->runner_pool = (unsigned)pool;
     const char *work_dir = steep_config_get_path(config, "execution.work_dir", NULL);
     setup->work_dir = work_dir ? strdup(work_dir) : steep_config_service_dir(config, "execution");
     ENSURE(setup->work_dir, "cannot create the execution work directory: %s", steep_error_get());
@@ -234,19 +246,42 @@ static int serve(struct steep_config *config, struct setup *setup, const sigset_
             steep_python_zygote_start(setup->python_runner, setup->python_result_bytes);
         rc = setup->options.environment.python ? 0 : -1;
     }
+    if (rc == 0 && setup->runner_pool > 0) {
+        struct steep_runner_pool_config pool = {
+            .size = setup->runner_pool,
+            .runner_path = setup->runner,
+            .python = setup->options.environment.python,
+            .work_dir = setup->node_dir,
+            .limits = setup->options.environment.limits,
+        };
+        setup->options.environment.pool = steep_runner_pool_start(&pool);
+        rc = setup->options.environment.pool ? 0 : -1;
+    }
     struct steep_execution_node *node =
         rc == 0 ? steep_execution_node_start(&setup->options) : NULL;
+    /* health of its scheduler link and the admin port (after the zygote's fork) */
+    struct steep_service_ops *ops =
+        node ? steep_service_ops_start(config, attested, "execution") : NULL;
+    if (node && !ops) {
+        steep_execution_node_stop(node);
+        node = NULL;
+    }
     if (node) {
         log_info("serving scheduler %s, work directory %s", setup->scheduler, setup->node_dir);
+        steep_service_ops_ready(ops);
         steep_service_notify_ready("execution node");
         int signal_number = 0;
         sigwait(stop, &signal_number);
         log_info("stopping on signal %d", signal_number);
         steep_service_notify_stopping();
+        steep_service_ops_stopping(ops);
         steep_execution_node_stop(node);
     } else {
         rc = -1;
     }
+    steep_service_ops_stop(ops);
+    steep_runner_pool_stop(setup->options.environment.pool);
+    setup->options.environment.pool = NULL;
     steep_python_zygote_stop(setup->options.environment.python);
     setup->options.environment.python = NULL;
     steep_attested_free(attested);
@@ -262,6 +297,11 @@ int main(int argc, char **argv)
     if (argc != 3 || strcmp(argv[1], "--config") != 0)
         return usage();
     steep_log_init("execution");
+    /* Inputs' keys and the sealing key: no core dumps, files its own. */
+    if (steep_service_harden() < 0) {
+        log_error("%s", steep_error_get());
+        return 1;
+    }
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
@@ -273,8 +313,9 @@ int main(int argc, char **argv)
         return 1;
     }
     struct steep_config *config = NULL;
-    if (steep_config_load(argv[2], &config) < 0) {
+    if (steep_config_load(argv[2], &config) < 0 || steep_service_log_format(config) < 0) {
         log_error("%s", steep_error_get());
+        steep_config_free(config);
         return 1;
     }
     int rc = run(config, &stop);

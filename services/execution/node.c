@@ -9,16 +9,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
-
 #include "core/log.h"
+#include "core/metrics.h"
 #include "executors/staged_task.h"
 #include "scheduler_client.h"
+#include "task/ids.h"
 
 #define CALL_TIMEOUT_MS  10000
 #define PULL_TRANSFER_MS 5000
 #define MAX_BACKOFF_MS   5000
-#define STATUS_ATTEMPTS  5
+/* UpdateTaskStatus(Running) is retried this long while the scheduler is
+ * out of reach (a new leader takes a few seconds): heartbeats say
+ * Executing meanwhile, which a new leader takes as the claim started. */
+#define STATUS_RETRY_MS   20000
+#define STATUS_BACKOFF_MS 1000
 
 struct slot {
     struct steep_execution_node *node;
@@ -27,8 +31,13 @@ struct slot {
     pthread_t thread;
     bool started;
     struct steep_sandbox_control control;
-    pthread_mutex_t lock; /* guards executing and generation */
+    pthread_mutex_t lock; /* guards executing, acknowledging and generation */
     bool executing;
+    /* Between the PullTask answer and the end of UpdateTaskStatus(Running):
+     * heartbeats then say Executing, so a heartbeat that says Idle was
+     * taken before any acknowledgement went out (a new scheduler leader
+     * gives back a recovered claim whose slot says Idle, scheduler.h). */
+    bool acknowledging;
     uint64_t generation; /* bumped per task, so a late Stop cannot hit the next one */
 };
 
@@ -46,14 +55,8 @@ struct steep_execution_node {
 
 static void uuid_v4(char out[37])
 {
-    uint8_t b[16];
-    if (RAND_bytes(b, sizeof b) != 1)
+    if (steep_uuid_new(out) < 0)
         abort(); /* no randomness: nothing safe to do */
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
 }
 
 /* Sleeps up to ms, waking early when the node stops. */
@@ -84,13 +87,20 @@ static int mark_running(struct slot *slot, const char *task_id)
 {
     struct steep_rpc_status status;
     int backoff = 100;
-    for (int attempt = 0; attempt < STATUS_ATTEMPTS; attempt++) {
-        if (steep_scheduler_set_running(slot->node->client, task_id, CALL_TIMEOUT_MS, &status) == 0)
+    struct timespec started, now;
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    for (;;) {
+        if (steep_scheduler_set_running(slot->node->client, slot->executor_id, task_id,
+                                        CALL_TIMEOUT_MS, &status) == 0)
             return 0;
-        if (!steep_scheduler_retryable(&status) || atomic_load(&slot->node->stopping))
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t spent = (int64_t)(now.tv_sec - started.tv_sec) * 1000 +
+                        (now.tv_nsec - started.tv_nsec) / 1000000;
+        if (!steep_scheduler_retryable(&status) || atomic_load(&slot->node->stopping) ||
+            spent >= STATUS_RETRY_MS)
             break;
         pause_ms(slot->node, backoff);
-        backoff = next_backoff(backoff);
+        backoff = backoff * 2 > STATUS_BACKOFF_MS ? STATUS_BACKOFF_MS : backoff * 2;
     }
     return steep_error_set("UpdateTaskStatus(%s): %s: %s", task_id,
                            steep_grpc_code_name(status.code), status.message);
@@ -127,6 +137,7 @@ static void set_executing(struct slot *slot, bool executing)
 {
     pthread_mutex_lock(&slot->lock);
     slot->executing = executing;
+    slot->acknowledging = false;
     if (executing)
         slot->generation++;
     pthread_mutex_unlock(&slot->lock);
@@ -138,6 +149,23 @@ static void fail_outcome(struct steep_task_outcome *outcome, const char *reason)
     snprintf(outcome->reason, sizeof outcome->reason, "%s", reason);
 }
 
+/* Metrics by executor (issue 18, item 4): the runner's name, a bounded set. */
+static void task_labels(const struct steep_staged_task *task, char *out, size_t len)
+{
+    const char *executor = "unknown";
+    if (steep_staged_task_executor(task, &executor) < 0)
+        executor = "unavailable";
+    snprintf(out, len, "executor=\"%s\"", executor);
+}
+
+static void task_finished_count(const char *executor_labels, bool ok)
+{
+    char labels[96];
+    snprintf(labels, sizeof labels, "state=\"%s\",%s", ok ? "finished" : "failed", executor_labels);
+    steep_metrics_count("steep_tasks_total", "Tasks this node ran to an end, by state and executor",
+                        labels, 1);
+}
+
 static void run_task(struct slot *slot, const struct steep_buf *json)
 {
     struct steep_staged_task task;
@@ -146,12 +174,24 @@ static void run_task(struct slot *slot, const struct steep_buf *json)
         log_error("slot %d: unusable staged task: %s", slot->index, steep_error_get());
         return;
     }
-    if (mark_running(slot, task.task_id) < 0) {
+    pthread_mutex_lock(&slot->lock);
+    slot->acknowledging = true;
+    pthread_mutex_unlock(&slot->lock);
+    int acknowledged = mark_running(slot, task.task_id);
+    if (acknowledged < 0) {
+        pthread_mutex_lock(&slot->lock);
+        slot->acknowledging = false;
+        pthread_mutex_unlock(&slot->lock);
         log_error("slot %d: %s; task not run", slot->index, steep_error_get());
         steep_staged_task_free(&task);
         return;
     }
     log_info("slot %d: running task %s (%s)", slot->index, task.task_id, task.function_name);
+    steep_log_set_task_id(task.task_id);
+    char labels[64];
+    task_labels(&task, labels, sizeof labels);
+    steep_metrics_gauge_add("steep_tasks_running", "Tasks running on this node, by executor",
+                            labels, 1);
     pthread_mutex_lock(&slot->control.lock);
     slot->control.cancel = atomic_load(&slot->node->stopping);
     pthread_mutex_unlock(&slot->control.lock);
@@ -165,6 +205,10 @@ static void run_task(struct slot *slot, const struct steep_buf *json)
              outcome.ok ? "finished" : "failed", outcome.ok ? "" : ": ",
              outcome.ok ? "" : outcome.reason);
     report(slot, task.task_id, &outcome);
+    steep_metrics_gauge_add("steep_tasks_running", "Tasks running on this node, by executor",
+                            labels, -1);
+    task_finished_count(labels, outcome.ok);
+    steep_log_set_task_id(NULL);
     set_executing(slot, false);
     steep_task_outcome_free(&outcome);
     steep_staged_task_free(&task);
@@ -209,10 +253,11 @@ static void heartbeat(struct slot *slot)
     bool stop = false;
     pthread_mutex_lock(&slot->lock);
     bool executing = slot->executing;
+    bool busy = executing || slot->acknowledging;
     uint64_t generation = slot->generation;
     pthread_mutex_unlock(&slot->lock);
-    if (steep_scheduler_heartbeat(node->client, slot->executor_id, executing,
-                                  node->options.heartbeat_ms, &stop, &status) < 0) {
+    if (steep_scheduler_heartbeat(node->client, slot->executor_id, busy, node->options.heartbeat_ms,
+                                  &stop, &status) < 0) {
         log_debug("slot %d: Heartbeat: %s", slot->index, status.message);
         return;
     }

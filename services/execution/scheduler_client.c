@@ -55,14 +55,23 @@ static int expect_empty(struct steep_rpc_client *client, const char *method,
     return 0;
 }
 
-int steep_scheduler_set_running(struct steep_rpc_client *client, const char *task_id,
-                                int timeout_ms, struct steep_rpc_status *status)
+int steep_scheduler_set_running(struct steep_rpc_client *client, const char *executor_id,
+                                const char *task_id, int timeout_ms,
+                                struct steep_rpc_status *status)
 {
     TeaclaveSchedulerServiceProto__UpdateTaskStatusRequest request =
         TEACLAVE_SCHEDULER_SERVICE_PROTO__UPDATE_TASK_STATUS_REQUEST__INIT;
     request.task_id = (char *)task_id;
     request.task_status = TEACLAVE_COMMON_PROTO__TASK_STATUS__Running;
-    return expect_empty(client, "UpdateTaskStatus", &request.base, timeout_ms, status);
+    /* Names the slot, so the scheduler refuses a claim it gave back. */
+    struct steep_rpc_metadata who = {"steep-executor-id", executor_id};
+    ProtobufCMessage *response = NULL;
+    if (steep_rpc_call(client, SCHEDULER "UpdateTaskStatus", &request.base,
+                       &google__protobuf__empty__descriptor, &response, &who, 1, timeout_ms,
+                       status) < 0)
+        return -1;
+    protobuf_c_message_free_unpacked(response, NULL);
+    return 0;
 }
 
 int steep_scheduler_report(struct steep_rpc_client *client, const char *task_id,

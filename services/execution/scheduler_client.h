@@ -16,8 +16,11 @@
 int steep_scheduler_pull_task(struct steep_rpc_client *client, const char *executor_id,
                               int timeout_ms, struct steep_buf *staged_task,
                               struct steep_rpc_status *status);
-int steep_scheduler_set_running(struct steep_rpc_client *client, const char *task_id,
-                                int timeout_ms, struct steep_rpc_status *status);
+/* UpdateTaskStatus(Running) as slot executor_id (steep-executor-id
+ * metadata): FAILED_PRECONDITION when the scheduler gave the claim back. */
+int steep_scheduler_set_running(struct steep_rpc_client *client, const char *executor_id,
+                                const char *task_id, int timeout_ms,
+                                struct steep_rpc_status *status);
 int steep_scheduler_report(struct steep_rpc_client *client, const char *task_id,
                            const struct steep_task_outcome *outcome, int timeout_ms,
                            struct steep_rpc_status *status);

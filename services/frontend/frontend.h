@@ -42,7 +42,14 @@ struct steep_frontend_options {
      * counted (auth_audit.h); window 0: the defaults (20 per 60 s). */
     int audit_auth_failures_per_window;
     int audit_auth_failure_window_ms;
+    /* Held GetTask calls (steep-wait-ms) at once, per user and in all; one
+     * more is refused RESOURCE_EXHAUSTED. 0: the defaults below. */
+    int max_holds_per_user;
+    int max_holds;
 };
+
+#define STEEP_FRONTEND_MAX_HOLDS_PER_USER_DEFAULT 64
+#define STEEP_FRONTEND_MAX_HOLDS_DEFAULT          256
 
 struct steep_frontend;
 

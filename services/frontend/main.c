@@ -11,7 +11,8 @@
  * audit_timeout_ms (5000), audit_auth_failures_per_window (20) and
  * audit_auth_failure_window_secs (60): failed authentications audited one
  * by one per window, the rest counted into one summary entry
- * (auth_audit.h). Stops on SIGTERM/SIGINT.
+ * (auth_audit.h), max_holds_per_user (64) and max_holds (256): GetTask
+ * calls held at once (steep-wait-ms). Stops on SIGTERM/SIGINT.
  */
 #include <signal.h>
 
@@ -76,6 +77,10 @@ static int run(struct steep_config *config, struct steep_attested *attested, con
             .audit_auth_failure_window_ms =
                 (int)steep_config_get_int(config, "frontend.audit_auth_failure_window_secs", 60) *
                 1000,
+            .max_holds_per_user = (int)steep_config_get_int(
+                config, "frontend.max_holds_per_user", STEEP_FRONTEND_MAX_HOLDS_PER_USER_DEFAULT),
+            .max_holds = (int)steep_config_get_int(config, "frontend.max_holds",
+                                                   STEEP_FRONTEND_MAX_HOLDS_DEFAULT),
         };
         frontend = steep_frontend_new(&clients, &options);
         if (!frontend)

@@ -23,6 +23,11 @@ struct waiter {
     struct waiter *next;
     bool done;
     int rc;
+    /* An asynchronous waiter (steep_frontend_shipper_log_async): called
+     * with the outcome, on the shipper thread, after the lock is let go. */
+    steep_frontend_shipper_done_fn done_fn;
+    void *done_arg;
+    struct waiter *done_next;
 };
 
 struct steep_frontend_shipper {
@@ -77,14 +82,25 @@ static void ship(struct steep_frontend_shipper *s, struct waiter *first)
     } else {
         log_error("audit: out of memory shipping %zu entries", n);
     }
+    struct waiter *async = NULL;
     pthread_mutex_lock(&s->lock);
     for (struct waiter *w = first, *next; w; w = next) {
-        next = w->next; /* w lives on its waiter's stack: read before waking */
+        next = w->next; /* a blocking waiter's w is on its stack: read before waking */
         w->rc = rc;
-        w->done = true;
+        if (w->done_fn) {
+            w->done_next = async;
+            async = w;
+        } else {
+            w->done = true;
+        }
     }
     pthread_cond_broadcast(&s->finished);
     pthread_mutex_unlock(&s->lock);
+    for (struct waiter *w = async, *next; w; w = next) {
+        next = w->done_next;
+        w->done_fn(w->done_arg, rc);
+        free(w);
+    }
 }
 
 static void *run(void *arg)
@@ -127,25 +143,51 @@ struct steep_frontend_shipper *steep_frontend_shipper_start(struct steep_rpc_cli
     return s;
 }
 
+/* Queues w (under the lock): false when stopping. */
+static bool enqueue(struct steep_frontend_shipper *s, struct waiter *w)
+{
+    if (s->stopping)
+        return false;
+    if (s->tail)
+        s->tail->next = w;
+    else
+        s->head = w;
+    s->tail = w;
+    pthread_cond_signal(&s->work);
+    return true;
+}
+
 int steep_frontend_shipper_log(struct steep_frontend_shipper *s,
                                const TeaclaveCommonProto__Entry *entry)
 {
     struct waiter w = {.entry = entry};
     pthread_mutex_lock(&s->lock);
-    if (s->stopping) {
+    if (!enqueue(s, &w)) {
         pthread_mutex_unlock(&s->lock);
         return -1;
     }
-    if (s->tail)
-        s->tail->next = &w;
-    else
-        s->head = &w;
-    s->tail = &w;
-    pthread_cond_signal(&s->work);
     while (!w.done)
         pthread_cond_wait(&s->finished, &s->lock);
     pthread_mutex_unlock(&s->lock);
     return w.rc;
+}
+
+int steep_frontend_shipper_log_async(struct steep_frontend_shipper *s,
+                                     const TeaclaveCommonProto__Entry *entry,
+                                     steep_frontend_shipper_done_fn fn, void *arg)
+{
+    struct waiter *w = calloc(1, sizeof *w);
+    if (!w)
+        return -1;
+    *w = (struct waiter){.entry = entry, .done_fn = fn, .done_arg = arg};
+    pthread_mutex_lock(&s->lock);
+    bool queued = enqueue(s, w);
+    pthread_mutex_unlock(&s->lock);
+    if (!queued) {
+        free(w);
+        return -1;
+    }
+    return 0;
 }
 
 void steep_frontend_shipper_stop(struct steep_frontend_shipper *s)

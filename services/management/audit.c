@@ -18,9 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit_internal.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "core/log.h"
 #include "rpc/rpc.h"
 
@@ -63,6 +65,11 @@ struct steep_audit *steep_audit_open(const struct steep_audit_store *store, cons
     if (audit_cache_init(&audit->cache, AUDIT_CACHE_ENTRIES) < 0)
         audit_cache_init(&audit->cache, 0); /* no memory for a cache: work without */
     pthread_mutex_init(&audit->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&audit->flusher_wake, &attr);
+    pthread_condattr_destroy(&attr);
     return audit;
 }
 
@@ -70,6 +77,16 @@ void steep_audit_free(struct steep_audit *audit)
 {
     if (!audit)
         return;
+    pthread_mutex_lock(&audit->lock);
+    bool flushing = audit->flushing;
+    audit->flusher_stop = true;
+    pthread_cond_signal(&audit->flusher_wake);
+    pthread_mutex_unlock(&audit->lock);
+    if (flushing)
+        pthread_join(audit->flusher, NULL);
+    /* what is still queued stays in storage: the next process chains it */
+    audit_pending_queue_free(&audit->pending);
+    pthread_cond_destroy(&audit->flusher_wake);
     OPENSSL_cleanse(audit->mac_key, sizeof audit->mac_key);
     audit_cache_free(&audit->cache);
     pthread_mutex_destroy(&audit->lock);
@@ -208,13 +225,21 @@ static int plan_prune(struct steep_audit *audit, uint64_t stored, struct audit_h
     return 0;
 }
 
+/* The head (read once, and again after a failed append) and the pending
+ * entries an earlier process left. */
 static int ensure_head(struct steep_audit *audit)
 {
-    if (audit->head_loaded)
-        return 0;
-    GUARD(read_head(audit, &audit->head));
-    audit->head_loaded = true;
-    return 0;
+    struct audit_pending_queue *q = &audit->pending;
+    if (!audit->head_loaded) {
+        GUARD(read_head(audit, &audit->head));
+        audit->head_loaded = true;
+        /* Did the failed append land? Then its pending entries are chained
+         * (and their records deleted). */
+        if (q->unsure > 0 && audit->head.count == q->unsure_base + q->unsure_total)
+            audit_pending_drop(q, q->unsure);
+        q->unsure = 0;
+    }
+    return audit_pending_recover(audit);
 }
 
 int steep_audit_append(struct steep_audit *audit, TeaclaveCommonProto__Entry *const *entries,
@@ -223,55 +248,68 @@ int steep_audit_append(struct steep_audit *audit, TeaclaveCommonProto__Entry *co
     for (size_t i = 0; i < n; i++)
         if (!entries[i] || entries[i]->ip.len != AUDIT_IP_LEN)
             return audit_fail(STEEP_GRPC_UNKNOWN, "audit log error");
-    if (n == 0)
-        return 0;
-    /* n records and the head, in one atomic (and synced) batch */
-    struct pending_records p = {
-        .values = calloc(n, sizeof *p.values),
-        .keys = calloc(n, sizeof *p.keys),
-        .ops = calloc(n + 1, sizeof *p.ops),
-        .n = n,
-    };
-    int rc = -1;
-    if (!p.values || !p.keys || !p.ops) {
-        audit_fail(STEEP_GRPC_INTERNAL, "service internal error");
-        goto done;
-    }
     pthread_mutex_lock(&audit->lock);
+    struct pending_records p = {0};
+    TeaclaveCommonProto__Entry **all = NULL;
+    char(*pruned)[AUDIT_KEY_MAX] = NULL;
+    size_t n_pruned = 0, k = 0;
     struct audit_head next;
     uint8_t next_raw[AUDIT_HEAD_LEN];
-    char(*pruned)[AUDIT_KEY_MAX] = NULL;
-    size_t n_pruned = 0;
-    struct steep_store_op *ops = p.ops;
-    rc = ensure_head(audit);
-    if (rc == 0)
-        rc = build_records(&audit->head, entries, &p, &next);
+    int rc = ensure_head(audit);
+    /* The queued pending entries (older) go first, then these: their
+     * records, the head, the pending records' deletes and the pruned
+     * records' deletes, in one atomic (and synced) batch. */
+    k = rc == 0 ? audit->pending.n : 0;
+    p.n = n + k;
+    if (rc < 0 || p.n == 0)
+        goto unlock;
+    p.values = calloc(p.n, sizeof *p.values);
+    p.keys = calloc(p.n, sizeof *p.keys);
+    p.ops = calloc(p.n + 1 + k, sizeof *p.ops);
+    all = calloc(p.n, sizeof *all);
+    if (!p.values || !p.keys || !p.ops || !all) {
+        rc = audit_fail(STEEP_GRPC_INTERNAL, "service internal error");
+        goto unlock;
+    }
+    for (size_t i = 0; i < k; i++)
+        all[i] = audit->pending.items[i].entry;
+    for (size_t i = 0; i < n; i++)
+        all[k + i] = entries[i];
+    rc = build_records(&audit->head, all, &p, &next);
     if (rc == 0)
         rc = plan_prune(audit, audit->head.count, &next, &pruned, &n_pruned);
+    size_t n_ops = p.n + 1 + k;
     if (rc == 0 && n_pruned > 0) {
-        ops = realloc(p.ops, (n + 1 + n_pruned) * sizeof *ops);
-        if (ops) {
+        struct steep_store_op *ops = realloc(p.ops, (n_ops + n_pruned) * sizeof *ops);
+        if (ops)
             p.ops = ops;
-            for (size_t i = 0; i < n_pruned; i++)
-                ops[n + 1 + i] = (struct steep_store_op){
-                    .is_delete = true, .key = pruned[i], .key_len = strlen(pruned[i])};
-        } else {
+        else
             rc = audit_fail(STEEP_GRPC_INTERNAL, "service internal error");
-        }
     }
     if (rc == 0) {
-        /* The new records, the head and the removal of pruned ones: one batch. */
-        ops[n] = (struct steep_store_op){
+        p.ops[p.n] = (struct steep_store_op){
             .key = AUDIT_HEAD_KEY,
             .key_len = strlen(AUDIT_HEAD_KEY),
             .value = next_raw,
             .value_len = audit_head_encode(audit, &next, next_raw),
         };
-        if (audit->store.batch(audit->store.ctx, ops, n + 1 + n_pruned) != STEEP_STORE_OK) {
+        for (size_t i = 0; i < k; i++)
+            p.ops[p.n + 1 + i] =
+                (struct steep_store_op){.is_delete = true,
+                                        .key = audit->pending.items[i].key,
+                                        .key_len = strlen(audit->pending.items[i].key)};
+        for (size_t i = 0; i < n_pruned; i++)
+            p.ops[n_ops + i] = (struct steep_store_op){
+                .is_delete = true, .key = pruned[i], .key_len = strlen(pruned[i])};
+        if (audit->store.batch(audit->store.ctx, p.ops, n_ops + n_pruned) != STEEP_STORE_OK) {
             rc = audit_storage_failure("appending audit records");
             /* The batch may have been applied before the failure was seen
-             * (a lost answer): read the head again before the next append. */
+             * (a lost answer): read the head again before the next append,
+             * and learn from it whether the pending entries were chained. */
             audit->head_loaded = false;
+            audit->pending.unsure = k;
+            audit->pending.unsure_base = audit->head.count;
+            audit->pending.unsure_total = p.n;
             audit_cache_reset(&audit->cache, false, 0);
         }
     }
@@ -279,16 +317,18 @@ int steep_audit_append(struct steep_audit *audit, TeaclaveCommonProto__Entry *co
         /* After a prune the cache may hold removed entries: start it over. */
         if (!audit->cache.known || audit->cache.top != audit->head.count || n_pruned > 0)
             audit_cache_reset(&audit->cache, true, audit->head.count);
-        for (size_t i = 0; i < n; i++)
-            audit_cache_push(&audit->cache, p.values[i].data, entries[i]);
+        for (size_t i = 0; i < p.n; i++)
+            audit_cache_push(&audit->cache, p.values[i].data, all[i]);
         audit->head = next;
+        audit_pending_drop(&audit->pending, k);
     }
+unlock:
     pthread_mutex_unlock(&audit->lock);
     if (rc == 0 && n_pruned > 0)
         log_debug("audit: retention removed entries below %llu (keeping %llu)",
                   (unsigned long long)next.first, (unsigned long long)(next.count - next.first));
     free(pruned);
-done:
+    free(all);
     pending_free(&p);
     return rc;
 }
@@ -398,21 +438,21 @@ static int check_on_chain(void *arg, const uint8_t *key, size_t key_len, const u
                           size_t value_len)
 {
     struct chain_hashes *c = arg;
-    char text[AUDIT_KEY_MAX];
-    unsigned long long seq;
-    uint8_t hash[AUDIT_HASH_LEN];
-    int consumed = 0;
+    uint8_t seq_bytes[8], hash[AUDIT_HASH_LEN], dash = 0;
+    const uint8_t *prefix = NULL;
     c->stored++;
-    bool on_chain = key_len < sizeof text;
-    if (on_chain) {
-        memcpy(text, key, key_len);
-        text[key_len] = '\0';
-        on_chain = sscanf(text, "audit-entry-%16llx-%n", &seq, &consumed) == 1 && consumed == 29 &&
-                   key_len == AUDIT_KEY_MAX - 1 &&
-                   steep_hex_decode(text + consumed, hash, AUDIT_HASH_LEN) == 0 &&
-                   seq >= c->first && seq < c->count &&
-                   memcmp(c->hashes[seq - c->first], hash, AUDIT_HASH_LEN) == 0;
-    }
+    /* "audit-entry-<16 hex seq>-<64 hex hash>", as audit_record_key writes it */
+    struct steep_cursor k = steep_cursor_make(key, key_len);
+    bool on_chain = key_len == AUDIT_KEY_MAX - 1 && steep_cursor_read_span(&k, &prefix, 12) == 0 &&
+                    memcmp(prefix, "audit-entry-", 12) == 0 &&
+                    steep_cursor_read_hex(&k, seq_bytes, sizeof seq_bytes) == 0 &&
+                    steep_cursor_read_u8(&k, &dash) == 0 && dash == '-' &&
+                    steep_cursor_read_hex(&k, hash, AUDIT_HASH_LEN) == 0;
+    uint64_t seq = 0;
+    for (size_t i = 0; i < sizeof seq_bytes; i++)
+        seq = seq << 8 | seq_bytes[i];
+    on_chain = on_chain && seq >= c->first && seq < c->count &&
+               memcmp(c->hashes[seq - c->first], hash, AUDIT_HASH_LEN) == 0;
     if (!on_chain) {
         c->orphan = true;
         return -1;
@@ -422,6 +462,7 @@ static int check_on_chain(void *arg, const uint8_t *key, size_t key_len, const u
 
 int steep_audit_verify(struct steep_audit *audit, uint64_t *count)
 {
+    GUARD(steep_audit_flush(audit)); /* what is pending belongs on the chain */
     struct chain_hashes chain = {0};
     struct audit_head head = {0};
     int rc = read_head(audit, &head);
@@ -560,6 +601,10 @@ int steep_audit_query(struct steep_audit *audit, const char *query_text, uint64_
     struct query_results results = {.audit = audit, .limit = limit};
     struct audit_query *parsed = NULL;
     GUARD(audit_query_parse(query_text, &parsed));
+    if (limit > 0 && steep_audit_flush(audit) < 0) { /* answered requests' entries, chained */
+        audit_query_free(parsed);
+        return -1;
+    }
     results.query = parsed;
     int rc = limit > 0 ? query(audit, &results) : 0;
     audit_query_free(parsed);

@@ -94,6 +94,47 @@ void steep_audit_set_retention(struct steep_audit *audit, uint64_t max_entries);
 int steep_audit_append(struct steep_audit *audit, TeaclaveCommonProto__Entry *const *entries,
                        size_t n);
 /*
+ * Pending entries (issue 15 item 1: a request's storage write and its audit
+ * entry are ONE durable write). The chain's head has one writer and an
+ * append holds it across its synced write, so a request's records cannot
+ * carry a chained record without serialising every task write behind the
+ * log. Instead the request's own atomic write (a compare-and-swap's
+ * follow-up writes, a batch) carries a pending record
+ *   "audit-pending-<microsecond %016x>-<random %016x>"
+ *      -> HMAC-SHA256(mac_key, key | body) or zeros | body
+ * where body is the canonical record at position 0 with a zero prev hash.
+ * Once that write is acknowledged, steep_audit_pending_written queues the
+ * entry; the next append (a SaveLogs, a query, or the flusher) puts the
+ * queued entries on the chain, before its own, and deletes their pending
+ * records, in its one batch. Records an earlier process left are read back
+ * (MAC checked; an altered one is logged and left alone) and chained first.
+ * What this gives up: until chained (at most the flush interval), storage
+ * can delete a pending record unnoticed; it cannot alter or forge one.
+ * Queries and verification chain what is queued first.
+ */
+#define STEEP_AUDIT_PENDING_KEY_MAX 64
+struct steep_audit_pending {
+    char key[STEEP_AUDIT_PENDING_KEY_MAX];
+    struct steep_buf value;
+    TeaclaveCommonProto__Entry *entry; /* a copy, owned */
+};
+/* Builds the pending record of entry (copied; its ip must be 16 bytes). */
+int steep_audit_pending_make(const struct steep_audit *audit,
+                             const TeaclaveCommonProto__Entry *entry,
+                             struct steep_audit_pending *pending);
+/* The put to add to the request's write. */
+struct steep_store_op steep_audit_pending_op(const struct steep_audit_pending *pending);
+/* The write carrying the op was acknowledged: queues the entry for the chain
+ * (takes it from pending). */
+void steep_audit_pending_written(struct steep_audit *audit, struct steep_audit_pending *pending);
+void steep_audit_pending_free(struct steep_audit_pending *pending);
+/* Chains what is queued now (0 when nothing is). */
+int steep_audit_flush(struct steep_audit *audit);
+/* Starts a thread that chains entries queued longer than interval_ms
+ * (once; stopped by steep_audit_free). */
+int steep_audit_set_flush_interval(struct steep_audit *audit, int interval_ms);
+
+/*
  * Teaclave's query forms: a bare word or "quoted phrase" matches the words
  * of `message`; `field:word` for user, message, ip (an address; IPv4 also
  * matches its ::a.b.c.d form), result (true/false); `*` matches all.

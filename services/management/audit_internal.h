@@ -42,6 +42,25 @@ struct audit_cache {
 
 #define AUDIT_CACHE_ENTRIES 65536
 
+/* An entry made durable by its request's own write (audit_pending.c) and
+ * not yet on the chain; the next append chains it and deletes its record. */
+struct audit_pending_item {
+    char key[STEEP_AUDIT_PENDING_KEY_MAX];
+    TeaclaveCommonProto__Entry *entry; /* owned */
+    int64_t queued_ms;                 /* monotonic */
+};
+
+struct audit_pending_queue {
+    struct audit_pending_item *items; /* oldest first */
+    size_t n, cap;
+    bool recovered; /* the records of an earlier process were read */
+    /* An append that failed without knowing whether storage applied it
+     * carried the first `unsure` items on top of a chain of unsure_base
+     * entries, unsure_total records in all: the reloaded head tells. */
+    size_t unsure;
+    uint64_t unsure_base, unsure_total;
+};
+
 struct steep_audit {
     struct steep_audit_store store;
     bool keyed;
@@ -49,8 +68,14 @@ struct steep_audit {
     pthread_mutex_t lock; /* serializes appends and the cached head */
     bool head_loaded;
     struct audit_head head;
-    struct audit_cache cache; /* under lock */
-    uint64_t retention;       /* entries kept (0: all); under lock */
+    struct audit_cache cache;           /* under lock */
+    uint64_t retention;                 /* entries kept (0: all); under lock */
+    struct audit_pending_queue pending; /* under lock */
+    /* the flusher (steep_audit_set_flush_interval) */
+    pthread_t flusher;
+    bool flushing, flusher_stop;
+    int flush_interval_ms;
+    pthread_cond_t flusher_wake;
 };
 
 /* Records code for steep_audit_last_code() and the message; returns -1. */
@@ -95,6 +120,13 @@ size_t audit_cache_snapshot(struct audit_cache *cache, struct audit_cached ***it
 const TeaclaveCommonProto__Entry *audit_cached_entry(const struct audit_cached *item);
 const uint8_t *audit_cached_prev(const struct audit_cached *item);
 void audit_cached_release(struct audit_cached *item);
+
+/* audit_pending.c, under the lock: reads the pending records an earlier
+ * process left (once), queues them oldest first; frees the queue. */
+int audit_pending_recover(struct steep_audit *audit);
+void audit_pending_queue_free(struct audit_pending_queue *queue);
+/* Drops the first n items (chained). */
+void audit_pending_drop(struct audit_pending_queue *queue, size_t n);
 
 struct audit_query;
 int audit_query_parse(const char *text, struct audit_query **query);

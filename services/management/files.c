@@ -185,7 +185,7 @@ STEEP_MANAGEMENT_HANDLER(steep_management_register_fusion_output)
     if (req->n_owner_list <= 1 || !has_caller)
         return steep_management_fail(STEEP_GRPC_PERMISSION_DENIED, "permission denied");
     char uuid[STEEP_UUID_TEXT], url[128];
-    if (steep_id_uuid_new(uuid) < 0)
+    if (steep_uuid_new(uuid) < 0)
         return steep_management_internal("id");
     snprintf(url, sizeof url, "fusion:///TEACLAVE_FUSION_BASE/%s.fusion", uuid);
     json_t *crypto = steep_record_crypto_random_tf128();

@@ -2,7 +2,8 @@
  * Functions (teaclave-api.md §5.2, §5.3): registration with arguments,
  * inputs, outputs, allowlist and usage quota; update, read (payload and
  * allowlist hidden from allow-listed non-owners), usage statistics, delete,
- * disable and the per-user lists ("user-<uuidv5>") behind ListFunctions.
+ * disable and the per-user lists ("user-<keyed hash>", ids.h) behind
+ * ListFunctions.
  * Changing or disabling a function is a policy question (function_modify,
  * function_disable); who may read a function stays Teaclave's visibility
  * rule here.
@@ -16,6 +17,7 @@
 #include "ids.h"
 #include "management.h"
 #include "records.h"
+#include "usage.h"
 #include "rpc/rpc.h"
 
 #define NEW_MESSAGE(var, type, init)                                                               \
@@ -174,7 +176,7 @@ static int user_list_change(struct steep_management *m, const char *user, const 
                             const char *function_id, bool add)
 {
     char key[STEEP_ID_TEXT];
-    GUARD(steep_id_user_key(user, key));
+    GUARD(steep_id_user_key_keyed(m->user_secret, user, key));
     json_t *initial =
         json_pack("{s:s, s:[], s:[]}", "id", user, "registered_functions", "allowed_functions");
     struct list_change change = {field, function_id, add};
@@ -354,13 +356,12 @@ STEEP_MANAGEMENT_HANDLER(steep_management_get_function_usage_stats)
     json_decref(function);
     if (!allowed)
         return steep_management_fail(STEEP_GRPC_PERMISSION_DENIED, "permission denied");
-    int rc = steep_record_load(&m->kv, usage_key, &usage, NULL);
-    if (rc == STEEP_STORE_ERROR)
+    /* The usage record plus the uses not folded into it yet (usage.c). */
+    int64_t used = 0;
+    if (steep_management_usage_current(m, usage_key + 6, &used) < 0)
         return steep_management_internal("load usage");
-    int32_t current = 0;
-    if (rc == STEEP_STORE_OK)
-        current = (int32_t)json_integer_value(json_object_get(usage, "use_numbers"));
-    json_decref(usage);
+    int32_t current = (int32_t)used;
+    (void)usage;
     NEW_MESSAGE(resp, TeaclaveFrontendServiceProto__GetFunctionUsageStatsResponse,
                 teaclave_frontend_service_proto__get_function_usage_stats_response__init);
     resp->function_quota = function_quota;
@@ -448,7 +449,7 @@ STEEP_MANAGEMENT_HANDLER(steep_management_list_functions)
         return steep_management_fail(STEEP_GRPC_PERMISSION_DENIED, "permission denied");
     char key[STEEP_ID_TEXT];
     json_t *user = NULL;
-    if (steep_id_user_key(req->user_id, key) < 0)
+    if (steep_id_user_key_keyed(m->user_secret, req->user_id, key) < 0)
         return steep_management_internal("user key");
     int rc = steep_record_load(&m->kv, key, &user, NULL);
     if (rc == STEEP_STORE_ERROR)
@@ -473,4 +474,59 @@ STEEP_MANAGEMENT_HANDLER(steep_management_list_functions)
     json_decref(user);
     *response = &resp->base;
     return 0;
+}
+
+/* ---- migration of unkeyed user keys (issue 14, item 17) ---- */
+
+static int collect_legacy_user(void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
+                               size_t value_len)
+{
+    (void)value;
+    (void)value_len;
+    char text[STEEP_ID_TEXT];
+    if (key_len < sizeof text) {
+        memcpy(text, key, key_len);
+        text[key_len] = '\0';
+        if (steep_id_user_key_is_legacy(text))
+            json_array_append_new(((struct key_list *)arg)->keys, json_string(text));
+    }
+    return 0;
+}
+
+int steep_management_migrate_user_keys(struct steep_management *m)
+{
+    struct key_list legacy = {json_array()};
+    ENSURE(legacy.keys != NULL, "out of memory");
+    int rc = m->kv.keys(m->kv.ctx, "user", collect_legacy_user, &legacy) == STEEP_STORE_OK
+                 ? 0
+                 : steep_error_set("listing user records failed");
+    size_t i;
+    json_t *old_key;
+    json_array_foreach(legacy.keys, i, old_key)
+    {
+        if (rc < 0)
+            break;
+        json_t *user = NULL;
+        const char *old = json_string_value(old_key);
+        if (steep_record_load(&m->kv, old, &user, NULL) != STEEP_STORE_OK) {
+            rc = steep_error_set("loading user record %s failed", old);
+            break;
+        }
+        const char *id = json_string_value(json_object_get(user, "id"));
+        char key[STEEP_ID_TEXT];
+        /* Saved under the new key before the old one goes: a crash between
+         * the two leaves a copy this migration rewrites again. */
+        rc = id ? steep_id_user_key_keyed(m->user_secret, id, key)
+                : steep_error_set("user record %s has no id", old);
+        if (rc == 0 && steep_record_save(&m->kv, key, user) != STEEP_STORE_OK)
+            rc = steep_error_set("saving user record %s failed", key);
+        if (rc == 0 && m->kv.remove(m->kv.ctx, old) != STEEP_STORE_OK)
+            rc = steep_error_set("removing user record %s failed", old);
+        json_decref(user);
+    }
+    if (rc == 0 && json_array_size(legacy.keys) > 0)
+        log_info("moved %zu user records of an older version to keyed-hash keys",
+                 json_array_size(legacy.keys));
+    json_decref(legacy.keys);
+    return rc;
 }

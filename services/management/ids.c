@@ -1,91 +1,22 @@
 /*
- * External IDs. UUIDs come from the OpenSSL DRBG; parsing accepts what
- * Rust's uuid crate's parse_str accepts in practice (hyphenated or 32 hex
- * digits, any case) and always hands back the canonical lowercase form, so
- * one record never has two keys.
+ * User keys (ids.h): a name-based UUIDv5 of the user id. The other ids are
+ * the shared module lib/task/ids.c (UUIDs from the OpenSSL DRBG; parsing
+ * accepts hyphenated or 32 hex digits in any case, as Rust's uuid crate
+ * does in practice, and always hands back the canonical lowercase form, so
+ * one record never has two keys).
  */
 #include "ids.h"
 
-#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "core/error.h"
-
-static void format_uuid(const uint8_t b[16], char out[STEEP_UUID_TEXT])
-{
-    snprintf(out, STEEP_UUID_TEXT,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
-}
-
-int steep_id_uuid_new(char out[STEEP_UUID_TEXT])
-{
-    uint8_t b[16];
-    ENSURE(RAND_bytes(b, sizeof b) == 1, "random number generator failed");
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    format_uuid(b, out);
-    return 0;
-}
-
-int steep_id_new(const char *prefix, char out[STEEP_ID_TEXT], char uuid_out[STEEP_UUID_TEXT])
-{
-    char uuid[STEEP_UUID_TEXT];
-    GUARD(steep_id_uuid_new(uuid));
-    int n = snprintf(out, STEEP_ID_TEXT, "%s-%s", prefix, uuid);
-    ENSURE(n > 0 && n < STEEP_ID_TEXT, "id prefix too long");
-    if (uuid_out)
-        memcpy(uuid_out, uuid, STEEP_UUID_TEXT);
-    return 0;
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-static int parse_uuid(const char *text, uint8_t out[16])
-{
-    size_t len = strlen(text);
-    ENSURE(len == 36 || len == 32, "invalid uuid");
-    size_t pos = 0;
-    for (int i = 0; i < 16; i++) {
-        if (len == 36 && (pos == 8 || pos == 13 || pos == 18 || pos == 23)) {
-            ENSURE(text[pos] == '-', "invalid uuid");
-            pos++;
-        }
-        int high = hex_value(text[pos]), low = hex_value(text[pos + 1]);
-        ENSURE(high >= 0 && low >= 0, "invalid uuid");
-        out[i] = (uint8_t)(high << 4 | low);
-        pos += 2;
-    }
-    return 0;
-}
-
-int steep_id_parse(const char *text, const char *prefix, char uuid_out[STEEP_UUID_TEXT])
-{
-    ENSURE(text != NULL, "missing id");
-    const char *dash = strchr(text, '-');
-    ENSURE(dash != NULL, "invalid id");
-    size_t prefix_len = strlen(prefix);
-    ENSURE((size_t)(dash - text) == prefix_len && memcmp(text, prefix, prefix_len) == 0,
-           "invalid id prefix");
-    uint8_t bytes[16];
-    GUARD(parse_uuid(dash + 1, bytes));
-    format_uuid(bytes, uuid_out);
-    return 0;
-}
+#include "core/text.h"
 
 int steep_id_user_key(const char *user_id, char out[STEEP_ID_TEXT])
 {
@@ -105,7 +36,31 @@ int steep_id_user_key(const char *user_id, char out[STEEP_ID_TEXT])
     digest[6] = (uint8_t)((digest[6] & 0x0f) | 0x50);
     digest[8] = (uint8_t)((digest[8] & 0x3f) | 0x80);
     char uuid[STEEP_UUID_TEXT];
-    format_uuid(digest, uuid);
+    steep_uuid_format(digest, uuid);
     snprintf(out, STEEP_ID_TEXT, "user-%s", uuid);
     return 0;
+}
+
+/* ---- keyed user keys (issue 14, item 17) ---- */
+
+int steep_id_user_key_keyed(const uint8_t secret[STEEP_ID_USER_SECRET_LEN], const char *user_id,
+                            char out[STEEP_ID_TEXT])
+{
+    uint8_t mac[EVP_MAX_MD_SIZE];
+    unsigned mac_len = 0;
+    ENSURE(HMAC(EVP_sha256(), secret, STEEP_ID_USER_SECRET_LEN, (const uint8_t *)user_id,
+                strlen(user_id), mac, &mac_len) != NULL &&
+               mac_len >= 16,
+           "HMAC-SHA256 failed");
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    snprintf(out, STEEP_ID_TEXT, "user-%s", hex);
+    return 0;
+}
+
+bool steep_id_user_key_is_legacy(const char *key)
+{
+    /* "user-" + a hyphenated UUID (36), where keyed keys are 32 hex digits. */
+    return strncmp(key, "user-", 5) == 0 && strlen(key) == 5 + 36 && strchr(key + 5, '-');
 }

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "records.h"
+#include "usage.h"
 #include "rpc/rpc.h"
 
 /* The record fields an approval covers, besides the payload's hash. */
@@ -44,9 +45,8 @@ json_t *steep_integrity_function_content(const json_t *function)
     return content;
 }
 
-int steep_integrity_check_function(const json_t *task, const json_t *function)
+int steep_integrity_check_function(const json_t *pinned, const json_t *function)
 {
-    const json_t *pinned = json_object_get(task, "function_content");
     const char *id = steep_record_string(function, "id");
     if (!json_is_object(pinned))
         return steep_management_fail(STEEP_GRPC_UNKNOWN,
@@ -78,10 +78,16 @@ int steep_integrity_check_function(const json_t *task, const json_t *function)
 
 /* ---- quota ---- */
 
-static int reserve(json_t *usage, void *quota)
+struct reserve_arg {
+    json_int_t quota;
+    json_int_t pending; /* uses counted while the function had no quota, not folded yet */
+};
+
+static int reserve(json_t *usage, void *arg)
 {
-    json_int_t used = json_integer_value(json_object_get(usage, "use_numbers"));
-    if (*(const json_int_t *)quota <= used)
+    const struct reserve_arg *r = arg;
+    json_int_t used = json_integer_value(json_object_get(usage, "use_numbers")) + r->pending;
+    if (r->quota <= used)
         return STEEP_GRPC_UNKNOWN;
     json_object_set_new(usage, "use_numbers", json_integer(used + 1));
     return 0;
@@ -109,7 +115,16 @@ int steep_integrity_reserve_use(struct steep_management *m, const char *usage_ke
                                 "use_numbers", 0);
     if (!initial)
         return steep_management_internal("usage record");
-    int rc = steep_record_update(&m->kv, usage_key, initial, reserve, &quota);
+    /* Uses from before a quota was set may still be pending (usage.c): the
+     * fold that would move them is the only writer that can race, and it
+     * can only make this count them twice, i.e. refuse early. */
+    int64_t pending = 0;
+    if (steep_management_usage_pending(m, usage_key + 6, &pending) < 0) {
+        json_decref(initial);
+        return steep_management_internal("usage record");
+    }
+    struct reserve_arg arg = {quota, pending};
+    int rc = steep_record_update(&m->kv, usage_key, initial, reserve, &arg);
     json_decref(initial);
     if (rc == STEEP_GRPC_UNKNOWN)
         return steep_management_fail(STEEP_GRPC_UNKNOWN, "function quota has been used up");

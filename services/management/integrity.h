@@ -42,9 +42,11 @@
  * on allocation failure or a payload that is not a byte array). */
 json_t *steep_integrity_function_content(const json_t *function);
 
-/* 0 when function still has the content task pinned at creation, else UNKNOWN
- * "failed to invoke task, reason: ..." (or INTERNAL on allocation failure). */
-int steep_integrity_check_function(const json_t *task, const json_t *function);
+/* 0 when function still has the content pinned (the task record's
+ * function_content, NULL when it has none) at the task's creation, else
+ * UNKNOWN "failed to invoke task, reason: ..." (or INTERNAL on allocation
+ * failure). */
+int steep_integrity_check_function(const json_t *pinned, const json_t *function);
 
 /* Reserves one use of a function with a quota: 0 with *reserved (false when
  * the function has no quota: nothing done), UNKNOWN "function quota has been

@@ -46,7 +46,13 @@ struct steep_management {
     void *authorize_arg;
     steep_management_notify_fn notify; /* may be NULL */
     void *notify_arg;
+    /* Keys the user records' keys (ids.h, steep_id_user_key_keyed). */
+    uint8_t user_secret[32];
 };
+
+/* Moves user records of an older store from Teaclave's unkeyed
+ * "user-<uuidv5>" keys to keyed ones (functions.c); call before serving. */
+int steep_management_migrate_user_keys(struct steep_management *m);
 
 /* The longest GetTask hold a caller may ask for (steep-wait-ms): also
  * bounds how long a held call can delay a graceful stop of the frontend. */
@@ -135,5 +141,26 @@ STEEP_MANAGEMENT_HANDLER(steep_management_assign_data);
 STEEP_MANAGEMENT_HANDLER(steep_management_approve_task);
 STEEP_MANAGEMENT_HANDLER(steep_management_invoke_task);
 STEEP_MANAGEMENT_HANDLER(steep_management_cancel_task);
+
+/*
+ * GetTask with steep-wait-ms holding no thread (issue 14, item 7; the
+ * storage seam needs wait_change_async, else this is GetTask as above).
+ * begin answers like steep_management_get_task (a status code, or 0 with
+ * *response) unless the task is to be waited for: then 0 with *held, and
+ * the caller holds its call for *hold_ms. Each storage answer calls wake(caller->call);
+ * after every wake (or the hold's time, or the call cancelled) the caller
+ * runs steep_management_wait_step on a worker, which gives a status code
+ * or 0 with *response (the wait is then freed), or 0 with *hold_ms: hold
+ * again for that long.
+ */
+struct steep_management_wait;
+typedef void (*steep_management_wake_fn)(void *call);
+int steep_management_get_task_begin(struct steep_management *m,
+                                    const struct steep_management_caller *caller,
+                                    const ProtobufCMessage *request, ProtobufCMessage **response,
+                                    struct steep_management_wait **held, int *hold_ms,
+                                    steep_management_wake_fn wake);
+int steep_management_wait_step(struct steep_management_wait *wait, ProtobufCMessage **response,
+                               int *hold_ms);
 
 #endif

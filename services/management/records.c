@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "management.h"
 #include "rpc/rpc.h"
+#include "task/record.h"
 
 json_t *steep_record_bytes(const uint8_t *data, size_t len)
 {
@@ -201,82 +202,35 @@ bool steep_record_file_cmac(const json_t *file, uint8_t cmac[16])
     return ok;
 }
 
-/* ---- task status ---- */
-
-static const struct {
-    int value;
-    const char *name;
-} statuses[] = {
-    {TEACLAVE_COMMON_PROTO__TASK_STATUS__Created, "Created"},
-    {TEACLAVE_COMMON_PROTO__TASK_STATUS__DataAssigned, "DataAssigned"},
-    {TEACLAVE_COMMON_PROTO__TASK_STATUS__Approved, "Approved"},
-    {TEACLAVE_COMMON_PROTO__TASK_STATUS__Staged, "Staged"},
-    {TEACLAVE_COMMON_PROTO__TASK_STATUS__Running, "Running"},
-    {TEACLAVE_COMMON_PROTO__TASK_STATUS__Finished, "Finished"},
-    {TEACLAVE_COMMON_PROTO__TASK_STATUS__Canceled, "Canceled"},
-    {TEACLAVE_COMMON_PROTO__TASK_STATUS__Failed, "Failed"},
-};
+/* ---- task status (the one table: lib/task/status.c) ---- */
 
 const char *steep_record_status_name(TeaclaveCommonProto__TaskStatus status)
 {
-    for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++)
-        if (statuses[i].value == (int)status)
-            return statuses[i].name;
-    return "Unknown";
+    const char *name = steep_task_status_text((int)status);
+    return name ? name : "Unknown";
 }
 
 int steep_record_status_parse(const char *name)
 {
-    for (size_t i = 0; name && i < sizeof statuses / sizeof statuses[0]; i++)
-        if (strcmp(statuses[i].name, name) == 0)
-            return statuses[i].value;
-    return -1;
+    return steep_task_status_value(name);
 }
 
 int steep_record_task_status(const json_t *task)
 {
-    return steep_record_status_parse(json_string_value(json_object_get(task, "status")));
-}
-
-void steep_record_task_set_status(json_t *task, TeaclaveCommonProto__TaskStatus status)
-{
-    json_object_set_new(task, "status", json_string(steep_record_status_name(status)));
-}
-
-void steep_record_task_set_error(json_t *task, const char *reason)
-{
-    json_object_set_new(task, "result", json_pack("{s:{s:s}}", "Err", "reason", reason));
+    return steep_task_record_status(task);
 }
 
 /* ---- storage ---- */
 
 char *steep_record_dump(const json_t *record)
 {
-    return json_dumps(record, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    return steep_task_record_dump(record);
 }
 
 int steep_record_load(const struct steep_kv *kv, const char *key, json_t **out,
                       struct steep_buf *raw)
 {
-    struct steep_buf value = STEEP_BUF_INIT;
-    int rc = kv->get(kv->ctx, key, &value);
-    if (rc != STEEP_STORE_OK) {
-        steep_buf_free(&value);
-        return rc;
-    }
-    json_error_t error;
-    *out = json_loadb((const char *)value.data, value.len, 0, &error);
-    if (raw) {
-        raw->len = 0;
-        if (steep_buf_append(raw, value.data, value.len) < 0) {
-            json_decref(*out);
-            *out = NULL;
-        }
-    }
-    steep_buf_free(&value);
-    if (!*out)
-        return steep_error_set("record %.80s is not valid JSON", key);
-    return STEEP_STORE_OK;
+    return steep_task_record_read(kv, key, out, raw);
 }
 
 int steep_record_save(const struct steep_kv *kv, const char *key, const json_t *record)
@@ -318,113 +272,82 @@ int steep_record_check_size(const json_t *record, size_t limit, const char *what
         return steep_management_internal("record size");
     size_t size = strlen(text);
     free(text);
+    return steep_record_check_length(size, limit, what, hint);
+}
+
+int steep_record_check_length(size_t size, size_t limit, const char *what, const char *hint)
+{
     return size <= limit ? 0 : too_large(size, limit, what, hint);
 }
 
-/* Writes text over key if the stored bytes still equal expected (or the
- * key is still absent): 0 written, 1 changed meanwhile, -1 failure.
- * written (may be NULL) gets a copy of text after a write. */
-static int swap(const struct steep_kv *kv, const char *key, bool absent,
-                const struct steep_buf *expected, char *text, struct steep_buf *written)
+/* ---- updates: the one loop of lib/task/record.c ---- */
+
+/* Its codes in management's terms: a record that outgrew update_max is the
+ * caller's INVALID_ARGUMENT (both the expected bytes and the new ones
+ * travel in one storage message), a vanished one STEEP_RECORD_MISSING. */
+static int change_code(int rc)
 {
-    if (!text)
-        return steep_error_set("out of memory");
-    struct steep_store_cas cas = {.key = key,
-                                  .key_len = strlen(key),
-                                  .expect_absent = absent,
-                                  .expected = absent ? NULL : expected->data,
-                                  .expected_len = absent ? 0 : expected->len,
-                                  .value = text,
-                                  .value_len = strlen(text)};
-    int rc = kv->compare_and_swap(kv->ctx, &cas);
-    if (rc != STEEP_STORE_OK)
-        return -1;
-    if (cas.swapped && written) {
-        written->len = 0;
-        if (steep_buf_append(written, text, strlen(text)) < 0)
-            written->len = 0;
-    }
-    return cas.swapped ? 0 : 1;
+    if (rc == STEEP_TASK_RECORD_TOO_LARGE)
+        return steep_management_fail(STEEP_GRPC_INVALID_ARGUMENT,
+                                     "update too large: %s (a record that is updated travels "
+                                     "twice in one 4 MiB storage message)",
+                                     steep_error_get());
+    return rc == STEEP_TASK_RECORD_MISSING ? STEEP_RECORD_MISSING : rc;
 }
 
-/* Runs update on record and swaps the result in: 0 written (or nothing to
- * write: *done), 1 to retry, or update's code / -1 (*done). */
-static int apply(const struct steep_kv *kv, const char *key, json_t *record, bool absent,
-                 const struct steep_buf *expected, struct steep_buf *written,
-                 steep_record_update_fn update, void *arg, bool *done)
+static int change(const struct steep_kv *kv, const char *key, steep_record_update_fn update,
+                  void *arg, struct steep_task_record_options *opt)
 {
-    int rc = record ? update(record, arg) : steep_error_set("out of memory");
-    char *text = rc == 0 ? steep_record_dump(record) : NULL;
-    json_decref(record);
-    *done = true;
-    if (rc != 0)
-        return rc == 1 ? 0 : rc;
-    /* Both the expected bytes and these travel in one storage message. */
-    if (text && strlen(text) > steep_record_limits.update_max) {
-        rc = too_large(strlen(text), steep_record_limits.update_max, "update",
-                       " (a record that is updated travels twice in one 4 MiB storage message)");
-        free(text);
-        return rc;
-    }
-    rc = swap(kv, key, absent, expected, text, written);
-    free(text);
-    *done = rc != 1;
-    return rc;
+    opt->max_len = steep_record_limits.update_max;
+    return change_code(steep_task_record_change(kv, key, update, arg, opt));
+}
+
+int steep_record_update_task_then(const struct steep_kv *kv, const char *key,
+                                  const struct steep_buf *known, struct steep_buf *written,
+                                  steep_task_update_fn update, void *arg,
+                                  const struct steep_store_op *then, size_t n_then)
+{
+    struct steep_task_record_options opt = {.known = known,
+                                            .written = written,
+                                            .then = then,
+                                            .n_then = n_then,
+                                            .max_len = steep_record_limits.update_max};
+    return change_code(steep_task_update(kv, key, update, arg, &opt));
+}
+
+int steep_record_update_task(const struct steep_kv *kv, const char *key,
+                             steep_task_update_fn update, void *arg)
+{
+    return steep_record_update_task_then(kv, key, NULL, NULL, update, arg, NULL, 0);
+}
+
+int steep_record_update_then(const struct steep_kv *kv, const char *key,
+                             const struct steep_buf *known, struct steep_buf *written,
+                             steep_record_update_fn update, void *arg,
+                             const struct steep_store_op *then, size_t n_then)
+{
+    struct steep_task_record_options opt = {
+        .known = known, .written = written, .then = then, .n_then = n_then};
+    return change(kv, key, update, arg, &opt);
 }
 
 int steep_record_update_known(const struct steep_kv *kv, const char *key,
                               const struct steep_buf *known, struct steep_buf *written,
                               steep_record_update_fn update, void *arg)
 {
-    struct steep_buf expected = STEEP_BUF_INIT;
-    bool done = false;
-    int rc = 0;
-    for (int attempt = 0; !done && attempt < 1000; attempt++) {
-        json_t *record = NULL;
-        if (attempt == 0 && known) {
-            json_error_t error;
-            record = json_loadb((const char *)known->data, known->len, 0, &error);
-            rc = record && steep_buf_append(&expected, known->data, known->len) == 0
-                     ? STEEP_STORE_OK
-                     : steep_error_set("record %.80s is not valid JSON", key);
-        } else {
-            rc = steep_record_load(kv, key, &record, &expected);
-        }
-        if (rc != STEEP_STORE_OK) {
-            json_decref(record);
-            rc = rc == STEEP_STORE_NOT_FOUND ? STEEP_RECORD_MISSING : -1;
-            break;
-        }
-        rc = apply(kv, key, record, false, &expected, written, update, arg, &done);
-    }
-    steep_buf_free(&expected);
-    if (!done && rc == 1)
-        return steep_error_set("record %.80s: too many concurrent updates", key);
-    return rc;
+    return steep_record_update_then(kv, key, known, written, update, arg, NULL, 0);
 }
 
 int steep_record_update(const struct steep_kv *kv, const char *key, const json_t *initial,
                         steep_record_update_fn update, void *arg)
 {
-    struct steep_buf expected = STEEP_BUF_INIT;
-    bool done = false;
-    int rc = 0;
-    for (int attempt = 0; !done && attempt < 1000; attempt++) {
-        json_t *record = NULL;
-        rc = steep_record_load(kv, key, &record, &expected);
-        if (rc == STEEP_STORE_OK) {
-            json_decref(record);
-            rc = steep_record_update_known(kv, key, &expected, NULL, update, arg);
-            break;
-        }
-        if (rc != STEEP_STORE_NOT_FOUND || !initial) {
-            rc = rc == STEEP_STORE_NOT_FOUND ? STEEP_RECORD_MISSING : -1;
-            break;
-        }
-        rc = apply(kv, key, json_deep_copy(initial), true, NULL, NULL, update, arg, &done);
-    }
-    steep_buf_free(&expected);
-    if (!done && rc == 1)
-        return steep_error_set("record %.80s: too many concurrent updates", key);
-    return rc;
+    return steep_record_update_initial_then(kv, key, initial, update, arg, NULL, 0);
+}
+
+int steep_record_update_initial_then(const struct steep_kv *kv, const char *key,
+                                     const json_t *initial, steep_record_update_fn update,
+                                     void *arg, const struct steep_store_op *then, size_t n_then)
+{
+    struct steep_task_record_options opt = {.initial = initial, .then = then, .n_then = n_then};
+    return change(kv, key, update, arg, &opt);
 }

@@ -22,6 +22,7 @@
 
 #include "core/buf.h"
 #include "store/kv.h"
+#include "task/task.h"
 #include "teaclave_common.pb-c.h"
 
 /* ---- values ---- */
@@ -58,8 +59,6 @@ const char *steep_record_status_name(TeaclaveCommonProto__TaskStatus status);
 /* -1 for an unknown name. */
 int steep_record_status_parse(const char *name);
 int steep_record_task_status(const json_t *task); /* -1 when missing */
-void steep_record_task_set_status(json_t *task, TeaclaveCommonProto__TaskStatus status);
-void steep_record_task_set_error(json_t *task, const char *reason);
 
 /* ---- storage ---- */
 
@@ -90,6 +89,29 @@ int steep_record_update(const struct steep_kv *kv, const char *key, const json_t
 int steep_record_update_known(const struct steep_kv *kv, const char *key,
                               const struct steep_buf *known, struct steep_buf *written,
                               steep_record_update_fn update, void *arg);
+
+/* The same, with puts and deletes on other keys (then, n_then) written in
+ * the same atomic, durable write as the successful swap (and not at all
+ * when the update stops): records that must change together cost one
+ * synced write. */
+int steep_record_update_then(const struct steep_kv *kv, const char *key,
+                             const struct steep_buf *known, struct steep_buf *written,
+                             steep_record_update_fn update, void *arg,
+                             const struct steep_store_op *then, size_t n_then);
+
+/* steep_record_update with then/n_then as for steep_record_update_then. */
+int steep_record_update_initial_then(const struct steep_kv *kv, const char *key,
+                                     const json_t *initial, steep_record_update_fn update,
+                                     void *arg, const struct steep_store_op *then, size_t n_then);
+
+/* The same loops for task records, typed (lib/task/task.h): update gets
+ * the record as a struct steep_task. */
+int steep_record_update_task(const struct steep_kv *kv, const char *key,
+                             steep_task_update_fn update, void *arg);
+int steep_record_update_task_then(const struct steep_kv *kv, const char *key,
+                                  const struct steep_buf *known, struct steep_buf *written,
+                                  steep_task_update_fn update, void *arg,
+                                  const struct steep_store_op *then, size_t n_then);
 
 /* Serialises with sorted keys, compact (the stored form). Caller frees. */
 char *steep_record_dump(const json_t *record);
@@ -127,5 +149,8 @@ void steep_record_limits_set(size_t max_message);
 /* 0 when the record's stored form is at most limit bytes, else
  * INVALID_ARGUMENT "<what> too large: ... the limit is <limit> bytes<hint>". */
 int steep_record_check_size(const json_t *record, size_t limit, const char *what, const char *hint);
+/* The same for a stored form the caller has already serialised (its
+ * length), so a record about to be written is serialised once. */
+int steep_record_check_length(size_t size, size_t limit, const char *what, const char *hint);
 
 #endif

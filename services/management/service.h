@@ -15,6 +15,11 @@ struct steep_management_service {
     struct steep_audit *audit;
 };
 
+/* Held GetTasks (steep-wait-ms) at once, per user and in all; more are
+ * refused RESOURCE_EXHAUSTED. The frontend's own bounds are lower. */
+#define STEEP_MANAGEMENT_MAX_WAITS_PER_USER 256
+#define STEEP_MANAGEMENT_MAX_WAITS          1024
+
 int steep_management_register(struct steep_rpc_server *server,
                               struct steep_management_service *service);
 

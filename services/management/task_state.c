@@ -29,89 +29,87 @@ static bool same_keys(const json_t *a, const json_t *b)
     return true;
 }
 
-bool steep_task_all_data_assigned(const json_t *task)
+bool steep_task_all_data_assigned(const struct steep_task *task)
 {
-    return same_keys(steep_record_inner(task, "assigned_inputs"),
-                     steep_record_inner(task, "inputs_ownership")) &&
-           same_keys(steep_record_inner(task, "assigned_outputs"),
-                     steep_record_inner(task, "outputs_ownership"));
+    return same_keys(steep_task_inner(task->assigned_inputs),
+                     steep_task_inner(task->inputs_ownership)) &&
+           same_keys(steep_task_inner(task->assigned_outputs),
+                     steep_task_inner(task->outputs_ownership));
 }
 
-bool steep_task_everyone_approved(const json_t *task)
+bool steep_task_everyone_approved(const struct steep_task *task)
 {
-    const json_t *participants = json_object_get(task, "participants");
-    return json_array_size(steep_record_set_uids(participants)) == 1 ||
-           steep_record_set_equal(participants, json_object_get(task, "approved_users"));
+    return json_array_size(steep_record_set_uids(task->participants)) == 1 ||
+           steep_record_set_equal(task->participants, task->approved_users);
 }
 
-static json_t *inner_map(json_t *task, const char *key)
+/* The map of *part, made {"inner":{}} first when missing. */
+static json_t *inner_map(json_t **part)
 {
-    json_t *inner = steep_record_inner(task, key);
+    json_t *inner = steep_task_inner(*part);
     if (!inner) {
         inner = json_object();
-        json_object_set_new(task, key, json_pack("{s:o}", "inner", inner));
+        json_decref(*part);
+        *part = json_pack("{s:o}", "inner", inner);
     }
     return inner;
 }
 
-int steep_task_assign(json_t *task, void *arg)
+int steep_task_assign(struct steep_task *task, void *arg)
 {
     const struct steep_task_assign *assign = arg;
-    if (steep_record_task_status(task) != STATUS(Created))
+    if (task->status != STATUS(Created))
         return steep_management_fail(STEEP_GRPC_UNKNOWN, "failed to assign data to task");
     for (size_t i = 0; i < assign->n; i++) {
         const struct steep_task_assignment *item = &assign->items[i];
-        const char *declared = item->output ? "outputs_ownership" : "inputs_ownership";
-        json_t *assigned = inner_map(task, item->output ? "assigned_outputs" : "assigned_inputs");
-        if (!json_object_get(steep_record_inner(task, declared), item->name) ||
+        const json_t *declared = item->output ? task->outputs_ownership : task->inputs_ownership;
+        json_t *assigned =
+            inner_map(item->output ? &task->assigned_outputs : &task->assigned_inputs);
+        if (!json_object_get(steep_task_inner(declared), item->name) ||
             json_object_get(assigned, item->name))
             return steep_management_fail(STEEP_GRPC_PERMISSION_DENIED, "permission denied");
         json_object_set(assigned, item->name, item->file);
     }
     if (steep_task_all_data_assigned(task))
-        steep_record_task_set_status(task, STATUS(DataAssigned));
+        task->status = STATUS(DataAssigned);
     return 0;
 }
 
-int steep_task_approve(json_t *task, void *arg)
+int steep_task_approve(struct steep_task *task, void *arg)
 {
     const char *user = arg;
-    int status = steep_record_task_status(task);
-    bool ready = status == STATUS(DataAssigned) ||
-                 (status == STATUS(Created) && steep_task_all_data_assigned(task));
-    json_t *approved = json_object_get(task, "approved_users");
-    if (!ready || steep_record_set_contains(approved, user))
+    bool ready = task->status == STATUS(DataAssigned) ||
+                 (task->status == STATUS(Created) && steep_task_all_data_assigned(task));
+    if (!ready || steep_record_set_contains(task->approved_users, user))
         return steep_management_fail(STEEP_GRPC_UNKNOWN, "failed to approve task");
-    if (!json_is_object(approved)) {
-        approved = steep_record_set(NULL, 0);
-        json_object_set_new(task, "approved_users", approved);
+    if (!json_is_object(task->approved_users)) {
+        json_decref(task->approved_users);
+        task->approved_users = steep_record_set(NULL, 0);
     }
-    steep_record_set_add(approved, user);
-    steep_record_task_set_status(task, steep_task_everyone_approved(task) ? STATUS(Approved)
-                                                                          : STATUS(DataAssigned));
+    steep_record_set_add(task->approved_users, user);
+    task->status = steep_task_everyone_approved(task) ? STATUS(Approved) : STATUS(DataAssigned);
     return 0;
 }
 
-bool steep_task_can_stage(const json_t *task)
+bool steep_task_can_stage(const struct steep_task *task)
 {
-    int status = steep_record_task_status(task);
-    if (status == STATUS(Approved))
+    if (task->status == STATUS(Approved))
         return true;
-    return (status == STATUS(Created) || status == STATUS(DataAssigned)) &&
+    return (task->status == STATUS(Created) || task->status == STATUS(DataAssigned)) &&
            steep_task_all_data_assigned(task) && steep_task_everyone_approved(task);
 }
 
-int steep_task_stage(json_t *task, void *unused)
+int steep_task_stage(struct steep_task *task, void *unused)
 {
     if (!steep_task_can_stage(task))
         return steep_management_fail(STEEP_GRPC_UNKNOWN, "failed to invoke task");
-    steep_record_task_set_status(task, STATUS(Staged));
+    task->status = STATUS(Staged);
     return 0;
 }
 
-int steep_task_cancel(json_t *task, void *arg)
+int steep_task_cancel(struct steep_task *task, void *arg)
 {
-    int status = steep_record_task_status(task);
+    int status = task->status;
     if (arg)
         *(int *)arg = status;
     if (status == STATUS(Finished) || status == STATUS(Failed) || status == STATUS(Canceled))
@@ -119,7 +117,8 @@ int steep_task_cancel(json_t *task, void *arg)
                                      "failed to cancel task, reason: task has already been %s",
                                      status == STATUS(Canceled) ? "canceled" : "finished");
     bool started = status == STATUS(Staged) || status == STATUS(Running);
-    steep_record_task_set_error(task, started ? "Task Canceled by the user" : "Task canceled");
-    steep_record_task_set_status(task, STATUS(Canceled));
+    if (steep_task_set_error(task, started ? "Task Canceled by the user" : "Task canceled") < 0)
+        return steep_management_internal("cancel task");
+    task->status = STATUS(Canceled);
     return 0;
 }

@@ -6,6 +6,21 @@
  * that is no longer Staged (canceled meanwhile) or already claimed is
  * skipped. The claim is durable, so a restarted scheduler neither hands the
  * task out again nor forgets it.
+ *
+ * The claim and the move to Running are ONE write (issue 15: one synced
+ * write per step): the claim stores status Running with the slot's
+ * executor_id. The slot's UpdateTaskStatus(Running) that follows writes
+ * nothing; it is the slot's acknowledgement that it starts the task, held
+ * in memory (slot->running), and it is refused once the task was given
+ * back (recovery.c), so a slot that was thought dead never runs a task a
+ * second slot took over.
+ *
+ * With durable starts ([scheduler] durable_start, on by default with the
+ * etcd back-end: scheduler replicas) the acknowledgement also stores
+ * "started" in the record by compare-and-swap before the slot is answered,
+ * so a new leader or a restarted scheduler knows which claims a slot may
+ * have started: those are never given back (recovery.c), and execution is
+ * at most once across failover too, for one more synced write per task.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,23 +36,12 @@
 
 enum claim_result { CLAIMED, SKIPPED, FAILED };
 
-/* Gives back a claim whose PullTask answer can no longer be delivered. */
-static int unclaim(json_t *task, void *executor_id)
+static int claim(struct steep_task *task, void *executor_id)
 {
-    const char *holder = json_string_value(json_object_get(task, "executor_id"));
-    if (steep_task_record_status(task) != STATUS(Staged) || !holder ||
-        strcmp(holder, executor_id) != 0)
-        return 1;
-    json_object_del(task, "executor_id");
-    return 0;
-}
-
-static int claim(json_t *task, void *executor_id)
-{
-    if (steep_task_record_status(task) != STATUS(Staged) ||
-        json_is_string(json_object_get(task, "executor_id")))
+    if (task->status != STATUS(Staged) || task->executor_id)
         return 2; /* not ours to take */
-    json_object_set_new(task, "executor_id", json_string(executor_id));
+    GUARD(steep_task_set_string(&task->executor_id, executor_id));
+    task->status = STATUS(Running);
     return 0;
 }
 
@@ -86,6 +90,40 @@ static enum claim_result claim_task(struct steep_scheduler *s, const char *uuid,
     return SKIPPED;
 }
 
+#define TASK_LOST "Runtime Error: the execution slot lost the task (no result reported)"
+
+static void give_up_task(struct steep_scheduler *s, const char *uuid, const char *executor_id,
+                         bool started)
+{
+    if (started) {
+        log_warn("scheduler: slot %s asks for work without reporting task %s: it fails",
+                 executor_id, uuid);
+        if (steep_task_record_fail(&s->store, uuid, TASK_LOST) < 0)
+            log_error("scheduler: failing task %s: %s (retried by the next scan)", uuid,
+                      steep_error_get());
+        else
+            steep_scheduler_forget_task(s, uuid);
+        return;
+    }
+    int rc = steep_scheduler_unclaim(s, uuid, executor_id);
+    if (rc < 0) {
+        log_error("scheduler: giving back task %s: %s", uuid, steep_error_get());
+        return;
+    }
+    if (rc == 2) {
+        /* Its acknowledgement was stored (durable start) though this core
+         * did not see it: the slot may have run it, so it is never run
+         * again; it fails as a started task would. */
+        give_up_task(s, uuid, executor_id, true);
+        return;
+    }
+    log_info("scheduler: slot %s never received task %s: queued again", executor_id, uuid);
+    pthread_mutex_lock(&s->lock);
+    if (rc == 0)
+        steep_scheduler_enqueue_locked(s, uuid, true, NULL, 0);
+    pthread_mutex_unlock(&s->lock);
+}
+
 static void deadline_in(struct timespec *ts, int64_t ms)
 {
     clock_gettime(CLOCK_MONOTONIC, ts);
@@ -114,6 +152,19 @@ int steep_scheduler_pull(struct steep_scheduler *s, const char *executor_id, int
     struct slot *slot = steep_scheduler_slot_locked(s, executor_id, true);
     if (slot)
         slot->last_seen_ms = steep_scheduler_now_ms();
+    if (slot && slot->task[0]) {
+        /* A slot runs one task at a time: asking for the next one, it no
+         * longer runs the task it holds. An unacknowledged claim (its answer
+         * never arrived) goes back to the queue; a started task whose result
+         * never came ends Failed rather than stay Running for good. */
+        char abandoned[STEEP_TASK_UUID_TEXT];
+        bool started = slot->running;
+        memcpy(abandoned, slot->task, sizeof abandoned);
+        slot->task[0] = '\0';
+        pthread_mutex_unlock(&s->lock);
+        give_up_task(s, abandoned, executor_id, started);
+        pthread_mutex_lock(&s->lock);
+    }
     for (;;) {
         char uuid[STEEP_TASK_UUID_TEXT];
         uint8_t *record = NULL;
@@ -142,7 +193,7 @@ int steep_scheduler_pull(struct steep_scheduler *s, const char *executor_id, int
             char key[64];
             snprintf(key, sizeof key, "task-%s", uuid);
             pthread_mutex_unlock(&s->lock);
-            int rc = steep_task_record_update(&s->store, key, unclaim, (void *)executor_id);
+            int rc = steep_scheduler_unclaim(s, uuid, executor_id);
             pthread_mutex_lock(&s->lock);
             if (rc == 0)
                 steep_scheduler_enqueue_locked(s, uuid, true, NULL, 0);
@@ -160,6 +211,7 @@ int steep_scheduler_pull(struct steep_scheduler *s, const char *executor_id, int
                 slot->assigned_ms = steep_scheduler_now_ms();
                 slot->last_seen_ms = slot->assigned_ms;
                 slot->running = false;
+                slot->recovered = false;
                 slot->stop = false;
             }
             pthread_mutex_unlock(&s->lock);

@@ -13,7 +13,9 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "internal.h"
+#include "task/task.h"
 #include "rpc/rpc.h"
 
 #define STATUS(name) TEACLAVE_COMMON_PROTO__TASK_STATUS__##name
@@ -30,45 +32,93 @@ static void release_slot(struct steep_scheduler *s, const char *uuid)
     steep_scheduler_forget_task(s, uuid);
 }
 
-static int set_running(json_t *task, void *arg)
+/* The acknowledgement of a claim (dispatch.c): the claim already stored
+ * Running with the slot's executor_id, so nothing is written unless the
+ * record still is Staged (a claim stored before claims set Running). A
+ * caller that names itself (executor, the steep-executor-id metadata of
+ * Steep's execution nodes) must be the claimant; Teaclave's executors name
+ * no one and get Teaclave's behaviour. */
+struct running_check {
+    const char *executor;
+    bool durable; /* durable start: store "started" before answering */
+};
+
+static int set_running(struct steep_task *task, void *arg)
 {
-    int status = steep_task_record_status(task);
-    if (status == STATUS(Running))
-        return 1;
-    if (status != STATUS(Staged)) {
-        steep_error_set("task is %s, not Staged",
-                        json_string_value(json_object_get(task, "status")) ?: "unknown");
+    const struct running_check *check = arg;
+    const char *holder = task->executor_id;
+    if ((task->status == STATUS(Running) || task->status == STATUS(Staged)) && check->executor &&
+        (!holder || strcmp(holder, check->executor) != 0)) {
+        steep_error_set("task is not claimed by executor %.40s", check->executor);
         return STEEP_GRPC_FAILED_PRECONDITION;
     }
-    steep_task_record_set_status(task, STATUS(Running));
+    if (task->status == STATUS(Running) && (!check->durable || task->started))
+        return 1; /* a repeated acknowledgement writes nothing */
+    if (task->status != STATUS(Staged) && task->status != STATUS(Running)) {
+        steep_error_set("task is %s, not Staged",
+                        steep_task_status_text(task->status) ?: "unknown");
+        return STEEP_GRPC_FAILED_PRECONDITION;
+    }
+    task->status = STATUS(Running);
+    if (check->durable)
+        task->started = true;
     return 0;
 }
 
-int steep_scheduler_update_status(struct steep_scheduler *s, const char *task_id, int status)
+int steep_scheduler_update_status(struct steep_scheduler *s, const char *task_id, int status,
+                                  const char *executor_id)
 {
+    (void)status; /* Teaclave ignores it too: the only step is Staged -> Running */
     char uuid[STEEP_TASK_UUID_TEXT], key[64];
     if (steep_task_record_uuid(task_id, uuid) < 0)
         return STEEP_GRPC_INVALID_ARGUMENT;
     snprintf(key, sizeof key, "task-%s", uuid);
-    /* Teaclave ignores the requested status: the only step is Staged -> Running. */
-    int rc = steep_task_record_update(&s->store, key, set_running, NULL);
+    struct running_check check = {executor_id && *executor_id ? executor_id : NULL,
+                                  s->config.durable_start};
+    int rc = steep_task_update(&s->store, key, set_running, &check, NULL);
     if (rc == STEEP_TASK_RECORD_MISSING) {
         steep_error_set("invalid task id");
         return STEEP_GRPC_INVALID_ARGUMENT;
     }
     if (rc < 0) {
         log_error("scheduler: UpdateTaskStatus %s: %s", uuid, steep_error_get());
-        steep_error_set("service internal error");
-        return STEEP_GRPC_INTERNAL;
+        /* Storage is down or restarting: the slot retries (UNAVAILABLE is
+         * retryable), so a result is not dropped for a transient failure. */
+        steep_error_set("storage unavailable: try again");
+        return STEEP_GRPC_UNAVAILABLE;
     }
-    if (rc == 0) {
-        pthread_mutex_lock(&s->lock);
-        struct slot *slot = steep_scheduler_slot_of_task_locked(s, uuid);
-        if (slot)
-            slot->running = true;
-        pthread_mutex_unlock(&s->lock);
+    if (rc != 0)
+        return rc;
+    steep_metrics_count("steep_scheduler_tasks_total", "Task state changes recorded, by state",
+                        "state=\"running\"", 1);
+    /* The acknowledgement counts only while the slot still holds the task:
+     * once the sweeper gave it back (under this lock) the slot must not run
+     * it, even if the record read above still named it. With durable
+     * starts the record decides instead: "started" was stored while the
+     * record still named this slot, so the give-back's compare-and-swap
+     * refuses (state.c) and the slot holds the task again. */
+    pthread_mutex_lock(&s->lock);
+    struct slot *slot = steep_scheduler_slot_of_task_locked(s, uuid);
+    bool held = slot && (!check.executor || strcmp(slot->executor_id, check.executor) == 0);
+    if (!held && check.durable && check.executor && !slot) {
+        struct slot *own = steep_scheduler_slot_locked(s, check.executor, true);
+        if (own && !own->task[0]) {
+            memcpy(own->task, uuid, sizeof own->task);
+            own->assigned_ms = own->last_seen_ms = steep_scheduler_now_ms();
+            slot = own;
+            held = true;
+        }
     }
-    return rc;
+    if (held) {
+        slot->running = true;
+        slot->recovered = false;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!held && check.executor) {
+        steep_error_set("task was given back: executor %.40s no longer holds it", check.executor);
+        return STEEP_GRPC_FAILED_PRECONDITION;
+    }
+    return 0;
 }
 
 /* ---- results ---- */
@@ -86,13 +136,12 @@ static json_t *bytes_json(const uint8_t *data, size_t len)
     return array;
 }
 
-static int store_result(json_t *task, void *arg)
+static int store_result(struct steep_task *task, void *arg)
 {
     const struct result_update *update = arg;
-    int status = steep_task_record_status(task);
-    if (status != STATUS(Running) && status != STATUS(Staged)) {
+    if (task->status != STATUS(Running) && task->status != STATUS(Staged)) {
         steep_error_set("task is %s, not Running",
-                        json_string_value(json_object_get(task, "status")) ?: "unknown");
+                        steep_task_status_text(task->status) ?: "unknown");
         return STEEP_GRPC_FAILED_PRECONDITION;
     }
     const TeaclaveCommonProto__TaskResult *result = update->result;
@@ -100,29 +149,32 @@ static int store_result(json_t *task, void *arg)
         const char *reason = update->failure ? update->failure
                              : result->err   ? result->err->reason
                                              : "";
-        json_object_set_new(task, "result", json_pack("{s:{s:s}}", "Err", "reason", reason));
-        steep_task_record_set_status(task, STATUS(Failed));
+        GUARD(steep_task_set_error(task, reason));
+        task->status = STATUS(Failed);
         return 0;
     }
     const TeaclaveCommonProto__TaskOutputs *outputs = result->ok;
-    json_t *tags = json_object(), *log = json_array();
-    json_t *assigned = json_object_get(json_object_get(task, "assigned_outputs"), "inner");
+    struct steep_task_tag *tags = calloc(outputs->n_tags_map + 1, sizeof *tags);
+    if (!tags)
+        return steep_error_set("out of memory");
+    json_t *assigned = steep_task_inner(task->assigned_outputs);
     for (size_t i = 0; i < outputs->n_tags_map; i++) {
         const TeaclaveCommonProto__TaskOutputs__TagsMapEntry *entry = outputs->tags_map[i];
-        json_t *tag = json_pack("{s:o}", "tag", bytes_json(entry->value.data, entry->value.len));
-        json_object_set(tags, entry->key, tag);
+        tags[i].name = entry->key;
+        tags[i].tag = (struct steep_buf){
+            .data = entry->value.data, .len = entry->value.len, .cap = entry->value.len};
         json_t *file = json_object_get(assigned, entry->key);
         if (file)
-            json_object_set(file, "cmac", tag);
-        json_decref(tag);
+            json_object_set_new(
+                file, "cmac",
+                json_pack("{s:o}", "tag", bytes_json(entry->value.data, entry->value.len)));
     }
-    for (size_t i = 0; i < outputs->n_log; i++)
-        json_array_append_new(log, json_string(outputs->log[i] ? outputs->log[i] : ""));
-    json_object_set_new(task, "result",
-                        json_pack("{s:{s:o, s:{s:o}, s:o}}", "Ok", "return_value",
-                                  bytes_json(outputs->return_value.data, outputs->return_value.len),
-                                  "tags_map", "inner", tags, "log", log));
-    steep_task_record_set_status(task, STATUS(Finished));
+    int rc =
+        steep_task_set_ok(task, outputs->return_value.data, outputs->return_value.len, tags,
+                          outputs->n_tags_map, (const char *const *)outputs->log, outputs->n_log);
+    free(tags);
+    GUARD(rc);
+    task->status = STATUS(Finished);
     return 0;
 }
 
@@ -147,11 +199,11 @@ static const char *write_cmacs(struct steep_scheduler *s, const char *uuid,
                                size_t reason_len)
 {
     char key[64];
-    json_t *task = NULL;
+    struct steep_task task;
     snprintf(key, sizeof key, "task-%s", uuid);
     if (steep_task_record_load(&s->store, key, &task, NULL) != STEEP_STORE_OK)
         return NULL; /* store_result reports it */
-    json_t *assigned = json_object_get(json_object_get(task, "assigned_outputs"), "inner");
+    json_t *assigned = steep_task_inner(task.assigned_outputs);
     const char *failure = NULL;
     for (size_t i = 0; !failure && i < outputs->n_tags_map; i++) {
         const TeaclaveCommonProto__TaskOutputs__TagsMapEntry *entry = outputs->tags_map[i];
@@ -174,7 +226,7 @@ static const char *write_cmacs(struct steep_scheduler *s, const char *uuid,
             }
         }
     }
-    json_decref(task);
+    steep_task_clear(&task);
     return failure;
 }
 
@@ -194,19 +246,25 @@ int steep_scheduler_update_result(struct steep_scheduler *s, const char *task_id
         update.failure = write_cmacs(s, uuid, result->ok, reason, sizeof reason);
         code = update.failure ? STEEP_GRPC_INVALID_ARGUMENT : 0;
     }
-    int rc = steep_task_record_update(&s->store, key, store_result, &update);
+    int rc = steep_task_update(&s->store, key, store_result, &update, NULL);
     if (rc == STEEP_TASK_RECORD_MISSING) {
         steep_error_set("invalid task id");
         return STEEP_GRPC_INVALID_ARGUMENT;
     }
     if (rc < 0) {
         log_error("scheduler: UpdateTaskResult %s: %s", uuid, steep_error_get());
-        steep_error_set("service internal error");
-        return STEEP_GRPC_INTERNAL;
+        /* Storage is down or restarting: the slot retries (UNAVAILABLE is
+         * retryable), so a result is not dropped for a transient failure. */
+        steep_error_set("storage unavailable: try again");
+        return STEEP_GRPC_UNAVAILABLE;
     }
     release_slot(s, uuid);
     if (rc != 0)
         return rc;
+    bool finished =
+        !update.failure && result->result_case == TEACLAVE_COMMON_PROTO__TASK_RESULT__RESULT_OK;
+    steep_metrics_count("steep_scheduler_tasks_total", "Task state changes recorded, by state",
+                        finished ? "state=\"finished\"" : "state=\"failed\"", 1);
     if (code)
         steep_error_set("%s", update.failure);
     return code;

@@ -18,8 +18,12 @@
  * their slot had just sent a heartbeat, and fail with "Runtime Error:
  * Executor Timeout" if it stays silent for the executor timeout. A slot that
  * pulled a task but never reports it Running within the timeout fails it the
- * same way. Cancel: management has already written Canceled; the slot that
- * runs the task gets Stop at its next heartbeat.
+ * same way, unless the slot went silent first: a claim never acknowledged
+ * by a slot silent for claim_timeout_ms is given back and queued again (its
+ * PullTask answer most likely died with the slot's process); with durable
+ * starts (config below) a claim whose acknowledgement was stored is never
+ * given back. Cancel: management has already written
+ * Canceled; the slot that runs the task gets Stop at its next heartbeat.
  *
  * Functions return 0 or a gRPC status code with the message in
  * steep_error_get().
@@ -39,6 +43,15 @@ struct steep_scheduler_config {
     int sweep_interval_ms;   /* timeout checks; default 250 ms */
     int backstop_ms;         /* staged-index rescan; default 5000 ms */
     int pull_timeout_ms;     /* PullTask wait without a grpc-timeout; default 30 s */
+    int claim_timeout_ms;    /* give back an unacknowledged claim of a slot silent this long;
+                                default 5000 ms (5 heartbeats) */
+    /* [scheduler] durable_start (default: on with the etcd back-end): the
+     * acknowledgement (UpdateTaskStatus Running) stores "started" in the
+     * task record before the slot is told to go ahead, so a restarted
+     * scheduler or a new leader fails a started task whose slot stays
+     * silent (Executor Timeout) instead of giving it back to run again.
+     * One synced write more per task. */
+    bool durable_start;
 };
 
 struct steep_scheduler;
@@ -47,7 +60,11 @@ struct steep_scheduler *steep_scheduler_new(const struct steep_kv *store,
                                             const struct steep_scheduler_config *config);
 /* Reconciles with storage (see above) and starts the sweeper thread. */
 int steep_scheduler_start(struct steep_scheduler *scheduler);
-/* Stops the sweeper, wakes every waiting PullTask (they answer empty). */
+/* Stops the sweeper and wakes every waiting PullTask (they answer empty);
+ * nothing is written to storage on this core's initiative afterwards (a
+ * scheduler that lost its leadership), calls still in it may finish. */
+void steep_scheduler_retire(struct steep_scheduler *scheduler);
+/* Retires (when not yet) and frees. */
 void steep_scheduler_free(struct steep_scheduler *scheduler);
 
 /* Steep wake-ups from management. record (may be NULL): the task record's
@@ -66,8 +83,11 @@ int steep_scheduler_pull(struct steep_scheduler *scheduler, const char *executor
                          struct steep_buf *staged);
 int steep_scheduler_heartbeat(struct steep_scheduler *scheduler, const char *executor_id,
                               int status, TeaclaveCommonProto__ExecutorCommand *command);
+/* executor_id (may be NULL: Teaclave's executors do not send it): the slot
+ * that reports, from the steep-executor-id metadata; when given, the task
+ * must be claimed by it and still held by it (not given back). */
 int steep_scheduler_update_status(struct steep_scheduler *scheduler, const char *task_id,
-                                  int status);
+                                  int status, const char *executor_id);
 int steep_scheduler_update_result(struct steep_scheduler *scheduler, const char *task_id,
                                   const TeaclaveCommonProto__TaskResult *result);
 /* PublishTask: queues the task named by the StagedTask JSON if it is Staged. */

@@ -2,9 +2,13 @@
  * The scheduler's RPC surface: Teaclave's TeaclaveScheduler methods (for
  * the execution slots) and Steep's SteepScheduler wake-ups (for
  * management), each decoding its request, calling the core and answering.
+ * Every call goes through the gate: on a replica that does not lead (no
+ * core published) it is answered UNAVAILABLE.
  */
 #include "service.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -32,6 +36,80 @@ static bool peer_is(struct steep_rpc_call *call, const char *service)
     if (!peer_is(call, "teaclave_management_service"))                                             \
     return
 
+/* Which core serves (the leader's; NULL on a follower) and how many calls
+ * are inside it, so that a core that lost the leadership is freed only
+ * once the last of them left. */
+struct steep_scheduler_gate {
+    pthread_mutex_t lock;
+    pthread_cond_t left;
+    struct steep_scheduler *scheduler;
+    int users;
+};
+
+struct steep_scheduler_gate *steep_scheduler_gate_new(struct steep_scheduler *scheduler)
+{
+    struct steep_scheduler_gate *gate = calloc(1, sizeof *gate);
+    if (!gate) {
+        steep_error_set("out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&gate->lock, NULL);
+    pthread_cond_init(&gate->left, NULL);
+    gate->scheduler = scheduler;
+    return gate;
+}
+
+struct steep_scheduler *steep_scheduler_gate_swap(struct steep_scheduler_gate *gate,
+                                                  struct steep_scheduler *scheduler)
+{
+    pthread_mutex_lock(&gate->lock);
+    struct steep_scheduler *previous = gate->scheduler;
+    gate->scheduler = scheduler;
+    pthread_mutex_unlock(&gate->lock);
+    return previous;
+}
+
+void steep_scheduler_gate_drain(struct steep_scheduler_gate *gate)
+{
+    pthread_mutex_lock(&gate->lock);
+    while (gate->users > 0)
+        pthread_cond_wait(&gate->left, &gate->lock);
+    pthread_mutex_unlock(&gate->lock);
+}
+
+void steep_scheduler_gate_free(struct steep_scheduler_gate *gate)
+{
+    if (!gate)
+        return;
+    steep_scheduler_gate_drain(gate);
+    pthread_mutex_destroy(&gate->lock);
+    pthread_cond_destroy(&gate->left);
+    free(gate);
+}
+
+/* The core for this call, or NULL after answering UNAVAILABLE: the
+ * caller's client moves on to the next replica (lib/rpc failover). */
+static struct steep_scheduler *enter(struct steep_rpc_call *call, struct steep_scheduler_gate *gate)
+{
+    pthread_mutex_lock(&gate->lock);
+    struct steep_scheduler *scheduler = gate->scheduler;
+    if (scheduler)
+        gate->users++;
+    pthread_mutex_unlock(&gate->lock);
+    if (!scheduler)
+        steep_rpc_fail(call, STEEP_GRPC_UNAVAILABLE,
+                       "this scheduler replica is not the leader: ask another");
+    return scheduler;
+}
+
+static void leave(struct steep_scheduler_gate *gate)
+{
+    pthread_mutex_lock(&gate->lock);
+    if (--gate->users == 0)
+        pthread_cond_broadcast(&gate->left);
+    pthread_mutex_unlock(&gate->lock);
+}
+
 static void answer_empty(struct steep_rpc_call *call, int code)
 {
     if (code != 0) {
@@ -42,14 +120,15 @@ static void answer_empty(struct steep_rpc_call *call, int code)
     steep_rpc_reply(call, &empty.base);
 }
 
-static void publish_task(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
+static void publish_task_core(struct steep_rpc_call *call, const ProtobufCMessage *request,
+                              void *arg)
 {
     FROM_EXECUTION(call);
     const TeaclaveSchedulerServiceProto__PublishTaskRequest *req = (const void *)request;
     answer_empty(call, steep_scheduler_publish(arg, req->staged_task.data, req->staged_task.len));
 }
 
-static void subscribe(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
+static void subscribe_core(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
 {
     FROM_EXECUTION(call);
     steep_rpc_fail(call, STEEP_GRPC_UNIMPLEMENTED, "Subscribe is not implemented");
@@ -60,7 +139,7 @@ static bool call_cancelled(void *call)
     return steep_rpc_call_cancelled(call);
 }
 
-static void pull_task(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
+static void pull_task_core(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
 {
     FROM_EXECUTION(call);
     const TeaclaveSchedulerServiceProto__PullTaskRequest *req = (const void *)request;
@@ -88,23 +167,25 @@ static void pull_task(struct steep_rpc_call *call, const ProtobufCMessage *reque
     steep_buf_free(&staged);
 }
 
-static void update_task_status(struct steep_rpc_call *call, const ProtobufCMessage *request,
-                               void *arg)
+static void update_task_status_core(struct steep_rpc_call *call, const ProtobufCMessage *request,
+                                    void *arg)
 {
     FROM_EXECUTION(call);
     const TeaclaveSchedulerServiceProto__UpdateTaskStatusRequest *req = (const void *)request;
-    answer_empty(call, steep_scheduler_update_status(arg, req->task_id, req->task_status));
+    answer_empty(call,
+                 steep_scheduler_update_status(arg, req->task_id, req->task_status,
+                                               steep_rpc_call_metadata(call, "steep-executor-id")));
 }
 
-static void update_task_result(struct steep_rpc_call *call, const ProtobufCMessage *request,
-                               void *arg)
+static void update_task_result_core(struct steep_rpc_call *call, const ProtobufCMessage *request,
+                                    void *arg)
 {
     FROM_EXECUTION(call);
     const TeaclaveSchedulerServiceProto__UpdateTaskResultRequest *req = (const void *)request;
     answer_empty(call, steep_scheduler_update_result(arg, req->task_id, req->result));
 }
 
-static void heartbeat(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
+static void heartbeat_core(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
 {
     FROM_EXECUTION(call);
     const TeaclaveSchedulerServiceProto__HeartbeatRequest *req = (const void *)request;
@@ -117,7 +198,8 @@ static void heartbeat(struct steep_rpc_call *call, const ProtobufCMessage *reque
         steep_rpc_reply(call, &resp.base);
 }
 
-static void task_staged(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
+static void task_staged_core(struct steep_rpc_call *call, const ProtobufCMessage *request,
+                             void *arg)
 {
     FROM_MANAGEMENT(call);
     const SteepSchedulerProto__TaskStagedRequest *req = (const void *)request;
@@ -128,7 +210,8 @@ static void task_staged(struct steep_rpc_call *call, const ProtobufCMessage *req
     answer_empty(call, code);
 }
 
-static void cancel_task(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)
+static void cancel_task_core(struct steep_rpc_call *call, const ProtobufCMessage *request,
+                             void *arg)
 {
     FROM_MANAGEMENT(call);
     const SteepSchedulerProto__CancelTaskRequest *req = (const void *)request;
@@ -138,7 +221,25 @@ static void cancel_task(struct steep_rpc_call *call, const ProtobufCMessage *req
     answer_empty(call, code);
 }
 
-int steep_scheduler_register(struct steep_rpc_server *server, struct steep_scheduler *scheduler)
+#define GATED(name)                                                                                \
+    static void name(struct steep_rpc_call *call, const ProtobufCMessage *request, void *arg)      \
+    {                                                                                              \
+        struct steep_scheduler *scheduler = enter(call, arg);                                      \
+        if (!scheduler)                                                                            \
+            return;                                                                                \
+        name##_core(call, request, scheduler);                                                     \
+        leave(arg);                                                                                \
+    }
+GATED(publish_task)
+GATED(subscribe)
+GATED(pull_task)
+GATED(update_task_status)
+GATED(update_task_result)
+GATED(heartbeat)
+GATED(task_staged)
+GATED(cancel_task)
+
+int steep_scheduler_register(struct steep_rpc_server *server, struct steep_scheduler_gate *gate)
 {
     static const struct {
         const char *path;
@@ -163,6 +264,6 @@ int steep_scheduler_register(struct steep_rpc_server *server, struct steep_sched
     };
     for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
         GUARD(steep_rpc_server_add(server, methods[i].path, methods[i].type, methods[i].handler,
-                                   scheduler));
+                                   gate));
     return 0;
 }

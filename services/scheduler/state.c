@@ -39,6 +39,8 @@ struct steep_scheduler *steep_scheduler_new(const struct steep_kv *store,
         s->config.backstop_ms = 5000;
     if (s->config.pull_timeout_ms <= 0)
         s->config.pull_timeout_ms = 30000;
+    if (s->config.claim_timeout_ms <= 0)
+        s->config.claim_timeout_ms = 5000;
     pthread_mutex_init(&s->lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -69,10 +71,8 @@ int steep_scheduler_start(struct steep_scheduler *s)
     return 0;
 }
 
-void steep_scheduler_free(struct steep_scheduler *s)
+void steep_scheduler_retire(struct steep_scheduler *s)
 {
-    if (!s)
-        return;
     pthread_mutex_lock(&s->lock);
     s->stopping = true;
     pthread_cond_broadcast(&s->work);
@@ -80,6 +80,15 @@ void steep_scheduler_free(struct steep_scheduler *s)
     pthread_mutex_unlock(&s->lock);
     if (s->sweeper_started)
         pthread_join(s->sweeper, NULL);
+    s->sweeper_started = false;
+    steep_scheduler_flush_forgotten(s);
+}
+
+void steep_scheduler_free(struct steep_scheduler *s)
+{
+    if (!s)
+        return;
+    steep_scheduler_retire(s);
     while (s->head) {
         struct queued_task *next = s->head->next;
         free(s->head->record);
@@ -199,13 +208,90 @@ struct slot *steep_scheduler_slot_of_task_locked(struct steep_scheduler *s, cons
     return NULL;
 }
 
-void steep_scheduler_forget_task(struct steep_scheduler *s, const char *uuid)
+static void drop_now(struct steep_scheduler *s, const char *uuid)
 {
     char key[64];
     snprintf(key, sizeof key, "staged-%s", uuid);
     if (s->store.remove(s->store.ctx, key) != STEEP_STORE_OK)
         log_warn("scheduler: could not drop %s (dropped at the next scan): %s", key,
                  steep_error_get());
+}
+
+/* The index record is no longer needed once the task record is terminal
+ * (every reader checks the task record first), so dropping it need not be
+ * durable before any answer: the drops of one sweep interval share one
+ * write instead of costing each result a synced write of its own. */
+void steep_scheduler_forget_task(struct steep_scheduler *s, const char *uuid)
+{
+    if (!s->store.batch) {
+        drop_now(s, uuid);
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    if (s->n_forget == s->cap_forget) {
+        size_t cap = s->cap_forget ? s->cap_forget * 2 : 64;
+        void *grown = realloc(s->forget, cap * sizeof *s->forget);
+        if (grown) {
+            s->forget = grown;
+            s->cap_forget = cap;
+        }
+    }
+    bool queued = s->n_forget < s->cap_forget;
+    if (queued)
+        memcpy(s->forget[s->n_forget++], uuid, STEEP_TASK_UUID_TEXT);
+    pthread_mutex_unlock(&s->lock);
+    if (!queued)
+        drop_now(s, uuid);
+}
+
+void steep_scheduler_flush_forgotten(struct steep_scheduler *s)
+{
+    pthread_mutex_lock(&s->lock);
+    char(*uuids)[STEEP_TASK_UUID_TEXT] = s->forget;
+    size_t n = s->n_forget;
+    s->forget = NULL;
+    s->n_forget = s->cap_forget = 0;
+    pthread_mutex_unlock(&s->lock);
+    if (!n) {
+        free(uuids);
+        return;
+    }
+    char(*keys)[64] = calloc(n, sizeof *keys);
+    struct steep_store_op *ops = calloc(n, sizeof *ops);
+    for (size_t i = 0; keys && ops && i < n; i++) {
+        int len = snprintf(keys[i], sizeof keys[i], "staged-%s", uuids[i]);
+        ops[i] = (struct steep_store_op){true, keys[i], (size_t)len, NULL, 0};
+    }
+    if (!keys || !ops || s->store.batch(s->store.ctx, ops, n) != STEEP_STORE_OK)
+        log_warn("scheduler: could not drop %zu staged index record(s) (dropped at the next "
+                 "scan): %s",
+                 n, keys && ops ? steep_error_get() : "out of memory");
+    free(keys);
+    free(ops);
+    free(uuids);
+}
+
+static int unclaim(struct steep_task *task, void *executor_id)
+{
+    if ((task->status != TEACLAVE_COMMON_PROTO__TASK_STATUS__Running &&
+         task->status != TEACLAVE_COMMON_PROTO__TASK_STATUS__Staged) ||
+        !task->executor_id || strcmp(task->executor_id, executor_id) != 0)
+        return 2;
+    if (task->started)
+        return 3; /* acknowledged durably: the slot may be running it */
+    steep_task_set_string(&task->executor_id, NULL); /* removing cannot fail */
+    task->status = TEACLAVE_COMMON_PROTO__TASK_STATUS__Staged;
+    return 0;
+}
+
+int steep_scheduler_unclaim(struct steep_scheduler *s, const char *uuid, const char *executor_id)
+{
+    char key[64];
+    snprintf(key, sizeof key, "task-%s", uuid);
+    int rc = steep_task_update(&s->store, key, unclaim, (void *)executor_id, NULL);
+    if (rc == 3)
+        return 2;
+    return rc == 0 ? 0 : rc == 2 || rc == STEEP_TASK_RECORD_MISSING ? 1 : -1;
 }
 
 void steep_scheduler_counts(struct steep_scheduler *s, int *queued, int *slots)
@@ -276,6 +362,17 @@ int steep_scheduler_heartbeat(struct steep_scheduler *s, const char *executor_id
     }
     slot->last_seen_ms = steep_scheduler_now_ms();
     slot->status = status;
+    /* A slot busy with the task a restart found claimed by it started it
+     * (a slot runs one task, and only after its acknowledgement). */
+    if (slot->task[0] && slot->recovered &&
+        status == TEACLAVE_COMMON_PROTO__EXECUTOR_STATUS__Executing) {
+        slot->running = true;
+        slot->recovered = false;
+    }
+    /* ... and one saying Idle did not (or not yet: its acknowledgement, if
+     * it pulled the task, is refused once the sweeper gave the task back). */
+    if (slot->task[0] && slot->recovered && status == TEACLAVE_COMMON_PROTO__EXECUTOR_STATUS__Idle)
+        slot->said_idle = true;
     *command = TEACLAVE_COMMON_PROTO__EXECUTOR_COMMAND__NoAction;
     if (slot->task[0] && slot->stop) {
         *command = TEACLAVE_COMMON_PROTO__EXECUTOR_COMMAND__Stop;

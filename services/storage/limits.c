@@ -52,7 +52,12 @@ int steep_storage_check_value(struct steep_rpc_call *call,
 void steep_storage_fail_internal(struct steep_rpc_call *call, const char *operation)
 {
     log_error("%s failed: %s", operation, steep_error_get());
-    steep_rpc_fail(call, STEEP_GRPC_INTERNAL, "storage failure");
+    if (steep_store_unavailable())
+        steep_rpc_fail(call, STEEP_GRPC_UNAVAILABLE,
+                       "storage is unavailable: its etcd cluster cannot be reached or has no "
+                       "quorum; retry later");
+    else
+        steep_rpc_fail(call, STEEP_GRPC_INTERNAL, "storage failure");
 }
 
 int steep_storage_service_register(struct steep_rpc_server *server,

@@ -1,7 +1,8 @@
 /*
  * steep-storage: the durable, sealed key-value store of the platform.
  *
- * Opens the engine in <[steep] data_dir>/storage (or [storage] data_dir)
+ * Opens the engine in <[steep] data_dir>/storage (or [storage] data_dir),
+ * or on etcd with [storage] backend = "etcd" (lib/store/configured.c),
  * under a key derived from this service's TEE sealing key (label
  * "storage-db"), refusing to start on a corrupt, foreign or wrongly-keyed
  * store, and serves TeaclaveStorage + SteepStorage on
@@ -26,6 +27,8 @@
 #include "services/storage/service.h"
 #include "tee/attested.h"
 
+#define ETCD_DEFAULT_MAX_VALUE (1536 * 1024 - 128 * 1024)
+
 static const char *const inbound[] = {"teaclave_management_service", "teaclave_scheduler_service"};
 
 static int read_limits(const struct steep_config *config, struct steep_storage_service *service)
@@ -35,7 +38,12 @@ static int read_limits(const struct steep_config *config, struct steep_storage_s
     size_t max_message;
     GUARD(steep_service_max_message(config, &max_message));
     int64_t largest = (int64_t)(steep_rpc_internal_max_message(max_message) / 2) - 64 * 1024;
-    int64_t max_value = steep_config_get_int(config, "storage.max_value_bytes", largest);
+    /* On etcd a value must also fit one etcd request (--max-request-bytes,
+     * 1.5 MiB by default): the default stays under it. */
+    int64_t fallback = steep_store_configured_etcd(config) && largest > ETCD_DEFAULT_MAX_VALUE
+                           ? ETCD_DEFAULT_MAX_VALUE
+                           : largest;
+    int64_t max_value = steep_config_get_int(config, "storage.max_value_bytes", fallback);
     ENSURE(max_key > 0 && max_key <= (1 << 20), "[storage] max_key_bytes must be in 1..1048576");
     ENSURE(max_value > 0 && max_value <= largest,
            "[storage] max_value_bytes must be in 1..%lld (half the internal RPC message limit "
@@ -60,10 +68,8 @@ static int open_store(const struct steep_config *config, struct steep_attested *
     ENSURE(dir, "no storage data directory: %s", steep_error_get());
     int rc = steep_attested_seal_key(attested, "storage-db", key);
     if (rc == 0)
-        rc = steep_store_open(dir, key, STEEP_STORE_CREATE, store);
+        rc = steep_store_open_configured(config, "storage", dir, key, store);
     OPENSSL_cleanse(key, sizeof key);
-    if (rc == 0)
-        log_info("store open in %s", dir);
     free(dir);
     return rc;
 }

@@ -5,13 +5,15 @@
  * attestation; tests and the crash driver use it in-process.
  *
  * Status codes (documented for every client):
- *   Get of a missing key          NOT_FOUND            "key not found"
- *   Dequeue of an empty queue     FAILED_PRECONDITION  "queue is empty"
- *   empty / oversized key, value  INVALID_ARGUMENT     e.g. "key is empty",
- *                                 "value is 5000000 bytes; the limit is 4128768 ([storage]
- * max_value_bytes)" GetKeysByPrefix too large     RESOURCE_EXHAUSTED engine failure INTERNAL
- * "storage failure" (details in the log only) GetKeysByPrefix(prefix) returns exactly the keys that
- * start with prefix + "-", ascending (Teaclave's meaning without its off-by-one quirk).
+ *   Get of a missing key           NOT_FOUND            "key not found"
+ *   Dequeue of an empty queue      FAILED_PRECONDITION  "queue is empty"
+ *   empty / oversized key, value   INVALID_ARGUMENT     e.g. "key is empty", "value is
+ *                                  5000000 bytes; the limit is 4128768 ([storage] max_value_bytes)"
+ *   GetKeysByPrefix too large      RESOURCE_EXHAUSTED
+ *   etcd out of reach, no quorum   UNAVAILABLE          "storage is unavailable: ..."
+ *   engine failure                 INTERNAL             "storage failure" (details in the log only)
+ * GetKeysByPrefix(prefix) returns exactly the keys that start with
+ * prefix + "-", ascending (Teaclave's meaning without its off-by-one quirk).
  */
 #ifndef STEEP_SERVICES_STORAGE_SERVICE_H
 #define STEEP_SERVICES_STORAGE_SERVICE_H
@@ -46,6 +48,12 @@ void steep_storage_fail_internal(struct steep_rpc_call *call, const char *operat
 
 int steep_storage_register_teaclave(struct steep_rpc_server *server,
                                     struct steep_storage_service *service);
+/* WaitChange (wait_change.c): held waits, at most these many per peer
+ * service and in all; more are refused RESOURCE_EXHAUSTED. */
+#define STEEP_STORAGE_MAX_WAITS_PER_PEER 1024
+#define STEEP_STORAGE_MAX_WAITS          4096
+void steep_storage_wait_change(struct steep_rpc_call *call, const ProtobufCMessage *message,
+                               void *arg);
 int steep_storage_register_steep(struct steep_rpc_server *server,
                                  struct steep_storage_service *service);
 

@@ -1,47 +1,16 @@
 /*
  * Steep's additions to the storage service (steep_storage_proto.SteepStorage):
- * CompareAndSwap on one key and an atomic Batch of puts and deletes, both
+ * CompareAndSwap on one key (with, optionally, puts and deletes on other
+ * keys applied in the same write when it swaps) and an atomic Batch of puts and deletes, both
  * durable when acknowledged, and WaitChange, a long poll on one record
  * (management's GetTask with steep-wait-ms).
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "core/error.h"
 #include "services/storage/service.h"
 #include "steep_storage.pb-c.h"
-
-static void handle_compare_and_swap(struct steep_rpc_call *call, const ProtobufCMessage *message,
-                                    void *arg)
-{
-    struct steep_storage_service *service = arg;
-    const SteepStorageProto__CompareAndSwapRequest *request = (const void *)message;
-    if (steep_storage_check_key(call, service, "key", &request->key) < 0 ||
-        steep_storage_check_value(call, service, &request->value) < 0)
-        return;
-    struct steep_buf current = STEEP_BUF_INIT;
-    struct steep_store_cas cas = {.key = request->key.data,
-                                  .key_len = request->key.len,
-                                  .expect_absent = request->expect_absent,
-                                  .expected = request->expected.data,
-                                  .expected_len = request->expected.len,
-                                  .value = request->value.data,
-                                  .value_len = request->value.len,
-                                  .current = &current};
-    if (steep_store_compare_and_swap(service->store, &cas) < 0) {
-        steep_storage_fail_internal(call, "CompareAndSwap");
-    } else {
-        SteepStorageProto__CompareAndSwapResponse response =
-            STEEP_STORAGE_PROTO__COMPARE_AND_SWAP_RESPONSE__INIT;
-        response.swapped = cas.swapped;
-        response.current_absent = cas.current_absent;
-        response.current.data = current.data;
-        response.current.len = current.len;
-        steep_rpc_reply(call, &response.base);
-    }
-    steep_buf_free(&current);
-}
 
 /* Checks one op and translates it; answers the call and returns -1 when it is invalid. */
 static int translate_op(struct steep_rpc_call *call, const struct steep_storage_service *service,
@@ -68,6 +37,51 @@ static int translate_op(struct steep_rpc_call *call, const struct steep_storage_
     return -1;
 }
 
+static void handle_compare_and_swap(struct steep_rpc_call *call, const ProtobufCMessage *message,
+                                    void *arg)
+{
+    struct steep_storage_service *service = arg;
+    const SteepStorageProto__CompareAndSwapRequest *request = (const void *)message;
+    if (steep_storage_check_key(call, service, "key", &request->key) < 0 ||
+        steep_storage_check_value(call, service, &request->value) < 0)
+        return;
+    struct steep_store_op *then = calloc(request->n_then ? request->n_then : 1, sizeof *then);
+    if (!then) {
+        steep_rpc_fail(call, STEEP_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < request->n_then; i++) {
+        if (translate_op(call, service, request->then[i], i, &then[i]) < 0) {
+            free(then);
+            return;
+        }
+    }
+    struct steep_buf current = STEEP_BUF_INIT;
+    struct steep_store_cas cas = {.key = request->key.data,
+                                  .key_len = request->key.len,
+                                  .expect_absent = request->expect_absent,
+                                  .expected = request->expected.data,
+                                  .expected_len = request->expected.len,
+                                  .value = request->value.data,
+                                  .value_len = request->value.len,
+                                  .then = then,
+                                  .n_then = request->n_then,
+                                  .current = &current};
+    if (steep_store_compare_and_swap(service->store, &cas) < 0) {
+        steep_storage_fail_internal(call, "CompareAndSwap");
+    } else {
+        SteepStorageProto__CompareAndSwapResponse response =
+            STEEP_STORAGE_PROTO__COMPARE_AND_SWAP_RESPONSE__INIT;
+        response.swapped = cas.swapped;
+        response.current_absent = cas.current_absent;
+        response.current.data = current.data;
+        response.current.len = current.len;
+        steep_rpc_reply(call, &response.base);
+    }
+    steep_buf_free(&current);
+    free(then);
+}
+
 static void handle_batch(struct steep_rpc_call *call, const ProtobufCMessage *message, void *arg)
 {
     struct steep_storage_service *service = arg;
@@ -92,48 +106,6 @@ static void handle_batch(struct steep_rpc_call *call, const ProtobufCMessage *me
     free(ops);
 }
 
-#define WAIT_CHANGE_MAX_MS   30000
-#define WAIT_CHANGE_SLICE_MS 200
-
-static int64_t steep_storage_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void handle_wait_change(struct steep_rpc_call *call, const ProtobufCMessage *message,
-                               void *arg)
-{
-    struct steep_storage_service *service = arg;
-    const SteepStorageProto__WaitChangeRequest *request = (const void *)message;
-    if (steep_storage_check_key(call, service, "key", &request->key) < 0)
-        return;
-    int timeout_ms =
-        request->timeout_ms > WAIT_CHANGE_MAX_MS ? WAIT_CHANGE_MAX_MS : (int)request->timeout_ms;
-    int64_t remaining = steep_rpc_call_remaining_ms(call);
-    if (remaining >= 0 && remaining < timeout_ms)
-        timeout_ms = (int)remaining;
-    /* In slices, so a caller that left or a stopping server ends the wait
-     * (and frees this worker) within WAIT_CHANGE_SLICE_MS. */
-    bool changed = false;
-    int64_t deadline = steep_storage_now_ms() + timeout_ms;
-    for (int64_t left = timeout_ms; !changed && left > 0 && !steep_rpc_call_cancelled(call);
-         left = deadline - steep_storage_now_ms()) {
-        if (steep_store_wait_change(service->store, request->key.data, request->key.len,
-                                    request->known_absent, request->known.data, request->known.len,
-                                    left > WAIT_CHANGE_SLICE_MS ? WAIT_CHANGE_SLICE_MS : (int)left,
-                                    &changed) < 0) {
-            steep_storage_fail_internal(call, "WaitChange");
-            return;
-        }
-    }
-    SteepStorageProto__WaitChangeResponse response =
-        STEEP_STORAGE_PROTO__WAIT_CHANGE_RESPONSE__INIT;
-    response.changed = changed;
-    steep_rpc_reply(call, &response.base);
-}
-
 int steep_storage_register_steep(struct steep_rpc_server *server,
                                  struct steep_storage_service *service)
 {
@@ -145,5 +117,5 @@ int steep_storage_register_steep(struct steep_rpc_server *server,
                                service));
     return steep_rpc_server_add(server, STEEP_STORAGE_STEEP_PREFIX "WaitChange",
                                 &steep_storage_proto__wait_change_request__descriptor,
-                                handle_wait_change, service);
+                                steep_storage_wait_change, service);
 }

@@ -652,6 +652,138 @@ static void test_storage_failures(void **state)
 
 /* ---- handler wrappers ------------------------------------------------------ */
 
+/* ---- pending entries (issue 15 item 1) ---- */
+
+/* Writes a request's record and entry's pending record in one batch, as
+ * management's audited kv does; queues the entry when queue is set. */
+static void write_with_entry(struct fixture *f, const char *record, TeaclaveCommonProto__Entry *e,
+                             bool queue, char pending_key[STEEP_AUDIT_PENDING_KEY_MAX])
+{
+    struct steep_audit_pending pending;
+    assert_int_equal(steep_audit_pending_make(f->audit, e, &pending), 0);
+    free(e);
+    struct steep_store_op ops[2] = {
+        {false, record, strlen(record), "v", 1},
+        steep_audit_pending_op(&pending),
+    };
+    assert_int_equal(steep_store_batch(f->store, ops, 2), 0);
+    snprintf(pending_key, STEEP_AUDIT_PENDING_KEY_MAX, "%s", pending.key);
+    if (queue)
+        steep_audit_pending_written(f->audit, &pending);
+    steep_audit_pending_free(&pending);
+}
+
+static bool stored(struct fixture *f, const char *key)
+{
+    struct steep_buf value = STEEP_BUF_INIT;
+    int rc = steep_store_get(f->store, key, strlen(key), &value);
+    steep_buf_free(&value);
+    return rc == STEEP_STORE_OK;
+}
+
+/* A request's entry rides on its own write and is chained, before the
+ * next appended entry, by that append, which also deletes the pending record. */
+static void test_pending_chained_by_next_append(void **state)
+{
+    struct fixture *f = *state;
+    char key1[STEEP_AUDIT_PENDING_KEY_MAX], key2[STEEP_AUDIT_PENDING_KEY_MAX];
+    write_with_entry(f, "task-1", make_entry(1000, "127.0.0.1", alice, "create_task", true), true,
+                     key1);
+    write_with_entry(f, "task-2", make_entry(2000, "127.0.0.1", alice, "invoke_task", true), true,
+                     key2);
+    assert_true(stored(f, key1));
+    append_one(f->audit, make_entry(3000, "127.0.0.1", alice, "get_task", true));
+    assert_false(stored(f, key1));
+    assert_false(stored(f, key2));
+    uint64_t count = 0;
+    assert_int_equal(steep_audit_verify(f->audit, &count), 0);
+    assert_int_equal(count, 3);
+    assert_string_equal(query_times(f->audit, "*", 10), "3000,2000,1000");
+    assert_string_equal(query_times(f->audit, "message:invoke_task", 10), "2000");
+
+    /* A query chains what is queued: an answered request is found at once. */
+    write_with_entry(f, "task-3", make_entry(4000, "127.0.0.1", alice, "create_task", true), true,
+                     key1);
+    assert_string_equal(query_times(f->audit, "*", 1), "4000");
+    assert_false(stored(f, key1));
+
+    /* The flusher chains an entry nothing else would. */
+    assert_int_equal(steep_audit_set_flush_interval(f->audit, 20), 0);
+    write_with_entry(f, "task-4", make_entry(5000, "127.0.0.1", alice, "create_task", true), true,
+                     key1);
+    for (int i = 0; i < 200 && stored(f, key1); i++)
+        usleep(10 * 1000);
+    assert_false(stored(f, key1));
+    assert_int_equal(steep_audit_verify(f->audit, &count), 0);
+    assert_int_equal(count, 5);
+}
+
+/* Pending records a process left when it died are chained by the next one;
+ * an altered one is not (its MAC fails) and stays for inspection. */
+static void test_pending_recovered_after_crash(void **state)
+{
+    struct fixture *f = *state;
+    populate(f->audit);
+    char kept[STEEP_AUDIT_PENDING_KEY_MAX], altered[STEEP_AUDIT_PENDING_KEY_MAX];
+    write_with_entry(f, "task-1", make_entry(7000, "10.0.0.7", alice, "create_task", true), false,
+                     kept);
+    write_with_entry(f, "task-2", make_entry(8000, "10.0.0.7", alice, "invoke_task", true), false,
+                     altered);
+    struct steep_buf value = STEEP_BUF_INIT;
+    assert_int_equal(steep_store_get(f->store, altered, strlen(altered), &value), 0);
+    value.data[value.len - 1] ^= 1; /* the result byte: false -> true or back */
+    struct steep_store_op edit = {false, altered, strlen(altered), value.data, value.len};
+    assert_int_equal(steep_store_batch(f->store, &edit, 1), 0);
+    steep_buf_free(&value);
+
+    steep_audit_free(f->audit); /* what the dead process had queued is gone */
+    steep_store_close(f->store);
+    assert_int_equal(steep_store_open(f->dir, store_key, 0, &f->store), 0);
+    f->seam = steep_audit_store_over_engine(f->store);
+    f->audit = steep_audit_open(&f->seam, mac_key);
+    uint64_t count = 0;
+    assert_int_equal(steep_audit_verify(f->audit, &count), 0);
+    assert_int_equal(count, 7);
+    assert_string_equal(query_times(f->audit, "*", 2), "7000,6000");
+    assert_false(stored(f, kept));
+    assert_true(stored(f, altered));
+}
+
+/* A queued entry whose chaining batch failed is chained by the next append;
+ * one whose batch landed though its answer was lost is not chained twice. */
+static void test_pending_survive_storage_failures(void **state)
+{
+    struct fixture *f = *state;
+    struct flaky flaky = {.inner = f->seam};
+    struct steep_audit_store seam = {&flaky, flaky_get, flaky_batch, flaky_keys};
+    struct steep_audit *audit = steep_audit_open(&seam, mac_key);
+    struct steep_audit *plain = f->audit;
+    f->audit = audit; /* write_with_entry queues on the flaky log */
+    char key[STEEP_AUDIT_PENDING_KEY_MAX];
+    append_one(audit, make_entry(1, "127.0.0.1", alice, "one", true));
+
+    write_with_entry(f, "task-1", make_entry(2, "127.0.0.1", alice, "create_task", true), true,
+                     key);
+    flaky.fail = true;
+    assert_int_equal(steep_audit_flush(audit), -1);
+    assert_true(stored(f, key));
+    append_one(audit, make_entry(3, "127.0.0.1", alice, "three", true));
+    assert_false(stored(f, key));
+
+    write_with_entry(f, "task-2", make_entry(4, "127.0.0.1", alice, "invoke_task", true), true,
+                     key);
+    flaky.apply_then_fail = true;
+    assert_int_equal(steep_audit_flush(audit), -1);
+    append_one(audit, make_entry(5, "127.0.0.1", alice, "five", true));
+    uint64_t count = 0;
+    if (steep_audit_verify(audit, &count) != 0)
+        fail_msg("verify: %s", steep_error_get());
+    assert_int_equal(count, 5);
+    assert_string_equal(query_times(audit, "*", 10), "5,4,3,2,1");
+    f->audit = plain;
+    steep_audit_free(audit);
+}
+
 static void test_handlers(void **state)
 {
     struct fixture *f = *state;
@@ -799,6 +931,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cache_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handlers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pending_chained_by_next_append, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pending_recovered_after_crash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pending_survive_storage_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,6 +45,7 @@ int auth_env_start(struct auth_env *env)
         return -1;
     memset(env->options.db_key, 0x11, sizeof env->options.db_key);
     memset(env->options.jwt_key, 0x22, sizeof env->options.jwt_key);
+    memset(env->options.index_key, 0x55, sizeof env->options.index_key);
     /* cheap hashes keep the tests fast; the parameters are the service's choice */
     env->options.argon2 = (struct steep_auth_argon2){1, 64, 1};
     env->options.login_delay_base_ms = 0;

@@ -1,6 +1,7 @@
 /*
- * Logins of steep-authentication over RPC: the failed-login delay grows
- * exponentially up to its cap and resets after a success; the first-start
+ * Logins of steep-authentication over RPC: the failed-login window of a
+ * source and id grows exponentially up to its cap, refuses unchecked and
+ * at once within it, and resets after a success; the first-start
  * bootstrap of `admin` (Teaclave's default password, or the operator's,
  * and never again once done); and no password or token ever reaches the
  * log (stderr is captured for the whole test); an anonymous UserLogin
@@ -36,7 +37,28 @@ static double timed_login(struct auth_env *env, const char *id, const char *pass
     return now_ms() - start;
 }
 
-static void test_failed_login_delay_grows(void **state)
+/* The retry time a throttled refusal names, or -1 when the call was checked. */
+static long throttled_for(const struct auth_env *env)
+{
+    long ms = -1;
+    if (sscanf(env->last_status.message,
+               "authentication failed: too many failed attempts, retry in %ld ms", &ms) != 1)
+        return -1;
+    return ms;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0)
+        ;
+}
+
+/* Issue 14, item 9: after the n-th failure of (source, id), that pair's
+ * attempts within base * 2^(n-1) ms (capped) are refused unchecked and at
+ * once; nothing sleeps on the server, a success resets the pair, and
+ * another id from the same source is not slowed. */
+static void test_failed_login_window_grows(void **state)
 {
     struct auth_env env;
     assert_int_equal(auth_env_start(&env), 0);
@@ -44,30 +66,29 @@ static void test_failed_login_delay_grows(void **state)
     env.options.login_delay_max_ms = 320;
     assert_int_equal(auth_env_restart(&env), 0);
     int code;
-    double d[5];
+    const long window[] = {40, 80, 160, 320, 320}; /* capped: uncapped the last is 640 */
     for (int i = 0; i < 5; i++) {
-        d[i] = timed_login(&env, "admin", "wrong", &code);
+        timed_login(&env, "admin", "wrong", &code);
         assert_int_equal(code, 16);
-        assert_string_equal(env.last_status.message, "authentication failed");
+        assert_string_equal(env.last_status.message, "authentication failed"); /* checked */
+        /* even the right password is refused unchecked, and at once */
+        double refused = timed_login(&env, "admin", "teaclave", &code);
+        assert_int_equal(code, 16);
+        long left = throttled_for(&env);
+        print_message("failure %d: window %ld ms, refused in %.1f ms\n", i + 1, left, refused);
+        assert_true(left > window[i] / 2 && left <= window[i]);
+        assert_true(refused < 30);
+        sleep_ms(left + 10);
     }
-    print_message("failed-login delays (ms): %.0f %.0f %.0f %.0f %.0f\n", d[0], d[1], d[2], d[3],
-                  d[4]);
-    /* lower bounds come from the service's sleeps: 40, 80, 160, 320, then the cap */
-    assert_true(d[0] >= 40);
-    assert_true(d[1] >= 80);
-    assert_true(d[2] >= 160);
-    assert_true(d[3] >= 320);
-    assert_true(d[4] >= 320 && d[4] < 600); /* capped: uncapped it would be 640 */
-    /* another id is not slowed by admin's failures (it would wait >= 320 + 40) */
-    double other = timed_login(&env, "someone", "wrong", &code);
-    assert_int_equal(code, 16);
-    assert_true(other >= 40 && other < 300);
-    /* the right password still works, after the pending delay */
+    /* another id from the same source is checked (not throttled by admin's) */
+    timed_login(&env, "someone", "wrong", &code);
+    assert_string_equal(env.last_status.message, "authentication failed");
+    /* after the window the right password works, and resets the pair */
     assert_int_equal(auth_login(&env, "admin", "teaclave", NULL), 0);
-    /* and resets the delay (unreset it would be the cap, 320) */
-    double after = timed_login(&env, "admin", "wrong", &code);
-    assert_int_equal(code, 16);
-    assert_true(after >= 40 && after < 300);
+    timed_login(&env, "admin", "wrong", &code);
+    timed_login(&env, "admin", "teaclave", &code);
+    long left = throttled_for(&env);
+    assert_true(left > 0 && left <= 40); /* unreset it would be the cap, 320 */
     auth_env_destroy(&env);
 }
 
@@ -212,7 +233,7 @@ static void test_login_id_cannot_forge_log(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_failed_login_delay_grows),
+        cmocka_unit_test(test_failed_login_window_grows),
         cmocka_unit_test(test_login_errors),
         cmocka_unit_test(test_admin_bootstrap),
         cmocka_unit_test(test_secrets_never_logged),

@@ -5,7 +5,8 @@
  * another algorithm, expired, wrong issuer, another user's, a deleted
  * user's, from before a role, password or reset change, of a re-created
  * id — and tokens survive a restart (sealed secret), but not a different
- * sealing key.
+ * sealing key; the secret kept as a store record (etcd replicas) is one
+ * for every loader.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,8 @@
 
 #include "auth_harness.h"
 #include "authentication/token.h"
+#include "core/error.h"
+#include "store/store.h"
 
 #define UNAUTHENTICATED 16
 
@@ -260,6 +263,43 @@ static void test_tokens_survive_restart(void **state)
     expect_accepted(env, "alice", f->alice);
 }
 
+/* The secret kept as a store record (replicas sharing an etcd store): the
+ * first load creates it, every later one (another replica) gets the same
+ * secret back, and a record sealed under another key is refused, never
+ * replaced. */
+static void test_secret_in_store(void **state)
+{
+    struct fixture *f = *state;
+    char path[160];
+    snprintf(path, sizeof path, "%s/shared", f->env.dir);
+    uint8_t db_key[STEEP_STORE_KEY_BYTES] = {7};
+    struct steep_store *store = NULL;
+    assert_int_equal(steep_store_open(path, db_key, STEEP_STORE_CREATE, &store), 0);
+    uint8_t first[STEEP_AUTH_SECRET_LEN], again[STEEP_AUTH_SECRET_LEN];
+    assert_int_equal(steep_auth_secret_load_store(store, f->env.options.jwt_key, first), 0);
+    struct steep_buf record = STEEP_BUF_INIT;
+    assert_int_equal(
+        steep_store_get(store, STEEP_AUTH_SECRET_RECORD, strlen(STEEP_AUTH_SECRET_RECORD), &record),
+        STEEP_STORE_OK);
+    /* sealed with the JWT key inside the store's own sealing */
+    assert_null(memmem(record.data, record.len, first, sizeof first));
+    assert_int_equal(steep_auth_secret_load_store(store, f->env.options.jwt_key, again), 0);
+    assert_memory_equal(first, again, sizeof first);
+    uint8_t other_key[STEEP_AUTH_KEY_LEN];
+    memcpy(other_key, f->env.options.jwt_key, sizeof other_key);
+    other_key[0] ^= 1;
+    assert_int_equal(steep_auth_secret_load_store(store, other_key, again), -1);
+    assert_non_null(strstr(steep_error_get(), "does not unseal"));
+    struct steep_buf after = STEEP_BUF_INIT;
+    assert_int_equal(
+        steep_store_get(store, STEEP_AUTH_SECRET_RECORD, strlen(STEEP_AUTH_SECRET_RECORD), &after),
+        STEEP_STORE_OK);
+    assert_memory_equal(record.data, after.data, record.len);
+    steep_buf_free(&record);
+    steep_buf_free(&after);
+    steep_store_close(store);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -269,6 +309,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expired_issuer_and_other_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revocation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens_survive_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_in_store, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,6 +35,9 @@ complete_is "--password --password-file" steep user login alice --pass
 complete_is "--scheme" steep file encrypt --s
 complete_is "--executors" steep up --ex
 complete_is "--json" steep attest localhost:7777 --js
+complete_is "--evidence" steep attest --ev
+complete_is "--collateral" steep attest --evidence q.bin --col
+complete_is "--accept-status --accept-advisory --allow-debug --allow-simulation --at" steep attest --a
 complete_is "" steep task frobnicate --
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The supervisor of `steep up`: kill -9 of each process of a running
 # platform → it is restarted within its backoff (logged with the signal),
-# `steep status` shows its new pid and a restart, and a builtin-echo task
+# `steep status` shows its new pid, a restart and every service healthy
+# again (gRPC health through the admin ports), and a builtin-echo task
 # completes through the whole platform afterwards. A process that keeps
 # dying is restarted with a doubling backoff and given up after the limit.
 . "$(dirname "$0")/../lib/platform.sh"
@@ -26,6 +27,12 @@ row() {
 d=json.load(sys.stdin); e=[s for s in d["services"] if s["name"]==sys.argv[1]]
 print(json.dumps(e[0].get(sys.argv[2])) if e else "none")' "$1" "$2"
 }
+# all_serving: every service and node reports SERVING in `steep status --json`.
+all_serving() {
+  "$STEEP" status --json | "$py" -c 'import json,sys
+d=[s for s in json.load(sys.stdin)["services"] if s["name"] not in ("supervisor", "files")]
+sys.exit(0 if len(d) == 7 and all(s.get("health") == "SERVING" for s in d) else 1)'
+}
 # back NAME OLD_PID: waits (5 s) until NAME runs again under another pid.
 back() {
   local i
@@ -49,6 +56,10 @@ for name in storage access-control authentication management scheduler frontend 
   grep -q "$name (pid $old) killed by signal 9 (Killed) after .* restarting in 250 ms" "$log" \
     && ok "the supervisor logged $name's death by signal 9" || fail "no log line for $name" "$(tail -5 "$log")"
   [ "$(row "$name" restarts)" = 1 ] && ok "status counts 1 restart of $name" || fail "$name restarts: $(row "$name" restarts)"
+  # healthy again: it and what it calls answer health checks (the prober runs each second)
+  for _ in $(seq 60); do all_serving && break; sleep 0.1; done
+  all_serving && ok "every service is healthy again after $name restarted" \
+    || fail "not healthy after $name restarted" "$("$STEEP" status)"
   out=$(echo_task "after $name") && [ "$out" = "after $name" ] \
     && ok "a builtin-echo task completes after $name restarted" || fail "task after $name restarted" "$out"
 done

@@ -308,6 +308,35 @@ static void test_connect_address(void **state)
     assert_int_equal(steep_config_connect_address("https://a-very-long-host-name:1", out, 8), -1);
 }
 
+/* A peer's replicas (issue 17): its advertised address first, then
+ * replica_addresses, as one comma-separated list for lib/rpc. */
+static void test_peer_replicas(void **state)
+{
+    char out[256];
+    char *text = example_with("advertised_address = \"https://localhost:17778\"",
+                              "advertised_address = \"https://localhost:17778\", "
+                              "replica_addresses = [\"https://10.0.0.2:17778\", "
+                              "\"https://[fd00::3]:17778\"]");
+    struct steep_config *cfg = load_text(text);
+    free(text);
+    assert_int_equal(steep_config_peer_address(cfg, STEEP_ENDPOINT_STORAGE, out, sizeof out), 0);
+    assert_string_equal(out, "localhost:17778,10.0.0.2:17778,[fd00::3]:17778");
+    assert_int_equal(steep_config_peer_address(cfg, STEEP_ENDPOINT_STORAGE, out, 30), -1);
+    assert_int_equal(steep_config_peer_address(cfg, STEEP_ENDPOINT_MANAGEMENT, out, sizeof out), 0);
+    assert_null(strchr(out, ','));
+    steep_config_free(cfg);
+    expect_error("advertised_address = \"https://localhost:17778\"",
+                 "advertised_address = \"https://localhost:17778\", replica_addresses = "
+                 "[\"10.0.0.2:17778\"]",
+                 EXAMPLE ":13:116: internal_endpoints.storage.replica_addresses must list "
+                         "scheme://host:port strings (the peer's other replicas)");
+    expect_error("advertised_address = \"https://localhost:17778\"",
+                 "advertised_address = \"https://localhost:17778\", replica_addresses = "
+                 "\"https://10.0.0.2:17778\"",
+                 EXAMPLE ":13:115: internal_endpoints.storage.replica_addresses must be an array, "
+                         "not a string");
+}
+
 static void test_service_dir(void **state)
 {
     char base[] = "/tmp/steep-config-test-XXXXXX";
@@ -353,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_environment_override),
         cmocka_unit_test(test_syntax_error_position),
         cmocka_unit_test(test_connect_address),
+        cmocka_unit_test(test_peer_replicas),
         cmocka_unit_test(test_service_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,7 +16,9 @@ ok()   { passed=$((passed + 1)); echo "ok      $1"; }
 fail() { failed=$((failed + 1)); echo "FAILED  $1"; [ -z "${2:-}" ] || sed 's/^/    /' <<<"$2"; }
 
 services="storage access-control authentication management scheduler frontend execution"
-for s in $services; do [ -f "$units/steep-$s.service" ] || fail "steep-$s.service not installed"; done
+# Hardware platforms only: installed and hardened like the others, not wanted by steep.target.
+optional="attestation-authority"
+for s in $services $optional; do [ -f "$units/steep-$s.service" ] || fail "steep-$s.service not installed"; done
 [ -f "$units/steep.target" ] || fail "steep.target not installed"
 
 if out=$(MANPATH=$prefix/share/man SYSTEMD_LOG_LEVEL=notice \
@@ -28,7 +30,7 @@ else
 fi
 
 key() { sed -n "s/^$2=//p" "$units/$1"; }
-for s in $services; do
+for s in $services $optional; do
   u=steep-$s.service
   [ "$(key "$u" Type)" = notify ] && [ -n "$(key "$u" WatchdogSec)" ] \
     && [ "$(key "$u" Restart)" = on-failure ] && [ "$(key "$u" ProtectSystem)" = strict ] \

@@ -352,6 +352,14 @@ static bool log_mentions(const struct node *node, const char *text)
     return found;
 }
 
+/* On a failed wait: what the node said, for the test's output. */
+static void show_log(const struct node *node, const char *name)
+{
+    char *log = test_read_file(node->log, NULL);
+    fprintf(stderr, "--- %s (%s)\n%s\n", name, node->log, log ? log : "(no log)");
+    free(log);
+}
+
 static void test_kill_node_while_another_serves(void **state)
 {
     struct fixture *f = *state;
@@ -394,7 +402,14 @@ static void test_kill_node_while_another_serves(void **state)
     assert_true(gone);
     /* The other node keeps serving. */
     size_t echo = queue_simple(f, "builtin-echo", "message", json_string("survivor"));
-    assert_true(fake_scheduler_wait(&f->scheduler, echo, fake_task_finished, 30000));
+    if (!fake_scheduler_wait(&f->scheduler, echo, fake_task_finished, 30000)) {
+        fprintf(stderr, "echo: pulled=%d by '%s' running=%d finished=%d\n",
+                task_at(f, echo)->pulled, task_at(f, echo)->executor_id, task_at(f, echo)->running,
+                task_at(f, echo)->finished);
+        show_log(survivor, "survivor");
+        show_log(victim, "victim");
+        fail_msg("the survivor did not finish the echo in 30 s");
+    }
     assert_true(task_at(f, echo)->ok);
     assert_false(task_at(f, sleeper)->finished);
     /* SIGTERM stops the survivor cleanly and reports its running task. */

@@ -137,10 +137,14 @@ int main(void)
     struct steep_task_spec echo_task = {.function_id = function_id,
                                         .arguments_json = "{\"message\": \"held\"}",
                                         .executor = "builtin"};
-    size_t before = 0, after = 0;
+    size_t before = 0, after = 0, created = 0, invoked = 0;
     entries =
         query(admin, "get_task", 10000, &before); /* n is set by the call: not in one expression */
     steep_audit_entries_free(entries, before);
+    entries = query(admin, "create_task AND result:true", 10000, &created);
+    steep_audit_entries_free(entries, created);
+    entries = query(admin, "invoke_task AND result:true", 10000, &invoked);
+    steep_audit_entries_free(entries, invoked);
     struct steep_task *task = NULL;
     rc = function_id ? steep_create_task(admin, &echo_task, &task_id, &err) : -1;
     if (rc == 0)
@@ -154,6 +158,19 @@ int main(void)
     check(after == before + 1, "the wait was one GetTask (one audit entry)", NULL);
     if (after != before + 1)
         fprintf(stderr, "    get_task entries: %zu before, %zu after\n", before, after);
+    /* 8. create_task and invoke_task wrote their entries with their task
+     * records (issue 15 item 1): each is on the chain exactly once. */
+    size_t n_created = 0, n_invoked = 0;
+    entries = query(admin, "create_task AND result:true", 10000, &n_created);
+    check(entries && n_created == created + 1 &&
+              entry_is(&entries[0], "{ user: admin, role: PlatformAdmin }", "create_task", 1),
+          "create_task audited once, with its record", NULL);
+    steep_audit_entries_free(entries, n_created);
+    entries = query(admin, "invoke_task AND result:true", 10000, &n_invoked);
+    check(entries && n_invoked == invoked + 1 &&
+              entry_is(&entries[0], "{ user: admin, role: PlatformAdmin }", "invoke_task", 1),
+          "invoke_task audited once, with its record", NULL);
+    steep_audit_entries_free(entries, n_invoked);
     steep_task_free(task);
     free(task_id);
     free(function_id);

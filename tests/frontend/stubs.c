@@ -1,6 +1,7 @@
 /* Stub authentication, access-control and management backends (stubs.h). */
 #include "stubs.h"
 
+#include "core/buf.h"
 #include "core/error.h"
 
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "google/protobuf/empty.pb-c.h"
+#include "entry.h"
 #include "methods.h"
 #include "teaclave_access_control_service.pb-c.h"
 #include "teaclave_authentication_service.pb-c.h"
@@ -111,6 +113,31 @@ static void copy_metadata(struct steep_rpc_call *call, const char *key, char *ou
     snprintf(out, len, "%s", value ? value : "<none>");
 }
 
+/* The entry the frontend sends with a request (steep-audit: hex of a
+ * packed Entry): counted, and with audit_in_management appended here as
+ * management appends it with the request's write. True when appended. */
+static bool carried_entry(struct stubs *s, struct steep_rpc_call *call)
+{
+    const char *hex = steep_rpc_call_metadata(call, "steep-audit");
+    size_t len = hex ? strlen(hex) : 0;
+    uint8_t *packed = len && len % 2 == 0 ? malloc(len / 2) : NULL;
+    TeaclaveCommonProto__Entry *entry =
+        packed && steep_hex_decode(hex, packed, len / 2) == 0
+            ? teaclave_common_proto__entry__unpack(NULL, len / 2, packed)
+            : NULL;
+    free(packed);
+    if (!entry)
+        return false;
+    pthread_mutex_lock(&s->lock);
+    s->carried_entries++;
+    bool append = s->audit_in_management;
+    pthread_mutex_unlock(&s->lock);
+    entry->microsecond = steep_frontend_now_us(); /* management's time, as audit_attach.c */
+    bool appended = append && steep_audit_append(s->audit, &entry, 1) == 0;
+    teaclave_common_proto__entry__free_unpacked(entry, NULL);
+    return appended;
+}
+
 static void management_method(struct steep_rpc_call *call, const ProtobufCMessage *message,
                               void *arg)
 {
@@ -125,6 +152,9 @@ static void management_method(struct steep_rpc_call *call, const ProtobufCMessag
     copy_metadata(call, "role", s->seen.role, sizeof s->seen.role);
     pthread_mutex_unlock(&s->lock);
 
+    const char *wait = steep_rpc_call_metadata(call, "steep-wait-ms");
+    if (wait && strcmp(route->method->name, "GetTask") == 0) /* a long poll: held that long */
+        usleep((useconds_t)(atoi(wait) > 2000 ? 2000 : atoi(wait)) * 1000);
     if (strcmp(route->method->name, "QueryAuditLogs") == 0) {
         TeaclaveFrontendServiceProto__QueryAuditLogsResponse *response = NULL;
         int code = steep_audit_query_logs(s->audit, steep_rpc_call_metadata(call, "role"),
@@ -147,9 +177,13 @@ static void management_method(struct steep_rpc_call *call, const ProtobufCMessag
             TEACLAVE_FRONTEND_SERVICE_PROTO__GET_FUNCTION_RESPONSE__INIT;
         response.name = request->function_id;
         response.owner = "fred";
+        if (carried_entry(s, call))
+            steep_rpc_call_add_metadata(call, "steep-audited", "1");
         steep_rpc_reply(call, &response.base);
         return;
     }
+    if (carried_entry(s, call))
+        steep_rpc_call_add_metadata(call, "steep-audited", "1");
     const ProtobufCMessageDescriptor *type = route->method->response;
     ProtobufCMessage *response = calloc(1, type->sizeof_message);
     type->message_init(response);

@@ -3,7 +3,8 @@
  * TeaclaveAuthenticationInternal/UserAuthenticate (fixed id/token table),
  * TeaclaveAccessControl/AuthorizeApi (Teaclave's role x API matrix) and
  * TeaclaveManagement (every method answers an empty message of its type,
- * GetFunction echoes the id or fails for "function-missing"; SaveLogs and
+ * GetFunction echoes the id or fails for "function-missing", GetTask with
+ * steep-wait-ms W sleeps W ms (at most 2 s) first; SaveLogs and
  * QueryAuditLogs run the real audit log over the storage engine). The stubs
  * record what they were sent so tests can check what the frontend forwards.
  */
@@ -45,6 +46,10 @@ struct stubs {
     pthread_cond_t changed;     /* any of the above changed */
     size_t save_logs_sizes[64]; /* entries per SaveLogs, in arrival order */
     bool fail_acs;              /* AuthorizeApi answers UNAVAILABLE */
+    /* Management writes the carried entry (metadata steep-audit) itself,
+     * as a write would, and answers steep-audited. */
+    bool audit_in_management;
+    int carried_entries; /* calls that carried a valid entry */
 };
 
 int stubs_start(struct stubs *s);

@@ -44,7 +44,7 @@ static struct steep_rpc_client *client_to(int port)
     return steep_rpc_client_new(&config);
 }
 
-static int setup_with(void **state, const struct steep_frontend_options *options)
+static int setup_server(void **state, const struct steep_frontend_options *options, int max_workers)
 {
     struct fixture *f = calloc(1, sizeof *f);
     if (stubs_start(&f->stubs) < 0)
@@ -54,8 +54,11 @@ static int setup_with(void **state, const struct steep_frontend_options *options
     f->frontend = steep_frontend_new(&backends, options);
     if (!f->backend || !f->frontend || test_tls_server_identity(&f->tls) < 0)
         return -1;
-    struct steep_rpc_server_config config = {
-        .listen = "127.0.0.1:0", .tls = f->tls, .workers = 40, .name = "frontend"};
+    struct steep_rpc_server_config config = {.listen = "127.0.0.1:0",
+                                             .tls = f->tls,
+                                             .workers = max_workers ? 1 : 40,
+                                             .max_workers = max_workers,
+                                             .name = "frontend"};
     f->server = steep_rpc_server_new(&config);
     if (!f->server || steep_frontend_register(f->server, f->frontend) < 0 ||
         steep_rpc_server_start(f->server) < 0)
@@ -65,18 +68,32 @@ static int setup_with(void **state, const struct steep_frontend_options *options
     return f->client ? 0 : -1;
 }
 
+static int setup_with(void **state, const struct steep_frontend_options *options)
+{
+    return setup_server(state, options, 0);
+}
+
+/* Held calls: 3 per user, 5 in all, and only 2 worker threads. */
+static int setup_holds(void **state)
+{
+    struct steep_frontend_options options = {
+        .backend_timeout_ms = 5000, .max_holds_per_user = 3, .max_holds = 5};
+    return setup_server(state, &options, 2);
+}
+
 static int setup(void **state)
 {
     struct steep_frontend_options options = {.backend_timeout_ms = 5000};
     return setup_with(state, &options);
 }
 
-/* Three failed authentications audited one by one per 300 ms window. */
+/* Three failed authentications audited one by one per 1.5 s window (long
+ * enough for ten calls under ASan on a loaded machine). */
 static int setup_counting(void **state)
 {
     struct steep_frontend_options options = {.backend_timeout_ms = 5000,
                                              .audit_auth_failures_per_window = 3,
-                                             .audit_auth_failure_window_ms = 300};
+                                             .audit_auth_failure_window_ms = 1500};
     return setup_with(state, &options);
 }
 
@@ -190,7 +207,7 @@ static void test_auth_failures_counted(void **state)
         assert_string_equal(status.message, "incorrent credential");
     }
     assert_int_equal(audit_count(f), 3);
-    usleep(600 * 1000); /* the window closes: its summary is saved */
+    usleep(3000 * 1000); /* the window closes: its summary is saved */
     assert_int_equal(audit_count(f), 4);
     TeaclaveCommonProto__Entry **all = NULL;
     TeaclaveCommonProto__Entry *e = newest_entry(f, &all);
@@ -227,6 +244,31 @@ static void test_forward(void **state)
     assert_string_equal(f->stubs.seen.acs_api, "get_function");
     assert_int_equal(audit_count(f), 1);
     expect_newest(f, "{ user: alice, role: DataOwner(\"org1\") }", "get_function", true);
+}
+
+/* A success's entry goes to management with the request; when management
+ * wrote it (steep-audited) the frontend logs nothing more: one durable
+ * write per request (issue 15 item 1). */
+static void test_entry_written_by_management(void **state)
+{
+    struct fixture *f = *state;
+    struct steep_rpc_status status;
+    assert_int_equal(get_function(f, "alice", "token-alice", "function-42", &status, NULL, 0), 0);
+    assert_int_equal(f->stubs.carried_entries, 1);
+    assert_int_equal(audit_count(f), 1); /* management did not write it: the frontend did */
+    f->stubs.audit_in_management = true;
+    int save_logs = f->stubs.save_logs_calls;
+    assert_int_equal(get_function(f, "alice", "token-alice", "function-43", &status, NULL, 0), 0);
+    assert_int_equal(f->stubs.carried_entries, 2);
+    assert_int_equal(f->stubs.save_logs_calls, save_logs);
+    assert_int_equal(audit_count(f), 2);
+    expect_newest(f, "{ user: alice, role: DataOwner(\"org1\") }", "get_function", true);
+    /* A failure carries the success entry too, but management wrote none. */
+    assert_int_equal(get_function(f, "fred", "token-fred", "function-missing", &status, NULL, 0),
+                     STEEP_GRPC_INVALID_ARGUMENT);
+    assert_int_equal(audit_count(f), 3);
+    expect_newest(f, "{ user: fred, role: FunctionOwner }",
+                  "get_function:status: InvalidArgument, message: \"invalid function id\"", false);
 }
 
 static void test_management_error_passes_through(void **state)
@@ -521,6 +563,103 @@ static void test_entry_formats(void **state)
     assert_memory_equal(ip, unspecified, 16);
 }
 
+/* ---- long polls (issue 14 item 7) ---- */
+
+struct held_result {
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    int finished;
+    int codes[8];
+};
+
+static struct held_result held_results = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}};
+
+static void held_done(void *arg, ProtobufCMessage *response, const struct steep_rpc_status *status)
+{
+    int *code = arg;
+    if (response)
+        protobuf_c_message_free_unpacked(response, NULL);
+    pthread_mutex_lock(&held_results.lock);
+    *code = status->code;
+    held_results.finished++;
+    pthread_cond_broadcast(&held_results.done);
+    pthread_mutex_unlock(&held_results.lock);
+}
+
+/* A GetTask held 600 ms (steep-wait-ms) as user, answered into *code. */
+static void start_held(struct fixture *f, const char *user, const char *token, int *code)
+{
+    TeaclaveFrontendServiceProto__GetTaskRequest request =
+        TEACLAVE_FRONTEND_SERVICE_PROTO__GET_TASK_REQUEST__INIT;
+    request.task_id = "task-1";
+    struct steep_rpc_metadata metadata[] = {
+        {"id", user}, {"token", token}, {"steep-wait-ms", "600"}};
+    *code = -1;
+    assert_int_equal(
+        steep_rpc_call_async(f->client, "/teaclave_frontend_service_proto.TeaclaveFrontend/GetTask",
+                             &request.base,
+                             &teaclave_frontend_service_proto__get_task_response__descriptor,
+                             metadata, 3, 10000, held_done, code),
+        0);
+}
+
+static void wait_held(int count)
+{
+    pthread_mutex_lock(&held_results.lock);
+    while (held_results.finished < count)
+        pthread_cond_wait(&held_results.done, &held_results.lock);
+    pthread_mutex_unlock(&held_results.lock);
+}
+
+static int parked(struct fixture *f)
+{
+    struct steep_rpc_server_stats stats;
+    steep_rpc_server_stats(f->server, &stats);
+    return stats.parked;
+}
+
+/* Held GetTasks take no frontend worker (2 here, fewer than the holds), a
+ * user's holds beyond 3 and everyone's beyond 5 are refused
+ * RESOURCE_EXHAUSTED, and the counts are released with the answers. */
+static void test_long_polls_hold_no_worker(void **state)
+{
+    struct fixture *f = *state;
+    int *codes = held_results.codes;
+    for (int i = 0; i < 3; i++)
+        start_held(f, "alice", "token-alice", &codes[i]);
+    for (int i = 0; i < 100 && parked(f) < 3; i++)
+        usleep(10 * 1000);
+    assert_int_equal(parked(f), 3);
+    /* a 4th for alice: over her limit */
+    start_held(f, "alice", "token-alice", &codes[3]);
+    wait_held(1);
+    assert_int_equal(codes[3], STEEP_GRPC_RESOURCE_EXHAUSTED);
+    /* others still get through at once: the holds occupy neither worker */
+    struct steep_rpc_status status;
+    int64_t start = steep_frontend_now_us();
+    assert_int_equal(get_function(f, "fred", "token-fred", "function-1", &status, NULL, 0), 0);
+    assert_int_equal(get_function(f, "admin", "token-admin", "function-2", &status, NULL, 0), 0);
+    assert_true(steep_frontend_now_us() - start < 300 * 1000);
+    /* 2 more (admin) reach the total of 5; admin's 3rd is over it */
+    start_held(f, "admin", "token-admin", &codes[4]);
+    start_held(f, "admin", "token-admin", &codes[5]);
+    for (int i = 0; i < 100 && parked(f) < 5; i++)
+        usleep(10 * 1000);
+    start_held(f, "admin", "token-admin", &codes[6]);
+    wait_held(7);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(codes[i], 0);
+    assert_int_equal(codes[4], 0);
+    assert_int_equal(codes[5], 0);
+    assert_int_equal(codes[6], STEEP_GRPC_RESOURCE_EXHAUSTED);
+    assert_int_equal(parked(f), 0);
+    /* released: alice may hold again */
+    start_held(f, "alice", "token-alice", &codes[7]);
+    wait_held(8);
+    assert_int_equal(codes[7], 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -528,6 +667,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_credentials, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_failures_counted, setup_counting, teardown),
         cmocka_unit_test_setup_teardown(test_forward, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entry_written_by_management, setup, teardown),
         cmocka_unit_test_setup_teardown(test_management_error_passes_through, setup, teardown),
         cmocka_unit_test_setup_teardown(test_permission_denied, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_methods, setup, teardown),
@@ -536,6 +676,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_management_unavailable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_polls_hold_no_worker, setup_holds, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

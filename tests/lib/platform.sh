@@ -1,6 +1,7 @@
 # Test helper: a whole Steep platform on free loopback ports, in a temporary
 # directory, stopped and removed when the test exits. Source it, then call
-# platform_start [EXECUTORS] [SLOTS]. Afterwards: STEEP_DIR, STEEP_HOME,
+# platform_start [EXECUTORS] [SLOTS] (PLATFORM_BACKEND=etcd: the state in a
+# local three-member etcd cluster, steep up --backend etcd). Afterwards: STEEP_DIR, STEEP_HOME,
 # FILES_DIR, FILES_URL, STEEP (the CLI), PORT_BASE and the address variables
 # the C examples read are exported. The supervisor restarts nothing unless
 # PLATFORM_RESTARTS says how often (tests kill processes and expect them to
@@ -59,8 +60,16 @@ platform_start() {
     PORT_BASE=$((10000 + 16 * (RANDOM % 625)))
     FILES_PORT=$((PORT_BASE + 5000))
     local p ok=1
+    local extra_ports=() backend_args=()
+    if [ "${PLATFORM_BACKEND:-leveldb}" = etcd ]; then
+      # the local etcd cluster: base+10008..10013 (≡ 8..13 mod 16)
+      extra_ports=($((PORT_BASE + 10008)) $((PORT_BASE + 10009)) $((PORT_BASE + 10010))
+                   $((PORT_BASE + 10011)) $((PORT_BASE + 10012)) $((PORT_BASE + 10013)))
+      backend_args=(--backend etcd)
+    fi
     for p in $PORT_BASE $((PORT_BASE + 1)) $((PORT_BASE + 10000)) $((PORT_BASE + 10001)) \
-             $((PORT_BASE + 10002)) $((PORT_BASE + 10003)) $((PORT_BASE + 10004)) $FILES_PORT; do
+             $((PORT_BASE + 10002)) $((PORT_BASE + 10003)) $((PORT_BASE + 10004)) $FILES_PORT \
+             ${extra_ports[@]+"${extra_ports[@]}"}; do
       port_free "$p" || { ok=0; break; }
     done
     [ $ok = 1 ] || continue
@@ -69,7 +78,8 @@ platform_start() {
     if "$STEEP" up --dir "$STEEP_DIR" --files "$FILES_DIR" --executors "$executors" \
          --slots "$slots" --port-base "$PORT_BASE" --files-port "$FILES_PORT" \
          --face-model "$STEEP_SHARED_DIR/fixtures/seetaface/seeta_fd_frontal_v1.0.bin" \
-         --restarts "${PLATFORM_RESTARTS:-0}" --insecure-test-payloads >"$platform_tmp/up.log" 2>&1; then
+         --restarts "${PLATFORM_RESTARTS:-0}" --insecure-test-payloads \
+         ${backend_args[@]+"${backend_args[@]}"} >"$platform_tmp/up.log" 2>&1; then
       export PORT_BASE FILES_URL=http://localhost:$FILES_PORT
       export STEEP_AUTH_ADDRESS=localhost:$PORT_BASE STEEP_FRONTEND_ADDRESS=localhost:$((PORT_BASE + 1))
       return 0

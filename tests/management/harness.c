@@ -79,9 +79,15 @@ static int kv_keys(void *ctx, const char *prefix, steep_store_scan_fn fn, void *
     return steep_store_scan(h->store, full, strlen(full), fn, arg);
 }
 
+static int kv_batch(void *ctx, const struct steep_store_op *ops, size_t n)
+{
+    struct harness_store *h = ctx;
+    return steep_store_batch(h->store, ops, n);
+}
+
 struct steep_kv harness_kv(struct harness_store *h)
 {
-    struct steep_kv kv = {h, kv_get, kv_put, kv_remove, kv_cas, kv_keys, NULL};
+    struct steep_kv kv = {h, kv_get, kv_put, kv_remove, kv_cas, kv_keys, NULL, kv_batch, NULL};
     return kv;
 }
 

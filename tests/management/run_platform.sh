@@ -155,7 +155,10 @@ restart && ok "restart 1 (between two assignments)" || fail "restart 1"
 "$STEEP" task invoke "$t6" --user alice >/dev/null
 expect "two-party task across a restart"   0 "^restarted$" -- "$STEEP" task result "$t6" --user bob --wait 20
 t8=$("$STEEP" task create --user alice --function "$echo_fn" --args '{"message":"staged across restart"}')
-kill_node                                                  # nobody to run it: it waits Staged
+# Nobody to run it: it waits Staged. (Not kill -9 of the node: the
+# supervisor would start it again within 250 ms and it would run the task.)
+"$STEEP" up --dir "$STEEP_DIR" --files "$FILES_DIR" --files-port "$FILES_PORT" --executors 0 >/dev/null 2>&1 \
+  && ok "restart without execution nodes" || fail "restart without execution nodes"
 "$STEEP" task invoke "$t8" --user alice >/dev/null
 sleep 0.5
 expect "staged while no node runs" 0 "^Staged$" -- status_of "$t8" alice

@@ -27,7 +27,8 @@ grep -q "^Package: steep$" <<<"$info" && grep -q "libsystemd0" <<<"$info" && gre
 missing=""
 for f in bin/steep bin/steep-tee bin/steep-task-runner bin/steep-storage bin/steep-authentication \
          bin/steep-access-control bin/steep-management bin/steep-scheduler bin/steep-frontend \
-         bin/steep-execution include/steep/steep.h share/steep/policies/api.policy \
+         bin/steep-execution bin/steep-attestation-authority include/steep/steep.h \
+         share/steep/policies/api.policy \
          share/steep/policies/tasks.policy share/man/man1/steep.1 share/man/man5/steep.toml.5 \
          share/man/man8/steep-services.8 share/bash-completion/completions/steep \
          lib/systemd/system/steep.target lib/systemd/system/steep-execution.service; do
@@ -53,7 +54,8 @@ if grep -rlF -e "$build" -e "${STEEP_SOURCE_DIR:?}/" "$root/usr/lib/systemd" "$r
 # libraries resolve) and reports the build tree's version.
 bad=""
 for b in steep steep-tee steep-authentication steep-access-control steep-storage \
-         steep-management steep-scheduler steep-frontend steep-execution; do
+         steep-management steep-scheduler steep-frontend steep-execution \
+         steep-attestation-authority; do
   got=$("$root/usr/bin/$b" --version 2>&1) || got="exit $?: $got"
   [ "$got" = "$("$build/bin/$b" --version 2>&1)" ] || bad="$bad $b($got)"
 done

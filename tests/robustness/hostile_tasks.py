@@ -86,8 +86,27 @@ def is_python_zygote(pid):
         return False
 
 
+def blocked_in(pid):
+    """The system call a process is blocked in (/proc/PID/syscall), or None."""
+    try:
+        with open("/proc/%d/syscall" % pid) as f:
+            return int(f.read().split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def idle_prestarted(pid, parents):
+    """A pre-started runner ([execution] runner_pool) waiting for its task:
+    the supervisor in wait4 with one child, the confined worker, in recvmsg
+    on its channel. Such a pair holds no task and is no task's leftover."""
+    children = [p for p, pp in parents.items() if pp == pid]
+    return (len(children) == 1 and blocked_in(pid) == 61 and blocked_in(children[0]) == 47
+            and not [p for p, pp in parents.items() if pp == children[0]])
+
+
 def execution_descendants():
-    """Live processes below the execution service (its running sandboxes)."""
+    """Live processes below the execution service (its running sandboxes),
+    but not its idle pre-started runners."""
     with open(os.path.join(r.PLATFORM, "run", "execution-1.pid")) as f:
         root = int(f.read())
     parents = {}
@@ -103,7 +122,8 @@ def execution_descendants():
     found, frontier = [], [root]
     while frontier:
         parent = frontier.pop()
-        children = [p for p, pp in parents.items() if pp == parent and not is_python_zygote(p)]
+        children = [p for p, pp in parents.items() if pp == parent and not is_python_zygote(p)
+                    and not (parent == root and idle_prestarted(p, parents))]
         found += children
         frontier += children
     return found

@@ -1,6 +1,6 @@
 /*
  * rpc-attack: hostile HTTP/2 peers for the availability tests and
- * bench/attacks (issue 14, items 4-6), written with nghttp2's client API
+ * bench/attacks (issue 14, items 4-8), written with nghttp2's client API
  * over OpenSSL so every frame is ours to choose, plus a latency probe that
  * is an ordinary client of our RPC layer.
  *
@@ -17,13 +17,26 @@
  *                     [--hold-ms MS]
  *       a receive window of 0, then S Echo calls asking for N reply bytes
  *       each, never read.
+ *   rpc-attack hold   --port P [--connections C] [--streams S] [--sleep-ms MS]
+ *                     [--hold-ms MS]
+ *       long polls (item 7): S Echo calls per connection that each wait
+ *       --sleep-ms on the server, all at once; answers are read.
+ *       --get-task ID calls TeaclaveFrontend/GetTask for task ID instead,
+ *       with the request metadata of --meta KEY=VALUE (repeatable: id,
+ *       token, steep-wait-ms), against a real platform's frontend.
+ *   rpc-attack cancel --port P [--connections C] [--streams S] [--sleep-ms MS]
+ *       work nobody waits for (item 8): per stream HEADERS + the whole
+ *       request (an Echo call sleeping --sleep-ms, message "cancel-me"),
+ *       then RST_STREAM CANCEL; each connection's frames go out in one
+ *       write, as a client cancelling at once would send them.
  *   rpc-attack probe  --port P [--calls N]
  *       N sequential small Echo calls; prints p50/p99 in ms and failures.
  *
- * Each attack holds its connections for --hold-ms, pumping I/O, then prints
- * one line of key=value counters: streams opened, streams closed, streams
- * the server reset (RST_STREAM received) or answered (response HEADERS),
- * connections the server closed, bytes sent.
+ * Each attack holds its connections for --hold-ms (with --until-answered,
+ * only until every stream has closed), pumping I/O, then prints one
+ * line of key=value counters: streams opened, streams closed, streams the
+ * server reset (RST_STREAM received) or answered (response HEADERS),
+ * connections the server closed, bytes sent, and the ms the attack ran.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,19 +59,23 @@
 #include "rpc/internal.h"
 #include "support.h"
 
-enum mode { HOARD, IDLE, UNREAD };
+enum mode { HOARD, IDLE, UNREAD, HOLD, CANCEL };
 
 struct options {
     enum mode mode;
-    int port, connections, streams, hold_ms, calls;
+    int port, connections, streams, hold_ms, calls, sleep_ms;
     size_t announce, send, reply;
-    bool raw;
+    bool raw, until_answered;
     const char *source; /* local address to connect from (127.0.0.x) */
     const char *path;   /* :path of the attacked method */
+    const char *get_task;
+    const char *meta[8]; /* "key=value" */
+    int n_meta;
 };
 
 struct counters {
     long opened, closed, reset, answered, conns_closed;
+    long status_ok, status_exhausted; /* grpc-status 0 and 8 received */
     size_t sent;
 };
 
@@ -78,6 +95,9 @@ struct peer {
 };
 
 static struct counters counters;
+/* cancel mode: frames are collected here and written at once */
+static bool corking;
+static struct steep_buf cork = STEEP_BUF_INIT;
 
 static int64_t now_ms(void)
 {
@@ -90,6 +110,9 @@ static ssize_t send_cb(nghttp2_session *session, const uint8_t *data, size_t len
                        void *user_data)
 {
     struct peer *peer = user_data;
+    if (corking)
+        return steep_buf_append(&cork, data, length) < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE
+                                                         : (ssize_t)length;
     ERR_clear_error();
     int n = SSL_write(peer->ssl, data, (int)length);
     if (n > 0) {
@@ -106,6 +129,19 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
                            void *user_data)
 {
     counters.closed++;
+    return 0;
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
+                     size_t name_len, const uint8_t *value, size_t value_len, uint8_t flags,
+                     void *user_data)
+{
+    if (name_len == 11 && memcmp(name, "grpc-status", 11) == 0 && value_len == 1) {
+        if (value[0] == '0')
+            counters.status_ok++;
+        else if (value[0] == '8')
+            counters.status_exhausted++;
+    }
     return 0;
 }
 
@@ -223,13 +259,53 @@ static void peer_close(struct peer *peer)
     peer->fd = -1;
 }
 
-/* The EchoRequest of unread mode, framed. */
-static int unread_request(const struct options *options, struct steep_buf *out)
+/* The EchoRequest of the unread, hold and cancel modes, framed. */
+static int whole_request(const struct options *options, struct steep_buf *out)
 {
     SteepTest__EchoRequest request = STEEP_TEST__ECHO_REQUEST__INIT;
-    request.message = "never read";
-    request.payload_size = (int32_t)options->reply;
+    if (options->mode == UNREAD) {
+        request.message = "never read";
+        request.payload_size = (int32_t)options->reply;
+    } else if (options->get_task) { /* GetTaskRequest: field 1, task_id */
+        size_t length = strlen(options->get_task);
+        uint8_t prefix[STEEP_RPC_FRAME_PREFIX + 2] = {0};
+        if (length > 127)
+            return -1;
+        uint32_t message = (uint32_t)(2 + length);
+        for (int i = 0; i < 4; i++)
+            prefix[1 + i] = (uint8_t)(message >> (8 * (3 - i)));
+        prefix[5] = 0x0a;
+        prefix[6] = (uint8_t)length;
+        if (steep_buf_append(out, prefix, sizeof prefix) < 0)
+            return -1;
+        return steep_buf_append(out, options->get_task, length);
+    } else {
+        request.message = options->mode == HOLD ? "hold" : "cancel-me";
+        request.sleep_ms = options->sleep_ms;
+    }
     return steep_rpc_frame_encode(&request.base, out);
+}
+
+/* Writes the corked frames of a cancel-mode peer in as few writes as TLS
+ * allows (its records are at most 16 KiB). */
+static void uncork(struct peer *peer)
+{
+    size_t at = 0;
+    while (at < cork.len) {
+        ERR_clear_error();
+        int n = SSL_write(peer->ssl, cork.data + at, (int)(cork.len - at));
+        if (n > 0) {
+            counters.sent += (size_t)n;
+            at += (size_t)n;
+            continue;
+        }
+        int error = SSL_get_error(peer->ssl, n);
+        if (error != SSL_ERROR_WANT_WRITE && error != SSL_ERROR_WANT_READ)
+            break;
+        struct pollfd out = {.fd = peer->fd, .events = POLLOUT};
+        poll(&out, 1, 100);
+    }
+    cork.len = 0;
 }
 
 static void submit_streams(struct peer *peer, const struct options *options,
@@ -245,9 +321,25 @@ static void submit_streams(struct peer *peer, const struct options *options,
         H("te", "trailers"),
 #undef H
     };
+    if (options->get_task) {
+        static const char get_task[] = "/teaclave_frontend_service_proto.TeaclaveFrontend/GetTask";
+        headers[2].value = (uint8_t *)get_task;
+        headers[2].valuelen = sizeof(get_task) - 1;
+    }
     if (options->path) { /* another method (a real service's) */
         headers[2].value = (uint8_t *)options->path;
         headers[2].valuelen = strlen(options->path);
+    }
+    nghttp2_nv nv[6 + 8];
+    memcpy(nv, headers, sizeof(headers));
+    size_t n_nv = 6;
+    for (int i = 0; i < options->n_meta; i++) {
+        const char *equals = strchr(options->meta[i], '=');
+        if (!equals)
+            continue;
+        nv[n_nv++] = (nghttp2_nv){(uint8_t *)options->meta[i], (uint8_t *)equals + 1,
+                                  (size_t)(equals - options->meta[i]), strlen(equals + 1),
+                                  NGHTTP2_NV_FLAG_NONE};
     }
     peer->streams = calloc((size_t)options->streams, sizeof(*peer->streams));
     for (int i = 0; i < options->streams; i++) {
@@ -258,9 +350,15 @@ static void submit_streams(struct peer *peer, const struct options *options,
         nghttp2_data_provider provider = {.source.ptr = stream,
                                           .read_callback =
                                               options->mode == HOARD ? hoard_body : whole_body};
-        if (nghttp2_submit_request(peer->session, NULL, headers,
-                                   sizeof(headers) / sizeof(headers[0]), &provider, stream) > 0)
-            counters.opened++;
+        int32_t id = nghttp2_submit_request(peer->session, NULL, nv, n_nv, &provider, stream);
+        if (id <= 0)
+            continue;
+        counters.opened++;
+        if (options->mode == CANCEL) { /* the request whole, then at once the reset */
+            nghttp2_session_send(peer->session);
+            nghttp2_submit_rst_stream(peer->session, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+            nghttp2_session_send(peer->session);
+        }
     }
 }
 
@@ -313,8 +411,9 @@ static int attack(const struct options *options)
     nghttp2_session_callbacks_set_send_callback(callbacks, send_cb);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
+    nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header);
     struct steep_buf request = STEEP_BUF_INIT;
-    if (options->mode == UNREAD && unread_request(options, &request) < 0)
+    if (options->mode != HOARD && options->mode != IDLE && whole_request(options, &request) < 0)
         return 1;
     struct peer *peers = calloc((size_t)options->connections, sizeof(*peers));
     int opened = 0;
@@ -325,13 +424,21 @@ static int attack(const struct options *options)
             continue;
         }
         opened++;
+        corking = options->mode == CANCEL;
         if (options->mode != IDLE)
             submit_streams(&peers[i], options, &request);
+        if (corking) {
+            corking = false;
+            uncork(&peers[i]);
+        }
         pump(&peers[i]);
     }
     struct pollfd *fds = calloc((size_t)options->connections, sizeof(*fds));
-    int64_t end = now_ms() + options->hold_ms;
+    int64_t start = now_ms(), end = start + options->hold_ms;
+    long streams = (long)options->connections * options->streams;
     for (int64_t now = now_ms(); now < end; now = now_ms()) {
+        if (options->until_answered && counters.closed >= streams)
+            break;
         for (int i = 0; i < options->connections; i++) {
             fds[i].fd = peers[i].dead ? -1 : peers[i].fd;
             fds[i].events = POLLIN;
@@ -345,9 +452,10 @@ static int attack(const struct options *options)
                 pump(&peers[i]);
     }
     printf("connections=%d opened=%ld closed=%ld reset=%ld answered=%ld conns_closed=%ld "
-           "sent=%zu\n",
+           "sent=%zu ok=%ld exhausted=%ld ran_ms=%lld\n",
            opened, counters.opened, counters.closed, counters.reset, counters.answered,
-           counters.conns_closed, counters.sent);
+           counters.conns_closed, counters.sent, counters.status_ok, counters.status_exhausted,
+           (long long)(now_ms() - start));
     fflush(stdout);
     for (int i = 0; i < options->connections; i++) {
         peer_close(&peers[i]);
@@ -356,6 +464,7 @@ static int attack(const struct options *options)
     free(peers);
     free(fds);
     steep_buf_free(&request);
+    steep_buf_free(&cork);
     nghttp2_session_callbacks_del(callbacks);
     SSL_CTX_free(ctx);
     return 0;
@@ -424,7 +533,8 @@ int main(int argc, char **argv)
                               .hold_ms = 1000,
                               .calls = 200};
     if (argc < 2) {
-        fprintf(stderr, "usage: rpc-attack hoard|idle|unread|probe --port P [options]\n");
+        fprintf(stderr,
+                "usage: rpc-attack hoard|idle|unread|hold|cancel|probe --port P [options]\n");
         return 2;
     }
     const char *mode = argv[1];
@@ -432,6 +542,10 @@ int main(int argc, char **argv)
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--raw")) {
             options.raw = true;
+            continue;
+        }
+        if (!strcmp(argv[i], "--until-answered")) {
+            options.until_answered = true;
             continue;
         }
         if (!value) {
@@ -446,6 +560,14 @@ int main(int argc, char **argv)
         }
         if (!strcmp(argv[i - 1], "--path")) {
             options.path = value;
+            continue;
+        }
+        if (!strcmp(argv[i - 1], "--get-task")) {
+            options.get_task = value;
+            continue;
+        }
+        if (!strcmp(argv[i - 1], "--meta") && options.n_meta < 8) {
+            options.meta[options.n_meta++] = value;
             continue;
         }
         if (!strcmp(argv[i - 1], "--port"))
@@ -464,6 +586,8 @@ int main(int argc, char **argv)
             options.hold_ms = (int)number;
         else if (!strcmp(argv[i - 1], "--calls"))
             options.calls = (int)number;
+        else if (!strcmp(argv[i - 1], "--sleep-ms"))
+            options.sleep_ms = (int)number;
         else {
             fprintf(stderr, "rpc-attack: bad argument %s\n", argv[i - 1]);
             return 2;
@@ -482,6 +606,10 @@ int main(int argc, char **argv)
         options.mode = IDLE;
     else if (!strcmp(mode, "unread"))
         options.mode = UNREAD;
+    else if (!strcmp(mode, "hold"))
+        options.mode = HOLD;
+    else if (!strcmp(mode, "cancel"))
+        options.mode = CANCEL;
     else {
         fprintf(stderr, "rpc-attack: unknown mode %s\n", mode);
         return 2;

@@ -15,6 +15,12 @@ during and after the attack:
           connections over the per-source limit are refused.
   unread  item 6: a peer with a receive window of 0 asks for big replies
           and never reads: its streams are reset and unsent bytes bounded.
+  hold    item 7: long polls (calls the server holds for seconds), far more
+          than the server's worker ceiling: held calls occupy no worker
+          (steep_rpc_call_hold), so the workers stay free for others.
+  cancel  item 8: requests sent whole and reset at once (HEADERS, DATA,
+          RST_STREAM): no handler starts (the server's counter), the
+          threads stay under the worker ceiling.
 
 Assertions: every probe call succeeds; the probe's p50 during the attack is
 within 2x its baseline (plus 0.5 ms for timer noise on a shared machine);
@@ -23,6 +29,7 @@ after the attack the RSS is back near its baseline.
 
   attack_test.py            the test (bounded: seconds, < 200 MiB)
   attack_test.py --bench    bigger attacks, figures and ratios only
+  attack_test.py NAME...    only these attacks
 """
 import os
 import re
@@ -36,6 +43,7 @@ BIN = os.path.join(BUILD, "bin")
 MIB = 1024 * 1024
 failures = []
 BENCH = "--bench" in sys.argv
+ONLY = [a for a in sys.argv[1:] if not a.startswith("--")]  # names of attacks to run
 
 
 def check(name, condition, detail=""):
@@ -72,9 +80,12 @@ class Server:
     def peak(self):
         return rss_kib(self.proc.pid, "VmHWM") / 1024.0
 
+    def threads(self):
+        return rss_kib(self.proc.pid, "Threads")
+
     def stop(self):
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
+        out, _ = self.proc.communicate(timeout=20)  # closes stdin: the server stops
+        self.stats = {k: int(v) for k, v in fields(out).items()}
 
 
 def probe(port, calls=200):
@@ -111,13 +122,15 @@ def measure(name, server, attacks, settle_s):
     time.sleep(settle_s)
     during_p50, during_failed, during_line = probe(server.port)
     during_rss = server.rss()
+    during_threads = server.threads()
     results = [finish_attack(attack) for attack in running]
     after_p50, after_failed, _ = probe(server.port)
     time.sleep(0.5)
     figures = dict(base_p50=base_p50, during_p50=during_p50, after_p50=after_p50,
                    base_rss=base_rss, peak_rss=server.peak(), during_rss=during_rss,
-                   after_rss=server.rss())
+                   after_rss=server.rss(), during_threads=during_threads)
     server.stop()
+    figures["stats"] = server.stats
     if not BENCH:
         check("%s: legitimate calls succeed before, during, after (new connections)" % name,
               base_failed == 0 and during_failed == 0 and after_failed == 0, during_line)
@@ -214,8 +227,10 @@ def run_unread(work):
     never read."""
     conn_budget, budget = (64, 256) if BENCH else (16, 32)
     conns, streams = (4, 150) if BENCH else (2, 40)
+    # The worker ceiling bounds the handlers' own replies being built (16 x
+    # 4 MiB here): without it a loaded machine lets all 80 run at once.
     args = [] if BENCH else ["--max-connection-unsent", str(conn_budget * MIB), "--max-unsent",
-                             str(budget * MIB), "--send-timeout-ms", "2000"]
+                             str(budget * MIB), "--send-timeout-ms", "2000", "--max-workers", "16"]
     figures, (result,) = measure(
         "unread", Server(work, *args),
         [["unread", "--connections", conns, "--streams", streams, "--reply", 2 * MIB,
@@ -244,6 +259,81 @@ def run_unread(work):
     return figures
 
 
+def run_hold(work):
+    """Item 7: many more long polls than the worker ceiling, each held on
+    the server for seconds (the issue: 1 100 held GetTask calls). Held calls
+    are parked without a thread (--park), so the probe's calls find a free
+    worker; without parking every hold would take a worker (and the queue)
+    and the probe would wait behind them."""
+    workers = 16
+    conns, streams = (4, 275) if BENCH else (4, 100)
+    sleep_ms = 8000 if BENCH else 3000
+    if not BENCH:
+        # The control: the same attack when each hold sleeps on its worker
+        # (today's long polls in a handler) starves the probe.
+        blocking = Server(work, "--max-workers", str(workers), "--max-queued", "8")
+        base_p50, _, _ = probe(blocking.port, 20)
+        attack = start_attack(blocking.port, "hold", "--connections", 1, "--streams", 100,
+                              "--sleep-ms", 2000, "--hold-ms", 2500)
+        time.sleep(0.5)
+        p50, failed, line = probe(blocking.port, 20)
+        finish_attack(attack)
+        blocking.stop()
+        slowest = float(fields(line).get("p99_ms", 0))
+        check("hold: control: holds that sleep on their worker starve the probe (slowest call "
+              "%.1f ms vs p50 %.3f before, %d of 20 refused)" % (slowest, base_p50, failed),
+              failed > 0 or slowest > 500, line)
+    # All holds arrive in one burst: each needs a worker for a moment (to
+    # park), so the queue must take the burst.
+    server = Server(work, "--park", "--max-workers", str(workers), "--max-queued", "2048")
+    figures, (result,) = measure(
+        "hold", server, [["hold", "--connections", conns, "--streams", streams, "--sleep-ms",
+                          sleep_ms, "--hold-ms", sleep_ms + 3000]], 1.0)
+    opened = result["opened"]
+    figures["note"] = ("%d long polls of %d ms held at once, worker ceiling %d: %d answered; "
+                       "server threads during %d" % (opened, sleep_ms, workers, result["answered"],
+                                                     figures["during_threads"]))
+    if BENCH:
+        return figures
+    check("hold: the attacker's %d long polls were all answered after their wait" % (
+        conns * streams), opened == conns * streams and result["answered"] == opened, result)
+    check("hold: held calls occupy no worker: %d threads during the attack (ceiling %d + loop "
+          "+ timer + main)" % (figures["during_threads"], workers),
+          figures["during_threads"] <= workers + 4, figures)
+    check("hold: nothing refused for want of workers (%d)" % server.stats["refused_busy"],
+          server.stats["refused_busy"] == 0, server.stats)
+    return figures
+
+
+def run_cancel(work):
+    """Item 8: requests reset by their client right after they are sent
+    (the issue: 1 027 logins, HEADERS then RST_STREAM, all ran argon2). The
+    handlers would sleep 500 ms each; none may start, and the server's
+    threads stay under its worker ceiling."""
+    workers = 32
+    conns, streams = (20, 100) if BENCH else (10, 100)
+    server = Server(work, "--max-workers", str(workers))
+    figures, (result,) = measure(
+        "cancel", server, [["cancel", "--connections", conns, "--streams", streams,
+                            "--sleep-ms", 500, "--hold-ms", 2500]], 0.3)
+    stats = server.stats
+    opened = result["opened"]
+    figures["note"] = ("%d calls reset by their client: %d handlers started, %d dropped before "
+                       "start; server threads during %d (ceiling %d)" % (
+                           opened, stats["started_cancel_me"], stats["dropped_cancelled"],
+                           figures["during_threads"], workers))
+    if BENCH:
+        return figures
+    check("cancel: the attacker sent and reset its %d calls" % (conns * streams),
+          opened == conns * streams, result)
+    check("cancel: no handler started for a cancelled call (%d started, %d dropped)" % (
+        stats["started_cancel_me"], stats["dropped_cancelled"]),
+        stats["started_cancel_me"] == 0 and stats["dropped_cancelled"] == opened, stats)
+    check("cancel: server threads %d stay under the worker ceiling %d" % (
+        figures["during_threads"], workers), figures["during_threads"] <= workers + 3, figures)
+    return figures
+
+
 def make_cert(work):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                     "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-keyout",
@@ -253,6 +343,7 @@ def make_cert(work):
 
 
 def print_figures(name, f):
+    f = dict(f)
     print("%-8s p50 ms before %.3f during %.3f (x%.2f) after %.3f (x%.2f); RSS MiB base %.1f "
           "peak %.1f (x%.2f) after %.1f; %s" % (
               name, f["base_p50"], f["during_p50"], f["during_p50"] / f["base_p50"],
@@ -264,7 +355,10 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         make_cert(work)
         for name, run in (("hoard", run_hoard), ("idle", run_idle),
-                          ("limit", run_connection_limit), ("unread", run_unread)):
+                          ("limit", run_connection_limit), ("unread", run_unread), ("hold", run_hold),
+                ("cancel", run_cancel)):
+            if ONLY and name not in ONLY:
+                continue
             print_figures(name, run(work))
     if failures:
         print("%d check(s) failed: %s" % (len(failures), ", ".join(failures)))

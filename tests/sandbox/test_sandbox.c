@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "executors/runner_pool.h"
 #include "executors/runner_protocol.h"
 #include "executors/sandbox.h"
 
@@ -53,6 +54,55 @@ static void limits_for_tests(struct steep_sandbox_limits *limits)
     limits->file_size_bytes = 1u << 20;
 }
 
+/* STEEP_TEST_RUNNER_POOL=1 (ctest execution_sandbox_pool_test): every job
+ * runs in a pre-started runner (executors/runner_pool.h), one pool per set
+ * of limits, and must find one; the runner was confined before the job
+ * was known, and every expectation stays the same. */
+static bool pooled;
+static struct {
+    struct steep_sandbox_limits limits;
+    struct steep_runner_pool *pool;
+} pools[8];
+static size_t n_pools;
+static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct steep_runner_pool *pool_for(const struct steep_sandbox_limits *limits)
+{
+    pthread_mutex_lock(&pools_lock);
+    struct steep_runner_pool *pool = NULL;
+    for (size_t i = 0; i < n_pools && !pool; i++)
+        if (memcmp(&pools[i].limits, limits, sizeof *limits) == 0)
+            pool = pools[i].pool;
+    if (!pool && n_pools < sizeof pools / sizeof pools[0]) {
+        struct steep_runner_pool_config config = {2, runner, NULL, scratch, *limits};
+        pool = steep_runner_pool_start(&config);
+        if (pool) {
+            pools[n_pools].limits = *limits;
+            pools[n_pools++].pool = pool;
+        }
+    }
+    pthread_mutex_unlock(&pools_lock);
+    return pool;
+}
+
+static int run_pooled(struct steep_sandbox_task *task, struct steep_sandbox_result *result)
+{
+    struct steep_runner_pool *pool = pool_for(&task->limits);
+    if (!pool)
+        return -1;
+    /* Other jobs may take the runner that got ready first: try again. */
+    for (int attempt = 0; attempt < 100; attempt++) {
+        pid_t pid;
+        int channel;
+        if (!steep_runner_pool_wait_ready(pool, "builtin", 1, 30000))
+            break;
+        if (steep_runner_pool_take(pool, "builtin", -1, &task->limits, &pid, &channel) == 1)
+            return steep_sandbox_run_prestarted(task, pid, channel, result);
+    }
+    fprintf(stderr, "no pre-started runner for the job\n");
+    return -1;
+}
+
 static void *run_job(void *arg)
 {
     struct job *job = arg;
@@ -76,7 +126,7 @@ static void *run_job(void *arg)
         request.n_outputs = 1;
     }
     struct steep_sandbox_task task = {runner, &request, job->limits, job->control};
-    job->rc = steep_sandbox_run(&task, &job->result);
+    job->rc = pooled ? run_pooled(&task, &job->result) : steep_sandbox_run(&task, &job->result);
     if (job->with_output) {
         close(output.fd);
         unlink(path);
@@ -430,7 +480,15 @@ int main(void)
         cmocka_unit_test(test_stat_path),
         cmocka_unit_test(test_check_at_node_start),
     };
+    pooled = getenv("STEEP_TEST_RUNNER_POOL") && strcmp(getenv("STEEP_TEST_RUNNER_POOL"), "1") == 0;
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    for (size_t i = 0; i < n_pools; i++) {
+        struct steep_runner_pool_stats stats;
+        steep_runner_pool_stats(pools[i].pool, &stats);
+        fprintf(stderr, "runner pool %zu: %llu tasks served by pre-started runners\n", i,
+                (unsigned long long)stats.served);
+        steep_runner_pool_stop(pools[i].pool);
+    }
     rmdir(jail);
     rmdir(scratch);
     return rc;

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "crypto/tf128.h"
+#include "executors/runner_pool.h"
 #include "executors/runner_protocol.h"
 #include "executors/sandbox.h"
 #ifdef STEEP_AUDIT_PYTHON
@@ -131,6 +132,36 @@ static const char *base_name(const char *path)
 }
 
 /* Runs one case under the audit; returns the result (caller frees). */
+/* STEEP_TEST_RUNNER_POOL=1 (ctest execution_syscall_audit_pool_test): each
+ * task runs in a pre-started runner (executors/runner_pool.h) instead,
+ * which must be found, and must refuse nothing either. */
+static bool pooled;
+static char pool_dir[600];
+
+static int run_task(const struct steep_sandbox_task *task,
+                    const struct steep_sandbox_spawner *spawner,
+                    struct steep_sandbox_result *result)
+{
+    if (!pooled)
+        return steep_sandbox_run_spawned(task, spawner, result);
+    struct steep_runner_pool_config config = {1, runner, spawner ? spawner->arg : NULL, pool_dir,
+                                              task->limits};
+    struct steep_runner_pool *pool = steep_runner_pool_start(&config);
+    if (!pool)
+        fail_msg("%s", steep_error_get());
+    const char *executor = task->request->executor;
+    pid_t pid;
+    int channel;
+    int rc = -1;
+    if (steep_runner_pool_wait_ready(pool, executor, 1, 60000) &&
+        steep_runner_pool_take(pool, executor, -1, &task->limits, &pid, &channel) == 1)
+        rc = steep_sandbox_run_prestarted(task, pid, channel, result);
+    else
+        fprintf(stderr, "no pre-started %s runner\n", executor);
+    steep_runner_pool_stop(pool);
+    return rc;
+}
+
 static void run_case(const struct audit_case *c, struct steep_sandbox_result *result)
 {
     struct steep_runner_file inputs[MAX_CASE_FILES], outputs[MAX_CASE_FILES];
@@ -182,7 +213,7 @@ static void run_case(const struct audit_case *c, struct steep_sandbox_result *re
     steep_sandbox_limits_default(&task.limits);
     task.limits.wall_seconds = 60;
     task.limits.memory_bytes = 512u << 20;
-    assert_int_equal(steep_sandbox_run(&task, result), 0);
+    assert_int_equal(run_task(&task, NULL, result), 0);
     for (size_t i = 0; i < request.n_inputs; i++)
         close(inputs[i].fd);
     for (size_t i = 0; i < request.n_outputs; i++)
@@ -232,7 +263,7 @@ static void test_python_under_audit(void **state)
         task.limits.wall_seconds = 60;
         task.limits.memory_bytes = 512u << 20;
         struct steep_sandbox_result result;
-        assert_int_equal(steep_sandbox_run_spawned(&task, &spawner, &result), 0);
+        assert_int_equal(run_task(&task, &spawner, &result), 0);
         const char *want = python_cases[i][2];
         bool good = result.ok && result.summary.len == strlen(want) &&
                     memcmp(result.summary.data, want, strlen(want)) == 0;
@@ -310,6 +341,8 @@ int main(void)
     test_temp_dir_init("steep-audit");
     test_temp_path(jail, sizeof jail, "jail");
     mkdir(jail, 0500);
+    test_temp_path(pool_dir, sizeof pool_dir, "pool");
+    pooled = getenv("STEEP_TEST_RUNNER_POOL") && strcmp(getenv("STEEP_TEST_RUNNER_POOL"), "1") == 0;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_builtin_under_audit),
 #ifdef STEEP_AUDIT_PYTHON

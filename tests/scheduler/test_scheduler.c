@@ -68,7 +68,7 @@ static int setup(void **state)
 {
     harness_store_open(&store);
     policy = harness_policy_load();
-    m = (struct steep_management){harness_kv(&store), harness_authorize, policy, notify, NULL};
+    m = (struct steep_management){harness_kv(&store), harness_authorize, policy, notify, NULL, {0}};
     start_scheduler();
     return 0;
 }
@@ -268,7 +268,8 @@ static void test_push_to_waiting_slot(void **state)
     assert_string_equal(pulled, task);
     json_t *record = load(task);
     assert_string_equal(json_string_value(json_object_get(record, "executor_id")), SLOT1);
-    assert_int_equal(steep_record_task_status(record), ST(Staged));
+    /* The claim and the move to Running are one write. */
+    assert_int_equal(steep_record_task_status(record), ST(Running));
     json_decref(record);
     /* StagedTask JSON as the execution service expects. */
     json_error_t error;
@@ -309,7 +310,7 @@ static void *puller_main(void *arg)
         TeaclaveCommonProto__TaskOutputs outputs = TEACLAVE_COMMON_PROTO__TASK_OUTPUTS__INIT;
         result.result_case = TEACLAVE_COMMON_PROTO__TASK_RESULT__RESULT_OK;
         result.ok = &outputs;
-        steep_scheduler_update_status(scheduler, p->tasks[p->n - 1], ST(Running));
+        steep_scheduler_update_status(scheduler, p->tasks[p->n - 1], ST(Running), NULL);
         steep_scheduler_update_result(scheduler, p->tasks[p->n - 1], &result);
     }
 }
@@ -414,7 +415,7 @@ static void test_results(void **state)
     char *staged = pull(SLOT1, 1000, &code);
     assert_non_null(staged);
     free(staged);
-    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running)), 0);
+    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running), NULL), 0);
     assert_int_equal(status_of(task), ST(Running));
     TeaclaveCommonProto__TaskOutputs outputs;
     TeaclaveCommonProto__TaskOutputs__TagsMapEntry tag, *tags[1];
@@ -444,7 +445,7 @@ static void test_results(void **state)
     /* Err -> Failed with the reason. */
     task = staged_task(NULL);
     free(pull(SLOT1, 1000, &code));
-    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running)), 0);
+    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running), NULL), 0);
     TeaclaveCommonProto__TaskResult err = TEACLAVE_COMMON_PROTO__TASK_RESULT__INIT;
     TeaclaveCommonProto__TaskFailure failure = TEACLAVE_COMMON_PROTO__TASK_FAILURE__INIT;
     failure.reason = "function failed: bad input";
@@ -462,14 +463,14 @@ static void test_results(void **state)
     /* Missing result, wrong cmac size: INVALID_ARGUMENT, and the task ends Failed. */
     task = staged_task(NULL);
     free(pull(SLOT1, 1000, &code));
-    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running)), 0);
+    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running), NULL), 0);
     assert_int_equal(steep_scheduler_update_result(scheduler, task, NULL),
                      STEEP_GRPC_INVALID_ARGUMENT);
     assert_int_equal(status_of(task), ST(Failed));
     free(task);
     task = staged_task(&output);
     free(pull(SLOT1, 1000, &code));
-    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running)), 0);
+    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running), NULL), 0);
     result = ok_result(&outputs, &tag, tags, cmac, 15);
     assert_int_equal(steep_scheduler_update_result(scheduler, task, &result),
                      STEEP_GRPC_INVALID_ARGUMENT);
@@ -478,10 +479,10 @@ static void test_results(void **state)
     assert_false(steep_record_file_cmac(record, NULL));
     json_decref(record);
     /* Unknown and malformed ids. */
-    assert_int_equal(steep_scheduler_update_status(scheduler, "task-nope", ST(Running)),
+    assert_int_equal(steep_scheduler_update_status(scheduler, "task-nope", ST(Running), NULL),
                      STEEP_GRPC_INVALID_ARGUMENT);
     assert_int_equal(
-        steep_scheduler_update_status(scheduler, "00000000-0000-4000-8000-000000000000", 4),
+        steep_scheduler_update_status(scheduler, "00000000-0000-4000-8000-000000000000", 4, NULL),
         STEEP_GRPC_INVALID_ARGUMENT);
     TeaclaveCommonProto__ExecutorCommand command;
     assert_int_equal(steep_scheduler_heartbeat(scheduler, "not-a-uuid", 0, &command),
@@ -496,7 +497,7 @@ static void test_heartbeat_timeout(void **state)
     char *task = staged_task(NULL);
     int code;
     free(pull(SLOT1, 1000, &code));
-    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running)), 0);
+    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running), NULL), 0);
     TeaclaveCommonProto__ExecutorCommand command;
     /* Alive while heartbeating past the timeout... */
     for (int i = 0; i < 8; i++) {
@@ -516,7 +517,7 @@ static void test_heartbeat_timeout(void **state)
     /* Pulled but never started by a live slot: failed too. */
     task = staged_task(NULL);
     free(pull(SLOT2, 1000, &code));
-    for (int i = 0; i < 8 && status_of(task) == ST(Staged); i++) {
+    for (int i = 0; i < 8 && status_of(task) != ST(Failed); i++) {
         steep_scheduler_heartbeat(scheduler, SLOT2, 0, &command);
         usleep(100000);
     }
@@ -541,7 +542,7 @@ static void test_cancel(void **state)
     /* Running: Stop at the slot's next heartbeat, result refused after. */
     task = staged_task(NULL);
     free(pull(SLOT1, 1000, &code));
-    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running)), 0);
+    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running), NULL), 0);
     TeaclaveCommonProto__ExecutorCommand command;
     assert_int_equal(steep_scheduler_heartbeat(scheduler, SLOT1, 1, &command), 0);
     assert_int_equal(command, TEACLAVE_COMMON_PROTO__EXECUTOR_COMMAND__NoAction);
@@ -577,7 +578,7 @@ static void test_cancel_backstop(void **state)
     char *task = staged_task(NULL);
     int code;
     free(pull(SLOT1, 1000, &code));
-    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running)), 0);
+    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running), NULL), 0);
     m.notify = NULL; /* the wake-up is lost */
     TeaclaveFrontendServiceProto__CancelTaskRequest cancel =
         TEACLAVE_FRONTEND_SERVICE_PROTO__CANCEL_TASK_REQUEST__INIT;
@@ -592,6 +593,73 @@ static void test_cancel_backstop(void **state)
     free(task);
 }
 
+/* A claim the slot never acknowledged, by a slot that went silent (its
+ * process died with the PullTask answer): given back and run by another
+ * slot; the silent slot's late acknowledgement is refused, so the task runs
+ * once. */
+static void test_lost_claim_given_back(void **state)
+{
+    steep_scheduler_free(scheduler);
+    config.claim_timeout_ms = 150;
+    start_scheduler();
+    char *task = staged_task(NULL);
+    int code;
+    char *first = pull(SLOT1, 1000, &code);
+    assert_non_null(first);
+    free(first);
+    assert_int_equal(status_of(task), ST(Running));
+    /* SLOT2 waits; SLOT1 stays silent past claim_timeout_ms (< the executor timeout). */
+    char *again = pull(SLOT2, 1000, &code);
+    assert_non_null(again);
+    char *again_id = staged_task_id(again);
+    assert_string_equal(again_id, task);
+    json_t *record = load(task);
+    assert_string_equal(json_string_value(json_object_get(record, "executor_id")), SLOT2);
+    json_decref(record);
+    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running), SLOT1),
+                     STEEP_GRPC_FAILED_PRECONDITION);
+    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running), SLOT2), 0);
+    /* Acknowledged: no longer given back, however long SLOT2 takes to answer. */
+    TeaclaveCommonProto__ExecutorCommand command;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(steep_scheduler_heartbeat(scheduler, SLOT2, 1, &command), 0);
+        usleep(100000);
+    }
+    assert_int_equal(status_of(task), ST(Running));
+    assert_null(pull(SLOT1, 100, &code));
+    TeaclaveCommonProto__TaskResult result = TEACLAVE_COMMON_PROTO__TASK_RESULT__INIT;
+    TeaclaveCommonProto__TaskOutputs outputs = TEACLAVE_COMMON_PROTO__TASK_OUTPUTS__INIT;
+    result.result_case = TEACLAVE_COMMON_PROTO__TASK_RESULT__RESULT_OK;
+    result.ok = &outputs;
+    assert_int_equal(steep_scheduler_update_result(scheduler, task, &result), 0);
+    assert_int_equal(status_of(task), ST(Finished));
+    config.claim_timeout_ms = 0;
+    free(again), free(again_id), free(task);
+}
+
+/* A slot that asks for work again holds no task any more: an unacknowledged
+ * claim is queued again (its answer was lost), a started task whose result
+ * never came fails instead of staying Running behind a live slot. */
+static void test_slot_pulls_again(void **state)
+{
+    char *task = staged_task(NULL);
+    int code;
+    free(pull(SLOT1, 1000, &code));
+    char *again = pull(SLOT1, 1000, &code);
+    assert_non_null(again);
+    char *again_id = staged_task_id(again);
+    assert_string_equal(again_id, task);
+    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running), SLOT1), 0);
+    assert_null(pull(SLOT1, 100, &code));
+    assert_int_equal(status_of(task), ST(Failed));
+    json_t *record = load(task);
+    assert_non_null(strstr(
+        steep_record_string(json_object_get(json_object_get(record, "result"), "Err"), "reason"),
+        "lost the task"));
+    json_decref(record);
+    free(again), free(again_id), free(task);
+}
+
 /* ---- restarts ---- */
 
 static void test_scheduler_restart(void **state)
@@ -602,8 +670,8 @@ static void test_scheduler_restart(void **state)
     char *first_id = staged_task_id(first), *second_id = staged_task_id(second);
     assert_string_equal(first_id, queued); /* FIFO */
     free(first), free(second);
-    assert_int_equal(steep_scheduler_update_status(scheduler, first_id, ST(Running)), 0);
-    assert_int_equal(steep_scheduler_update_status(scheduler, second_id, ST(Running)), 0);
+    assert_int_equal(steep_scheduler_update_status(scheduler, first_id, ST(Running), NULL), 0);
+    assert_int_equal(steep_scheduler_update_status(scheduler, second_id, ST(Running), NULL), 0);
     /* The scheduler goes away (and storage with it) with: one task queued
      * (lost), two running on SLOT1 and SLOT2. */
     steep_scheduler_free(scheduler);
@@ -611,13 +679,15 @@ static void test_scheduler_restart(void **state)
     harness_store_restart(&store);
     m.kv = harness_kv(&store);
     start_scheduler();
-    /* The queued one comes back exactly once. */
-    char *again = pull(SLOT2, 1000, &code);
+    /* The queued one comes back exactly once (to a third slot: SLOT2 asking
+     * would say it no longer holds its task, which is then given back). */
+    char *again = pull("33333333-3333-4333-8333-333333333333", 1000, &code);
     assert_non_null(again);
     char *again_id = staged_task_id(again);
     assert_string_equal(again_id, lost);
-    assert_null(pull(SLOT2, 100, &code));
-    /* SLOT1 keeps heartbeating and finishes; SLOT2's first task times out. */
+    assert_null(pull("44444444-4444-4444-8444-444444444444", 100, &code));
+    /* SLOT1 keeps heartbeating (Executing) and finishes; SLOT2 stays silent
+     * and its task fails as never started after the executor timeout. */
     TeaclaveCommonProto__ExecutorCommand command;
     for (int i = 0; i < 8; i++) {
         assert_int_equal(steep_scheduler_heartbeat(scheduler, SLOT1, 1, &command), 0);
@@ -636,6 +706,158 @@ static void test_scheduler_restart(void **state)
     free(again_id);
 }
 
+/* The claim is durable, its acknowledgement is not: a scheduler restarted
+ * over a claim whose slot never comes back (its node died with the
+ * scheduler, or was replaced) gives the task back after claim_timeout_ms
+ * and it runs once elsewhere, where it used to stay Running until the
+ * executor timeout failed it; a slot that comes back saying Executing keeps
+ * its task and is not timed out as never started. */
+static void test_restart_over_claims(void **state)
+{
+    steep_scheduler_free(scheduler);
+    config.claim_timeout_ms = 150;
+    config.executor_timeout_ms = 1500;
+    start_scheduler();
+    char *lost = staged_task(NULL), *kept = staged_task(NULL);
+    int code;
+    char *a = pull(SLOT1, 1000, &code), *b = pull(SLOT2, 1000, &code);
+    char *a_id = staged_task_id(a), *b_id = staged_task_id(b);
+    assert_string_equal(a_id, lost);
+    assert_string_equal(b_id, kept);
+    assert_int_equal(steep_scheduler_update_status(scheduler, kept, ST(Running), SLOT2), 0);
+    steep_scheduler_free(scheduler);
+    scheduler = NULL;
+    start_scheduler();
+    /* SLOT2 reports Executing; SLOT1 never speaks again; SLOT3 gets `lost`. */
+    TeaclaveCommonProto__ExecutorCommand command;
+    assert_int_equal(steep_scheduler_heartbeat(scheduler, SLOT2, 1, &command), 0);
+    char *again = pull("33333333-3333-4333-8333-333333333333", 1000, &code);
+    assert_non_null(again);
+    char *again_id = staged_task_id(again);
+    assert_string_equal(again_id, lost);
+    assert_int_equal(steep_scheduler_update_status(scheduler, lost, ST(Running), SLOT1),
+                     STEEP_GRPC_FAILED_PRECONDITION);
+    assert_int_equal(steep_scheduler_update_status(scheduler, lost, ST(Running),
+                                                   "33333333-3333-4333-8333-333333333333"),
+                     0);
+    /* Past the executor timeout with heartbeats: `kept` is still SLOT2's. */
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(steep_scheduler_heartbeat(scheduler, SLOT2, 1, &command), 0);
+        assert_int_equal(steep_scheduler_heartbeat(
+                             scheduler, "33333333-3333-4333-8333-333333333333", 1, &command),
+                         0);
+        usleep(100000);
+    }
+    assert_int_equal(status_of(kept), ST(Running));
+    assert_int_equal(status_of(lost), ST(Running));
+    TeaclaveCommonProto__TaskResult result = TEACLAVE_COMMON_PROTO__TASK_RESULT__INIT;
+    TeaclaveCommonProto__TaskOutputs outputs = TEACLAVE_COMMON_PROTO__TASK_OUTPUTS__INIT;
+    result.result_case = TEACLAVE_COMMON_PROTO__TASK_RESULT__RESULT_OK;
+    result.ok = &outputs;
+    assert_int_equal(steep_scheduler_update_result(scheduler, kept, &result), 0);
+    assert_int_equal(steep_scheduler_update_result(scheduler, lost, &result), 0);
+    assert_int_equal(status_of(kept), ST(Finished));
+    assert_int_equal(status_of(lost), ST(Finished));
+    config.claim_timeout_ms = 0;
+    config.executor_timeout_ms = 400;
+    free(a), free(b), free(a_id), free(b_id), free(again), free(again_id), free(lost), free(kept);
+}
+
+/* A new leader (or a restarted scheduler) over a claim whose PullTask
+ * answer died with the previous one: the slot is alive and says Idle, so
+ * the task is given back at the next sweep and runs once elsewhere, long
+ * before claim_timeout_ms or the executor timeout; the slot's late
+ * acknowledgement is refused. */
+static void test_new_leader_over_idle_claim(void **state)
+{
+    steep_scheduler_free(scheduler);
+    config.claim_timeout_ms = 20000;
+    config.executor_timeout_ms = 30000;
+    start_scheduler();
+    char *task = staged_task(NULL);
+    int code;
+    char *a = pull(SLOT1, 1000, &code);
+    char *a_id = staged_task_id(a);
+    assert_string_equal(a_id, task);
+    steep_scheduler_free(scheduler); /* the leader dies before SLOT1 got the answer */
+    scheduler = NULL;
+    start_scheduler();
+    TeaclaveCommonProto__ExecutorCommand command;
+    assert_int_equal(steep_scheduler_heartbeat(scheduler, SLOT1, 0, &command), 0); /* Idle */
+    char *again = pull("33333333-3333-4333-8333-333333333333", 2000, &code);
+    assert_non_null(again);
+    char *again_id = staged_task_id(again);
+    assert_string_equal(again_id, task);
+    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running), SLOT1),
+                     STEEP_GRPC_FAILED_PRECONDITION);
+    assert_int_equal(steep_scheduler_update_status(scheduler, task, ST(Running),
+                                                   "33333333-3333-4333-8333-333333333333"),
+                     0);
+    config.claim_timeout_ms = 0;
+    config.executor_timeout_ms = 400;
+    free(a), free(a_id), free(again), free(again_id), free(task);
+}
+
+/* Durable starts (scheduler replicas): the acknowledgement is stored
+ * ("started") before the slot is answered, so after a restart (or a new
+ * leader) a started task whose slot stays silent fails with Executor
+ * Timeout and is never given back to run a second time, while a claim
+ * never acknowledged is given back after claim_timeout_ms as before. */
+static void test_durable_start_over_restart(void **state)
+{
+    steep_scheduler_free(scheduler);
+    config.claim_timeout_ms = 150;
+    config.executor_timeout_ms = 1500;
+    config.durable_start = true;
+    start_scheduler();
+    char *started = staged_task(NULL), *claimed = staged_task(NULL);
+    int code;
+    char *a = pull(SLOT1, 1000, &code), *b = pull(SLOT2, 1000, &code);
+    char *a_id = staged_task_id(a), *b_id = staged_task_id(b);
+    assert_string_equal(a_id, started);
+    assert_string_equal(b_id, claimed);
+    assert_int_equal(steep_scheduler_update_status(scheduler, started, ST(Running), SLOT1), 0);
+    /* A repeated acknowledgement (a retry) is accepted and changes nothing. */
+    assert_int_equal(steep_scheduler_update_status(scheduler, started, ST(Running), SLOT1), 0);
+    json_t *record = load(started);
+    assert_true(json_is_true(json_object_get(record, "started")));
+    json_decref(record);
+    record = load(claimed);
+    assert_null(json_object_get(record, "started"));
+    json_decref(record);
+    steep_scheduler_free(scheduler); /* the leader dies; SLOT1's host with it */
+    scheduler = NULL;
+    start_scheduler();
+    /* Neither slot speaks again: only the unacknowledged claim comes back. */
+    char *again = pull("33333333-3333-4333-8333-333333333333", 1000, &code);
+    assert_non_null(again);
+    char *again_id = staged_task_id(again);
+    assert_string_equal(again_id, claimed);
+    assert_int_equal(steep_scheduler_update_status(scheduler, claimed, ST(Running), SLOT2),
+                     STEEP_GRPC_FAILED_PRECONDITION);
+    assert_int_equal(steep_scheduler_update_status(scheduler, claimed, ST(Running),
+                                                   "33333333-3333-4333-8333-333333333333"),
+                     0);
+    char *none = pull("44444444-4444-4444-8444-444444444444", 1000, &code);
+    assert_null(none);
+    assert_int_equal(code, STEEP_GRPC_UNKNOWN);
+    assert_int_equal(wait_status(started, ST(Failed), 3000), ST(Failed));
+    record = load(started);
+    assert_string_equal(
+        steep_record_string(json_object_get(json_object_get(record, "result"), "Err"), "reason"),
+        "Runtime Error: Executor Timeout");
+    assert_string_equal(steep_record_string(record, "executor_id"), SLOT1);
+    json_decref(record);
+    /* The dead slot's late acknowledgement is refused. */
+    assert_int_equal(steep_scheduler_update_status(scheduler, started, ST(Running), SLOT1),
+                     STEEP_GRPC_FAILED_PRECONDITION);
+    config.claim_timeout_ms = 0;
+    config.executor_timeout_ms = 400;
+    config.durable_start = false;
+    free(a), free(b), free(a_id), free(b_id), free(again), free(again_id), free(started),
+        free(claimed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -646,7 +868,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_heartbeat_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_backstop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_claim_given_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slot_pulls_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scheduler_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_over_claims, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_leader_over_idle_claim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_durable_start_over_restart, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,8 @@
 #include "server_helper.h"
 #include "test_tls.h"
 
+int test_storage_max_workers;
+
 const uint8_t test_storage_key[STEEP_STORE_KEY_BYTES] = {0x5e, 0xe9, 7, 7, 7};
 
 int test_storage_server_start(struct test_storage_server *s, const char *dir, int port,
@@ -17,8 +19,13 @@ int test_storage_server_start(struct test_storage_server *s, const char *dir, in
     s->service = (struct steep_storage_service){s->store, max_key, max_value, 0};
     GUARD(test_tls_server_identity(&s->tls));
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    struct steep_rpc_server_config config = {
-        .listen = listen, .tls = s->tls, .workers = 8, .name = "storage-test"};
+    int ceiling = test_storage_max_workers;
+    struct steep_rpc_server_config config = {.listen = listen,
+                                             .tls = s->tls,
+                                             .workers = ceiling && ceiling < 8 ? ceiling : 8,
+                                             .max_workers = ceiling,
+                                             .max_queued = ceiling ? 64 : 0,
+                                             .name = "storage-test"};
     s->server = steep_rpc_server_new(&config);
     ENSURE(s->server, "server: %s", steep_error_get());
     GUARD(steep_storage_service_register(s->server, &s->service));

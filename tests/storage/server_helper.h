@@ -19,6 +19,10 @@ struct test_storage_server {
 
 extern const uint8_t test_storage_key[STEEP_STORE_KEY_BYTES];
 
+/* The next servers' worker ceiling ([rpc] max_workers; 0: the RPC default; set: 64 queued)
+ * and queue bound; workers kept ready is at most this. */
+extern int test_storage_max_workers;
+
 /* port 0: any free port. max_key/max_value 0: the defaults. */
 int test_storage_server_start(struct test_storage_server *s, const char *dir, int port,
                               size_t max_key, size_t max_value);

@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "helpers.h"
 #include "server_helper.h"
+#include "steep_storage.pb-c.h"
 
 #define MAX_KEY   64
 #define MAX_VALUE 1024
@@ -204,6 +205,26 @@ static void test_compare_and_swap_and_batch(void **state)
     assert_int_equal(steep_store_client_compare_and_swap(f->client, &cas, 0), STEEP_STORE_OK);
     assert_true(cas.swapped);
     expect_record(f, "usage-f", "2");
+    /* With ops on other keys: applied with the swap, and only if it swaps. */
+    put(f, "then-gone", "x");
+    struct steep_store_op then[] = {{false, "then-new", 8, "new", 3},
+                                    {true, "then-gone", 9, NULL, 0}};
+    cas.then = then;
+    cas.n_then = 2;
+    cas.expected = "1"; /* stale: no swap, no ops */
+    cas.value = "3";
+    assert_int_equal(steep_store_client_compare_and_swap(f->client, &cas, 0), STEEP_STORE_OK);
+    assert_false(cas.swapped);
+    expect_record(f, "then-new", NULL);
+    expect_record(f, "then-gone", "x");
+    cas.expected = "2";
+    assert_int_equal(steep_store_client_compare_and_swap(f->client, &cas, 0), STEEP_STORE_OK);
+    assert_true(cas.swapped);
+    expect_record(f, "usage-f", "3");
+    expect_record(f, "then-new", "new");
+    expect_record(f, "then-gone", NULL);
+    cas.then = NULL;
+    cas.n_then = 0;
     steep_buf_free(&current);
 
     put(f, "gone", "x");
@@ -392,6 +413,167 @@ static void test_wait_change(void **state)
     assert_true(stopped < 2.0);
 }
 
+/* Issue 14 item 7: held waits occupy no worker. With a ceiling of 2
+ * workers (and 2 queued calls), 40 waits are parked at once while other
+ * calls still answer at once; a write answers every wait, the wait's time
+ * answers the others, and a caller that goes frees its holds at once. */
+#define PARKED_WAITS 40
+
+struct parked_wait {
+    struct steep_store_client *client;
+    const char *key;
+    int wait_ms;
+    int rc;
+    bool changed;
+    double took;
+};
+
+static void *parked_wait_main(void *arg)
+{
+    struct parked_wait *w = arg;
+    double start = seconds_now();
+    w->rc = steep_store_client_wait_change(w->client, w->key, strlen(w->key), false, "Staged", 6,
+                                           w->wait_ms, &w->changed);
+    w->took = seconds_now() - start;
+    if (w->rc != STEEP_STORE_OK)
+        fprintf(stderr, "wait: %s\n", steep_error_get());
+    return NULL;
+}
+
+static int parked_now(struct fixture *f)
+{
+    struct steep_rpc_server_stats stats;
+    steep_rpc_server_stats(f->server.server, &stats);
+    return stats.parked;
+}
+
+/* Waits (bounded) until the server holds want parked calls. */
+static void expect_parked(struct fixture *f, int want)
+{
+    for (int i = 0; i < 500 && parked_now(f) != want; i++)
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    if (parked_now(f) != want)
+        fail_msg("%d calls parked, not %d: %s", parked_now(f), want, steep_error_get());
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* p50 of 21 Gets of an unrelated key, each of which must answer OK. */
+static double get_p50(struct fixture *f)
+{
+    double took[21];
+    for (int i = 0; i < 21; i++) {
+        double start = seconds_now();
+        expect_record(f, "function-x", "x");
+        took[i] = seconds_now() - start;
+    }
+    qsort(took, 21, sizeof *took, compare_double);
+    return took[10];
+}
+
+static void start_waits(struct parked_wait *waits, pthread_t *threads,
+                        struct steep_store_client *client, const char *key, int wait_ms)
+{
+    for (int i = 0; i < PARKED_WAITS; i++) {
+        waits[i] = (struct parked_wait){client, key, wait_ms, -1, false, 0};
+        assert_int_equal(pthread_create(&threads[i], NULL, parked_wait_main, &waits[i]), 0);
+    }
+}
+
+static void test_waits_hold_no_worker(void **state)
+{
+    struct fixture *f = *state;
+    stop(f);
+    test_storage_max_workers = 2;
+    start(f);
+    test_storage_max_workers = 0;
+    put(f, "task-p", "Staged");
+    put(f, "function-x", "x");
+    struct parked_wait waits[PARKED_WAITS];
+    pthread_t threads[PARKED_WAITS];
+
+    /* ended by a write of the key */
+    start_waits(waits, threads, f->client, "task-p", 20000);
+    expect_parked(f, PARKED_WAITS);
+    double p50 = get_p50(f);
+    printf("storage Get p50 with %d waits parked on 2 workers: %.1f ms\n", PARKED_WAITS, p50 * 1e3);
+    assert_true(p50 < 0.2);
+    double written = seconds_now();
+    put(f, "task-p", "Finished");
+    for (int i = 0; i < PARKED_WAITS; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(waits[i].rc, STEEP_STORE_OK);
+        assert_true(waits[i].changed);
+    }
+    assert_true(seconds_now() - written < 2.0);
+    expect_parked(f, 0);
+
+    /* ended by their time; a write of another key does not end them */
+    put(f, "task-q", "Staged");
+    start_waits(waits, threads, f->client, "task-q", 700);
+    expect_parked(f, PARKED_WAITS);
+    put(f, "task-other", "Finished");
+    assert_true(get_p50(f) < 0.2);
+    for (int i = 0; i < PARKED_WAITS; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(waits[i].rc, STEEP_STORE_OK);
+        assert_false(waits[i].changed);
+        assert_true(waits[i].took >= 0.65 && waits[i].took < 3.0);
+    }
+    expect_parked(f, 0);
+}
+
+/* A caller whose connection closes frees its held waits at once (well
+ * before their 20 s). */
+struct async_wait {
+    int done;
+    pthread_mutex_t lock;
+};
+
+static void async_wait_done(void *arg, ProtobufCMessage *response,
+                            const struct steep_rpc_status *status)
+{
+    (void)status;
+    struct async_wait *w = arg;
+    if (response)
+        protobuf_c_message_free_unpacked(response, NULL);
+    pthread_mutex_lock(&w->lock);
+    w->done++;
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void test_gone_caller_frees_its_waits(void **state)
+{
+    struct fixture *f = *state;
+    put(f, "task-g", "Staged");
+    char address[64];
+    snprintf(address, sizeof address, "127.0.0.1:%d", f->server.port);
+    struct steep_rpc_client_config config = {.address = address};
+    struct steep_rpc_client *client = steep_rpc_client_new(&config);
+    assert_non_null(client);
+    struct async_wait w = {0, PTHREAD_MUTEX_INITIALIZER};
+    SteepStorageProto__WaitChangeRequest request = STEEP_STORAGE_PROTO__WAIT_CHANGE_REQUEST__INIT;
+    request.key = (ProtobufCBinaryData){6, (uint8_t *)"task-g"};
+    request.known = (ProtobufCBinaryData){6, (uint8_t *)"Staged"};
+    request.timeout_ms = 20000;
+    for (int i = 0; i < PARKED_WAITS; i++)
+        assert_int_equal(steep_rpc_call_async(
+                             client, "/steep_storage_proto.SteepStorage/WaitChange", &request.base,
+                             &steep_storage_proto__wait_change_response__descriptor, NULL, 0, 30000,
+                             async_wait_done, &w),
+                         0);
+    expect_parked(f, PARKED_WAITS);
+    double start = seconds_now();
+    steep_rpc_client_free(client); /* closes the connection */
+    expect_parked(f, 0);
+    assert_true(seconds_now() - start < 2.0);
+    pthread_mutex_destroy(&w.lock);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +585,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unreachable_service_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_clients_and_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wait_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_waits_hold_no_worker, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gone_caller_frees_its_waits, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,11 @@
  * Engine unit tests: every operation of lib/store/store.h, prefix-scan edge
  * cases, FIFO order (also across close/reopen), compare-and-swap, batch
  * atomicity, and concurrent writers through the group committer.
+ *
+ * The same suite runs on both back-ends: on LevelDB in a temporary
+ * directory by default, and on etcd when STEEP_TEST_ETCD_ENDPOINTS names a
+ * cluster (test_store_etcd.sh starts one; STEEP_TEST_ETCD_CA, _CERT and _KEY
+ * give its TLS files), each test under a key prefix of its own.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,21 +22,35 @@
 
 #include "core/error.h"
 #include "helpers.h"
+#include "store/etcd.h"
 #include "store/store.h"
+#include "store_etcd_env.h"
 
 static const uint8_t test_key[STEEP_STORE_KEY_BYTES] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
 
 struct fixture {
-    char *dir;
+    char *dir;    /* LevelDB */
+    char *prefix; /* etcd */
     struct steep_store *store;
 };
+
+static int open_store(struct fixture *f, int flags)
+{
+    if (f->prefix)
+        return test_etcd_open(f->prefix, test_key, flags, &f->store);
+    return steep_store_open(f->dir, test_key, flags, &f->store);
+}
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
-    f->dir = test_temp_dir("store-ops");
-    assert_non_null(f->dir);
-    assert_int_equal(steep_store_open(f->dir, test_key, STEEP_STORE_CREATE, &f->store), 0);
+    if (test_etcd_enabled())
+        f->prefix = test_etcd_prefix("store-ops");
+    else
+        f->dir = test_temp_dir("store-ops");
+    assert_true(f->dir || f->prefix);
+    if (open_store(f, STEEP_STORE_CREATE) != 0)
+        fail_msg("open: %s", steep_error_get());
     *state = f;
     return 0;
 }
@@ -40,8 +59,10 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     steep_store_close(f->store);
-    test_remove_tree(f->dir);
+    if (f->dir)
+        test_remove_tree(f->dir);
     free(f->dir);
+    free(f->prefix);
     free(f);
     return 0;
 }
@@ -50,7 +71,8 @@ static void reopen(struct fixture *f)
 {
     steep_store_close(f->store);
     f->store = NULL;
-    assert_int_equal(steep_store_open(f->dir, test_key, 0, &f->store), 0);
+    if (open_store(f, 0) != 0)
+        fail_msg("reopen: %s", steep_error_get());
 }
 
 static void put_string(struct steep_store *s, const char *key, const char *value)
@@ -295,6 +317,39 @@ static void test_compare_and_swap(void **state)
     assert_false(absent.swapped);
     assert_true(absent.current_absent);
     expect_record(f->store, "none", 4, NULL);
+
+    /* writes on other keys ride with the swap, and only when it swaps; the
+     * later of two ops on one key wins (etcd: one write per key and txn) */
+    put_string(f->store, "then-gone", "x");
+    put_string(f->store, "then-old", "1");
+    struct steep_store_op then[] = {{false, "then-new", 8, "new", 3},
+                                    {true, "then-gone", 9, NULL, 0},
+                                    {false, "then-old", 8, "2", 1},
+                                    {false, "then-old", 8, "3", 1}};
+    cas.then = then;
+    cas.n_then = 4;
+    cas.expected = "owner-a"; /* stale: no swap, no ops */
+    cas.value = "owner-c";
+    assert_int_equal(steep_store_compare_and_swap(f->store, &cas), STEEP_STORE_OK);
+    assert_false(cas.swapped);
+    expect_record(f->store, "then-new", 8, NULL);
+    expect_record(f->store, "then-gone", 9, "x");
+    expect_record(f->store, "then-old", 8, "1");
+    cas.expected = "owner-b";
+    assert_int_equal(steep_store_compare_and_swap(f->store, &cas), STEEP_STORE_OK);
+    assert_true(cas.swapped);
+    expect_record(f->store, "lock", 4, "owner-c");
+    expect_record(f->store, "then-new", 8, "new");
+    expect_record(f->store, "then-gone", 9, NULL);
+    expect_record(f->store, "then-old", 8, "3");
+    /* and again over keys the first swap wrote (their revisions moved) */
+    put_string(f->store, "then-new", "moved");
+    cas.expected = "owner-c";
+    cas.value = "owner-d";
+    cas.n_then = 1;
+    assert_int_equal(steep_store_compare_and_swap(f->store, &cas), STEEP_STORE_OK);
+    assert_true(cas.swapped);
+    expect_record(f->store, "then-new", 8, "new");
     steep_buf_free(&current);
 }
 
@@ -509,6 +564,67 @@ static void test_wait_change(void **state)
                      STEEP_STORE_ERROR);
 }
 
+/* ---- watch: the thread-less wake-up behind held WaitChanges ---- */
+
+struct wakes {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int count;
+};
+
+static void count_wake(void *arg)
+{
+    struct wakes *w = arg;
+    pthread_mutex_lock(&w->lock);
+    w->count++;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* The wake count once it has stayed put for settle_ms (at most 5 s). */
+static int wakes_after(struct wakes *w, int at_least, int settle_ms)
+{
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    pthread_mutex_lock(&w->lock);
+    while (w->count < at_least && elapsed_ms(&start) < 5000) {
+        pthread_mutex_unlock(&w->lock);
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+        pthread_mutex_lock(&w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+    nanosleep(&(struct timespec){settle_ms / 1000, (long)(settle_ms % 1000) * 1000000L}, NULL);
+    pthread_mutex_lock(&w->lock);
+    int count = w->count;
+    pthread_mutex_unlock(&w->lock);
+    return count;
+}
+
+static void test_watch(void **state)
+{
+    struct fixture *f = *state;
+    struct wakes w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    struct steep_store_watch *watch = steep_store_watch(f->store, "task-w", 6, count_wake, &w);
+    assert_non_null(watch);
+    /* a start-up wake (etcd: the engine's own watch began) may come first */
+    int before = wakes_after(&w, 0, 300);
+    put_string(f->store, "task-w", "Staged");
+    int after_put = wakes_after(&w, before + 1, 100);
+    assert_true(after_put > before);
+    /* an unrelated key wakes nothing */
+    put_string(f->store, "task-other", "Staged");
+    assert_int_equal(wakes_after(&w, 0, 300), after_put);
+    /* a delete wakes it; after unwatch nothing does */
+    struct steep_store_op del = {true, "task-w", 6, NULL, 0};
+    assert_int_equal(steep_store_batch(f->store, &del, 1), STEEP_STORE_OK);
+    int after_delete = wakes_after(&w, after_put + 1, 100);
+    assert_true(after_delete > after_put);
+    steep_store_unwatch(f->store, watch);
+    put_string(f->store, "task-w", "Finished");
+    assert_int_equal(wakes_after(&w, 0, 300), after_delete);
+    assert_null(steep_store_watch(f->store, "", 0, count_wake, &w)); /* an empty key */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,6 +638,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wait_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "tee/hw/backend.h"
 #include "core/error.h"
 #include "tee/attested.h"
 #include "tee/keys.h"
@@ -300,6 +301,33 @@ static void test_open_from_config(void **state)
     assert_non_null(strstr(reason, "simulated evidence refused"));
     X509_free(cert);
     steep_attested_free(attested);
+    steep_config_free(config);
+
+    /* [tee] backend = "tdx": the back-end opens at tsm_root; without an
+     * attestation authority to endorse its evidence the service refuses to
+     * start, naming the key, and never runs as sim. */
+    p = strstr(text, "backend = \"sim\"");
+    memcpy(p, "backend = \"tdx\"", 15);
+    strcat(text, "tsm_root = \"tsm\"\n");
+    assert_int_equal(steep_write_file_atomic(config_path, text, strlen(text), 0644), 0);
+    assert_int_equal(steep_config_load(config_path, &config), 0);
+    assert_null(steep_attested_open_from_config(config, "teaclave_storage_service"));
+    assert_non_null(strstr(steep_error_get(), "authority_address"));
+    steep_config_free(config);
+    /* with one, the evidence is asked of the configured configfs-tsm root */
+    strcat(text, "authority_address = \"127.0.0.1:1\"\n");
+    assert_int_equal(steep_write_file_atomic(config_path, text, strlen(text), 0644), 0);
+    assert_int_equal(steep_config_load(config_path, &config), 0);
+    assert_null(steep_attested_open_from_config(config, "teaclave_storage_service"));
+    assert_non_null(strstr(steep_error_get(), "/tsm/steep-"));
+    struct steep_tee *tee = steep_tee_open_hw_from_config(config);
+    assert_non_null(tee);
+    assert_string_equal(steep_tee_backend_name(tee), "tdx");
+    uint8_t report_data[64] = {0};
+    struct steep_tee_evidence evidence;
+    assert_int_equal(steep_tee_evidence(tee, report_data, &evidence), -1);
+    assert_non_null(strstr(steep_error_get(), "/tsm/steep-")); /* under the configured root */
+    steep_tee_free(tee);
     steep_config_free(config);
 }
 

@@ -108,11 +108,42 @@ static void expect_parse_error(const char *text, const char *reason)
 }
 
 #define HEX64 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define HEX32 "00112233445566778899aabbccddeeff"
+
+/* Entries for hardware kinds: TDX (MRTD, RTMRs) and SNP pin only those. */
+static void test_parse_hardware_kinds(void **state)
+{
+    (void)state;
+    const char *text = "[tdx_service]\ntdx_mrtd = \"" HEX64 HEX32 "\"\ntdx_rtmr1 = \"" HEX32 HEX64
+                       "\"\n[snp_service]\nsnp_measurement = \"" HEX64 HEX32 "\"\n"
+                       "[both]\nmr_enclave = \"" HEX64 "\"\nmr_signer = \"" HEX64 "\"\n"
+                       "snp_measurement = \"" HEX64 HEX32 "\"\n";
+    struct steep_enclave_info info;
+    if (steep_enclave_info_parse("ei.toml", text, strlen(text), &info) != 0)
+        fail_msg("%s", steep_error_get());
+    const struct steep_tee_enclave_attr *tdx = steep_enclave_info_find(&info, "tdx_service");
+    assert_non_null(tdx);
+    assert_true(tdx->no_sgx_pair && tdx->hw.have_mr_td && tdx->hw.have_rtmr[1]);
+    assert_false(tdx->hw.have_rtmr[0] || tdx->hw.have_snp_measurement);
+    assert_int_equal(tdx->hw.mr_td[1], 0x11);
+    assert_int_equal(tdx->hw.rtmr[1][16], 0x00);
+    const struct steep_tee_enclave_attr *snp = steep_enclave_info_find(&info, "snp_service");
+    assert_true(snp->no_sgx_pair && snp->hw.have_snp_measurement && !snp->hw.have_mr_td);
+    const struct steep_tee_enclave_attr *both = steep_enclave_info_find(&info, "both");
+    assert_true(!both->no_sgx_pair && both->hw.have_snp_measurement);
+    steep_enclave_info_free(&info);
+}
 
 static void test_parse_strict(void **state)
 {
     expect_parse_error("", "lists no service");
-    expect_parse_error("[a]\nmr_enclave = \"" HEX64 "\"\n", "exactly mr_enclave and mr_signer");
+    expect_parse_error("[a]\nmr_enclave = \"" HEX64 "\"\n", "no string mr_signer");
+    expect_parse_error("[a]\n", "must hold mr_enclave and mr_signer, or tdx_mrtd");
+    expect_parse_error("[a]\nmr_enclave = \"" HEX64 "\"\nmr_signer = \"" HEX64 "\"\nx = 1\n",
+                       "holds a key other than");
+    expect_parse_error("[a]\ntdx_rtmr0 = \"" HEX64 HEX32 "\"\n", "tdx_rtmr0 needs tdx_mrtd");
+    expect_parse_error("[a]\ntdx_mrtd = \"" HEX64 "\"\n", "96 lowercase hex");
+    expect_parse_error("[a]\nsnp_measurement = 1\n", "must be a string");
     expect_parse_error("[a]\nmr_enclave = \"" HEX64 "\"\nmr_signr = \"" HEX64 "\"\n",
                        "no string mr_signer");
     expect_parse_error("[a]\nmr_enclave = \"mr_enclave_teaclave_authentication_service\"\n"
@@ -187,6 +218,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generate_and_parse),
         cmocka_unit_test(test_parse_strict),
+        cmocka_unit_test(test_parse_hardware_kinds),
         cmocka_unit_test(test_signatures),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

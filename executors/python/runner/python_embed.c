@@ -207,50 +207,34 @@ static int run(const struct steep_runner_request *request, uint64_t result_limit
     return rc;
 }
 
-int steep_python_task(uint64_t result_limit, const struct steep_runner_options *options)
+/* Before the sandbox (steep_runner_start). */
+static int prepare(struct steep_runner_request *request)
 {
-    struct steep_buf frame = STEEP_BUF_INIT;
-    struct steep_runner_request request;
-    uint8_t type;
-
-    steep_buf_wipe(&frame);
-    /* The node is trusted; its request is bounded by the largest limit. */
-    if (steep_runner_frame_read(STEEP_PYTHON_CHANNEL_FD,
-                                steep_runner_max_frame(STEEP_RUNNER_MAX_MESSAGE), &type,
-                                &frame) != 1 ||
-        type != STEEP_RUNNER_REQUEST) {
-        log_error("python runner: no request from the node");
-        return 2;
-    }
-    if (steep_runner_request_decode(frame.data, frame.len, &request) < 0) {
-        log_error("python runner: %s", steep_error_get());
-        return 2;
-    }
-    steep_buf_free(&frame);
-    if (strcmp(request.executor, "python") != 0) {
-        fail("the Python runner serves only the python executor");
-        return 2;
-    }
+    ENSURE(strcmp(request->executor, "python") == 0,
+           "the Python runner serves only the python executor");
     /* The script must not write into the node's log: stderr becomes the
      * read-only /dev/null the runner has as stdin (failures go as frames). */
-    if (dup2(STDIN_FILENO, STDERR_FILENO) < 0) {
-        fail("cannot detach the task from the node's log");
-        return 2;
-    }
+    ENSURE(dup2(STDIN_FILENO, STDERR_FILENO) >= 0, "cannot detach the task from the node's log");
+    return 0;
+}
+
+int steep_python_task(uint64_t result_limit, const struct steep_runner_options *options)
+{
+    struct steep_runner_request request;
     /* The chain of steep-task-runner (runner_confine.c): this process is
      * pid 1 of a new PID namespace; it enters the namespaces, the empty
      * root and the sandbox user, forks the worker and supervises it; the
-     * worker confines itself and runs the payload. Everything the payload
-     * can import was loaded before the fork: nothing is opened after. */
-    if (steep_runner_enter(request.jail_dir, STEEP_PYTHON_CHANNEL_FD, options) < 0 ||
-        steep_runner_supervise(STEEP_PYTHON_CHANNEL_FD) < 0 ||
-        steep_runner_confine(&request, STEEP_PYTHON_CHANNEL_FD,
-                             steep_runner_request_highest_fd(&request, STEEP_PYTHON_CHANNEL_FD),
-                             options) < 0) {
+     * worker confines itself and runs the payload (a pre-started one
+     * waits for its task first). Everything the payload can import was
+     * loaded before the fork: nothing is opened after. */
+    int rc = steep_runner_start(STEEP_PYTHON_CHANNEL_FD, options, prepare, &request);
+    if (rc == -2)
+        return 2;
+    if (rc < 0) {
         fail(steep_error_get());
         return 2;
     }
-    int rc = run(&request, result_limit);
+    rc = run(&request, result_limit);
     steep_runner_request_free(&request);
     return rc < 0 ? 2 : 0;
 }
