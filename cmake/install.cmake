@@ -42,8 +42,17 @@ foreach(dir cli tools executors services)
   endif()
 endforeach()
 file(RELATIVE_PATH steep_bin_to_lib ${CMAKE_INSTALL_FULL_BINDIR} ${CMAKE_INSTALL_FULL_LIBDIR})
+# The build tree gets the same rpath (its bin/ and lib/ are laid out as
+# the installed ones, libsteep in lib/). Otherwise CMake pads the build
+# rpath with ':' to the install rpath's length so it can rewrite it in
+# place at install, and every empty RUNPATH entry means the current
+# directory: each binary run from the build tree (make demo, the tests)
+# would first look for its libraries wherever it was started, the task
+# runner in the node's directory before it confines itself
+# (tests/packaging/check_runpath.sh keeps it out).
 foreach(t ${STEEP_INSTALLED_EXECUTABLES})
-  set_target_properties(${t} PROPERTIES INSTALL_RPATH "$ORIGIN/${steep_bin_to_lib}")
+  set_target_properties(${t} PROPERTIES INSTALL_RPATH "$ORIGIN/${steep_bin_to_lib}"
+                                        BUILD_WITH_INSTALL_RPATH ON)
 endforeach()
 install(TARGETS ${STEEP_INSTALLED_EXECUTABLES} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 

@@ -60,6 +60,8 @@ for b in steep steep-tee steep-authentication steep-access-control steep-storage
   [ "$got" = "$("$build/bin/$b" --version 2>&1)" ] || bad="$bad $b($got)"
 done
 [ -z "$bad" ] && ok "packaged binaries run and report the build's version" || fail "--version:$bad"
+out=$(bash "$(dirname "$0")/check_runpath.sh" "$root/usr/bin" "$root/usr/lib" 2>&1) &&
+  ok "no packaged binary searches the current directory for libraries" || fail "search paths" "$out"
 
 # A marker in the unpacked default policy proves `steep up` copied the
 # package's policies, not the source tree's.
