@@ -13,5 +13,5 @@ if(NOT TARGET steep_audit AND TARGET steep_proto AND TARGET steep_store_client)
     ${CMAKE_CURRENT_LIST_DIR}/audit_pending.c)
   target_include_directories(steep_audit PUBLIC ${CMAKE_CURRENT_LIST_DIR} ${CMAKE_SOURCE_DIR}/lib)
   target_link_libraries(steep_audit PUBLIC steep_proto steep_store steep_store_client steep_rpc
-                        steep_core OpenSSL::Crypto)
+                        steep_core steep::crypto)
 endif()
