@@ -23,7 +23,9 @@ during and after the attack:
           threads stay under the worker ceiling.
 
 Assertions: every probe call succeeds; the probe's p50 during the attack is
-within 2x its baseline (plus 0.5 ms for timer noise on a shared machine);
+within 2x its baseline (plus 0.5 ms for timer noise on a shared machine;
+the best of up to three probes, so a neighbouring test's burst is not
+taken for the attack's effect);
 the server's peak RSS growth stays under the configured budget plus slack;
 after the attack the RSS is back near its baseline.
 
@@ -120,7 +122,19 @@ def measure(name, server, attacks, settle_s):
     base_p50, base_failed, _ = probe(server.port)
     running = [start_attack(server.port, *args) for args in attacks]
     time.sleep(settle_s)
-    during_p50, during_failed, during_line = probe(server.port)
+    # The probe shares two cores with the attacker and with whatever test
+    # ctest runs beside this one: a probe slowed by a neighbour is taken
+    # again, up to three times while the attack still runs, and the best
+    # p50 counts. What these attacks did before their fixes (a stalled
+    # event loop, every worker occupied) slows every probe, by far more.
+    probes = []
+    for _ in range(3):
+        probes.append(probe(server.port))
+        if probes[-1][1] or within(probes[-1][0], base_p50):
+            break
+    during_p50 = min(p[0] for p in probes)
+    during_failed = sum(p[1] for p in probes)
+    during_line = probes[-1][2]
     during_rss = server.rss()
     during_threads = server.threads()
     results = [finish_attack(attack) for attack in running]
@@ -134,8 +148,9 @@ def measure(name, server, attacks, settle_s):
     if not BENCH:
         check("%s: legitimate calls succeed before, during, after (new connections)" % name,
               base_failed == 0 and during_failed == 0 and after_failed == 0, during_line)
-        check("%s: p50 during the attack within 2x baseline (%.3f vs %.3f ms)" % (
-            name, during_p50, base_p50), within(during_p50, base_p50))
+        check("%s: p50 during the attack within 2x baseline (%.3f vs %.3f ms; probes %s)" % (
+            name, during_p50, base_p50, " ".join("%.3f" % p[0] for p in probes)),
+            within(during_p50, base_p50))
     return figures, [{k: (v if k == "last_error" else int(v)) for k, v in r.items()}
                      for r in results]
 
