@@ -200,6 +200,8 @@ static const char *write_cmacs(struct steep_scheduler *s, const char *uuid,
 {
     char key[64];
     struct steep_task task;
+    if (outputs->n_tags_map == 0)
+        return NULL; /* nothing to check or write: no read of the task either */
     snprintf(key, sizeof key, "task-%s", uuid);
     if (steep_task_record_load(&s->store, key, &task, NULL) != STEEP_STORE_OK)
         return NULL; /* store_result reports it */
