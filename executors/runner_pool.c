@@ -30,6 +30,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "python/node/python_zygote.h"
 #include "runner_protocol.h"
 
@@ -425,6 +426,13 @@ int steep_runner_pool_take(struct steep_runner_pool *pool, const char *executor,
     else
         pool->stats.missed++;
     pthread_mutex_unlock(&pool->lock);
+    char labels[64];
+    snprintf(labels, sizeof labels, "executor=\"%s\",outcome=\"%s\"", executor,
+             taken ? "served" : "missed");
+    steep_metrics_count("steep_runner_pool_tasks_total",
+                        "Tasks that found a pre-started runner (served) or started their own "
+                        "(missed), by executor",
+                        labels, 1);
     wake(pool);
     return taken;
 }

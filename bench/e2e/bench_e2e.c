@@ -39,6 +39,12 @@ static struct steep_client_options options;
 static char function_id[128];
 static double seconds;
 static double *samples;
+/* Where each task's time went, as the client sees it: CreateTask,
+ * InvokeTask, and the wait for the result (scheduling, the run, the
+ * result's write, the held GetTask's answer and its audit entry). */
+enum { PHASE_CREATE, PHASE_INVOKE, PHASE_WAIT, N_PHASES };
+static const char *const phase_names[N_PHASES] = {"create", "invoke", "wait"};
+static double *phase_samples[N_PHASES];
 static size_t n_samples;
 static int errors;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -69,8 +75,9 @@ static steep_client *login(void)
     return c;
 }
 
-/* One task, create → Finished; returns its latency in seconds or -1. */
-static double one_task(steep_client *c)
+/* One task, create → Finished; returns its latency in seconds or -1,
+ * and the time of each phase in phases[]. */
+static double one_task(steep_client *c, double phases[N_PHASES])
 {
     struct steep_error err;
     struct steep_task_spec spec = {.function_id = function_id,
@@ -78,14 +85,22 @@ static double one_task(steep_client *c)
                                    .executor = "builtin"};
     char *task_id = NULL;
     double start = now();
-    if (steep_create_task(c, &spec, &task_id, &err) < 0 ||
-        steep_invoke_task(c, task_id, &err) < 0) {
+    if (steep_create_task(c, &spec, &task_id, &err) < 0) {
         free(task_id);
         return -1;
     }
+    double created = now();
+    if (steep_invoke_task(c, task_id, &err) < 0) {
+        free(task_id);
+        return -1;
+    }
+    double invoked = now();
     struct steep_task *t = NULL;
     int rc = steep_wait_task(c, task_id, 60000, &t, &err);
     double latency = now() - start;
+    phases[PHASE_CREATE] = created - start;
+    phases[PHASE_INVOKE] = invoked - created;
+    phases[PHASE_WAIT] = start + latency - invoked;
     bool ok = rc == 0 && t->status == STEEP_TASK_FINISHED;
     steep_task_free(t);
     free(task_id);
@@ -100,12 +115,16 @@ static void *worker(void *arg)
     steep_client *c = arg;
     double end = end_time;
     while (now() < end) {
-        double latency = one_task(c);
+        double phases[N_PHASES];
+        double latency = one_task(c, phases);
         pthread_mutex_lock(&lock);
-        if (latency < 0)
+        if (latency < 0) {
             errors++;
-        else if (n_samples < MAX_SAMPLES)
+        } else if (n_samples < MAX_SAMPLES) {
+            for (int i = 0; i < N_PHASES; i++)
+                phase_samples[i][n_samples] = phases[i];
             samples[n_samples++] = latency;
+        }
         pthread_mutex_unlock(&lock);
     }
     return NULL;
@@ -253,6 +272,11 @@ int main(int argc, char **argv)
         .allow_simulation = true,
     };
     samples = calloc(MAX_SAMPLES, sizeof(double));
+    for (int i = 0; i < N_PHASES; i++)
+        phase_samples[i] = calloc(MAX_SAMPLES, sizeof(double));
+    if (!samples || !phase_samples[PHASE_CREATE] || !phase_samples[PHASE_INVOKE] ||
+        !phase_samples[PHASE_WAIT])
+        return 2;
     struct steep_error err;
     steep_client *admin = login();
     struct steep_function_argument arg = {"message", "", true};
@@ -266,7 +290,8 @@ int main(int argc, char **argv)
         die("register function", &err);
     snprintf(function_id, sizeof(function_id), "%s", id);
     free(id);
-    one_task(admin); /* warm up connections on every service */
+    double warm_up[N_PHASES];
+    one_task(admin, warm_up); /* warm up connections on every service */
     steep_client_free(admin);
 
     printf("%-12s %10s %10s %10s %8s %12s %12s\n", "concurrency", "tasks/s", "p50 ms", "p99 ms",
@@ -309,6 +334,13 @@ int main(int argc, char **argv)
             snprintf(syncs_text, sizeof syncs_text, "%.2f", (double)syncs / tasks);
         printf("%-12d %10.1f %10.2f %10.2f %8d %12.2f %12s\n", threads, (double)n_samples / elapsed,
                p50 * 1e3, p99 * 1e3, errors, cpu * 1e3 / tasks, syncs_text);
+        printf("  p50 ms by phase:");
+        for (int i = 0; i < N_PHASES; i++) {
+            qsort(phase_samples[i], n_samples, sizeof(double), compare);
+            printf(" %s %.2f", phase_names[i],
+                   n_samples ? phase_samples[i][n_samples / 2] * 1e3 : 0);
+        }
+        printf("\n");
         printf("  cpu ms/task by process:");
         for (int i = 0; i < n_pids; i++)
             printf(" %s %.2f", names[i][0] ? names[i] : "?",
@@ -318,5 +350,7 @@ int main(int argc, char **argv)
     printf("budget: p50 <= 5 ms at 1 client, >= 400 tasks/s at 32 clients on 2 cores, "
            "<= 4 cpu ms/task\n");
     free(samples);
+    for (int i = 0; i < N_PHASES; i++)
+        free(phase_samples[i]);
     return 0;
 }

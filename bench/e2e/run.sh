@@ -49,6 +49,15 @@ fi
 "$STEEP_BIN/bench_e2e" --fsync "$STEEP_DIR/data" 300
 "$STEEP_BIN/bench_e2e" "${BENCH_SECONDS:-10}" 1 32
 echo "reference: Teaclave's executor polls every 3 s (mean pickup delay alone: 1500 ms)"
+# Whether tasks found a pre-started runner ([execution] runner_pool) or
+# had to start their own on their path, over the whole run.
+for node in execution-1 execution-2; do
+  "$STEEP" metrics --dir "$STEEP_DIR" "$node" 2>/dev/null |
+    awk -v n="$node" '/^steep_runner_pool_tasks_total/ {
+      match($0, /outcome="[a-z]+"/); o = substr($0, RSTART + 9, RLENGTH - 10); c[o] += $2 }
+      END { printf "runner pool %s: %d tasks served by a pre-started runner, %d started their own\n",
+                   n, c["served"], c["missed"] }'
+done
 for name in $names; do
   pid=$(pid_of "$name")
   [ "$pid" != 0 ] && printf 'idle RSS %-16s %6d KiB\n' "$name" "$(awk '/VmRSS/{print $2}' /proc/$pid/status)"

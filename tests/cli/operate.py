@@ -322,6 +322,7 @@ def metrics_move(frontend, function_id):
                          ("scheduler", 'steep_scheduler_tasks_total{state="finished"}'),
                          ("execution-1", 'steep_tasks_total{state="finished",executor="builtin"}'),
                          ("execution-1", "steep_sandbox_starts_total"),
+                         ("execution-1", "steep_runner_pool_tasks_total"),
                          ("management", "steep_rpc_client_calls_total"),
                          ("frontend", "steep_rpc_client_calls_total")):
         r.check("%s: %s moved" % (name, series),
