@@ -30,8 +30,13 @@ struct task_file {
     int fd;
 };
 
+/* The task's directory below the node's work directory: made only when
+ * the task needs it (files to fetch or deliver, or a runner started for
+ * it, whose empty root it holds). A task served by a pre-started runner
+ * (whose root is the pool's) with no files touches no directory. */
 struct workspace {
     char dir[3072];
+    bool made, made_inputs, made_outputs;
     int module_fd;                   /* wamr: the compiled module for the runner, or -1 */
     struct steep_runner_file module; /* its resource entry */
     struct task_file *inputs, *outputs;
@@ -94,10 +99,30 @@ static int create_workspace(const struct steep_task_environment *environment,
     ENSURE((size_t)snprintf(space->dir, sizeof space->dir, "%s/%s-%s", environment->work_dir,
                             task->task_id, hex) < sizeof space->dir - 64,
            "work directory path too long");
-    ENSURE(mkdir(space->dir, 0700) == 0, "cannot create %s: %s", space->dir, strerror(errno));
-    GUARD(make_dir("%s/inputs", space->dir));
-    GUARD(make_dir("%s/outputs", space->dir));
-    /* The runner's chroot: empty and not writable. */
+    return 0;
+}
+
+/* The task's directory, and its inputs/ or outputs/ when kind names one. */
+static int workspace_dir(struct workspace *space, const char *kind)
+{
+    if (!space->made) {
+        ENSURE(mkdir(space->dir, 0700) == 0, "cannot create %s: %s", space->dir, strerror(errno));
+        space->made = true;
+    }
+    bool *made = !kind                         ? NULL
+                 : strcmp(kind, "inputs") == 0 ? &space->made_inputs
+                                               : &space->made_outputs;
+    if (made && !*made) {
+        GUARD(make_dir("%s/%s", space->dir, kind));
+        *made = true;
+    }
+    return 0;
+}
+
+/* The empty root of a runner started for this task: not writable. */
+static int workspace_jail(struct workspace *space)
+{
+    GUARD(workspace_dir(space, NULL));
     GUARD(make_dir("%s/jail", space->dir));
     char jail[4200];
     snprintf(jail, sizeof jail, "%s/jail", space->dir);
@@ -111,6 +136,7 @@ static int place_file(struct workspace *space, const char *kind, size_t index,
 {
     file->fd = -1;
     url_basename(staged->url, staged->name, file->basename);
+    GUARD(workspace_dir(space, kind));
     GUARD(make_dir("%s/%s/%zu", space->dir, kind, index));
     GUARD(make_dir("%s/%s/%zu-staged", space->dir, kind, index));
     snprintf(file->fetched, sizeof file->fetched, "%s/%s/%zu/%s", space->dir, kind, index,
@@ -407,6 +433,7 @@ static int run_sandboxed(const struct steep_task_environment *environment,
     }
     if (wasm)
         steep_runner_pool_use_module(environment->pool, space->module_fd);
+    GUARD(workspace_jail(space));
     return steep_sandbox_run_spawned(sandbox, spawner, result);
 }
 
@@ -497,7 +524,8 @@ void steep_task_run(const struct steep_task_environment *environment,
     if (rc == 0)
         rc = execute(environment, task, control, &space, outcome);
     close_files(&space);
-    steep_work_dir_remove_tree(space.dir);
+    if (space.made)
+        steep_work_dir_remove_tree(space.dir);
     outcome->ok = rc == 0;
     if (rc < 0 && control && control_canceled(control))
         outcome->canceled = true;

@@ -4,7 +4,8 @@
  * by a runner whose pid was ready before the task was submitted (and which
  * is gone after it: one task per runner); the pool refills; an idle runner
  * killed while waiting is replaced and never handed a task, even when the
- * task comes before the pool's thread noticed.
+ * task comes before the pool's thread noticed; a pooled task without files
+ * makes no directory.
  */
 #include <errno.h>
 #include <signal.h>
@@ -168,6 +169,27 @@ static void test_python_served_by_prestarted(void **state)
     served_by_prestarted(*state, "python", python_echo, *state);
 }
 
+/* A task without files served by a pre-started runner (whose empty root
+ * is the pool's) needs no directory of its own: the node's work directory
+ * is not touched (a directory made and removed in it would change its
+ * modification time). */
+static void test_pooled_task_makes_no_directory(void **state)
+{
+    struct fixture *f = *state;
+    assert_true(steep_runner_pool_wait_ready(f->pool, "builtin", POOL, 30000));
+    struct stat before, after;
+    assert_int_equal(stat(f->work, &before), 0);
+    struct steep_runner_pool_stats stats, later;
+    steep_runner_pool_stats(f->pool, &stats);
+    builtin_echo(f);
+    steep_runner_pool_stats(f->pool, &later);
+    assert_int_equal(later.served, stats.served + 1);
+    assert_int_equal(stat(f->work, &after), 0);
+    assert_int_equal(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+    assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+    assert_int_equal(after.st_nlink, before.st_nlink);
+}
+
 static void test_wasm_served_by_prestarted(void **state)
 {
     struct fixture *f = *state;
@@ -241,6 +263,7 @@ int main(void)
     steep_file_agent_global_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtin_served_by_prestarted),
+        cmocka_unit_test(test_pooled_task_makes_no_directory),
         cmocka_unit_test(test_python_served_by_prestarted),
         cmocka_unit_test(test_wasm_served_by_prestarted),
         cmocka_unit_test(test_killed_idle_runner_is_replaced),
