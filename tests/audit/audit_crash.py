@@ -37,9 +37,14 @@ def kill_management():
     for _ in range(200):
         if not os.path.exists("/proc/%d" % pid):
             break
-        with open("/proc/%d/stat" % pid) as f:
-            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                break
+        # The supervisor may reap it between the check and the read, which
+        # then fails with ESRCH (ProcessLookupError) or ENOENT: it is gone.
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        except OSError:
+            break
         time.sleep(0.05)
 
 
