@@ -36,7 +36,7 @@ struct task_file {
  * (whose root is the pool's) with no files touches no directory. */
 struct workspace {
     char dir[3072];
-    bool made, made_inputs, made_outputs;
+    bool made;                       /* dir exists and is removed at the end */
     int module_fd;                   /* wamr: the compiled module for the runner, or -1 */
     struct steep_runner_file module; /* its resource entry */
     struct task_file *inputs, *outputs;
@@ -102,19 +102,12 @@ static int create_workspace(const struct steep_task_environment *environment,
     return 0;
 }
 
-/* The task's directory, and its inputs/ or outputs/ when kind names one. */
-static int workspace_dir(struct workspace *space, const char *kind)
+/* The task's directory, made on first use. */
+static int workspace_dir(struct workspace *space)
 {
     if (!space->made) {
         ENSURE(mkdir(space->dir, 0700) == 0, "cannot create %s: %s", space->dir, strerror(errno));
         space->made = true;
-    }
-    bool *made = !kind                         ? NULL
-                 : strcmp(kind, "inputs") == 0 ? &space->made_inputs
-                                               : &space->made_outputs;
-    if (made && !*made) {
-        GUARD(make_dir("%s/%s", space->dir, kind));
-        *made = true;
     }
     return 0;
 }
@@ -122,7 +115,7 @@ static int workspace_dir(struct workspace *space, const char *kind)
 /* The empty root of a runner started for this task: not writable. */
 static int workspace_jail(struct workspace *space)
 {
-    GUARD(workspace_dir(space, NULL));
+    GUARD(workspace_dir(space));
     GUARD(make_dir("%s/jail", space->dir));
     char jail[4200];
     snprintf(jail, sizeof jail, "%s/jail", space->dir);
@@ -136,7 +129,6 @@ static int place_file(struct workspace *space, const char *kind, size_t index,
 {
     file->fd = -1;
     url_basename(staged->url, staged->name, file->basename);
-    GUARD(workspace_dir(space, kind));
     GUARD(make_dir("%s/%s/%zu", space->dir, kind, index));
     GUARD(make_dir("%s/%s/%zu-staged", space->dir, kind, index));
     snprintf(file->fetched, sizeof file->fetched, "%s/%s/%zu/%s", space->dir, kind, index,
@@ -153,6 +145,12 @@ static int prepare_files(struct workspace *space, const struct steep_staged_task
     ENSURE(space->inputs && space->outputs, "out of memory");
     space->n_inputs = task->n_inputs;
     space->n_outputs = task->n_outputs;
+    if (task->n_inputs || task->n_outputs)
+        GUARD(workspace_dir(space));
+    if (task->n_inputs)
+        GUARD(make_dir("%s/inputs", space->dir));
+    if (task->n_outputs)
+        GUARD(make_dir("%s/outputs", space->dir));
     for (size_t i = 0; i < task->n_inputs; i++)
         GUARD(place_file(space, "inputs", i, &task->inputs[i], &space->inputs[i]));
     for (size_t i = 0; i < task->n_outputs; i++)

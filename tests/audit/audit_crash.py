@@ -10,10 +10,8 @@ killed (-9) right after the answers, before anything chains them; after
 hash chain) finds each entry exactly once.
 """
 import os
-import signal
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "robustness"))
 import robust as r  # noqa: E402
@@ -30,24 +28,6 @@ def entries(frontend, message):
             if e.user == USER and e.message == message and e.result]
 
 
-def kill_management():
-    with open(os.path.join(r.PLATFORM, "run", "management.pid")) as f:
-        pid = int(f.read())
-    os.kill(pid, signal.SIGKILL)
-    for _ in range(200):
-        if not os.path.exists("/proc/%d" % pid):
-            break
-        # The supervisor may reap it between the check and the read, which
-        # then fails with ESRCH (ProcessLookupError) or ENOENT: it is gone.
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    break
-        except OSError:
-            break
-        time.sleep(0.05)
-
-
 def main():
     _, fe = r.new_user("audit-crash")
     function_id = r.echo_function(fe)
@@ -55,7 +35,7 @@ def main():
     invoked_before = len(entries(fe, "invoke_task"))
     task_id = r.create_task(fe, function_id, '{"message": "audited"}')
     r.ok(fe.call("InvokeTask", fe_pb2.InvokeTaskRequest(task_id=task_id)), "InvokeTask")
-    kill_management()  # within the flush interval: both entries still pending
+    r.kill_service("management")  # within the flush interval: both entries still pending
     result = subprocess.run([r.STEEP, "up", "--dir", r.PLATFORM], capture_output=True,
                             text=True, timeout=120)
     r.check("steep up restarts management", result.returncode == 0,

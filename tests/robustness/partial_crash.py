@@ -9,11 +9,8 @@ while the scheduler or the execution node is down) is not lost; `steep up
 --dir` restarts the platform; then every call and a
 builtin-echo task work again.
 """
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import grpc
 
@@ -21,25 +18,6 @@ import robust as r
 from robust import common_pb2, fe_pb2
 
 NO_ANSWER = (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED)
-
-
-def pid_of(name):
-    with open(os.path.join(r.PLATFORM, "run", name + ".pid")) as f:
-        return int(f.read())
-
-
-def kill(name):
-    pid = pid_of(name)
-    os.kill(pid, signal.SIGKILL)
-    deadline = time.time() + 10
-    while time.time() < deadline and os.path.exists("/proc/%d" % pid):
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    break
-        except OSError:
-            break
-        time.sleep(0.05)
 
 
 def up():
@@ -55,7 +33,7 @@ def main():
              ("ListFunctions", fe_pb2.ListFunctionsRequest(user_id="partial")))
     for service in ("storage", "management", "authentication", "access-control", "scheduler",
                     "execution-1"):
-        kill(service)
+        r.kill_service(service)
         for method, request in calls:
             outcome = fe.call(method, request, timeout=15)
             r.check("%s dead: %s answers within 5 s, OK or an error with a message (%s %r)" % (

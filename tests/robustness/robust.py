@@ -9,6 +9,7 @@ hangs (each has a deadline; DEADLINE_EXCEEDED / UNAVAILABLE count as hangs
 or crashes).
 """
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -251,6 +252,29 @@ def platform_status():
     result = subprocess.run([STEEP, "status", "--dir", PLATFORM], capture_output=True, text=True,
                             timeout=30)
     return result.returncode, result.stdout + result.stderr
+
+
+def service_pid(name):
+    """The pid of one of the platform's processes, from its pid file."""
+    with open(os.path.join(PLATFORM, "run", name + ".pid")) as f:
+        return int(f.read())
+
+
+def kill_service(name, seconds=10):
+    """kill -9 of a platform process, then waits until it is gone or a
+    zombie. The supervisor may reap it between the /proc check and the read
+    of its stat, which then fails (ESRCH or ENOENT): it is gone."""
+    pid = service_pid(name)
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.time() + seconds
+    while time.time() < deadline and os.path.exists("/proc/%d" % pid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        except OSError:
+            break
+        time.sleep(0.05)
 
 
 def input_file(frontend, rel, cmac=None, url=None, schema="teaclave-file-128", key=bytes(16),

@@ -21,6 +21,24 @@ static void die(const char *what)
     abort();
 }
 
+const char tee_fixture_endpoints[] =
+    "[api_endpoints]\n"
+    "authentication = { listen_address = \"127.0.0.1:7776\" }\n"
+    "frontend = { listen_address = \"127.0.0.1:7777\" }\n"
+    "[internal_endpoints]\n"
+    "authentication = { listen_address = \"127.0.0.1:17776\", advertised_address = "
+    "\"https://localhost:17776\" }\n"
+    "management = { listen_address = \"127.0.0.1:17777\", advertised_address = "
+    "\"https://localhost:17777\" }\n"
+    "storage = { listen_address = \"127.0.0.1:17778\", advertised_address = "
+    "\"https://localhost:17778\" }\n"
+    "access_control = { listen_address = \"127.0.0.1:17779\", advertised_address = "
+    "\"https://localhost:17779\" }\n"
+    "execution = { listen_address = \"127.0.0.1:17770\", advertised_address = "
+    "\"https://localhost:17770\" }\n"
+    "scheduler = { listen_address = \"127.0.0.1:17780\", advertised_address = "
+    "\"https://localhost:17780\" }\n";
+
 const char *tee_fixture_path(const struct tee_fixture *fixture, const char *name, char *out,
                              size_t size)
 {

@@ -24,6 +24,9 @@ struct tee_fixture {
 /* Creates everything under a fresh temporary directory (aborts on failure). */
 void tee_fixture_init(struct tee_fixture *fixture);
 void tee_fixture_free(struct tee_fixture *fixture);
+/* The [api_endpoints] and [internal_endpoints] tables of a steep.toml with
+ * every service on its default loopback port. */
+extern const char tee_fixture_endpoints[];
 /* A path inside the fixture directory. */
 const char *tee_fixture_path(const struct tee_fixture *fixture, const char *name, char *out,
                              size_t size);

@@ -243,23 +243,6 @@ static void test_open_from_config(void **state)
 {
     char config_path[400], text[4096];
     tee_fixture_path(&fixture, "steep.toml", config_path, sizeof(config_path));
-    static const char endpoints[] =
-        "[api_endpoints]\n"
-        "authentication = { listen_address = \"127.0.0.1:7776\" }\n"
-        "frontend = { listen_address = \"127.0.0.1:7777\" }\n"
-        "[internal_endpoints]\n"
-        "authentication = { listen_address = \"127.0.0.1:17776\", advertised_address = "
-        "\"https://localhost:17776\" }\n"
-        "management = { listen_address = \"127.0.0.1:17777\", advertised_address = "
-        "\"https://localhost:17777\" }\n"
-        "storage = { listen_address = \"127.0.0.1:17778\", advertised_address = "
-        "\"https://localhost:17778\" }\n"
-        "access_control = { listen_address = \"127.0.0.1:17779\", advertised_address = "
-        "\"https://localhost:17779\" }\n"
-        "execution = { listen_address = \"127.0.0.1:17770\", advertised_address = "
-        "\"https://localhost:17770\" }\n"
-        "scheduler = { listen_address = \"127.0.0.1:17780\", advertised_address = "
-        "\"https://localhost:17780\" }\n";
     snprintf(text, sizeof(text),
              "%s[audit]\nenclave_info = { path = \"enclave_info.toml\" }\n"
              "auditor_signatures = [ { path = \"auditor.sign.sha256\" } ]\n"
@@ -270,7 +253,7 @@ static void test_open_from_config(void **state)
              "authority_cert = \"authority/authority_signing.cert.pem\"\n"
              "platform_public_key = \"platform.pub.pem\"\nmaster_key = \"master.key\"\n"
              "auditor_public_keys = [\"auditor.public.pem\"]\nevidence_validity = 600\n",
-             endpoints);
+             tee_fixture_endpoints);
     assert_int_equal(steep_write_file_atomic(config_path, text, strlen(text), 0644), 0);
     struct steep_config *config = NULL;
     if (steep_config_load(config_path, &config) < 0)

@@ -68,24 +68,6 @@ static struct {
     int port;
 } w;
 
-static const char endpoints[] =
-    "[api_endpoints]\n"
-    "authentication = { listen_address = \"127.0.0.1:7776\" }\n"
-    "frontend = { listen_address = \"127.0.0.1:7777\" }\n"
-    "[internal_endpoints]\n"
-    "authentication = { listen_address = \"127.0.0.1:17776\", advertised_address = "
-    "\"https://localhost:17776\" }\n"
-    "management = { listen_address = \"127.0.0.1:17777\", advertised_address = "
-    "\"https://localhost:17777\" }\n"
-    "storage = { listen_address = \"127.0.0.1:17778\", advertised_address = "
-    "\"https://localhost:17778\" }\n"
-    "access_control = { listen_address = \"127.0.0.1:17779\", advertised_address = "
-    "\"https://localhost:17779\" }\n"
-    "execution = { listen_address = \"127.0.0.1:17770\", advertised_address = "
-    "\"https://localhost:17770\" }\n"
-    "scheduler = { listen_address = \"127.0.0.1:17780\", advertised_address = "
-    "\"https://localhost:17780\" }\n";
-
 /* The platform's steep.toml: the authority's part, and the service's when
  * the authority's port is known (tsm_root: the fake tree). with_pin: the
  * test root pinned. */
@@ -103,7 +85,7 @@ static void write_config(const char *tsm_root, bool with_pin)
         "[tee]\nas_root_ca_cert = \"%s\"\nauthority_key = \"%s\"\nauthority_cert = \"%s\"\n"
         "auditor_public_keys = [\"auditor.public.pem\"]\ncollateral_dir = \"collateral\"\n"
         "max_report_age = 3000000000\n",
-        endpoints, w.fixture.root_cert, w.fixture.signing_key, w.fixture.signing_cert);
+        tee_fixture_endpoints, w.fixture.root_cert, w.fixture.signing_key, w.fixture.signing_cert);
     if (tsm_root)
         n += snprintf(text + n, sizeof(text) - (size_t)n,
                       "backend = \"%s\"\ntsm_root = \"%s\"\n"
