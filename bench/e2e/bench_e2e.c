@@ -11,7 +11,12 @@
  *     of every pid in BENCH_PIDS, summed, from /proc/<pid>/stat;
  *   - synced writes per task: fdatasync + fsync calls of the pid in
  *     BENCH_SYNC_PID (the storage service), counted by `perf stat` on the
- *     syscall tracepoints around the timed phase only.
+ *     syscall tracepoints around the timed phase only;
+ *   - context switches per task: voluntary + involuntary switches of every
+ *     thread of every BENCH_PIDS process (/proc/<pid>/task/<tid>/status;
+ *     not the task runners, and not threads that ended during the phase):
+ *     each RPC hop hands a call from thread to thread, and this shows how
+ *     many of those hand-offs a task costs.
  *
  *   bench_e2e SECONDS CONCURRENCY...   (platform from STEEP_DIR and the
  *   STEEP_AUTH_ADDRESS / STEEP_FRONTEND_ADDRESS variables, as the examples)
@@ -27,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -175,6 +181,42 @@ static int services_cpu(double cpu[MAX_PIDS], char names[MAX_PIDS][32])
     return n;
 }
 
+/* Context switches (voluntary + involuntary) of all threads of each
+ * BENCH_PIDS process, in the order of services_cpu. */
+static void services_switches(long long switches[MAX_PIDS])
+{
+    const char *pids = getenv("BENCH_PIDS");
+    char list[1024];
+    int n = 0;
+    snprintf(list, sizeof list, "%s", pids ? pids : "");
+    for (char *save = NULL, *item = strtok_r(list, " ", &save); item && n < MAX_PIDS;
+         item = strtok_r(NULL, " ", &save), n++) {
+        char *colon = strrchr(item, ':');
+        const char *pid = colon ? colon + 1 : item;
+        char path[128], line[256];
+        switches[n] = 0;
+        snprintf(path, sizeof path, "/proc/%s/task", pid);
+        DIR *dir = opendir(path);
+        if (!dir)
+            continue;
+        for (struct dirent *entry; (entry = readdir(dir));) {
+            if (entry->d_name[0] == '.')
+                continue;
+            snprintf(path, sizeof path, "/proc/%s/task/%.32s/status", pid, entry->d_name);
+            FILE *f = fopen(path, "r");
+            if (!f)
+                continue; /* the thread ended */
+            long long value;
+            while (fgets(line, sizeof line, f))
+                if (sscanf(line, "voluntary_ctxt_switches: %lld", &value) == 1 ||
+                    sscanf(line, "nonvoluntary_ctxt_switches: %lld", &value) == 1)
+                    switches[n] += value;
+            fclose(f);
+        }
+        closedir(dir);
+    }
+}
+
 /* perf stat counting the storage service's synced writes, or 0. */
 static pid_t sync_counter_start(const char *out)
 {
@@ -310,7 +352,9 @@ int main(int argc, char **argv)
         pid_t counter = sync_counter_start(perf_out);
         double cpu_before[MAX_PIDS], cpu_after[MAX_PIDS];
         char names[MAX_PIDS][32];
+        long long switches_before[MAX_PIDS], switches_after[MAX_PIDS];
         int n_pids = services_cpu(cpu_before, names);
+        services_switches(switches_before);
         double start = now();
         end_time = start + seconds;
         for (int i = 0; i < threads && i < 256; i++)
@@ -319,6 +363,7 @@ int main(int argc, char **argv)
             pthread_join(tids[i], NULL);
         double elapsed = now() - start;
         services_cpu(cpu_after, names);
+        services_switches(switches_after);
         double cpu = 0;
         for (int i = 0; i < n_pids; i++)
             cpu += cpu_after[i] - cpu_before[i];
@@ -345,6 +390,14 @@ int main(int argc, char **argv)
         for (int i = 0; i < n_pids; i++)
             printf(" %s %.2f", names[i][0] ? names[i] : "?",
                    (cpu_after[i] - cpu_before[i]) * 1e3 / tasks);
+        printf("\n");
+        long long switches = 0;
+        for (int i = 0; i < n_pids; i++)
+            switches += switches_after[i] - switches_before[i];
+        printf("  context switches/task: %.1f, by process:", (double)switches / tasks);
+        for (int i = 0; i < n_pids; i++)
+            printf(" %s %.1f", names[i][0] ? names[i] : "?",
+                   (double)(switches_after[i] - switches_before[i]) / tasks);
         printf("\n");
     }
     printf("budget: p50 <= 5 ms at 1 client, >= 400 tasks/s at 32 clients on 2 cores, "
