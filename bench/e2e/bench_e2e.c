@@ -142,11 +142,13 @@ static int compare(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* CPU seconds (user + system, with reaped children) of each BENCH_PIDS
+/* CPU seconds (user + system, with reaped children) and context switches of each BENCH_PIDS
  * entry ("name:pid" or "pid", space-separated) into cpu[], names into
  * names[]; returns how many. */
 #define MAX_PIDS 16
-static int services_cpu(double cpu[MAX_PIDS], char names[MAX_PIDS][32])
+static long long process_switches(const char *pid);
+static int services_cpu(double cpu[MAX_PIDS], long long switches[MAX_PIDS],
+                        char names[MAX_PIDS][32])
 {
     const char *pids = getenv("BENCH_PIDS");
     long ticks = sysconf(_SC_CLK_TCK);
@@ -161,6 +163,7 @@ static int services_cpu(double cpu[MAX_PIDS], char names[MAX_PIDS][32])
         char path[64], line[2048];
         snprintf(path, sizeof path, "/proc/%s/stat", pid);
         cpu[n] = 0;
+        switches[n] = process_switches(pid);
         FILE *f = fopen(path, "r");
         if (!f) {
             n++;
@@ -181,40 +184,31 @@ static int services_cpu(double cpu[MAX_PIDS], char names[MAX_PIDS][32])
     return n;
 }
 
-/* Context switches (voluntary + involuntary) of all threads of each
- * BENCH_PIDS process, in the order of services_cpu. */
-static void services_switches(long long switches[MAX_PIDS])
+/* Context switches (voluntary + involuntary) of all threads of process pid. */
+static long long process_switches(const char *pid)
 {
-    const char *pids = getenv("BENCH_PIDS");
-    char list[1024];
-    int n = 0;
-    snprintf(list, sizeof list, "%s", pids ? pids : "");
-    for (char *save = NULL, *item = strtok_r(list, " ", &save); item && n < MAX_PIDS;
-         item = strtok_r(NULL, " ", &save), n++) {
-        char *colon = strrchr(item, ':');
-        const char *pid = colon ? colon + 1 : item;
-        char path[128], line[256];
-        switches[n] = 0;
-        snprintf(path, sizeof path, "/proc/%s/task", pid);
-        DIR *dir = opendir(path);
-        if (!dir)
+    char path[128], line[256];
+    long long switches = 0;
+    snprintf(path, sizeof path, "/proc/%s/task", pid);
+    DIR *dir = opendir(path);
+    if (!dir)
+        return 0;
+    for (struct dirent *entry; (entry = readdir(dir));) {
+        if (entry->d_name[0] == '.')
             continue;
-        for (struct dirent *entry; (entry = readdir(dir));) {
-            if (entry->d_name[0] == '.')
-                continue;
-            snprintf(path, sizeof path, "/proc/%s/task/%.32s/status", pid, entry->d_name);
-            FILE *f = fopen(path, "r");
-            if (!f)
-                continue; /* the thread ended */
-            long long value;
-            while (fgets(line, sizeof line, f))
-                if (sscanf(line, "voluntary_ctxt_switches: %lld", &value) == 1 ||
-                    sscanf(line, "nonvoluntary_ctxt_switches: %lld", &value) == 1)
-                    switches[n] += value;
-            fclose(f);
-        }
-        closedir(dir);
+        snprintf(path, sizeof path, "/proc/%s/task/%.32s/status", pid, entry->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue; /* the thread ended */
+        long long value;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "voluntary_ctxt_switches: %lld", &value) == 1 ||
+                sscanf(line, "nonvoluntary_ctxt_switches: %lld", &value) == 1)
+                switches += value;
+        fclose(f);
     }
+    closedir(dir);
+    return switches;
 }
 
 /* perf stat counting the storage service's synced writes, or 0. */
@@ -353,8 +347,7 @@ int main(int argc, char **argv)
         double cpu_before[MAX_PIDS], cpu_after[MAX_PIDS];
         char names[MAX_PIDS][32];
         long long switches_before[MAX_PIDS], switches_after[MAX_PIDS];
-        int n_pids = services_cpu(cpu_before, names);
-        services_switches(switches_before);
+        int n_pids = services_cpu(cpu_before, switches_before, names);
         double start = now();
         end_time = start + seconds;
         for (int i = 0; i < threads && i < 256; i++)
@@ -362,8 +355,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < threads && i < 256; i++)
             pthread_join(tids[i], NULL);
         double elapsed = now() - start;
-        services_cpu(cpu_after, names);
-        services_switches(switches_after);
+        services_cpu(cpu_after, switches_after, names);
         double cpu = 0;
         for (int i = 0; i < n_pids; i++)
             cpu += cpu_after[i] - cpu_before[i];
